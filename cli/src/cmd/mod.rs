@@ -1,0 +1,13 @@
+//! One module per subcommand: its flags (defined once, here) and a `run` that
+//! calls into the libraries and maps the outcome to an exit code.
+
+pub mod apply;
+pub mod build;
+pub mod check;
+pub mod decode;
+pub mod detach;
+pub mod fmt;
+pub mod gen;
+pub mod lab;
+pub mod status;
+pub mod trace;

@@ -1,0 +1,55 @@
+//! The `routec` binary: argument parsing and dispatch only. Every command's
+//! work lives in `routec-compiler` or `routec-runtime`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "routec", version, about = "A declarative routing compiler and loader for eBPF pod networking")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate .route files; report every problem.
+    Check(cmd::check::Args),
+    /// Rewrite .route files in canonical layout.
+    Fmt(cmd::fmt::Args),
+    /// Generate a large synthetic cluster (for benchmarks and scale tests).
+    Gen(cmd::gen::Args),
+    /// Compile a cluster into map seeds, eBPF objects and attach plans.
+    Build(cmd::build::Args),
+    /// Decode cilium_lxc / cilium_ipcache entries as bpftool prints them.
+    Decode(cmd::decode::Args),
+    /// Load a build's datapath for one node into the kernel.
+    Apply(cmd::apply::Args),
+    /// Remove every program, link and pin that `apply` made for a node.
+    Detach(cmd::detach::Args),
+    /// Show a node's attached programs, maps and counters.
+    Status(cmd::status::Args),
+    /// Run a whole cluster in network namespaces on this machine.
+    Lab(cmd::lab::Args),
+    /// Explain, hop by hop, how a packet from one pod reaches another.
+    Trace(cmd::trace::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
+        Command::Gen(args) => cmd::gen::run(args),
+        Command::Build(args) => cmd::build::run(args),
+        Command::Decode(args) => cmd::decode::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Detach(args) => cmd::detach::run(args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Lab(args) => cmd::lab::run(args),
+        Command::Trace(args) => cmd::trace::run(args),
+    }
+}

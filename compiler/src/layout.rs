@@ -1,0 +1,424 @@
+//! The on-the-wire layouts of every map routec's datapath uses: the one
+//! definition shared by the seed encoder, the loader, `routec decode` and the
+//! tracer. The C side (`bpf-templates/lib/maps.h`, `lib/reasons.h`) asserts the
+//! same sizes; a test compares the reason codes of both sides.
+//!
+//! All integers are little-endian except IPv4 addresses, which are kept in
+//! network order (as `[u8; 4]`), exactly as Cilium lays them out.
+
+use std::net::Ipv4Addr;
+
+use crate::model::Mac;
+
+pub const FAMILY_IPV4: u8 = 1;
+pub const ENDPOINT_F_HOST: u32 = 1;
+
+/// Reserved security identities (Cilium's numbering).
+pub const IDENTITY_HOST: u32 = 1;
+pub const IDENTITY_WORLD: u32 = 2;
+pub const IDENTITY_HEALTH: u32 = 4;
+pub const IDENTITY_REMOTE_NODE: u32 = 6;
+
+/// A map's kernel-side definition, as the loader creates or checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapSpec {
+    pub name: &'static str,
+    /// `bpf_map_type` number: 1 HASH, 2 ARRAY, 6 PERCPU_ARRAY, 11 LPM_TRIE.
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+}
+
+pub const BPF_F_NO_PREALLOC: u32 = 1;
+
+pub const CILIUM_LXC: MapSpec = MapSpec {
+    name: "cilium_lxc",
+    map_type: 1,
+    key_size: EndpointKey::SIZE as u32,
+    value_size: EndpointInfo::SIZE as u32,
+    max_entries: 65535,
+    flags: BPF_F_NO_PREALLOC,
+};
+
+pub const CILIUM_IPCACHE: MapSpec = MapSpec {
+    name: "cilium_ipcache",
+    map_type: 11,
+    key_size: IpcacheKey::SIZE as u32,
+    value_size: RemoteEndpointInfo::SIZE as u32,
+    max_entries: 512000,
+    flags: BPF_F_NO_PREALLOC,
+};
+
+/// Per-CPU packet and byte counters indexed by [`Reason`] code.
+pub const ROUTEC_COUNTERS: MapSpec = MapSpec {
+    name: "routec_counters",
+    map_type: 6,
+    key_size: 4,
+    value_size: Counter::SIZE as u32,
+    max_entries: 256,
+    flags: 0,
+};
+
+pub const ALL_MAPS: [MapSpec; 3] = [CILIUM_LXC, CILIUM_IPCACHE, ROUTEC_COUNTERS];
+
+#[derive(Debug)]
+pub struct LengthError {
+    pub what: &'static str,
+    pub expected: usize,
+    pub got: usize,
+}
+
+impl std::fmt::Display for LengthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} must be {} bytes, got {}", self.what, self.expected, self.got)
+    }
+}
+
+impl std::error::Error for LengthError {}
+
+fn exact<const N: usize>(what: &'static str, bytes: &[u8]) -> Result<[u8; N], LengthError> {
+    bytes.try_into().map_err(|_| LengthError { what, expected: N, got: bytes.len() })
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn ip_at(b: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
+fn mac_at(b: &[u8], at: usize) -> Mac {
+    Mac(b[at..at + 6].try_into().unwrap())
+}
+
+/// Key of `cilium_lxc` (Cilium's `struct endpoint_key`), 20 bytes.
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointKey {
+    /// IPv4 in network order; IPv6 would use all 16 bytes.
+    pub ip: [u8; 16],
+    pub family: u8,
+    pub key: u8,
+    pub cluster_id: u16,
+}
+const _: () = assert!(std::mem::size_of::<EndpointKey>() == EndpointKey::SIZE);
+
+impl EndpointKey {
+    pub const SIZE: usize = 20;
+
+    pub fn ipv4(ip: Ipv4Addr) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&ip.octets());
+        EndpointKey { ip: bytes, family: FAMILY_IPV4, key: 0, cluster_id: 0 }
+    }
+    pub fn ip4(&self) -> Ipv4Addr {
+        ip_at(&self.ip, 0)
+    }
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[..16].copy_from_slice(&self.ip);
+        b[16] = self.family;
+        b[17] = self.key;
+        let cluster_id = self.cluster_id;
+        b[18..20].copy_from_slice(&cluster_id.to_le_bytes());
+        b
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a cilium_lxc key", bytes)?;
+        Ok(EndpointKey { ip: b[..16].try_into().unwrap(), family: b[16], key: b[17], cluster_id: u16_at(&b, 18) })
+    }
+}
+
+/// Value of `cilium_lxc` (Cilium's `struct endpoint_info`), 48 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointInfo {
+    /// Host-side lxc veth.
+    pub ifindex: u32,
+    pub unused: u16,
+    /// Endpoint id.
+    pub lxc_id: u16,
+    /// Bit 0: [`ENDPOINT_F_HOST`].
+    pub flags: u32,
+    /// Alignment padding before the u64-sized MAC slots.
+    pub pad0: u32,
+    /// Pod-side MAC in wire order, 2 zero bytes after (a u64 slot in C).
+    pub mac: [u8; 8],
+    /// Host-side lxc MAC, likewise.
+    pub node_mac: [u8; 8],
+    pub sec_id: u32,
+    pub pad: [u32; 3],
+}
+const _: () = assert!(std::mem::size_of::<EndpointInfo>() == EndpointInfo::SIZE);
+
+fn mac_slot(mac: Mac) -> [u8; 8] {
+    let mut slot = [0u8; 8];
+    slot[..6].copy_from_slice(&mac.0);
+    slot
+}
+
+impl EndpointInfo {
+    pub const SIZE: usize = 48;
+
+    pub fn new(ifindex: u32, lxc_id: u16, flags: u32, mac: Mac, node_mac: Mac, sec_id: u32) -> Self {
+        EndpointInfo {
+            ifindex,
+            lxc_id,
+            flags,
+            mac: mac_slot(mac),
+            node_mac: mac_slot(node_mac),
+            sec_id,
+            ..Default::default()
+        }
+    }
+    pub fn mac(&self) -> Mac {
+        mac_at(&self.mac, 0)
+    }
+    pub fn node_mac(&self) -> Mac {
+        mac_at(&self.node_mac, 0)
+    }
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.ifindex.to_le_bytes());
+        b[4..6].copy_from_slice(&self.unused.to_le_bytes());
+        b[6..8].copy_from_slice(&self.lxc_id.to_le_bytes());
+        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
+        b[12..16].copy_from_slice(&self.pad0.to_le_bytes());
+        b[16..24].copy_from_slice(&self.mac);
+        b[24..32].copy_from_slice(&self.node_mac);
+        b[32..36].copy_from_slice(&self.sec_id.to_le_bytes());
+        for (i, pad) in self.pad.iter().enumerate() {
+            b[36 + 4 * i..40 + 4 * i].copy_from_slice(&pad.to_le_bytes());
+        }
+        b
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a cilium_lxc value", bytes)?;
+        Ok(EndpointInfo {
+            ifindex: u32_at(&b, 0),
+            unused: u16_at(&b, 4),
+            lxc_id: u16_at(&b, 6),
+            flags: u32_at(&b, 8),
+            pad0: u32_at(&b, 12),
+            mac: b[16..24].try_into().unwrap(),
+            node_mac: b[24..32].try_into().unwrap(),
+            sec_id: u32_at(&b, 32),
+            pad: [u32_at(&b, 36), u32_at(&b, 40), u32_at(&b, 44)],
+        })
+    }
+    pub fn is_host(&self) -> bool {
+        self.flags & ENDPOINT_F_HOST != 0
+    }
+}
+
+/// Key of `cilium_ipcache` (Cilium's `struct ipcache_key`), 24 bytes. An LPM
+/// trie key: `prefixlen` counts the 32 bits of cluster_id, pad and family
+/// before the address, so a /32 is 64 and a /24 is 56.
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpcacheKey {
+    pub prefixlen: u32,
+    pub cluster_id: u16,
+    pub pad1: u8,
+    pub family: u8,
+    pub ip: [u8; 16],
+}
+const _: () = assert!(std::mem::size_of::<IpcacheKey>() == IpcacheKey::SIZE);
+
+impl IpcacheKey {
+    pub const SIZE: usize = 24;
+    /// Bits of the key before the address (cluster_id, pad1, family).
+    pub const STATIC_PREFIX_BITS: u32 = 32;
+
+    pub fn ipv4(ip: Ipv4Addr, prefix_len: u8) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&ip.octets());
+        IpcacheKey {
+            prefixlen: Self::STATIC_PREFIX_BITS + u32::from(prefix_len),
+            cluster_id: 0,
+            pad1: 0,
+            family: FAMILY_IPV4,
+            ip: bytes,
+        }
+    }
+    pub fn ip4(&self) -> Ipv4Addr {
+        ip_at(&self.ip, 0)
+    }
+    /// The IP prefix length, or `None` when prefixlen is below the static bits.
+    pub fn ip_prefix_len(&self) -> Option<u32> {
+        let prefixlen = self.prefixlen;
+        prefixlen.checked_sub(Self::STATIC_PREFIX_BITS)
+    }
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        let prefixlen = self.prefixlen;
+        let cluster_id = self.cluster_id;
+        b[0..4].copy_from_slice(&prefixlen.to_le_bytes());
+        b[4..6].copy_from_slice(&cluster_id.to_le_bytes());
+        b[6] = self.pad1;
+        b[7] = self.family;
+        b[8..24].copy_from_slice(&self.ip);
+        b
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a cilium_ipcache key", bytes)?;
+        Ok(IpcacheKey {
+            prefixlen: u32_at(&b, 0),
+            cluster_id: u16_at(&b, 4),
+            pad1: b[6],
+            family: b[7],
+            ip: b[8..24].try_into().unwrap(),
+        })
+    }
+}
+
+/// Value of `cilium_ipcache` (Cilium's `struct remote_endpoint_info`), 12 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteEndpointInfo {
+    pub sec_identity: u32,
+    /// Underlay address of the hosting node, network order; 0.0.0.0 = none.
+    pub tunnel_endpoint: [u8; 4],
+    pub pad: u16,
+    pub key: u8,
+    pub flags: u8,
+}
+const _: () = assert!(std::mem::size_of::<RemoteEndpointInfo>() == RemoteEndpointInfo::SIZE);
+
+impl RemoteEndpointInfo {
+    pub const SIZE: usize = 12;
+
+    pub fn new(sec_identity: u32, tunnel_endpoint: Option<Ipv4Addr>) -> Self {
+        RemoteEndpointInfo {
+            sec_identity,
+            tunnel_endpoint: tunnel_endpoint.map_or([0; 4], |ip| ip.octets()),
+            pad: 0,
+            key: 0,
+            flags: 0,
+        }
+    }
+    pub fn tunnel_endpoint(&self) -> Option<Ipv4Addr> {
+        Some(Ipv4Addr::from(self.tunnel_endpoint)).filter(|ip| !ip.is_unspecified())
+    }
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.sec_identity.to_le_bytes());
+        b[4..8].copy_from_slice(&self.tunnel_endpoint);
+        b[8..10].copy_from_slice(&self.pad.to_le_bytes());
+        b[10] = self.key;
+        b[11] = self.flags;
+        b
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a cilium_ipcache value", bytes)?;
+        Ok(RemoteEndpointInfo {
+            sec_identity: u32_at(&b, 0),
+            tunnel_endpoint: b[4..8].try_into().unwrap(),
+            pad: u16_at(&b, 8),
+            key: b[10],
+            flags: b[11],
+        })
+    }
+}
+
+/// Value of `routec_counters` (per CPU), 16 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+const _: () = assert!(std::mem::size_of::<Counter>() == Counter::SIZE);
+
+impl Counter {
+    pub const SIZE: usize = 16;
+}
+
+macro_rules! reasons {
+    ($($variant:ident = $code:literal, $c_name:literal, $name:literal, $doc:literal;)*) => {
+        /// Why a program forwarded or dropped a packet. Codes are stable: they
+        /// index `routec_counters` and match `bpf-templates/lib/reasons.h`.
+        /// Forward reasons are 1..=127, drop reasons 128..=255.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u32)]
+        pub enum Reason { $(#[doc = $doc] $variant = $code,)* }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+            pub fn code(self) -> u32 { self as u32 }
+            /// The kebab-case name users see.
+            pub fn name(self) -> &'static str { match self { $(Reason::$variant => $name,)* } }
+            /// The macro name in `reasons.h`.
+            pub fn c_name(self) -> &'static str { match self { $(Reason::$variant => $c_name,)* } }
+            pub fn description(self) -> &'static str { match self { $(Reason::$variant => $doc,)* } }
+            pub fn from_code(code: u32) -> Option<Reason> {
+                match code { $($code => Some(Reason::$variant),)* _ => None }
+            }
+            pub fn is_drop(self) -> bool { self.code() >= 128 }
+        }
+    };
+}
+
+reasons! {
+    LocalDelivery = 1, "FWD_LOCAL_DELIVERY", "local-delivery", "from a pod to a pod on the same node (cilium_lxc hit)";
+    TunnelEncap = 2, "FWD_TUNNEL_ENCAP", "tunnel-encap", "from a pod to a pod on another node, encapsulated (cilium_ipcache hit with a tunnel endpoint)";
+    ToStack = 3, "FWD_TO_STACK", "to-stack", "to the node itself, passed to its network stack (cilium_lxc host entry)";
+    ArpReply = 4, "FWD_ARP_REPLY", "arp-reply", "ARP request for the gateway answered with the lxc MAC";
+    OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
+    HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
+    InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
+    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP";
+    UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";
+    TtlExceeded = 131, "DROP_TTL_EXCEEDED", "ttl-exceeded", "TTL would reach zero";
+    NoRoute = 132, "DROP_NO_ROUTE", "no-route", "destination not in cilium_ipcache";
+    NoTunnelEndpoint = 133, "DROP_NO_TUNNEL_ENDPOINT", "no-tunnel-endpoint", "cilium_ipcache entry without a tunnel endpoint";
+    NoEndpoint = 134, "DROP_NO_ENDPOINT", "no-endpoint", "destination in this node's address space but no endpoint has it";
+    ArpUnsupported = 135, "DROP_ARP_UNSUPPORTED", "arp-unsupported", "ARP that is not a request for the gateway";
+    WrongVni = 136, "DROP_WRONG_VNI", "wrong-vni", "overlay packet with another VNI than the cluster's";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn lxc_vector_round_trips() {
+        let key = hex("0a 0a 02 79 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00");
+        let value = hex("0b 00 00 00 00 00 33 06 00 00 00 00 00 00 00 00 ea c4 71 d6 4f a0 00 00 f6 87 b6 c3 a6 45 00 00 2c 0d 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
+        let k = EndpointKey::from_bytes(&key).unwrap();
+        assert_eq!(k, EndpointKey::ipv4(Ipv4Addr::new(10, 10, 2, 121)));
+        assert_eq!(k.to_bytes().to_vec(), key);
+        let v = EndpointInfo::from_bytes(&value).unwrap();
+        assert_eq!((v.ifindex, v.lxc_id, v.flags, v.sec_id), (11, 1587, 0, 3372));
+        assert_eq!(v.mac().to_string(), "ea:c4:71:d6:4f:a0");
+        assert_eq!(v.node_mac().to_string(), "f6:87:b6:c3:a6:45");
+        assert_eq!(v.to_bytes().to_vec(), value);
+    }
+
+    #[test]
+    fn ipcache_vector_round_trips() {
+        let key = hex("40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00");
+        let value = hex("94 28 00 00 ac 12 00 04 00 00 00 00");
+        let k = IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32);
+        assert_eq!(k.to_bytes().to_vec(), key);
+        assert_eq!(IpcacheKey::from_bytes(&key).unwrap(), k);
+        let v = RemoteEndpointInfo::new(10388, Some(Ipv4Addr::new(172, 18, 0, 4)));
+        assert_eq!(v.to_bytes().to_vec(), value);
+        assert_eq!(RemoteEndpointInfo::from_bytes(&value).unwrap(), v);
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        let err = EndpointKey::from_bytes(&[0; 19]).unwrap_err();
+        assert_eq!(err.to_string(), "a cilium_lxc key must be 20 bytes, got 19");
+        assert!(RemoteEndpointInfo::from_bytes(&[0; 13]).is_err());
+    }
+}

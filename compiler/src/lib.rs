@@ -1,0 +1,5 @@
+//! routec's compiler: everything between `.route` text and the files a node
+//! loads. See docs/ARCHITECTURE.md for the code map.
+
+pub mod layout;
+pub mod model;

@@ -1,0 +1,1 @@
+//! routec's runtime: loads a build into the kernel and runs the namespace lab.
