@@ -196,7 +196,47 @@ expect_count() { # NODE REASON EXPECTED
 	echo "ok: $1 $2 = $got"
 }
 
-pod_ping() { ip netns exec "$P-$1" ping -n -q -c "$3" -i 0.2 -W 1 "$2"; }
+expect_at_least() { # NODE REASON MINIMUM
+	local got
+	got=$(count "$1" "$2")
+	[ "$got" -ge "$3" ] || fail "$1: $2 counted $got, expected at least $3"
+	echo "ok: $1 $2 = $got"
+}
+
+# pod_ping POD DESTINATION COUNT [PING OPTIONS...]
+pod_ping() {
+	local pod=$1 destination=$2 n=$3
+	shift 3
+	ip netns exec "$P-$pod" ping -n -q -c "$n" -i 0.2 -W 1 "$@" "$destination"
+}
+
+# tcp_transfer FROM_POD TO_POD TO_IP BYTES: the receiver must count them all.
+tcp_transfer() {
+	local received="$WORK/received"
+	ip netns exec "$P-$2" timeout 20 python3 -c '
+import socket, sys
+server = socket.create_server((sys.argv[1], 5001))
+server.settimeout(15)
+conn, _ = server.accept()
+total = 0
+while chunk := conn.recv(1 << 16):
+    total += len(chunk)
+print(total)' "$3" >"$received" &
+	local server=$!
+	local tries=0
+	until ip netns exec "$P-$2" ss -ltn | grep -q ":5001 "; do
+		tries=$((tries + 1))
+		[ $tries -lt 50 ] || fail "TCP receiver did not start"
+		sleep 0.1
+	done
+	ip netns exec "$P-$1" timeout 20 python3 -c '
+import socket, sys
+with socket.create_connection((sys.argv[1], 5001), timeout=15) as conn:
+    conn.sendall(b"r" * int(sys.argv[2]))' "$3" "$4" || fail "TCP send to $3"
+	wait "$server" || fail "TCP receiver on $3"
+	[ "$(cat "$received")" = "$4" ] || fail "TCP to $3: received $(cat "$received") of $4 bytes"
+	echo "ok: TCP $1 -> $3: $4 bytes"
+}
 
 # --- examples/mycluster's two workers --------------------------------------
 new_underlay
@@ -251,6 +291,39 @@ expect_count worker DROP_NO_ROUTE 2
 echo "== another node's address: 10.10.2.117 -> 172.18.0.4 (dropped, no-tunnel-endpoint)"
 ! pod_ping busybox-t6ggh 172.18.0.4 2 >/dev/null || fail "172.18.0.4 answered"
 expect_count worker DROP_NO_TUNNEL_ENDPOINT 2
+
+echo "== pod -> its gateway: 10.10.2.117 -> 10.10.2.1 (to-stack, reply host-delivery)"
+pod_ping busybox-t6ggh 10.10.2.1 2 || fail "pod-to-router ping"
+expect_count worker FWD_TO_STACK 5
+expect_count worker FWD_HOST_DELIVERY 5
+
+echo "== TTL 1 to a pod on the same node (dropped, ttl-exceeded)"
+! pod_ping busybox-t6ggh 10.10.2.121 2 -t 1 >/dev/null || fail "TTL 1 answered"
+expect_count worker DROP_TTL_EXCEEDED 2
+
+echo "== a pod claiming an address that is not its own (dropped, unknown-source)"
+ip -n "$P-busybox-t6ggh" addr add 10.10.2.250/32 dev eth0
+! pod_ping busybox-t6ggh 10.10.2.121 2 -I 10.10.2.250 >/dev/null || fail "spoofed ping answered"
+ip -n "$P-busybox-t6ggh" addr del 10.10.2.250/32 dev eth0
+expect_count worker DROP_UNKNOWN_SOURCE 2
+
+echo "== full-size packets across nodes (pod MTU 1450 inside VXLAN)"
+pod_ping busybox-t6ggh 10.10.1.155 2 -s 1422 -M do || fail "1450-byte ping across nodes"
+
+echo "== TCP, same node and across nodes"
+tcp_transfer busybox-t6ggh netshoot-fwt8z 10.10.2.121 4194304
+tcp_transfer busybox-t6ggh netshoot-gcxrm 10.10.1.155 4194304
+tcp_transfer netshoot-gcxrm busybox-fmhwc 10.10.1.164 4194304
+
+echo "== another VNI on the overlay port (dropped by worker2, wrong-vni)"
+# A foreign VXLAN endpoint on the underlay sends VNI 5 to worker2; its ARP
+# requests are what arrives.
+ip -n "$P-under" addr add 172.18.0.250/24 dev br0
+ip -n "$P-under" link add vx5 type vxlan id 5 remote 172.18.0.4 local 172.18.0.250 dstport 8472
+ip -n "$P-under" addr add 192.168.255.1/30 dev vx5
+ip -n "$P-under" link set vx5 up
+! ip netns exec "$P-under" ping -n -q -c 2 -W 1 192.168.255.2 >/dev/null || fail "VNI 5 answered"
+expect_at_least worker2 DROP_WRONG_VNI 1
 
 show_counters worker
 show_counters worker2
