@@ -3,3 +3,9 @@
 
 pub mod layout;
 pub mod model;
+pub mod diagnostics;
+pub mod frontend;
+pub mod settings;
+pub mod source;
+pub mod syntax;
+pub mod validate;
