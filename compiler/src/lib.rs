@@ -4,3 +4,11 @@
 pub mod bpf;
 pub mod layout;
 pub mod model;
+pub mod diagnostics;
+pub mod fmt;
+pub mod frontend;
+pub mod gen;
+pub mod settings;
+pub mod source;
+pub mod syntax;
+pub mod validate;
