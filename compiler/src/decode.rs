@@ -8,7 +8,8 @@
 //! - bpftool's one-line form `key: 0a 0a .. value: 0b 00 ..`;
 //! - seed lines `key hex .. value hex ..` (routec's own `.seed` files);
 //! - `bpftool -j`/`-p` JSON (`[{"key": ["0x0a", ..], "value": [..]}]`);
-//! - the `Found N elements` trailer, which is ignored.
+//! - the `Found N elements` trailer, which is ignored (`Found 0 elements`
+//!   alone decodes to no entries; an input without any entry is an error).
 
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -114,10 +115,12 @@ pub fn parse_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
     let mut entries: Vec<RawEntry> = Vec::new();
     let mut current = RawEntry::default();
     let mut field = Field::None;
+    let mut saw_trailer = false;
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
         let syntax = |message: String| DecodeError::Syntax { line: line_no, message };
         if is_trailer(line) {
+            saw_trailer = true;
             continue;
         }
         let mut tokens = line.split_ascii_whitespace().peekable();
@@ -160,7 +163,8 @@ pub fn parse_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
     if field != Field::None {
         finish(&mut entries, &mut current, text.lines().count())?;
     }
-    if entries.is_empty() {
+    // `Found 0 elements` is an empty map, not an empty input.
+    if entries.is_empty() && !saw_trailer {
         return Err(DecodeError::Empty);
     }
     Ok(entries)
@@ -388,7 +392,8 @@ pub fn render_text(map: MapKind, decoded: &[Decoded]) -> String {
 
 fn write_rows(out: &mut String, rows: &[(&str, String)]) {
     for (name, value) in rows {
-        let _ = writeln!(out, "  {name:<16}{value}");
+        let label = format!("{name}:");
+        let _ = writeln!(out, "  {label:<17}{value}");
     }
 }
 
