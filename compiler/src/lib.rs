@@ -3,3 +3,5 @@
 
 pub mod layout;
 pub mod model;
+pub mod decode;
+pub mod seeds;
