@@ -392,3 +392,62 @@ pub fn pods_by_node(state: &LabState) -> BTreeMap<&str, Vec<&LabPod>> {
     }
     map
 }
+
+/// The loader's view of one lab node: its namespace, pins under the lab's
+/// scope, its apply record inside the lab's folder (so `lab down` takes it).
+pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<crate::loader::Target> {
+    let lab_node = state.node(node).ok_or_else(|| Error::msg(format!("lab `{}` has no node `{node}`", state.name)))?;
+    Ok(crate::loader::Target {
+        node: node.to_string(),
+        netns: Some(netns_path(&lab_node.netns)),
+        bpffs: state.bpffs.clone(),
+        scope: state.name.clone(),
+        state_dir: state_dir.join(&state.name).join("nodes"),
+    })
+}
+
+/// Applies the build at `state.out` to every node of the lab.
+pub fn apply_all(
+    cluster: &Cluster,
+    state: &LabState,
+    state_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
+    let mut reports = Vec::new();
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        progress(&format!("node {} ({}/{}): apply", node.name, index + 1, cluster.nodes.len()));
+        let plan = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)?;
+        let target = node_target(state, state_dir, &node.name)?;
+        let report = crate::loader::apply(&plan, &target).context(|| format!("apply to node {} failed", node.name))?;
+        reports.push((node.name.clone(), report));
+    }
+    Ok(reports)
+}
+
+/// Brings a lab up from an existing build of `cluster` at `out`: topology,
+/// then every node applied. On failure everything made is removed again.
+pub fn up_from_build(
+    cluster: &Cluster,
+    out: &Path,
+    name: &str,
+    options: &LabOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LabState> {
+    if LabState::state_file(&options.state_dir, name).exists() {
+        return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
+    }
+    let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
+    let result = create_topology(cluster, &mut state, &options.state_dir, progress)
+        .and_then(|()| apply_all(cluster, &state, &options.state_dir, progress));
+    match result {
+        Ok(_) => Ok(state),
+        Err(e) => {
+            if LabState::state_file(&options.state_dir, name).exists() {
+                if let Err(cleanup) = down(&options.state_dir, name) {
+                    return Err(Error::msg(format!("{e}\n(and cleaning up failed: {cleanup})")));
+                }
+            }
+            Err(e)
+        }
+    }
+}

@@ -136,10 +136,9 @@ fn parse_reply(msg: &[u8]) -> io::Result<Option<LinkInfo>> {
                 let payload = &msg[at + 4..at + attr_len];
                 match u16_at(msg, at + 2) {
                     IFLA_ADDRESS if payload.len() == 6 => info.mac = Mac(payload.try_into().unwrap()),
-                    IFLA_LINK if payload.len() == 4 => {
-                        let peer = u32_at(payload, 0);
-                        info.peer_ifindex = (peer != 0 && peer != ifindex).then_some(peer);
-                    }
+                    // Sent only when it differs from the link itself; across
+                    // namespaces the peer's number may equal ours.
+                    IFLA_LINK if payload.len() == 4 => info.peer_ifindex = Some(u32_at(payload, 0)).filter(|&p| p != 0),
                     IFLA_LINK_NETNSID if payload.len() == 4 => info.peer_netnsid = Some(u32_at(payload, 0) as i32),
                     _ => {}
                 }
