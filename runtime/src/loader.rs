@@ -101,7 +101,7 @@ pub struct Attachment {
     pub interface: String,
     pub direction: Direction,
     pub program: String,
-    /// Object file name, relative to `OUT/bpf/`.
+    /// Object file, relative to OUT (`bpf/bpf_lxc.o`).
     pub object: String,
 }
 
@@ -286,7 +286,7 @@ impl NodePlan {
         let mut objects = BTreeMap::new();
         for a in &attachments {
             if !objects.contains_key(&a.object) {
-                let path = out.join("bpf").join(&a.object);
+                let path = out.join(&a.object);
                 let bytes = std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
                 objects.insert(a.object.clone(), bytes);
             }

@@ -78,10 +78,10 @@ pub fn fake_build(cluster: &routec_compiler::model::Cluster, out: &std::path::Pa
         std::fs::write(dir.join("cilium_lxc.seed"), seeds::render_seed(&seeds::lxc_entries(cluster, i))).unwrap();
         let mut attach: Vec<serde_json::Value> = cluster
             .pods_on(i)
-            .map(|p| serde_json::json!({"interface": p.lxc, "direction": "ingress", "program": "cil_from_container", "object": "bpf_lxc.o"}))
+            .map(|p| serde_json::json!({"interface": p.lxc, "direction": "ingress", "program": "cil_from_container", "object": "bpf/bpf_lxc.o"}))
             .collect();
-        attach.push(serde_json::json!({"interface": "cilium_vxlan", "direction": "ingress", "program": "cil_from_overlay", "object": "bpf_overlay.o"}));
-        attach.push(serde_json::json!({"interface": "cilium_host", "direction": "egress", "program": "cil_from_host", "object": "bpf_host.o"}));
+        attach.push(serde_json::json!({"interface": "cilium_vxlan", "direction": "ingress", "program": "cil_from_overlay", "object": "bpf/bpf_overlay.o"}));
+        attach.push(serde_json::json!({"interface": "cilium_host", "direction": "egress", "program": "cil_from_host", "object": "bpf/bpf_host.o"}));
         std::fs::write(dir.join("attach.json"), serde_json::to_string_pretty(&attach).unwrap()).unwrap();
     }
 }
@@ -133,4 +133,48 @@ pub fn ping(netns: &str, dst: &str) -> bool {
         .status()
         .unwrap()
         .success()
+}
+
+/// Sends `payload` over TCP from a socket in `src_netns` to a listener on
+/// `dst_ip:port` in `dst_netns`, which echoes it back reversed; returns what
+/// the client read. Real sockets in threads that entered the namespaces.
+pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr, port: u16, payload: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    use routec_runtime::{lab::netns_path, netns};
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let server = scope.spawn(|| {
+            netns::run_in(Some(&netns_path(dst_netns)), || -> std::io::Result<Vec<u8>> {
+                let listener = std::net::TcpListener::bind((dst_ip, port))?;
+                ready_tx.send(()).unwrap();
+                let (mut conn, _) = listener.accept()?;
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+                let mut got = Vec::new();
+                conn.read_to_end(&mut got)?;
+                let reply: Vec<u8> = got.iter().rev().copied().collect();
+                conn.write_all(&reply)?;
+                Ok(got)
+            })
+        });
+        ready_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("listener ready");
+        let reply = netns::run_in(Some(&netns_path(src_netns)), || -> std::io::Result<Vec<u8>> {
+            let mut conn = std::net::TcpStream::connect_timeout(&(dst_ip, port).into(), std::time::Duration::from_secs(3))?;
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            conn.write_all(payload)?;
+            conn.shutdown(std::net::Shutdown::Write)?;
+            let mut reply = Vec::new();
+            conn.read_to_end(&mut reply)?;
+            Ok(reply)
+        })
+        .expect("client");
+        let received = server.join().unwrap().expect("server");
+        assert_eq!(received, payload, "the server received the payload intact");
+        reply
+    })
+}
+
+/// Forward/drop counter of one node of a lab.
+pub fn counter(state: &routec_runtime::lab::LabState, options: &routec_runtime::lab::LabOptions, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
+    let target = routec_runtime::lab::node_target(state, &options.state_dir, node).unwrap();
+    routec_runtime::loader::status(&target).unwrap().counter(reason)
 }
