@@ -178,3 +178,35 @@ pub fn counter(state: &routec_runtime::lab::LabState, options: &routec_runtime::
     let target = routec_runtime::lab::node_target(state, &options.state_dir, node).unwrap();
     routec_runtime::loader::status(&target).unwrap().counter(reason)
 }
+
+/// `ip -j addr`, `ip -j route`, `ip -j link` of the caller's (root) namespace.
+pub fn root_namespace_snapshot() -> Vec<String> {
+    [&["-j", "addr"][..], &["-j", "route"], &["-j", "link"], &["-j", "-4", "rule"]]
+        .iter()
+        .map(|args| {
+            let out = std::process::Command::new("ip").args(*args).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect()
+}
+
+/// Every trace a lab leaves on the machine: namespaces, pins, state.
+pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(routec_runtime::lab::NETNS_DIR).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&format!("{name}-")) {
+            found.push(format!("namespace {file}"));
+        }
+    }
+    for path in [
+        options.bpffs.join("routec").join(name),
+        options.state_dir.join(name),
+        routec_runtime::lab::LabState::state_file(&options.state_dir, name),
+    ] {
+        if path.exists() {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
