@@ -376,11 +376,11 @@ pub fn list(state_dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Runs a command inside a pod's namespace (setns via `nsenter --net=`, not
-/// `ip netns exec`, which would remount /sys).
-pub fn exec_command(pod: &LabPod, argv: &[String]) -> Command {
+/// A command that runs `argv` inside the lab namespace `netns` (setns via
+/// `nsenter --net=`, not `ip netns exec`, which would remount /sys).
+pub fn exec_command(netns: &str, argv: &[String]) -> Command {
     let mut command = Command::new("nsenter");
-    command.arg(format!("--net={}", netns_path(&pod.netns).display())).arg("--").args(argv);
+    command.arg(format!("--net={}", netns_path(netns).display())).arg("--").args(argv);
     command
 }
 
