@@ -406,22 +406,43 @@ pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<cra
     })
 }
 
-/// Applies the build at `state.out` to every node of the lab.
+/// Applies the build at `state.out` to every node of the lab. Nodes are
+/// applied concurrently: most of an apply is waiting for the kernel (each
+/// TCX attach waits out an RCU grace period), and those waits overlap.
 pub fn apply_all(
     cluster: &Cluster,
     state: &LabState,
     state_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
-    let mut reports = Vec::new();
-    for (index, node) in cluster.nodes.iter().enumerate() {
-        progress(&format!("node {} ({}/{}): apply", node.name, index + 1, cluster.nodes.len()));
-        let plan = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)?;
-        let target = node_target(state, state_dir, &node.name)?;
-        let report = crate::loader::apply(&plan, &target).context(|| format!("apply to node {} failed", node.name))?;
-        reports.push((node.name.clone(), report));
-    }
-    Ok(reports)
+    const PARALLEL_NODES: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results = Vec::with_capacity(cluster.nodes.len());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_NODES.min(cluster.nodes.len()) {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(node) = cluster.nodes.get(index) else { break };
+                let result = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)
+                    .and_then(|plan| crate::loader::apply(&plan, &node_target(state, state_dir, &node.name)?))
+                    .context(|| format!("apply to node {} failed", node.name));
+                if sender.send((index, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        for (index, result) in receiver {
+            let node = &cluster.nodes[index].name;
+            progress(&format!("node {node} applied ({}/{})", results.len() + 1, cluster.nodes.len()));
+            results.push((index, result.map(|report| (node.clone(), report))));
+        }
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Brings a lab up from an existing build of `cluster` at `out`: topology,
