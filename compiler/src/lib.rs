@@ -4,6 +4,7 @@
 pub mod bpf;
 pub mod layout;
 pub mod model;
+pub mod build;
 pub mod decode;
 pub mod seeds;
 pub mod diagnostics;
