@@ -1,12 +1,16 @@
 //! routec's compiler: everything between `.route` text and the files a node
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
+pub mod bpf;
 pub mod layout;
 pub mod model;
+pub mod build;
 pub mod decode;
 pub mod seeds;
 pub mod diagnostics;
+pub mod fmt;
 pub mod frontend;
+pub mod gen;
 pub mod settings;
 pub mod source;
 pub mod syntax;
