@@ -478,22 +478,30 @@ pub fn out_dir(options: &LabOptions, name: &str) -> PathBuf {
     options.state_dir.join(name).join("out")
 }
 
-/// `routec lab up`: builds `cluster` with `build` into the lab's folder
-/// ([`out_dir`]), then brings the lab up from it ([`up_from_build`]).
+/// `routec lab up`: builds `cluster` (`routec build`, objects compiled with
+/// clang) into the lab's folder ([`out_dir`]), then brings the lab up from
+/// it ([`up_from_build`]). `input_digest` identifies the input in the manifest.
 pub fn up(
     cluster: &Cluster,
+    input_digest: &str,
     name: &str,
     options: &LabOptions,
-    build: &dyn Fn(&Cluster, &Path) -> Result<()>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<LabState> {
+    use routec_compiler::build::{build, BuildOptions, ClangChoice};
     check_lab_name(name)?;
     if LabState::state_file(&options.state_dir, name).exists() {
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
     let out = out_dir(options, name);
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
-    if let Err(e) = build(cluster, &out) {
+    let built = std::fs::create_dir_all(options.state_dir.join(name))
+        .map_err(Error::from)
+        .and_then(|()| {
+            build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
+                .map_err(|e| Error::msg(format!("routec build failed: {e}")))
+        });
+    if let Err(e) = built {
         let _ = std::fs::remove_dir_all(options.state_dir.join(name));
         return Err(e);
     }
