@@ -348,10 +348,13 @@ pub fn down(state_dir: &Path, name: &str) -> Result<()> {
             failures.push(format!("cannot remove {}: {e}", pins.display()));
         }
     }
-    let lab_dir = state_dir.join(name);
-    if lab_dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&lab_dir) {
-            failures.push(format!("cannot remove {}: {e}", lab_dir.display()));
+    let records = Path::new(crate::loader::STATE_DIR).join(name);
+    for dir in [state_dir.join(name), records] {
+        if !dir.exists() {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            failures.push(format!("cannot remove {}: {e}", dir.display()));
         }
     }
     if !failures.is_empty() {
@@ -393,16 +396,16 @@ pub fn pods_by_node(state: &LabState) -> BTreeMap<&str, Vec<&LabPod>> {
     map
 }
 
-/// The loader's view of one lab node: its namespace, pins under the lab's
-/// scope, its apply record inside the lab's folder (so `lab down` takes it).
-pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<crate::loader::Target> {
+/// The loader's view of one lab node: its namespace, pins and apply record
+/// under the lab's scope (so `routec status --node N --scope LAB` finds it).
+pub fn node_target(state: &LabState, node: &str) -> Result<crate::loader::Target> {
     let lab_node = state.node(node).ok_or_else(|| Error::msg(format!("lab `{}` has no node `{node}`", state.name)))?;
     Ok(crate::loader::Target {
         node: node.to_string(),
         netns: Some(netns_path(&lab_node.netns)),
         bpffs: state.bpffs.clone(),
         scope: state.name.clone(),
-        state_dir: state_dir.join(&state.name).join("nodes"),
+        state_dir: PathBuf::from(crate::loader::STATE_DIR),
     })
 }
 
@@ -412,7 +415,6 @@ pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<cra
 pub fn apply_all(
     cluster: &Cluster,
     state: &LabState,
-    state_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
     const PARALLEL_NODES: usize = 8;
@@ -427,7 +429,7 @@ pub fn apply_all(
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(node) = cluster.nodes.get(index) else { break };
                 let result = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)
-                    .and_then(|plan| crate::loader::apply(&plan, &node_target(state, state_dir, &node.name)?))
+                    .and_then(|plan| crate::loader::apply(&plan, &node_target(state, &node.name)?))
                     .context(|| format!("apply to node {} failed", node.name));
                 if sender.send((index, result)).is_err() {
                     break;
@@ -459,7 +461,7 @@ pub fn up_from_build(
     }
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
-        .and_then(|()| apply_all(cluster, &state, &options.state_dir, progress));
+        .and_then(|()| apply_all(cluster, &state, progress));
     match result {
         Ok(_) => Ok(state),
         Err(e) => {

@@ -902,17 +902,19 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
         .ok_or_else(|| Error::msg(format!("node {} has no datapath applied (scope {})", target.node, target.scope)))?;
     let netns = target.netns.clone().or(state.netns.clone());
     let programs = netns::run_in(netns.as_deref(), || -> Result<Vec<ProgramStatus>> {
-        let mut hooks: Vec<(&str, Direction, &str)> =
-            state.attachments.iter().map(|a| (a.interface.as_str(), a.direction, a.mode.as_str())).collect();
-        hooks.sort();
-        hooks.dedup();
         let mut out = Vec::new();
-        for (interface, direction, mode) in hooks {
-            let ifindex = netlink::link_by_name(interface)?.map_or(0, |l| l.ifindex);
-            for (id, program) in tcx_programs(interface, direction).unwrap_or_default() {
-                out.push(ProgramStatus { interface: interface.into(), ifindex, direction, mode: mode.into(), program, id });
+        for record in &state.attachments {
+            let ifindex = netlink::link_by_name(&record.interface)?.map_or(0, |l| l.ifindex);
+            let ours = pinned_link_program(&record.link_pin);
+            // Every program on the hook, ours or not; the kernel keeps 15
+            // characters of a name, the record has ours in full.
+            for (id, name) in tcx_programs(&record.interface, record.direction).unwrap_or_default() {
+                let (program, mode) =
+                    if Some(id) == ours { (record.program.clone(), record.mode.clone()) } else { (name, "tcx".to_string()) };
+                out.push(ProgramStatus { interface: record.interface.clone(), ifindex, direction: record.direction, mode, program, id });
             }
         }
+        out.sort_by(|a, b| (a.ifindex, a.direction, a.id).cmp(&(b.ifindex, b.direction, b.id)));
         Ok(out)
     })?;
     let mut maps = Vec::new();

@@ -27,7 +27,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     build(&cluster, &out);
     let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
-    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+    let target = lab::node_target(&state, WORKER).unwrap();
 
     // Apply the same build again: nothing is written.
     let plan = loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap();
@@ -123,7 +123,7 @@ fn two_labs_side_by_side_and_nothing_left_after_down() {
         for state in &states {
             let src = &state.pod("10.10.2.117").unwrap().netns;
             assert!(ping(src, "10.10.1.155"), "lab {} forwards", state.name);
-            assert!(counter(state, &options, WORKER, Reason::TunnelEncap) >= 1);
+            assert!(counter(state, WORKER, Reason::TunnelEncap) >= 1);
         }
         // A third lab with a taken name is refused, and leaves the first alone.
         let err = lab::up_from_build(&cluster, &states[0].out, a, &options, &mut |_| {}).unwrap_err();
@@ -153,7 +153,7 @@ fn down_cleans_up_after_a_crashed_up() {
     let mut state = lab::LabState::plan(&cluster, name, &options.bpffs, &out).unwrap();
     lab::create_topology(&cluster, &mut state, &options.state_dir, &mut |_| {}).unwrap();
     // And one node applied.
-    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+    let target = lab::node_target(&state, WORKER).unwrap();
     loader::apply(&loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap(), &target).unwrap();
     lab::down(&options.state_dir, name).unwrap();
     assert_eq!(leftovers(name, &options), Vec::<String>::new());

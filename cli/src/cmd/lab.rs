@@ -126,7 +126,7 @@ fn status(name: &str, format: super::status::Format, options: &LabOptions) -> Ex
     };
     let mut nodes = Vec::new();
     for node in &state.nodes {
-        let target = match lab::node_target(&state, &options.state_dir, &node.name) {
+        let target = match lab::node_target(&state, &node.name) {
             Ok(t) => t,
             Err(e) => return fail(e),
         };

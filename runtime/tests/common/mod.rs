@@ -145,8 +145,8 @@ pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr
 }
 
 /// Forward/drop counter of one node of a lab.
-pub fn counter(state: &routec_runtime::lab::LabState, options: &routec_runtime::lab::LabOptions, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
-    let target = routec_runtime::lab::node_target(state, &options.state_dir, node).unwrap();
+pub fn counter(state: &routec_runtime::lab::LabState, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
+    let target = routec_runtime::lab::node_target(state, node).unwrap();
     routec_runtime::loader::status(&target).unwrap().counter(reason)
 }
 
@@ -173,6 +173,7 @@ pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
     for path in [
         options.bpffs.join("routec").join(name),
         options.state_dir.join(name),
+        std::path::Path::new(routec_runtime::loader::STATE_DIR).join(name),
         routec_runtime::lab::LabState::state_file(&options.state_dir, name),
     ] {
         if path.exists() {
