@@ -183,39 +183,12 @@ pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
     found
 }
 
-/// A synthetic cluster: `nodes` nodes with `pods_per_node` pods each, no
-/// declared ifindexes or MACs (all discovered at apply).
+/// A cluster from `routec gen`: declared ifindexes and MACs for most pods,
+/// a quarter left to discovery.
 pub fn generated_cluster(nodes: usize, pods_per_node: usize) -> routec_compiler::model::Cluster {
-    use routec_compiler::model::*;
-    Cluster {
-        name: format!("gen{nodes}x{pods_per_node}"),
-        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 7 },
-        mtu: 1500,
-        nodes: (0..nodes)
-            .map(|n| Node {
-                name: format!("node{n:02}"),
-                address: [172, 31, 0, n as u8 + 1].into(),
-                pod_cidr: format!("10.40.{n}.0/24").parse().unwrap(),
-                router: [10, 40, n as u8, 1].into(),
-                device: "eth0".into(),
-            })
-            .collect(),
-        pods: (0..nodes)
-            .flat_map(|n| {
-                (0..pods_per_node).map(move |p| Pod {
-                    name: format!("default/pod-{n}-{p}"),
-                    node: n,
-                    ip: [10, 40, n as u8, p as u8 + 10].into(),
-                    endpoint: p as u16 + 1,
-                    identity: 1000 + p as u32,
-                    lxc: format!("lxc{n:02}x{p:03}"),
-                    ifindex: None,
-                    mac: None,
-                    node_mac: None,
-                })
-            })
-            .collect(),
-    }
+    use routec_compiler::gen::{generate_string, GenOptions};
+    let text = generate_string(&GenOptions { nodes, pods_per_node, seed: 1 }).unwrap();
+    routec_compiler::frontend::analyze_str("gen.route", &text).cluster.expect("routec gen output is valid")
 }
 
 /// Pings every (source, destination) pair with `parallel` pings in flight;
