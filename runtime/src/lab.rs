@@ -7,7 +7,6 @@
 //! hand. Every namespace is recorded in the lab's state file *before* it is
 //! created, so `lab down` removes exactly what was made, even after a crash.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -385,15 +384,6 @@ pub fn exec_command(netns: &str, argv: &[String]) -> Command {
     let mut command = Command::new("nsenter");
     command.arg(format!("--net={}", netns_path(netns).display())).arg("--").args(argv);
     command
-}
-
-/// Pods grouped by node name, for reports.
-pub fn pods_by_node(state: &LabState) -> BTreeMap<&str, Vec<&LabPod>> {
-    let mut map: BTreeMap<&str, Vec<&LabPod>> = BTreeMap::new();
-    for pod in &state.pods {
-        map.entry(pod.node.as_str()).or_default().push(pod);
-    }
-    map
 }
 
 /// The loader's view of one lab node: its namespace, pins and apply record

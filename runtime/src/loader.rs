@@ -914,7 +914,7 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
                 out.push(ProgramStatus { interface: record.interface.clone(), ifindex, direction: record.direction, mode, program, id });
             }
         }
-        out.sort_by(|a, b| (a.ifindex, a.direction, a.id).cmp(&(b.ifindex, b.direction, b.id)));
+        out.sort_by_key(|p| (p.ifindex, p.direction, p.id));
         Ok(out)
     })?;
     let mut maps = Vec::new();

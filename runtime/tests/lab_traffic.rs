@@ -49,8 +49,8 @@ fn reference_cluster_carries_icmp_and_tcp() {
     assert!(counter(&state, WORKER, Reason::HostDelivery) >= 2);
 
     assert!(counter(&state, WORKER, Reason::LocalDelivery) >= local_before + 2);
-    assert!(counter(&state, WORKER, Reason::TunnelEncap) >= encap_before + 1);
-    assert!(counter(&state, WORKER2, Reason::OverlayDelivery) >= overlay_before + 1);
+    assert!(counter(&state, WORKER, Reason::TunnelEncap) > encap_before);
+    assert!(counter(&state, WORKER2, Reason::OverlayDelivery) > overlay_before);
     assert!(counter(&state, WORKER, Reason::ArpReply) >= 1);
 
     // No pod has these addresses: dropped and counted as no-endpoint, on
