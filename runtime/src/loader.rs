@@ -649,8 +649,26 @@ impl NodeState {
     }
 }
 
+/// Pins need a bpffs; on a plain directory they fail with a puzzling EPERM.
+fn check_bpffs(bpffs: &Path) -> Result<()> {
+    const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+    let path = std::ffi::CString::new(bpffs.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::msg(format!("{} is not a usable path", bpffs.display())))?;
+    // SAFETY: statfs fills the zeroed struct it is given.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 || stat.f_type as i64 != BPF_FS_MAGIC {
+        return Err(Error::msg(format!(
+            "{} is not a bpffs mount (mount one with `mount -t bpf bpf {}`)",
+            bpffs.display(),
+            bpffs.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `routec apply`: see the module documentation for the phases.
 pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
+    check_bpffs(&target.bpffs)?;
     // Phase 1: validate. Pinned maps first (cheap, and outside any namespace).
     let mut preexisting = Vec::new();
     for spec in &plan.maps {
