@@ -94,6 +94,12 @@ fn namespace_name(lab: &str, object: &str, index: usize) -> String {
 impl LabState {
     pub fn plan(cluster: &Cluster, name: &str, bpffs: &Path, out: &Path) -> Result<Self> {
         check_lab_name(name)?;
+        if let Some(pod) = cluster.pods.iter().find(|p| p.ifindex == Some(1)) {
+            return Err(Error::msg(format!(
+                "pod {} declares ifindex 1, which is the loopback device of every namespace: the lab cannot give it to {}",
+                pod.name, pod.lxc
+            )));
+        }
         let nodes: Vec<LabNode> = cluster
             .nodes
             .iter()
