@@ -22,11 +22,17 @@ use crate::{netns, Context, Error, Result};
 pub struct LabOptions {
     pub state_dir: PathBuf,
     pub bpffs: PathBuf,
+    /// How the nodes' programs are attached.
+    pub tc_mode: crate::loader::TcMode,
 }
 
 impl Default for LabOptions {
     fn default() -> Self {
-        LabOptions { state_dir: PathBuf::from("/run/routec/labs"), bpffs: PathBuf::from("/sys/fs/bpf") }
+        LabOptions {
+            state_dir: PathBuf::from("/run/routec/labs"),
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            tc_mode: crate::loader::TcMode::default(),
+        }
     }
 }
 
@@ -42,6 +48,9 @@ pub struct LabState {
     pub pods: Vec<LabPod>,
     /// Every namespace created, in creation order (removed in reverse).
     pub namespaces: Vec<String>,
+    /// How the nodes' programs are attached.
+    #[serde(default)]
+    pub tc_mode: crate::loader::TcMode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -133,6 +142,7 @@ impl LabState {
             nodes,
             pods,
             namespaces: Vec::new(),
+            tc_mode: crate::loader::TcMode::default(),
         })
     }
 
@@ -402,6 +412,7 @@ pub fn node_target(state: &LabState, node: &str) -> Result<crate::loader::Target
         bpffs: state.bpffs.clone(),
         scope: state.name.clone(),
         state_dir: PathBuf::from(crate::loader::STATE_DIR),
+        tc_mode: state.tc_mode,
     })
 }
 
@@ -456,6 +467,7 @@ pub fn up_from_build(
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
+    state.tc_mode = options.tc_mode;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
         .and_then(|()| apply_all(cluster, &state, progress));
     match result {
