@@ -7,8 +7,9 @@
 //!    (declared ifindexes and MACs must match), check pinned maps against
 //!    `layout::MapSpec`, load every object through the verifier;
 //! 2. *seed*: write only the map entries that differ, then delete stale ones;
-//! 3. *attach*: TCX links, pinned so they outlive this process; a link that
-//!    exists is switched to the new program atomically (`bpf_link_update`).
+//! 3. *attach*: cls_bpf filters via netlink (default, as Cilium 1.14) or TCX
+//!    links pinned in bpffs ([`TcMode`]); both outlive this process, and an
+//!    attachment that exists is switched to the new program atomically.
 //!
 //! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
 //! and `.../links/<interface>.<direction>`. bpffs holds no regular files, so
@@ -42,12 +43,13 @@ pub const STATE_DIR: &str = "/run/routec/nodes";
 pub enum TcMode {
     /// TCX bpf_links (Linux >= 6.6), pinned under the node's pin folder;
     /// switched atomically with `bpf_link_update`. Listed by `routec status`
-    /// and by bpftool >= 7.3.
-    #[default]
+    /// and by bpftool >= 7.3 (older ones do not see them).
     TcxLink,
     /// Classic cls_bpf filters on a clsact qdisc (priority 1, handle 1),
     /// switched atomically by replacing the filter; listed by every
-    /// `bpftool net show` and `tc filter show`, as in Cilium 1.14.
+    /// `bpftool net show` and `tc filter show`, as in Cilium 1.14, which is
+    /// why it is the default.
+    #[default]
     Netlink,
 }
 

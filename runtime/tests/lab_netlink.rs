@@ -24,6 +24,7 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
         return;
     }
     let options = LabOptions { tc_mode: TcMode::Netlink, ..options() };
+    assert_eq!(TcMode::default(), TcMode::Netlink, "the default mode");
     let name = "t-netlink";
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();

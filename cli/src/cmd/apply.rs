@@ -40,7 +40,7 @@ pub struct Args {
     #[command(flatten)]
     pub node: NodeArgs,
     /// How programs are attached to the tc hooks.
-    #[arg(long, value_enum, default_value = "tcx")]
+    #[arg(long, value_enum, default_value = "netlink")]
     pub tc_mode: super::lab::TcModeArg,
 }
 

@@ -45,7 +45,7 @@ pub enum LabCommand {
         path: PathBuf,
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum, default_value = "tcx")]
+        #[arg(long, value_enum, default_value = "netlink")]
         tc_mode: TcModeArg,
     },
     /// Run a command inside a pod's (or node's) network namespace.
