@@ -1,9 +1,10 @@
-//! Just enough rtnetlink to describe a link: its ifindex and MAC, and for a
-//! veth the MAC of its peer, which lives in another namespace.
+//! Just enough rtnetlink for the loader: a link's ifindex and MAC, for a
+//! veth the MAC of its peer (which lives in another namespace), and the
+//! cls_bpf filters on a clsact hook.
 //!
-//! Hand-written (about a hundred lines) because aya keeps its netlink code
-//! private and the one query needed here, RTM_GETLINK with
-//! IFLA_TARGET_NETNSID, does not justify a netlink crate stack. The peer is
+//! Hand-written (two small queries) because aya keeps its netlink code
+//! private, and RTM_GETLINK with IFLA_TARGET_NETNSID plus one RTM_GETTFILTER
+//! dump do not justify a netlink crate stack. The peer is
 //! found through the kernel's own pointers (IFLA_LINK + IFLA_LINK_NETNSID),
 //! so no namespace path has to be known or guessed. Works in the calling
 //! thread's network namespace (see `netns`).
