@@ -12,9 +12,13 @@
 //!    attachment that exists is switched to the new program atomically.
 //!
 //! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
-//! and `.../links/<interface>.<direction>`. bpffs holds no regular files, so
-//! the record of what was attached (mode, object digest, constants) lives in
-//! `/run/routec/nodes/<scope>/<node>.json`.
+//! and, for TCX links, `.../links/<direction>/<interface>`. bpffs holds no
+//! regular files, so the record of what was attached (mode, object digest,
+//! constants, program ids) lives in `/run/routec/nodes/<scope>/<node>.json`.
+//!
+//! The pod-side MAC of an lxc is found through the kernel's own pointers
+//! (IFLA_LINK + IFLA_LINK_NETNSID, then RTM_GETLINK with
+//! IFLA_TARGET_NETNSID), so apply needs no path to the pod's namespace.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
