@@ -117,7 +117,8 @@ fn usage_and_toolchain_errors_exit_2() {
     assert_eq!(no_output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_output.stderr).contains("pass -o OUT"));
     let fake_clang = scratch.path().join("no-such-clang");
-    let no_clang = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--clang", path_str(&fake_clang)]);
+    let no_clang =
+        routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--clang", path_str(&fake_clang)]);
     assert_eq!(no_clang.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&no_clang.stderr);
     assert!(stderr.contains("apt-get install -y clang llvm libbpf-dev") && stderr.contains("--no-clang"), "{stderr}");

@@ -17,8 +17,8 @@ use crate::bpf;
 use crate::frontend::Analysis;
 use crate::layout::{MapSpec, CILIUM_IPCACHE, CILIUM_LXC, ROUTEC_COUNTERS};
 use crate::model::Cluster;
-use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 use crate::seeds::{ipcache_entries, lxc_entries, pod_range, render_seed};
+use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 
 /// Version of the output layout; bumped when a file's meaning changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -464,13 +464,8 @@ fn put_in_place(temp: &Path, out: &Path) -> Result<(), BuildError> {
     if !out.exists() {
         return std::fs::rename(temp, out).map_err(io_error(out));
     }
-    let exchanged = rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        temp,
-        rustix::fs::CWD,
-        out,
-        rustix::fs::RenameFlags::EXCHANGE,
-    );
+    let exchanged =
+        rustix::fs::renameat_with(rustix::fs::CWD, temp, rustix::fs::CWD, out, rustix::fs::RenameFlags::EXCHANGE);
     if exchanged.is_ok() {
         return Ok(());
     }

@@ -147,10 +147,8 @@ fn a_failed_build_leaves_a_previous_output_untouched() {
     let out = scratch.path().join("out");
     build(&reference_cluster(), &no_clang(), &out).unwrap();
     let before = tree(&out);
-    let missing_clang = BuildOptions {
-        clang: ClangChoice::Use(Some(scratch.path().join("no-such-clang"))),
-        ..no_clang()
-    };
+    let missing_clang =
+        BuildOptions { clang: ClangChoice::Use(Some(scratch.path().join("no-such-clang"))), ..no_clang() };
     let err = build(&reference_cluster(), &missing_clang, &out).unwrap_err();
     assert!(matches!(err, BuildError::ClangMissing(_)), "{err}");
     assert!(err.to_string().contains("apt-get install -y clang llvm libbpf-dev"), "{err}");
