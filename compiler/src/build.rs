@@ -289,17 +289,16 @@ fn write_nodes(
     Ok((writer.records, lxc_count))
 }
 
-/// Removes the temporary folder unless the build got to put it in place.
+/// The temporary output folder, removed when the build ends: on an error it
+/// holds the partial build; after an exchange, the previous build; after a
+/// plain rename, nothing is left there.
 struct TempDir {
     path: PathBuf,
-    keep: bool,
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -328,7 +327,7 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
     }
-    let temp = TempDir { path: sibling(&out, "tmp"), keep: false };
+    let temp = TempDir { path: sibling(&out, "tmp") };
     if temp.path.exists() {
         std::fs::remove_dir_all(&temp.path).map_err(io_error(&temp.path))?;
     }
@@ -392,11 +391,8 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
     std::fs::write(&manifest_path, json_bytes(&manifest)).map_err(io_error(&manifest_path))?;
 
     let files = records.len() + 1;
-    let mut temp = temp;
     put_in_place(&temp.path, &out)?;
-    // After an exchange the temporary path holds the previous build: the guard
-    // removes it.
-    temp.keep = !temp.path.exists();
+    drop(temp);
     Ok(BuildReport {
         out,
         nodes: cluster.nodes.len(),
