@@ -320,7 +320,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn block_body<K>(&mut self, open: Token, stmt: fn(&mut Self, Token) -> Option<Stmt<K>>) -> Block<K> {
-        let mut stmts = Vec::new();
+        // Pods have up to seven statements: one allocation per block.
+        let mut stmts = Vec::with_capacity(8);
         let mut recovered = false;
         let end = loop {
             let Some(tok) = self.peek_significant() else {
@@ -331,7 +332,7 @@ impl<'a> Parser<'a, '_> {
                     self.bump();
                     break BlockEnd::Closed(self.span(tok));
                 }
-                TokenKind::Name if self.looks_like_item_header() => {
+                TokenKind::Name if matches!(self.slice(tok), "cluster" | "node" | "pod") && self.looks_like_item_header() => {
                     break BlockEnd::Unterminated(Span::new(self.file, tok.start..tok.start));
                 }
                 TokenKind::Name => {
