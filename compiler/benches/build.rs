@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use routec_compiler::build::{build, BuildOptions, ClangChoice};
-use routec_compiler::seeds::{ipcache_entries, render_seed};
+use routec_compiler::seeds::{ipcache_entries, lxc_entries, render_seed};
 
 #[path = "../tests/build_support/mod.rs"]
 mod build_support;
@@ -19,6 +19,13 @@ fn bench_build(c: &mut Criterion) {
     let mut group = c.benchmark_group("build");
     group.sample_size(10);
     group.bench_function("ipcache_seed_150k_pods", |b| b.iter(|| render_seed(&ipcache_entries(&cluster)).len()));
+    // Every seed of the cluster in memory: the build's work without the file system.
+    group.bench_function("all_seeds_in_memory", |b| {
+        b.iter(|| {
+            let lxc: usize = (0..cluster.nodes.len()).map(|n| render_seed(&lxc_entries(&cluster, n)).len()).sum();
+            lxc + render_seed(&ipcache_entries(&cluster)).len()
+        })
+    });
     let mut round = 0;
     group.bench_function("build_5000_nodes_150k_pods_no_clang", |b| {
         b.iter_batched(
