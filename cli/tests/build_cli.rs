@@ -123,6 +123,16 @@ fn usage_and_toolchain_errors_exit_2() {
     let stderr = String::from_utf8_lossy(&no_clang.stderr);
     assert!(stderr.contains("apt-get install -y clang llvm libbpf-dev") && stderr.contains("--no-clang"), "{stderr}");
     assert!(!out.exists());
+    // No clang anywhere on PATH.
+    let no_path = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["build", path_str(&example("mycluster")), "-o", path_str(&out)])
+        .env("PATH", scratch.path())
+        .output()
+        .unwrap();
+    assert_eq!(no_path.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_path.stderr);
+    assert!(stderr.contains("clang not found") && stderr.contains("apt-get install -y clang llvm libbpf-dev"), "{stderr}");
+    assert!(!out.exists());
     let both = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang", "--clang", "x"]);
     assert_eq!(both.status.code(), Some(2));
 }
