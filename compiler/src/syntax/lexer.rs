@@ -91,12 +91,22 @@ fn is_word_byte(b: u8) -> bool {
 pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// Where lexing stops: the end of the text, or of a chunk starting at a line.
+    end: usize,
     keep_comments: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(text: &'a str, keep_comments: bool) -> Lexer<'a> {
-        Lexer { text, pos: 0, keep_comments }
+        Lexer { text, pos: 0, end: text.len(), keep_comments }
+    }
+
+    /// Lexes `text[range]` only, with spans relative to the whole text. The
+    /// range must start at a line start and end after a newline (or at the
+    /// end): no token crosses a newline, so the tokens are the same as the
+    /// whole text's there.
+    pub fn lines(text: &'a str, range: std::ops::Range<usize>, keep_comments: bool) -> Lexer<'a> {
+        Lexer { text, pos: range.start, end: range.end, keep_comments }
     }
 
     fn token(&mut self, kind: TokenKind, len: usize) -> Token {
@@ -114,7 +124,10 @@ impl Iterator for Lexer<'_> {
         // other byte starts a run of unexpected characters cut at char boundaries.
         let bytes = self.text.as_bytes();
         loop {
-            let &first = bytes.get(self.pos)?;
+            if self.pos >= self.end {
+                return None;
+            }
+            let first = bytes[self.pos];
             return Some(match first {
                 b' ' | b'\t' | b'\r' => {
                     self.pos += 1;
