@@ -502,7 +502,7 @@ impl<'d> Validator<'d> {
                         let what = if m.value.is_zero() { "all zero" } else { "a multicast address" };
                         self.push(
                             Diagnostic::new(Code::W0103, m.span, format!("`{keyword}` {} is {what}", m.value))
-                                .label(format!("{what}"))
+                                .label(what)
                                 .help("an interface's MAC is a unicast address (lowest bit of the first byte clear)"),
                         );
                     }

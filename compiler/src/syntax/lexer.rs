@@ -218,9 +218,11 @@ fn classify_word(word: &str) -> TokenKind {
     }
     if first.is_ascii_alphabetic() || first == b'_' {
         if colon {
-            return TokenKind::Error(LexError::BadLiteral(
-                "a MAC address is six two-digit hex groups joined by `:`, and names cannot contain `:`",
-            ));
+            return TokenKind::Error(LexError::BadLiteral(if bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
+                "a MAC address is six two-digit hex groups joined by `:`"
+            } else {
+                "names cannot contain `:`"
+            }));
         }
         return TokenKind::Name;
     }
