@@ -895,21 +895,41 @@ fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Optio
     Ok(program_id)
 }
 
-/// Removes one attachment (in the current namespace).
-fn detach_one(record: &AttachRecord) -> Result<()> {
+/// Removes one attachment (in the current namespace); `Ok(false)` when it
+/// was already gone.
+fn detach_one(record: &AttachRecord) -> Result<bool> {
     match record.mode {
         TcMode::TcxLink => {
-            let _ = std::fs::remove_file(&record.link_pin);
+            let program = pinned_link_program(&record.link_pin);
+            if std::fs::remove_file(&record.link_pin).is_err() {
+                return Ok(false);
+            }
+            // The kernel frees an unpinned link asynchronously: wait until
+            // its program is off the hook, so the caller sees it gone.
+            let Some(id) = program else { return Ok(true) };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while tcx_programs(&record.interface, record.direction).is_ok_and(|ids| ids.iter().any(|(p, _)| *p == id)) {
+                if std::time::Instant::now() > deadline {
+                    return Err(Error::msg(format!(
+                        "{} {} still runs program {id} after its link was unpinned",
+                        record.interface,
+                        record.direction.as_str()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(true)
         }
         TcMode::Netlink => {
-            if netlink_filter(record).is_some_and(|f| f.program_id == record.program_id) {
-                let link = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
-                // Dropping an attached netlink link deletes the filter.
-                drop(link);
+            if !netlink_filter(record).is_some_and(|f| f.program_id == record.program_id) {
+                return Ok(false);
             }
+            let link = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
+            // Dropping an attached netlink link deletes the filter.
+            drop(link);
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 fn remove_empty_dirs(target: &Target) {
@@ -925,39 +945,16 @@ fn remove_empty_dirs(target: &Target) {
 pub fn detach(target: &Target) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     let state = NodeState::load(target)?;
-    let mut released = Vec::new();
     let netns = target.netns.clone().or_else(|| state.as_ref().and_then(|s| s.netns.clone()));
     netns::run_in(netns.as_deref(), || -> Result<()> {
         for record in state.iter().flat_map(|s| &s.attachments) {
-            match record.mode {
-                TcMode::TcxLink => {
-                    let program = pinned_link_program(&record.link_pin);
-                    if std::fs::remove_file(&record.link_pin).is_ok() {
-                        removed.push(format!("link {}.{}", record.interface, record.direction.as_str()));
-                        released.extend(program.map(|id| (record, id)));
-                    }
-                }
-                TcMode::Netlink => {
-                    if is_live(record) {
-                        detach_one(record).context(|| format!("cannot detach {} {}", record.interface, record.direction.as_str()))?;
-                        removed.push(format!("filter {}.{}", record.interface, record.direction.as_str()));
-                    }
-                }
-            }
-        }
-        // The kernel frees an unpinned link asynchronously: wait until its
-        // program is off the hook, so that detach is done when it returns.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        for (record, id) in &released {
-            while tcx_programs(&record.interface, record.direction).is_ok_and(|ids| ids.iter().any(|(p, _)| p == id)) {
-                if std::time::Instant::now() > deadline {
-                    return Err(Error::msg(format!(
-                        "{} {} still runs program {id} after its link was unpinned",
-                        record.interface,
-                        record.direction.as_str()
-                    )));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
+            let hook = format!("{}.{}", record.interface, record.direction.as_str());
+            if detach_one(record).context(|| format!("cannot detach {hook}"))? {
+                let kind = match record.mode {
+                    TcMode::TcxLink => "link",
+                    TcMode::Netlink => "filter",
+                };
+                removed.push(format!("{kind} {hook}"));
             }
         }
         Ok(())
