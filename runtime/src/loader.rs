@@ -921,7 +921,7 @@ fn detach_one(record: &AttachRecord) -> Result<bool> {
             Ok(true)
         }
         TcMode::Netlink => {
-            if !netlink_filter(record).is_some_and(|f| f.program_id == record.program_id) {
+            if netlink_filter(record).is_none_or(|f| f.program_id != record.program_id) {
                 return Ok(false);
             }
             let link = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
