@@ -487,6 +487,7 @@ pub fn up_from_build(
     if LabState::state_file(&options.state_dir, name).exists() {
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
+    check_root()?;
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     state.tc_mode = options.tc_mode;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
@@ -502,6 +503,14 @@ pub fn up_from_build(
             Err(e)
         }
     }
+}
+
+fn check_root() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::msg("a lab creates network namespaces and loads eBPF programs: run it as root"));
+    }
+    Ok(())
 }
 
 /// Where `lab up` puts the lab's build output.
@@ -521,6 +530,7 @@ pub fn up(
 ) -> Result<LabState> {
     use routec_compiler::build::{build, BuildOptions, ClangChoice};
     check_lab_name(name)?;
+    check_root()?;
     if LabState::state_file(&options.state_dir, name).exists() {
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
@@ -532,9 +542,10 @@ pub fn up(
             build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
                 .map_err(|e| Error::msg(format!("routec build failed: {e}")))
         });
-    if let Err(e) = built {
+    let result = built.and_then(|_| up_from_build(cluster, &out, name, options, progress));
+    // A lab that never got a state file leaves only its build behind: remove it.
+    if result.is_err() && !LabState::state_file(&options.state_dir, name).exists() {
         let _ = std::fs::remove_dir_all(options.state_dir.join(name));
-        return Err(e);
     }
-    up_from_build(cluster, &out, name, options, progress)
+    result
 }
