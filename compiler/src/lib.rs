@@ -4,6 +4,9 @@
 pub mod bpf;
 pub mod layout;
 pub mod model;
+pub mod build;
+pub mod decode;
+pub mod seeds;
 pub mod diagnostics;
 pub mod fmt;
 pub mod frontend;

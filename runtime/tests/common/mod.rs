@@ -1,0 +1,211 @@
+//! Shared helpers for the runtime's root-only tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use routec_runtime::lab::{self, LabOptions};
+
+/// True when the test may touch namespaces; prints why it skips otherwise
+/// (and fails under CI=true, where skipping is not allowed).
+pub fn can_run(test: &str) -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: needs root (CI=true does not allow skipping)");
+    }
+    eprintln!("skipping {test}: needs root to create network namespaces");
+    false
+}
+
+/// Lab options under a private state folder, so tests never meet real labs.
+pub fn options() -> LabOptions {
+    LabOptions { state_dir: PathBuf::from("/run/routec/test-labs"), ..LabOptions::default() }
+}
+
+/// Always takes the lab down, also when the test panics.
+pub struct LabGuard {
+    pub name: String,
+    pub options: LabOptions,
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if LabState::state_file_exists(&self.options, &self.name) {
+            if let Err(e) = lab::down(&self.options.state_dir, &self.name) {
+                eprintln!("lab down {}: {e}", self.name);
+            }
+        }
+    }
+}
+
+struct LabState;
+impl LabState {
+    fn state_file_exists(options: &LabOptions, name: &str) -> bool {
+        routec_runtime::lab::LabState::state_file(&options.state_dir, name).exists()
+    }
+}
+
+/// `routec build` of `cluster` into `out` (objects compiled with clang).
+pub fn build(cluster: &routec_compiler::model::Cluster, out: &std::path::Path) {
+    use routec_compiler::build::{build, BuildOptions, ClangChoice};
+    build(cluster, &BuildOptions::new(ClangChoice::Use(None), "test".into()), out).unwrap();
+}
+
+/// Records a file swapped into a build in its manifest, as if built so.
+pub fn reseal_manifest(out: &std::path::Path, rel: &str) {
+    use sha2::Digest;
+    let bytes = std::fs::read(out.join(rel)).unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        if file["path"] == rel {
+            file["sha256"] = sha.clone().into();
+            file["size"] = bytes.len().into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+}
+
+/// clang -target bpf, as the build does.
+pub fn compile_bpf(source: &std::path::Path, object: &std::path::Path) {
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-templates");
+    let arch = std::process::Command::new("clang").arg("-print-multiarch").output().unwrap();
+    let arch = String::from_utf8(arch.stdout).unwrap();
+    let status = std::process::Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-I"])
+        .arg(&templates)
+        .arg("-idirafter")
+        .arg(format!("/usr/include/{}", arch.trim()))
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(object)
+        .status()
+        .unwrap();
+    assert!(status.success(), "clang failed on {}", source.display());
+}
+
+/// The reference cluster, examples/mycluster, through the front end.
+pub fn reference_cluster() -> routec_compiler::model::Cluster {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster");
+    let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
+    analysis.cluster.expect("examples/mycluster is valid")
+}
+
+/// `ping -c 1 -W 2 DST` from inside a lab namespace.
+pub fn ping(netns: &str, dst: &str) -> bool {
+    std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .args(["--", "ping", "-n", "-q", "-c", "1", "-W", "2", dst])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Sends `payload` over TCP from a socket in `src_netns` to a listener on
+/// `dst_ip:port` in `dst_netns`, which echoes it back reversed; returns what
+/// the client read. Real sockets in threads that entered the namespaces.
+pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr, port: u16, payload: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    use routec_runtime::{lab::netns_path, netns};
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let server = scope.spawn(|| {
+            netns::run_in(Some(&netns_path(dst_netns)), || -> std::io::Result<Vec<u8>> {
+                let listener = std::net::TcpListener::bind((dst_ip, port))?;
+                ready_tx.send(()).unwrap();
+                let (mut conn, _) = listener.accept()?;
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+                let mut got = Vec::new();
+                conn.read_to_end(&mut got)?;
+                let reply: Vec<u8> = got.iter().rev().copied().collect();
+                conn.write_all(&reply)?;
+                Ok(got)
+            })
+        });
+        ready_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("listener ready");
+        let reply = netns::run_in(Some(&netns_path(src_netns)), || -> std::io::Result<Vec<u8>> {
+            let mut conn = std::net::TcpStream::connect_timeout(&(dst_ip, port).into(), std::time::Duration::from_secs(3))?;
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            conn.write_all(payload)?;
+            conn.shutdown(std::net::Shutdown::Write)?;
+            let mut reply = Vec::new();
+            conn.read_to_end(&mut reply)?;
+            Ok(reply)
+        })
+        .expect("client");
+        let received = server.join().unwrap().expect("server");
+        assert_eq!(received, payload, "the server received the payload intact");
+        reply
+    })
+}
+
+/// Forward/drop counter of one node of a lab.
+pub fn counter(state: &routec_runtime::lab::LabState, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
+    let target = routec_runtime::lab::node_target(state, node).unwrap();
+    routec_runtime::loader::status(&target).unwrap().counter(reason)
+}
+
+/// `ip -j addr`, `ip -j route`, `ip -j link` of the caller's (root) namespace.
+pub fn root_namespace_snapshot() -> Vec<String> {
+    [&["-j", "addr"][..], &["-j", "route"], &["-j", "link"], &["-j", "-4", "rule"]]
+        .iter()
+        .map(|args| {
+            let out = std::process::Command::new("ip").args(*args).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect()
+}
+
+/// Every trace a lab leaves on the machine: namespaces, pins, state.
+pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(routec_runtime::lab::NETNS_DIR).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&format!("{name}-")) {
+            found.push(format!("namespace {file}"));
+        }
+    }
+    for path in [
+        options.bpffs.join("routec").join(name),
+        options.state_dir.join(name),
+        std::path::Path::new(routec_runtime::loader::STATE_DIR).join(name),
+        routec_runtime::lab::LabState::state_file(&options.state_dir, name),
+    ] {
+        if path.exists() {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// A cluster from `routec gen`: declared ifindexes and MACs for most pods,
+/// a quarter left to discovery.
+pub fn generated_cluster(nodes: usize, pods_per_node: usize) -> routec_compiler::model::Cluster {
+    use routec_compiler::gen::{generate_string, GenOptions};
+    let text = generate_string(&GenOptions { nodes, pods_per_node, seed: 1 }).unwrap();
+    routec_compiler::frontend::analyze_str("gen.route", &text).cluster.expect("routec gen output is valid")
+}
+
+/// Pings every (source, destination) pair with `parallel` pings in flight;
+/// returns the pairs that failed.
+pub fn ping_pairs(pairs: &[(String, String)], parallel: usize) -> Vec<(String, String)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((src, dst)) = pairs.get(i) else { break };
+                if !ping(src, dst) {
+                    failed.lock().unwrap().push((src.clone(), dst.clone()));
+                }
+            });
+        }
+    });
+    failed.into_inner().unwrap()
+}
