@@ -3,3 +3,4 @@
 
 pub mod layout;
 pub mod model;
+pub mod trace;

@@ -1,0 +1,73 @@
+//! `routec trace --all`: the verdict for every ordered pair of distinct pods.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::simulate::{trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict};
+use super::view::{Datapath, PodRef};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairVerdict {
+    pub src: String,
+    pub dst: String,
+    pub src_ip: Ipv4Addr,
+    pub dst_ip: Ipv4Addr,
+    /// `delivered`, `to-stack`, `dropped` or `left-cluster`.
+    pub result: &'static str,
+    /// The node whose program decided.
+    pub node: String,
+    pub reason: ReasonRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Matrix {
+    pub pods: Vec<PodRef>,
+    pub pairs: Vec<PairVerdict>,
+    pub delivered: usize,
+    pub not_delivered: usize,
+}
+
+impl Matrix {
+    pub fn get(&self, src: usize, dst: usize) -> Option<&PairVerdict> {
+        if src == dst {
+            return None;
+        }
+        let n = self.pods.len();
+        // Pairs are stored row by row, skipping the diagonal.
+        let column = if dst > src { dst - 1 } else { dst };
+        self.pairs.get(src * (n - 1) + column)
+    }
+}
+
+/// Traces an ICMP packet (TTL 64) between every ordered pair of distinct pods.
+pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
+    let pods = view.pods().to_vec();
+    let mut pairs = Vec::with_capacity(pods.len() * pods.len().saturating_sub(1));
+    for (i, src) in pods.iter().enumerate() {
+        for (j, dst) in pods.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let packet = Packet { src: src.ip, dst: dst.ip, proto: Proto::Icmp, port: None, ttl: 64 };
+            let trace = trace_packet(view, src, packet)?;
+            let (result, node) = match &trace.verdict {
+                Verdict::Delivered { node, .. } => ("delivered", node.clone()),
+                Verdict::ToStack { node, .. } => ("to-stack", node.clone()),
+                Verdict::Dropped { node, .. } => ("dropped", node.clone()),
+                Verdict::LeftCluster { node, .. } => ("left-cluster", node.clone()),
+            };
+            pairs.push(PairVerdict {
+                src: src.label(),
+                dst: dst.label(),
+                src_ip: src.ip,
+                dst_ip: dst.ip,
+                result,
+                node,
+                reason: trace.verdict.reason(),
+            });
+        }
+    }
+    let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
+    Ok(Matrix { not_delivered: pairs.len() - delivered, delivered, pods, pairs })
+}

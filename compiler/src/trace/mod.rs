@@ -1,0 +1,22 @@
+//! `routec trace`: simulate, hop by hop, what the datapath of
+//! docs/datapath.md does with one IPv4 packet, from the map contents of a
+//! [`Datapath`] view (a cluster, a build folder or the live kernel maps).
+//!
+//! Keys and values are encoded and decoded only through `crate::layout`, the
+//! same definitions the seed encoder and the loader use.
+
+mod drift;
+mod lpm;
+mod matrix;
+mod render;
+mod simulate;
+mod svg;
+mod view;
+
+pub use drift::{drift, Drift, DriftKind, DriftReport};
+pub use lpm::Ipcache;
+pub use matrix::{matrix, Matrix, PairVerdict};
+pub use render::{render_drift_text, render_matrix_text, render_text, verdict_text};
+pub use simulate::{trace, trace_packet, Destination, Hop, Lookup, LookupValue, Packet, Proto, ReasonRef, Trace, TraceError, Verdict};
+pub use svg::render_svg;
+pub use view::{hex, Datapath, Mode, NodeConfig, PodRef, Snapshot};
