@@ -1,6 +1,8 @@
 //! routec's compiler: everything between `.route` text and the files a node
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
+pub mod decode;
 pub mod layout;
 pub mod model;
+pub mod seeds;
 pub mod trace;
