@@ -2,7 +2,7 @@
 //! maps hold. The loader fills ifindexes and MACs the cluster did not declare,
 //! so a zero there in the build matches any live value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -93,23 +93,17 @@ fn ipcache_fields(expected: &RemoteEndpointInfo, live: &RemoteEndpointInfo) -> V
     fields
 }
 
-/// Compares two sides entry by entry, keyed by key bytes.
+/// Compares two sides entry by entry, in key order over the union of keys.
 fn compare<K: Ord + Clone, V>(
     expected: BTreeMap<K, V>,
-    mut live: BTreeMap<K, V>,
+    live: BTreeMap<K, V>,
     mut emit: impl FnMut(&K, Option<&V>, Option<&V>),
 ) -> usize {
-    let mut compared = 0;
-    for (key, value) in &expected {
-        compared += 1;
-        emit(key, Some(value), live.get(key));
-        live.remove(key);
+    let keys: BTreeSet<&K> = expected.keys().chain(live.keys()).collect();
+    for key in &keys {
+        emit(key, expected.get(key), live.get(key));
     }
-    for (key, value) in &live {
-        compared += 1;
-        emit(key, None, Some(value));
-    }
-    compared
+    keys.len()
 }
 
 fn kind_of<V>(expected: Option<&V>, live: Option<&V>, fields: &[&'static str]) -> Option<DriftKind> {

@@ -12,18 +12,21 @@ use crate::layout::Reason;
 
 const MARGIN: i32 = 20;
 const TOP: i32 = 70;
-const NODE_W: i32 = 450;
+const NODE_W: i32 = 540;
 const GAP: i32 = 50;
 const HEADER_H: i32 = 52;
 const ROW_H: i32 = 56;
 const POD_X: i32 = 14;
-const POD_W: i32 = 262;
+const POD_W: i32 = 250;
 const POD_H: i32 = 44;
-const DEV_X: i32 = 300;
-const HOST_X: i32 = 160;
-const DEV_W: i32 = 124;
+const DEV_X: i32 = 284;
+const HOST_X: i32 = 150;
+const DEV_W: i32 = 120;
 const DEV_H: i32 = 32;
-const LANE_X: i32 = 438;
+/// The vertical lane right of the devices that arrows between rows take.
+const LANE_X: i32 = 522;
+/// Step badges sit just right of the device where the program runs.
+const BADGE_X: i32 = DEV_X + DEV_W + 16;
 const STATUS_H: i32 = 24;
 const LINE_H: i32 = 18;
 
@@ -103,21 +106,28 @@ impl Canvas {
             points.join(" ")
         );
     }
-    /// A numbered circle with the program name beside it.
-    fn badge(&mut self, x: i32, y: i32, number: usize, label: &str) {
+    /// A numbered circle, with the program and its lookups in a label
+    /// below it (or above it, near the bottom of a node).
+    fn badge(&mut self, x: i32, y: i32, number: usize, label: &[String], above: bool, right: i32) {
         let _ = writeln!(self.body, r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#);
         self.text(x, y + 4, 11, r#" fill="white" font-weight="bold" text-anchor="middle""#, &number.to_string());
-        if !label.is_empty() {
-            let w = label.len() as i32 * 6 + 8;
-            let _ = writeln!(
-                self.body,
-                r#"<rect x="{}" y="{}" width="{w}" height="14" rx="3" fill="white" fill-opacity="0.9" stroke="{PATH}" stroke-width="1"/>"#,
-                x - w / 2,
-                y + 12
-            );
-            self.text(x, y + 23, 10, &format!(r#" fill="{PATH}" text-anchor="middle""#), label);
+        if label.is_empty() {
+            return;
+        }
+        // 9px monospace glyphs are about 5.5px wide.
+        let w = label.iter().map(|l| (l.chars().count() as i32 * 11 + 1) / 2 + 10).max().unwrap_or(0);
+        let h = label.len() as i32 * 11 + 5;
+        let top = if above { y - 12 - h } else { y + 12 };
+        let left = (x - 10).min(right - w - 4);
+        let _ = writeln!(
+            self.body,
+            r#"<rect x="{left}" y="{top}" width="{w}" height="{h}" rx="3" fill="white" fill-opacity="0.92" stroke="{PATH}" stroke-width="1"/>"#,
+        );
+        for (i, line) in label.iter().enumerate() {
+            self.text(left + 5, top + 11 + 11 * i as i32, 9, &format!(r#" fill="{PATH}""#), line);
         }
     }
+
     fn stop_sign(&mut self, x: i32, y: i32) {
         // A regular octagon of radius 13: offsets 13*cos(22.5°)=12, 13*sin(22.5°)=5.
         let offsets = [(5, -12), (12, -5), (12, 5), (5, 12), (-5, 12), (-12, 5), (-12, -5), (-5, -12)];
@@ -143,7 +153,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     // The numbered steps, in full, under the drawing.
     let mut y = layout.underlay_y() + 40;
     for (number, text) in &steps {
-        canvas.badge(MARGIN + 10, y - 4, *number, "");
+        canvas.badge(MARGIN + 10, y - 4, *number, &[], false, i32::MAX);
         canvas.text(MARGIN + 28, y, 11, "", text);
         y += LINE_H + 4;
     }
@@ -237,15 +247,40 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
     }
 }
 
+/// The badge label: the program, its destination lookups, its verdict.
+fn badge_label(hop: &Hop) -> Vec<String> {
+    let lookups: Vec<String> = hop
+        .lookups
+        .iter()
+        .filter(|l| l.purpose != "source" || !l.hit)
+        .map(|l| {
+            let map = l.map.trim_start_matches("cilium_");
+            let hit = if l.hit { "hit" } else { "miss" };
+            let prefix = l.matched_key.as_ref().and_then(|m| m.split_once('/')).map_or(String::new(), |(_, len)| format!(" /{len}"));
+            format!("{map}{prefix} {hit}")
+        })
+        .collect();
+    let mut label = vec![hop.program.to_string()];
+    if !lookups.is_empty() {
+        label.push(lookups.join(" · "));
+    }
+    label.push(format!("=> {}", hop.reason.name));
+    label
+}
+
 /// One-line description of a hop for the step list.
 fn step_text(hop: &Hop) -> String {
     let lookups: Vec<String> = hop
         .lookups
         .iter()
         .map(|l| {
-            let hit = if l.hit { "hit" } else { "miss" };
-            let matched = l.matched_key.as_ref().map_or(String::new(), |m| format!(" {m}"));
-            format!("{} {} {}{matched} {hit}", l.map, l.purpose, l.key.split(' ').next().unwrap_or(""))
+            let address = l.key.split(['/', ' ']).next().unwrap_or("");
+            let result = match (&l.matched_key, l.hit) {
+                (Some(matched), true) => format!("hit {matched}"),
+                (None, true) => "hit".to_string(),
+                (_, false) => "miss".to_string(),
+            };
+            format!("{} {address} ({}) {result}", l.map, l.purpose)
         })
         .collect();
     let checks = if hop.checks.is_empty() { String::new() } else { format!("{}; ", hop.checks.join("; ")) };
@@ -281,6 +316,9 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
         } else {
             ((x + DEV_X + DEV_W, dev_cy), dev_cy)
         };
+        // The label goes above the badge on the device row, below it elsewhere.
+        let above = hop.program != FROM_CONTAINER;
+        let label = badge_label(hop);
         let reason = hop.reason.reason();
         match reason {
             Reason::LocalDelivery | Reason::OverlayDelivery => {
@@ -289,11 +327,11 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                     canvas.arrow(&[start, (lane, start_y), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
-                canvas.badge(lane - 60, start_y, number, hop.program);
+                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
             }
             Reason::TunnelEncap => {
                 canvas.arrow(&[start, (lane, start_y), (lane, dev_cy), (x + DEV_X + DEV_W + 2, dev_cy)]);
-                canvas.badge(lane - 60, start_y, number, hop.program);
+                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
                 let from_x = x + DEV_X + DEV_W / 2 - 8;
                 let underlay = layout.underlay_y() - 6;
                 match &trace.verdict {
@@ -317,12 +355,12 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 } else {
                     canvas.arrow(&[(x + DEV_X, dev_cy), (x + HOST_X + DEV_W + 2, dev_cy)]);
                 }
-                canvas.badge(lane - 60, start_y, number, hop.program);
+                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
             }
             _ => {
-                canvas.arrow(&[start, (lane - 14, start_y)]);
-                canvas.stop_sign(lane - 1, start_y);
-                canvas.badge(lane - 60, start_y, number, hop.program);
+                canvas.arrow(&[start, (lane - 16, start_y)]);
+                canvas.stop_sign(lane - 2, start_y);
+                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
                 let status = format!("dropped by {}: {} ({})", hop.program, hop.reason.name, hop.reason.code);
                 let sy = layout.status_y();
                 canvas.rect(x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H, "#ffebee", DROP, 2);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::lpm::Ipcache;
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
 use crate::model::Cluster;
+use crate::seeds;
 
 /// Where the map contents come from. Offline, a zero ifindex or MAC in an
 /// entry is a value the loader fills in; live, the loader has filled it.
@@ -120,6 +121,17 @@ impl Snapshot {
         }
     }
 
+    /// The maps a build of `cluster` seeds, as the offline view of it.
+    pub fn from_cluster(cluster: &Cluster) -> Self {
+        let mut snapshot =
+            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(cluster), PodRef::all_from_cluster(cluster));
+        for (index, node) in cluster.nodes.iter().enumerate() {
+            snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
+        }
+        snapshot.set_shared_ipcache(seeds::ipcache_entries(cluster));
+        snapshot
+    }
+
     /// The node's `cilium_lxc` entries, sorted by key bytes.
     pub fn lxc_entries(&self, node: &str) -> Vec<(EndpointKey, EndpointInfo)> {
         let mut entries: Vec<_> = self
@@ -189,14 +201,7 @@ impl PodRef {
     }
 }
 
-/// Bytes as bpftool prints them: two lowercase hex digits, single spaces.
+/// Bytes as bpftool prints them (and seed lines hold them).
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    crate::seeds::hex_bytes(bytes)
 }
