@@ -2,7 +2,13 @@
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
 pub mod decode;
+pub mod diagnostics;
+pub mod frontend;
 pub mod layout;
 pub mod model;
 pub mod seeds;
+pub mod settings;
+pub mod source;
+pub mod syntax;
 pub mod trace;
+pub mod validate;

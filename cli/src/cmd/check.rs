@@ -1,10 +1,19 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec check PATH`: parse and validate; exit 0 clean or warnings only,
+//! 1 errors, 2 usage or I/O errors.
+
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use super::common::{self, InputArgs};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
-    ExitCode::from(2)
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match common::load(&args.input) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }

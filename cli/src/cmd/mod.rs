@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod build;
 pub mod check;
+pub mod common;
 pub mod decode;
 pub mod detach;
 pub mod fmt;

@@ -1,0 +1,168 @@
+//! The front end's entry points: read an input (a file or a folder of
+//! `.route` files, plus an optional `routec.toml`), parse, validate, and
+//! render the diagnostics.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use codespan_reporting::term::termcolor::{ColorChoice, NoColor, StandardStream, WriteColor};
+
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::model;
+use crate::settings::{self, Settings};
+use crate::source::Sources;
+use crate::syntax;
+use crate::validate;
+
+/// Everything the front end learnt about one input.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub sources: Sources,
+    /// Sorted by file, then position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `Some` if and only if there is no error (warnings allowed).
+    pub cluster: Option<model::Cluster>,
+    pub settings: Settings,
+}
+
+/// The input could not be read at all: a usage or I/O problem (exit 2), not
+/// a problem in the `.route` text.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read `{path}`: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("`{path}` is not UTF-8 text")]
+    NotUtf8 { path: PathBuf },
+    #[error("no .route files in `{path}`")]
+    NoRouteFiles { path: PathBuf },
+    #[error("invalid settings in `{path}`: {message}")]
+    Settings { path: PathBuf, message: String },
+}
+
+impl Analysis {
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity() == Severity::Error).count()
+    }
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity() == Severity::Warning).count()
+    }
+
+    /// Every diagnostic for people, with source excerpts.
+    pub fn render_human(&self, out: &mut dyn WriteColor) -> io::Result<()> {
+        for d in &self.diagnostics {
+            d.render_human(&self.sources, out)?;
+        }
+        Ok(())
+    }
+
+    /// The diagnostics as plain text (no colour): for tests and logs.
+    pub fn render_human_string(&self) -> String {
+        let mut out = NoColor::new(Vec::new());
+        self.render_human(&mut out).expect("writing to memory cannot fail");
+        String::from_utf8(out.into_inner()).expect("diagnostics are UTF-8")
+    }
+
+    /// Renders to stderr, in colour when stderr is a terminal.
+    pub fn render_human_to_stderr(&self) -> io::Result<()> {
+        let choice = if io::stderr().is_terminal() { ColorChoice::Auto } else { ColorChoice::Never };
+        let mut stderr = StandardStream::stderr(choice);
+        self.render_human(&mut stderr)
+    }
+
+    /// One JSON object per diagnostic, one per line.
+    pub fn render_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        for d in &self.diagnostics {
+            writeln!(out, "{}", d.to_json(&self.sources))?;
+        }
+        Ok(())
+    }
+
+    pub fn render_json_string(&self) -> String {
+        let mut out = Vec::new();
+        self.render_json(&mut out).expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// "2 errors, 1 warning" (empty when clean).
+    pub fn summary(&self) -> String {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        match (self.error_count(), self.warning_count()) {
+            (0, 0) => String::new(),
+            (e, 0) => plural(e, "error"),
+            (0, w) => plural(w, "warning"),
+            (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+        }
+    }
+}
+
+/// Analyses one in-memory file (default settings).
+pub fn analyze_str(file_name: &str, text: &str) -> Analysis {
+    let mut sources = Sources::new();
+    sources.add(file_name.to_string(), text.to_string());
+    analyze_sources(sources, Settings::default())
+}
+
+/// Analyses a `.route` file, or every `*.route` file below a folder (sorted
+/// by path, hidden files and folders skipped) as one input, with the
+/// folder's `routec.toml` when there is one.
+pub fn analyze_path(path: &Path) -> Result<Analysis, InputError> {
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
+    let (files, settings) = if meta.is_dir() {
+        let files = route_files(path)?;
+        if files.is_empty() {
+            return Err(InputError::NoRouteFiles { path: path.to_path_buf() });
+        }
+        let settings_path = path.join(settings::FILE_NAME);
+        let settings = match std::fs::read(&settings_path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: settings_path.clone() })?;
+                Settings::parse(&text, path).map_err(|message| InputError::Settings { path: settings_path, message })?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Settings::default(),
+            Err(source) => return Err(InputError::Io { path: settings_path, source }),
+        };
+        (files, settings)
+    } else {
+        (vec![path.to_path_buf()], Settings::default())
+    };
+    let mut sources = Sources::new();
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|source| InputError::Io { path: file.clone(), source })?;
+        let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: file.clone() })?;
+        sources.add(file.display().to_string(), text);
+    }
+    Ok(analyze_sources(sources, settings))
+}
+
+/// The `*.route` files below `dir`, sorted by path; hidden entries skipped.
+pub fn route_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(dir).into_iter().filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            InputError::Io { path, source: e.into() }
+        })?;
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "route") {
+            files.push(entry.into_path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Parses every file and validates them together.
+pub fn analyze_sources(sources: Sources, settings: Settings) -> Analysis {
+    let mut diagnostics = Vec::new();
+    let files: Vec<syntax::ast::File> = sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
+    let cluster = validate::validate(&files, &mut diagnostics);
+    diagnostics.sort_by_key(|d| {
+        let span = d.primary_span();
+        (span.file, span.start, span.end, d.code)
+    });
+    let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { cluster };
+    Analysis { sources, diagnostics, cluster, settings }
+}

@@ -1,0 +1,606 @@
+//! A recovering parser over the token stream. It never recurses deeper than
+//! an item's block and its overlay block: unknown or stray blocks are skipped
+//! with a brace counter, so deeply nested input costs no stack. After an error
+//! it resynchronises at the end of the statement (newline, `;`, or the `}`
+//! of the block) and goes on, so one run reports every problem.
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use super::ast::*;
+use super::lexer::{LexError, Lexer, Token, TokenKind};
+use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::model::{Mac, OverlayKind};
+use crate::source::{FileId, Span};
+
+/// Beyond this many syntax errors in one file the rest is probably not a
+/// `.route` file at all; stop rather than print thousands of diagnostics.
+pub const MAX_SYNTAX_ERRORS: usize = 100;
+
+/// Parses one file. Syntax problems go to `diags`; the tree holds everything
+/// that parsed.
+pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> File {
+    let mut parser = Parser { text, file, lexer: Lexer::new(text, false), ahead: VecDeque::new(), diags, errors: 0 };
+    let mut items = Vec::new();
+    while let Some(tok) = parser.peek_significant() {
+        match tok.kind {
+            TokenKind::Name => {
+                if let Some(item) = parser.item() {
+                    items.push(item);
+                }
+            }
+            TokenKind::RBrace => {
+                parser.bump();
+                parser.error(Code::E0001, tok, "unexpected `}`", "no block is open here");
+            }
+            _ => {
+                parser.unexpected(Some(tok), "`cluster`, `node` or `pod`", None);
+                parser.recover_statement();
+            }
+        }
+    }
+    File { items }
+}
+
+struct Parser<'a, 'd> {
+    text: &'a str,
+    file: FileId,
+    lexer: Lexer<'a>,
+    ahead: VecDeque<Token>,
+    diags: &'d mut Vec<Diagnostic>,
+    errors: usize,
+}
+
+enum BlockEnd {
+    Closed(Span),
+    /// The block is never closed: at the end of the file, or where the next
+    /// item starts.
+    Unterminated(Span),
+}
+
+impl<'a> Parser<'a, '_> {
+    fn gave_up(&self) -> bool {
+        self.errors > MAX_SYNTAX_ERRORS
+    }
+
+    fn peek_nth(&mut self, n: usize) -> Option<Token> {
+        if self.gave_up() {
+            return None;
+        }
+        while self.ahead.len() <= n {
+            let tok = self.lexer.next()?;
+            self.ahead.push_back(tok);
+        }
+        Some(self.ahead[n])
+    }
+
+    fn peek(&mut self) -> Option<Token> {
+        self.peek_nth(0)
+    }
+
+    fn bump(&mut self) -> Option<Token> {
+        self.peek()?;
+        self.ahead.pop_front()
+    }
+
+    /// Skips newlines and `;` (empty statements) and peeks at what follows.
+    fn peek_significant(&mut self) -> Option<Token> {
+        while let Some(tok) = self.peek() {
+            if !matches!(tok.kind, TokenKind::Newline | TokenKind::Semi) {
+                return Some(tok);
+            }
+            self.bump();
+        }
+        None
+    }
+
+    fn span(&self, tok: Token) -> Span {
+        Span::new(self.file, tok.start..tok.end)
+    }
+
+    fn slice(&self, tok: Token) -> &'a str {
+        &self.text[tok.start..tok.end]
+    }
+
+    fn eof_span(&self) -> Span {
+        Span::new(self.file, self.text.len()..self.text.len())
+    }
+
+    fn push(&mut self, diag: Diagnostic) {
+        if self.gave_up() {
+            return;
+        }
+        self.errors += 1;
+        if self.gave_up() {
+            let span = diag.primary_span();
+            self.diags.push(
+                Diagnostic::new(Code::E0001, span, "too many syntax errors; the rest of this file is not checked")
+                    .label("stopped here")
+                    .help("is this really a .route file?"),
+            );
+        } else {
+            self.diags.push(diag);
+        }
+    }
+
+    fn error(&mut self, code: Code, tok: Token, message: impl Into<String>, label: impl Into<String>) {
+        let diag = Diagnostic::new(code, self.span(tok), message).label(label);
+        self.push(diag);
+    }
+
+    /// Reports that `found` is not what the grammar expects here.
+    fn unexpected(&mut self, found: Option<Token>, expected: &str, help: Option<&str>) {
+        let diag = match found {
+            None => Diagnostic::new(Code::E0001, self.eof_span(), format!("expected {expected}, found the end of the file"))
+                .label(format!("expected {expected}")),
+            Some(tok) => {
+                let span = self.span(tok);
+                let slice = self.slice(tok);
+                match tok.kind {
+                    TokenKind::Error(LexError::UnexpectedChar) => {
+                        Diagnostic::new(Code::E0001, span, format!("unexpected character `{slice}`"))
+                            .label(format!("expected {expected}"))
+                    }
+                    TokenKind::Error(LexError::UnterminatedString) => {
+                        Diagnostic::new(Code::E0001, span, "unterminated string").label("this string has no closing `\"`")
+                    }
+                    TokenKind::Error(LexError::BadLiteral(why)) => {
+                        Diagnostic::new(Code::E0001, span, format!("invalid literal `{slice}`"))
+                            .label(format!("expected {expected}"))
+                            .help(help.unwrap_or(why))
+                    }
+                    TokenKind::Newline => Diagnostic::new(
+                        Code::E0001,
+                        Span::new(self.file, tok.start..tok.start),
+                        format!("expected {expected}, found the end of the line"),
+                    )
+                    .label(format!("expected {expected}")),
+                    _ => Diagnostic::new(Code::E0001, span, format!("expected {expected}, found {}", tok.describe(self.text)))
+                        .label(format!("expected {expected}")),
+                }
+            }
+        };
+        let diag = match (help, &diag.help) {
+            (Some(h), None) => diag.help(h),
+            _ => diag,
+        };
+        self.push(diag);
+    }
+
+    /// Skips the rest of a broken statement: up to its newline or `;` (which
+    /// are consumed), or the `}` closing the enclosing block (which is not).
+    /// Braces opened on the way are skipped with a counter.
+    fn recover_statement(&mut self) {
+        let mut depth = 0usize;
+        while let Some(tok) = self.peek() {
+            match tok.kind {
+                TokenKind::Newline | TokenKind::Semi if depth == 0 => {
+                    self.bump();
+                    return;
+                }
+                TokenKind::RBrace if depth == 0 => return,
+                TokenKind::RBrace => depth -= 1,
+                TokenKind::LBrace => depth += 1,
+                _ => {}
+            }
+            self.bump();
+        }
+    }
+
+    /// After a statement's arguments: a newline or `;` (consumed), or the
+    /// block's `}` or the end of the file (left for the block).
+    fn end_statement(&mut self, keyword: &str) -> bool {
+        match self.peek() {
+            None => true,
+            Some(tok) => match tok.kind {
+                TokenKind::Newline | TokenKind::Semi => {
+                    self.bump();
+                    true
+                }
+                TokenKind::RBrace => true,
+                _ => {
+                    let diag = Diagnostic::new(
+                        Code::E0001,
+                        self.span(tok),
+                        format!("expected the end of the statement, found {}", tok.describe(self.text)),
+                    )
+                    .label(format!("`{keyword}` takes one value"))
+                    .help("end a statement with a newline or `;`");
+                    self.push(diag);
+                    self.recover_statement();
+                    false
+                }
+            },
+        }
+    }
+
+    /// `node NAME {` / `cluster NAME {` / `pod NAME on`: the start of an item,
+    /// seen where a block's `}` is missing.
+    fn looks_like_item_header(&mut self) -> bool {
+        let (Some(a), Some(b), Some(c)) = (self.peek_nth(0), self.peek_nth(1), self.peek_nth(2)) else {
+            return false;
+        };
+        if a.kind != TokenKind::Name || b.kind != TokenKind::Name {
+            return false;
+        }
+        match self.slice(a) {
+            "cluster" | "node" => c.kind == TokenKind::LBrace,
+            "pod" => c.kind == TokenKind::Name && self.slice(c) == "on",
+            _ => false,
+        }
+    }
+
+    fn item(&mut self) -> Option<Item> {
+        let keyword = self.bump()?;
+        let kw_span = self.span(keyword);
+        match self.slice(keyword) {
+            "cluster" => {
+                let name = self.name("a cluster name")?;
+                let block = self.block(keyword, Self::cluster_stmt)?;
+                let span = kw_span.to(block.close);
+                Some(Item::Cluster(ClusterItem { keyword: kw_span, name, block, span }))
+            }
+            "node" => {
+                let name = self.name("a node name")?;
+                let block = self.block(keyword, Self::node_stmt)?;
+                let span = kw_span.to(block.close);
+                Some(Item::Node(NodeItem { keyword: kw_span, name, block, span }))
+            }
+            "pod" => {
+                let name = self.name("a pod name (`namespace/name`)")?;
+                match self.peek() {
+                    Some(tok) if tok.kind == TokenKind::Name && self.slice(tok) == "on" => {
+                        self.bump();
+                    }
+                    other => {
+                        self.unexpected(other, "`on NODE` after the pod's name", Some("write `pod NAMESPACE/NAME on NODE { ... }`"));
+                        self.recover_statement();
+                        return None;
+                    }
+                }
+                let node = self.name("a node name")?;
+                let block = self.block(keyword, Self::pod_stmt)?;
+                let span = kw_span.to(block.close);
+                Some(Item::Pod(PodItem { keyword: kw_span, name, node, block, span }))
+            }
+            other => {
+                let diag = Diagnostic::new(Code::E0002, kw_span, format!("unknown statement `{other}`"))
+                    .label("expected `cluster`, `node` or `pod`");
+                let diag = match suggest(other, ITEM_KEYWORDS.iter().copied()) {
+                    Some(s) => diag.help(format!("did you mean `{s}`?")),
+                    None => match owner_of(other) {
+                        Some(owner) => diag.help(format!("`{other}` belongs inside a `{owner}` block")),
+                        None => diag,
+                    },
+                };
+                self.push(diag);
+                self.recover_statement();
+                None
+            }
+        }
+    }
+
+    /// The name after an item keyword; on failure the rest of the item
+    /// (header and block) is skipped.
+    fn name(&mut self, expected: &str) -> Option<Spanned<String>> {
+        match self.peek() {
+            Some(tok) if tok.kind == TokenKind::Name => {
+                self.bump();
+                Some(Spanned { value: self.slice(tok).to_string(), span: self.span(tok) })
+            }
+            other => {
+                let help = match other.map(|t| t.kind) {
+                    Some(TokenKind::Int(_) | TokenKind::Error(LexError::BadLiteral(_))) => {
+                        Some("names start with a letter or `_`, then letters, digits, `_`, `-`, `.`, `/`")
+                    }
+                    _ => None,
+                };
+                self.unexpected(other, expected, help);
+                self.recover_statement();
+                None
+            }
+        }
+    }
+
+    /// `{ stmt* }` after an item header (newlines before the `{` allowed).
+    fn block<K>(&mut self, owner: Token, stmt: fn(&mut Self, Token) -> Option<Stmt<K>>) -> Option<Block<K>> {
+        let open = match self.peek_significant() {
+            Some(tok) if tok.kind == TokenKind::LBrace => {
+                self.bump();
+                tok
+            }
+            other => {
+                let what = self.slice(owner);
+                self.unexpected(other, &format!("`{{` to open the `{what}` block"), None);
+                self.recover_statement();
+                return None;
+            }
+        };
+        Some(self.block_body(open, stmt))
+    }
+
+    fn block_body<K>(&mut self, open: Token, stmt: fn(&mut Self, Token) -> Option<Stmt<K>>) -> Block<K> {
+        let mut stmts = Vec::new();
+        let mut recovered = false;
+        let end = loop {
+            let Some(tok) = self.peek_significant() else {
+                break BlockEnd::Unterminated(self.eof_span());
+            };
+            match tok.kind {
+                TokenKind::RBrace => {
+                    self.bump();
+                    break BlockEnd::Closed(self.span(tok));
+                }
+                TokenKind::Name if self.looks_like_item_header() => {
+                    break BlockEnd::Unterminated(Span::new(self.file, tok.start..tok.start));
+                }
+                TokenKind::Name => {
+                    self.bump();
+                    match stmt(self, tok) {
+                        Some(s) => stmts.push(s),
+                        None => recovered = true,
+                    }
+                }
+                _ => {
+                    self.unexpected(Some(tok), "a statement", None);
+                    self.recover_statement();
+                    recovered = true;
+                }
+            }
+        };
+        let open_span = self.span(open);
+        let close = match end {
+            BlockEnd::Closed(span) => span,
+            BlockEnd::Unterminated(at) => {
+                let diag = Diagnostic::new(Code::E0001, open_span, "unterminated block")
+                    .label("this `{` is never closed")
+                    .secondary(at, "expected `}` before this")
+                    .help("add `}` at the end of the block");
+                self.push(diag);
+                recovered = true;
+                at
+            }
+        };
+        Block { open: open_span, close, stmts, recovered }
+    }
+
+    fn unknown_statement(&mut self, keyword: Token, block: &str, known: &[&str]) {
+        let word = self.slice(keyword);
+        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{word}` in a `{block}` block"))
+            .label("unknown statement");
+        let diag = match suggest(word, known.iter().copied()) {
+            Some(s) => diag.help(format!("did you mean `{s}`?")),
+            None => match owner_of(word) {
+                Some(owner) => diag.help(format!("`{word}` belongs in a `{owner}` block")),
+                None => diag.help(format!("a `{block}` block takes {}", list(known))),
+            },
+        };
+        self.push(diag);
+        self.recover_statement();
+    }
+
+    /// Finishes a one-value statement.
+    fn simple<K, T>(&mut self, keyword: Token, value: Option<Spanned<T>>, make: fn(Spanned<T>) -> K) -> Option<Stmt<K>> {
+        let value = match value {
+            Some(v) => v,
+            None => {
+                self.recover_statement();
+                return None;
+            }
+        };
+        let span = self.span(keyword).to(value.span);
+        if !self.end_statement(self.slice(keyword)) {
+            return None;
+        }
+        Some(Stmt { keyword: self.span(keyword), kind: make(value), span })
+    }
+
+    fn cluster_stmt(&mut self, keyword: Token) -> Option<Stmt<ClusterStmt>> {
+        match self.slice(keyword) {
+            "mtu" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, ClusterStmt::Mtu)
+            }
+            "overlay" => {
+                let kind = match self.peek() {
+                    Some(tok) if tok.kind == TokenKind::Name => {
+                        let word = self.slice(tok);
+                        let kind = match word {
+                            "vxlan" => Some(OverlayKind::Vxlan),
+                            "geneve" => Some(OverlayKind::Geneve),
+                            "none" => Some(OverlayKind::None),
+                            _ => None,
+                        };
+                        match kind {
+                            Some(kind) => {
+                                self.bump();
+                                Spanned { value: kind, span: self.span(tok) }
+                            }
+                            None => {
+                                let help = suggest(word, ["vxlan", "geneve", "none"]).map(|s| format!("did you mean `{s}`?"));
+                                let diag = Diagnostic::new(Code::E0001, self.span(tok), format!("unknown overlay `{word}`"))
+                                    .label("expected `vxlan`, `geneve` or `none`");
+                                self.push(match help {
+                                    Some(h) => diag.help(h),
+                                    None => diag,
+                                });
+                                self.recover_statement();
+                                return None;
+                            }
+                        }
+                    }
+                    other => {
+                        self.unexpected(other, "`vxlan`, `geneve` or `none` after `overlay`", None);
+                        self.recover_statement();
+                        return None;
+                    }
+                };
+                let block = match self.peek() {
+                    Some(tok) if tok.kind == TokenKind::LBrace => {
+                        self.bump();
+                        Some(self.block_body(tok, Self::overlay_stmt))
+                    }
+                    _ => None,
+                };
+                let end = block.as_ref().map_or(kind.span, |b| b.close);
+                let span = self.span(keyword).to(end);
+                if !self.end_statement("overlay") {
+                    return None;
+                }
+                Some(Stmt { keyword: self.span(keyword), kind: ClusterStmt::Overlay { kind, block }, span })
+            }
+            _ => {
+                self.unknown_statement(keyword, "cluster", CLUSTER_KEYWORDS);
+                None
+            }
+        }
+    }
+
+    fn overlay_stmt(&mut self, keyword: Token) -> Option<Stmt<OverlayStmt>> {
+        match self.slice(keyword) {
+            "port" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, OverlayStmt::Port)
+            }
+            "vni" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, OverlayStmt::Vni)
+            }
+            _ => {
+                self.unknown_statement(keyword, "overlay", OVERLAY_KEYWORDS);
+                None
+            }
+        }
+    }
+
+    fn node_stmt(&mut self, keyword: Token) -> Option<Stmt<NodeStmt>> {
+        match self.slice(keyword) {
+            "address" => {
+                let v = self.ipv4(keyword);
+                self.simple(keyword, v, NodeStmt::Address)
+            }
+            "pod-cidr" => {
+                let v = self.prefix(keyword);
+                self.simple(keyword, v, NodeStmt::PodCidr)
+            }
+            "router" => {
+                let v = self.ipv4(keyword);
+                self.simple(keyword, v, NodeStmt::Router)
+            }
+            "device" => {
+                let v = self.name_value(keyword, "an interface name");
+                self.simple(keyword, v, NodeStmt::Device)
+            }
+            _ => {
+                self.unknown_statement(keyword, "node", NODE_KEYWORDS);
+                None
+            }
+        }
+    }
+
+    fn pod_stmt(&mut self, keyword: Token) -> Option<Stmt<PodStmt>> {
+        match self.slice(keyword) {
+            "ip" => {
+                let v = self.ipv4(keyword);
+                self.simple(keyword, v, PodStmt::Ip)
+            }
+            "endpoint" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, PodStmt::Endpoint)
+            }
+            "identity" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, PodStmt::Identity)
+            }
+            "lxc" => {
+                let v = self.name_value(keyword, "an interface name");
+                self.simple(keyword, v, PodStmt::Lxc)
+            }
+            "ifindex" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, PodStmt::Ifindex)
+            }
+            "mac" => {
+                let v = self.mac(keyword);
+                self.simple(keyword, v, PodStmt::Mac)
+            }
+            "node-mac" => {
+                let v = self.mac(keyword);
+                self.simple(keyword, v, PodStmt::NodeMac)
+            }
+            _ => {
+                self.unknown_statement(keyword, "pod", POD_KEYWORDS);
+                None
+            }
+        }
+    }
+
+    /// The value token of a statement, when `pick` accepts it.
+    fn value<T>(&mut self, keyword: Token, expected: &str, pick: impl Fn(&Self, Token) -> Option<T>) -> Option<Spanned<T>> {
+        let tok = self.peek();
+        if let Some(tok) = tok {
+            if let Some(v) = pick(self, tok) {
+                self.bump();
+                return Some(Spanned { value: v, span: self.span(tok) });
+            }
+        }
+        let kw = self.slice(keyword);
+        self.unexpected(tok, &format!("{expected} after `{kw}`"), None);
+        None
+    }
+
+    fn int(&mut self, keyword: Token) -> Option<Spanned<u64>> {
+        self.value(keyword, "a number", |_, t| match t.kind {
+            TokenKind::Int(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn ipv4(&mut self, keyword: Token) -> Option<Spanned<Ipv4Addr>> {
+        self.value(keyword, "an IPv4 address", |_, t| match t.kind {
+            TokenKind::Ipv4(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    fn prefix(&mut self, keyword: Token) -> Option<Spanned<Prefix>> {
+        self.value(keyword, "an IPv4 prefix (`ADDRESS/LENGTH`)", |_, t| match t.kind {
+            TokenKind::Prefix(addr, len) => Some(Prefix { addr, len }),
+            _ => None,
+        })
+    }
+
+    fn mac(&mut self, keyword: Token) -> Option<Spanned<Mac>> {
+        self.value(keyword, "a MAC address", |_, t| match t.kind {
+            TokenKind::Mac(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    fn name_value(&mut self, keyword: Token, expected: &str) -> Option<Spanned<String>> {
+        self.value(keyword, expected, |p, t| match t.kind {
+            TokenKind::Name => Some(p.slice(t).to_string()),
+            _ => None,
+        })
+    }
+}
+
+/// The block a statement keyword belongs in, for misplaced statements.
+fn owner_of(word: &str) -> Option<&'static str> {
+    if CLUSTER_KEYWORDS.contains(&word) {
+        Some("cluster")
+    } else if OVERLAY_KEYWORDS.contains(&word) {
+        Some("overlay")
+    } else if NODE_KEYWORDS.contains(&word) {
+        Some("node")
+    } else if POD_KEYWORDS.contains(&word) {
+        Some("pod")
+    } else {
+        None
+    }
+}
+
+fn list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    quoted.join(", ")
+}

@@ -1,0 +1,743 @@
+//! Turns the syntax trees of all input files into a [`model::Cluster`],
+//! checking every rule of the language (LANGUAGE.md) and reporting every
+//! problem found, not just the first.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::model::{self, Ipv4Net, Mac, OverlayKind};
+use crate::source::Span;
+use crate::syntax::ast::*;
+
+pub const ENDPOINT_RANGE: std::ops::RangeInclusive<u64> = 1..=4095;
+pub const IDENTITY_RANGE: std::ops::RangeInclusive<u64> = 1..=16_777_215;
+pub const RESERVED_IDENTITIES: std::ops::RangeInclusive<u64> = 1..=255;
+pub const PORT_RANGE: std::ops::RangeInclusive<u64> = 1..=65_535;
+pub const VNI_RANGE: std::ops::RangeInclusive<u64> = 0..=16_777_215;
+/// Linux ifindexes are positive `int`s.
+pub const IFINDEX_RANGE: std::ops::RangeInclusive<u64> = 1..=2_147_483_647;
+/// IPv4's minimum MTU is 68; with an overlay the pods' MTU (mtu - 50) must still reach it.
+pub const MTU_RANGE: std::ops::RangeInclusive<u64> = 68..=65_535;
+pub const MTU_RANGE_OVERLAY: std::ops::RangeInclusive<u64> = 118..=65_535;
+/// A pod-cidr needs a network, a router, at least one pod and a broadcast address.
+pub const POD_CIDR_MAX_LEN: u8 = 30;
+
+pub const DEFAULT_VXLAN_PORT: u16 = 8472;
+pub const DEFAULT_GENEVE_PORT: u16 = 6081;
+pub const DEFAULT_MTU: u32 = 1500;
+pub const DEFAULT_DEVICE: &str = "eth0";
+
+/// Checks the whole input. Returns the cluster when this phase found no
+/// error (the caller also discards it when parsing found errors).
+pub fn validate(files: &[File], diags: &mut Vec<Diagnostic>) -> Option<model::Cluster> {
+    let errors_before = count_errors(diags);
+    let mut v = Validator { diags };
+
+    let mut clusters = Vec::new();
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for file in files {
+        for item in &file.items {
+            match item {
+                Item::Cluster(c) => clusters.push(c),
+                Item::Node(n) => nodes.push(n),
+                Item::Pod(p) => pods.push(p),
+            }
+        }
+    }
+
+    let cluster = v.cluster(&clusters);
+    let nodes = v.nodes(&nodes);
+    let pods = v.pods(&pods, &nodes);
+
+    if count_errors(v.diags) > errors_before {
+        return None;
+    }
+    let (name, overlay, mtu) = cluster?;
+    build_model(name, overlay, mtu, nodes, pods)
+}
+
+fn count_errors(diags: &[Diagnostic]) -> usize {
+    diags.iter().filter(|d| d.severity() == crate::diagnostics::Severity::Error).count()
+}
+
+struct Validator<'d> {
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+/// A node as declared, with whatever of it is valid.
+struct NodeDecl<'a> {
+    item: &'a NodeItem,
+    address: Option<Spanned<Ipv4Addr>>,
+    pod_cidr: Option<(Ipv4Net, Span)>,
+    router: Option<Ipv4Addr>,
+    device: Option<String>,
+}
+
+struct PodDecl<'a> {
+    item: &'a PodItem,
+    node: usize,
+    ip: Ipv4Addr,
+    endpoint: u16,
+    identity: u32,
+    lxc: &'a str,
+    ifindex: Option<u32>,
+    mac: Option<Mac>,
+    node_mac: Option<Mac>,
+}
+
+/// Keeps the first occurrence of each statement of a block and reports the
+/// others (E0003) with both places labelled.
+struct Once<'a> {
+    seen: Vec<(&'static str, Span)>,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Once<'_> {
+    fn first(&mut self, keyword: &'static str, span: Span) -> bool {
+        if let Some(&(_, first)) = self.seen.iter().find(|(k, _)| *k == keyword) {
+            self.diags.push(
+                Diagnostic::new(Code::E0003, span, format!("`{keyword}` is given twice in one block"))
+                    .label("given again here")
+                    .secondary(first, "first given here")
+                    .help(format!("keep one `{keyword}` statement")),
+            );
+            false
+        } else {
+            self.seen.push((keyword, span));
+            true
+        }
+    }
+}
+
+impl<'d> Validator<'d> {
+    fn push(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    fn once(&mut self) -> Once<'_> {
+        Once { seen: Vec::new(), diags: self.diags }
+    }
+
+    /// E0011 unless `value` is in `range`.
+    fn in_range(&mut self, what: &str, value: &Spanned<u64>, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        if range.contains(&value.value) {
+            return Some(value.value);
+        }
+        let shown = if value.value == u64::MAX { "this number".to_string() } else { value.value.to_string() };
+        self.push(
+            Diagnostic::new(Code::E0011, value.span, format!("{what} {shown} is out of range"))
+                .label(format!("expected {}..={}", range.start(), range.end())),
+        );
+        None
+    }
+
+    fn missing(&mut self, header: Span, what: &str, keyword: &str, example: &str) {
+        self.push(
+            Diagnostic::new(Code::E0004, header, format!("{what} has no `{keyword}`"))
+                .label(format!("`{keyword}` is required"))
+                .help(format!("add `{keyword} {example}` inside the block")),
+        );
+    }
+
+    fn cluster(&mut self, clusters: &[&ClusterItem]) -> Option<(String, model::Overlay, u32)> {
+        let Some(first) = clusters.first() else {
+            // No span is more right than another: point at the start of the input.
+            self.push(
+                Diagnostic::new(Code::E0013, Span::default(), "no `cluster` block in the input")
+                    .label("expected a `cluster` block in one of the files")
+                    .help("add `cluster NAME { }` to one file"),
+            );
+            return None;
+        };
+        for extra in &clusters[1..] {
+            self.push(
+                Diagnostic::new(Code::E0013, extra.name.span, "more than one `cluster` block")
+                    .label("another `cluster` block")
+                    .secondary(first.name.span, "the cluster is first declared here")
+                    .help("an input describes exactly one cluster: keep one `cluster` block"),
+            );
+        }
+        let mut kind = None;
+        let mut port = None;
+        let mut vni = None;
+        let mut mtu = None;
+        let mut once = self.once();
+        let mut overlay_blocks = Vec::new();
+        let mut mtu_stmt = None;
+        for stmt in &first.block.stmts {
+            match &stmt.kind {
+                ClusterStmt::Overlay { kind: k, block } => {
+                    if once.first("overlay", stmt.keyword) {
+                        kind = Some(k.value);
+                        overlay_blocks.extend(block.as_ref());
+                    }
+                }
+                ClusterStmt::Mtu(v) => {
+                    if once.first("mtu", stmt.keyword) {
+                        mtu_stmt = Some(v);
+                    }
+                }
+            }
+        }
+        let kind = kind.unwrap_or(OverlayKind::Vxlan);
+        for block in overlay_blocks {
+            let mut once = self.once();
+            let mut port_stmt = None;
+            let mut vni_stmt = None;
+            for stmt in &block.stmts {
+                match &stmt.kind {
+                    OverlayStmt::Port(v) if once.first("port", stmt.keyword) => port_stmt = Some(v),
+                    OverlayStmt::Vni(v) if once.first("vni", stmt.keyword) => vni_stmt = Some(v),
+                    _ => {}
+                }
+            }
+            if let Some(v) = port_stmt {
+                port = self.in_range("port", v, PORT_RANGE).map(|p| p as u16);
+            }
+            if let Some(v) = vni_stmt {
+                vni = self.in_range("vni", v, VNI_RANGE).map(|p| p as u32);
+            }
+        }
+        if let Some(v) = mtu_stmt {
+            let range = if kind == OverlayKind::None { MTU_RANGE } else { MTU_RANGE_OVERLAY };
+            mtu = self.in_range("mtu", v, range).map(|m| m as u32);
+        }
+        let default_port = match kind {
+            OverlayKind::Vxlan => DEFAULT_VXLAN_PORT,
+            OverlayKind::Geneve => DEFAULT_GENEVE_PORT,
+            OverlayKind::None => 0,
+        };
+        let overlay = model::Overlay { kind, port: port.unwrap_or(default_port), vni: vni.unwrap_or(0) };
+        Some((first.name.value.clone(), overlay, mtu.unwrap_or(DEFAULT_MTU)))
+    }
+
+    fn nodes<'a>(&mut self, items: &[&'a NodeItem]) -> Vec<NodeDecl<'a>> {
+        let mut decls = Vec::with_capacity(items.len());
+        let mut names: HashMap<&str, Span> = HashMap::with_capacity(items.len());
+        for item in items {
+            if let Some(first) = names.get(item.name.value.as_str()) {
+                self.push(
+                    Diagnostic::new(Code::E0005, item.name.span, format!("node `{}` is declared twice", item.name.value))
+                        .label("declared again here")
+                        .secondary(*first, "first declared here")
+                        .help("node names must be unique"),
+                );
+            } else {
+                names.insert(&item.name.value, item.name.span);
+            }
+            if let Err(why) = check_subdomain(&item.name.value) {
+                self.invalid_name(item.name.span, "node", &item.name.value, why);
+            }
+            decls.push(self.node(item));
+        }
+        self.node_overlaps(&decls);
+        decls
+    }
+
+    fn node<'a>(&mut self, item: &'a NodeItem) -> NodeDecl<'a> {
+        let mut decl = NodeDecl { item, address: None, pod_cidr: None, router: None, device: None };
+        let mut once = self.once();
+        let mut cidr_stmt = None;
+        let mut device_stmt = None;
+        let mut has_cidr = false;
+        for stmt in &item.block.stmts {
+            match &stmt.kind {
+                NodeStmt::Address(a) if once.first("address", stmt.keyword) => decl.address = Some(a.clone()),
+                NodeStmt::PodCidr(p) if once.first("pod-cidr", stmt.keyword) => {
+                    has_cidr = true;
+                    cidr_stmt = Some(p)
+                }
+                NodeStmt::Router(r) if once.first("router", stmt.keyword) => decl.router = Some(r.value),
+                NodeStmt::Device(d) if once.first("device", stmt.keyword) => device_stmt = Some(d),
+                _ => {}
+            }
+        }
+        let what = format!("node `{}`", item.name.value);
+        if !item.block.recovered {
+            if decl.address.is_none() {
+                self.missing(item.name.span, &what, "address", "ADDRESS");
+            }
+            if !has_cidr {
+                self.missing(item.name.span, &what, "pod-cidr", "PREFIX");
+            }
+        }
+        if let Some(p) = cidr_stmt {
+            decl.pod_cidr = self.pod_cidr(p).map(|net| (net, p.span));
+        }
+        if let Some(d) = device_stmt {
+            if let Err(why) = check_interface(&d.value) {
+                self.invalid_name(d.span, "interface", &d.value, why);
+            }
+            decl.device = Some(d.value.clone());
+        }
+        decl
+    }
+
+    fn pod_cidr(&mut self, p: &Spanned<Prefix>) -> Option<Ipv4Net> {
+        let Prefix { addr, len } = p.value;
+        if len > 32 {
+            self.push(
+                Diagnostic::new(Code::E0011, p.span, format!("prefix length {len} is out of range"))
+                    .label(format!("expected 0..={POD_CIDR_MAX_LEN}")),
+            );
+            return None;
+        }
+        let net = Ipv4Net::new(addr, len).expect("length checked above");
+        if net.network() != addr {
+            self.push(
+                Diagnostic::new(Code::E0001, p.span, format!("`{addr}/{len}` has host bits set"))
+                    .label("not a network prefix")
+                    .help(format!("did you mean `{}`?", net.trunc())),
+            );
+            return None;
+        }
+        if len > POD_CIDR_MAX_LEN {
+            self.push(
+                Diagnostic::new(Code::E0011, p.span, format!("pod-cidr prefix length {len} is out of range"))
+                    .label(format!("expected 0..={POD_CIDR_MAX_LEN}"))
+                    .help("a pod-cidr needs room for its network, router, pods and broadcast addresses"),
+            );
+            return None;
+        }
+        Some(net)
+    }
+
+    fn invalid_name(&mut self, span: Span, kind: &str, name: &str, why: &str) {
+        let rule = match kind {
+            "node" => "node names are DNS-1123 subdomains: lowercase letters, digits, `-` and `.`, at most 253 bytes",
+            "pod" => "pod names are `namespace/name`, both DNS-1123 labels: lowercase letters, digits and `-`, at most 63 bytes",
+            _ => "interface names are 1..15 bytes of letters, digits, `_`, `-` and `.`",
+        };
+        self.push(
+            Diagnostic::new(Code::E0012, span, format!("invalid {kind} name `{name}`"))
+                .label(why.to_string())
+                .help(rule),
+        );
+    }
+
+    /// E0009 overlapping pod-cidrs, E0014 shared addresses and node
+    /// addresses inside a pod-cidr. Sorting and hashing keep this
+    /// O(n log n) for thousands of nodes.
+    fn node_overlaps(&mut self, decls: &[NodeDecl]) {
+        let mut addresses: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(decls.len());
+        for (i, d) in decls.iter().enumerate() {
+            let Some(addr) = &d.address else { continue };
+            match addresses.get(&addr.value) {
+                Some(&first) => {
+                    let other = &decls[first];
+                    self.push(
+                        Diagnostic::new(
+                            Code::E0014,
+                            addr.span,
+                            format!("nodes `{}` and `{}` have the same address {}", other.item.name.value, d.item.name.value, addr.value),
+                        )
+                        .label("used again here")
+                        .secondary(other.address.as_ref().map_or(other.item.name.span, |a| a.span), "first used here")
+                        .help("every node needs its own underlay address"),
+                    );
+                }
+                None => {
+                    addresses.insert(addr.value, i);
+                }
+            }
+        }
+
+        let mut ranges: Vec<(u32, u32, usize)> = decls
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.pod_cidr.map(|(net, _)| (u32::from(net.network()), u32::from(net.broadcast()), i)))
+            .collect();
+        ranges.sort_unstable_by_key(|&(start, end, i)| (start, std::cmp::Reverse(end), i));
+        let mut widest: Option<(u32, usize)> = None;
+        for &(start, end, i) in &ranges {
+            match widest {
+                Some((widest_end, j)) if start <= widest_end => {
+                    let (a, b) = if j < i { (j, i) } else { (i, j) };
+                    let (first, second) = (&decls[a], &decls[b]);
+                    let (first_net, first_span) = first.pod_cidr.expect("ranges come from pod-cidrs");
+                    let (second_net, second_span) = second.pod_cidr.expect("ranges come from pod-cidrs");
+                    self.push(
+                        Diagnostic::new(
+                            Code::E0009,
+                            second_span,
+                            format!(
+                                "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
+                                second.item.name.value, first.item.name.value
+                            ),
+                        )
+                        .label("overlaps")
+                        .secondary(first_span, format!("pod-cidr of `{}`", first.item.name.value))
+                        .help("give every node its own, disjoint pod-cidr"),
+                    );
+                    if end > widest_end {
+                        widest = Some((end, i));
+                    }
+                }
+                _ => widest = Some((end, i)),
+            }
+        }
+
+        let lookup = CidrLookup::new(decls);
+        for d in decls {
+            let Some(addr) = &d.address else { continue };
+            if let Some(owner) = lookup.find(addr.value) {
+                let other = &decls[owner];
+                let (net, span) = other.pod_cidr.expect("lookup holds pod-cidrs");
+                self.push(
+                    Diagnostic::new(
+                        Code::E0014,
+                        addr.span,
+                        format!("address {} of node `{}` is inside pod-cidr {net}", addr.value, d.item.name.value),
+                    )
+                    .label("node address in a pod-cidr")
+                    .secondary(span, format!("pod-cidr of `{}`", other.item.name.value))
+                    .help("node addresses are on the underlay, outside every pod-cidr"),
+                );
+            }
+        }
+    }
+
+    fn pods<'a>(&mut self, items: &[&'a PodItem], nodes: &[NodeDecl]) -> Vec<PodDecl<'a>> {
+        let mut node_index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            node_index.entry(n.item.name.value.as_str()).or_insert(i);
+        }
+        let lookup = CidrLookup::new(nodes);
+        let mut pod_counts = vec![0usize; nodes.len()];
+        let mut names: HashMap<&str, Span> = HashMap::with_capacity(items.len());
+        let mut ips: HashMap<Ipv4Addr, Span> = HashMap::with_capacity(items.len());
+        let mut endpoints: HashMap<(usize, u16), Span> = HashMap::with_capacity(items.len());
+        let mut lxcs: HashMap<(usize, &str), Span> = HashMap::with_capacity(items.len());
+        let mut ifindexes: HashMap<(usize, u32), Span> = HashMap::with_capacity(items.len());
+        let mut decls = Vec::with_capacity(items.len());
+
+        for item in items {
+            let name = item.name.value.as_str();
+            if let Some(first) = names.get(name) {
+                self.push(
+                    Diagnostic::new(Code::E0005, item.name.span, format!("pod `{name}` is declared twice"))
+                        .label("declared again here")
+                        .secondary(*first, "first declared here")
+                        .help("pod names must be unique"),
+                );
+            } else {
+                names.insert(name, item.name.span);
+            }
+            if let Err(why) = check_pod_name(name) {
+                self.invalid_name(item.name.span, "pod", name, why);
+            }
+            let node = node_index.get(item.node.value.as_str()).copied();
+            match node {
+                Some(n) => pod_counts[n] += 1,
+                None => {
+                    let diag = Diagnostic::new(Code::E0006, item.node.span, format!("pod `{name}` is on node `{}`, which is not declared", item.node.value))
+                        .label("unknown node");
+                    let diag = match suggest(&item.node.value, nodes.iter().map(|n| n.item.name.value.as_str())) {
+                        Some(s) => diag.help(format!("did you mean `{s}`?")),
+                        None => diag.help(format!("declare it with `node {} {{ ... }}`", item.node.value)),
+                    };
+                    self.push(diag);
+                }
+            }
+
+            let mut once = self.once();
+            let (mut ip, mut endpoint, mut identity, mut lxc, mut ifindex, mut mac, mut node_mac) =
+                (None, None, None, None, None, None, None);
+            for stmt in &item.block.stmts {
+                match &stmt.kind {
+                    PodStmt::Ip(v) if once.first("ip", stmt.keyword) => ip = Some(v),
+                    PodStmt::Endpoint(v) if once.first("endpoint", stmt.keyword) => endpoint = Some(v),
+                    PodStmt::Identity(v) if once.first("identity", stmt.keyword) => identity = Some(v),
+                    PodStmt::Lxc(v) if once.first("lxc", stmt.keyword) => lxc = Some(v),
+                    PodStmt::Ifindex(v) if once.first("ifindex", stmt.keyword) => ifindex = Some(v),
+                    PodStmt::Mac(v) if once.first("mac", stmt.keyword) => mac = Some(v),
+                    PodStmt::NodeMac(v) if once.first("node-mac", stmt.keyword) => node_mac = Some(v),
+                    _ => {}
+                }
+            }
+            let what = format!("pod `{name}`");
+            if !item.block.recovered {
+                if ip.is_none() {
+                    self.missing(item.name.span, &what, "ip", "ADDRESS");
+                }
+                if endpoint.is_none() {
+                    self.missing(item.name.span, &what, "endpoint", "ID");
+                }
+                if identity.is_none() {
+                    self.missing(item.name.span, &what, "identity", "ID");
+                }
+                if lxc.is_none() {
+                    self.missing(item.name.span, &what, "lxc", "INTERFACE");
+                }
+            }
+            let endpoint_value = endpoint.and_then(|v| self.in_range("endpoint", v, ENDPOINT_RANGE)).map(|e| e as u16);
+            let identity_value = identity.and_then(|v| self.in_range("identity", v, IDENTITY_RANGE)).map(|i| i as u32);
+            if let (Some(id), Some(v)) = (identity_value, identity) {
+                if RESERVED_IDENTITIES.contains(&(id as u64)) {
+                    self.push(
+                        Diagnostic::new(Code::W0101, v.span, format!("identity {id} is in the reserved range 1..=255"))
+                            .label("reserved identity")
+                            .help("Cilium reserves identities 1..=255 for host, world, health and other special endpoints"),
+                    );
+                }
+            }
+            let ifindex_value = ifindex.and_then(|v| self.in_range("ifindex", v, IFINDEX_RANGE)).map(|i| i as u32);
+            if let Some(l) = lxc {
+                if let Err(why) = check_interface(&l.value) {
+                    self.invalid_name(l.span, "interface", &l.value, why);
+                }
+            }
+            for (keyword, m) in [("mac", mac), ("node-mac", node_mac)] {
+                if let Some(m) = m {
+                    if m.value.is_zero() || m.value.is_multicast() {
+                        let what = if m.value.is_zero() { "all zero" } else { "a multicast address" };
+                        self.push(
+                            Diagnostic::new(Code::W0103, m.span, format!("`{keyword}` {} is {what}", m.value))
+                                .label(format!("{what}"))
+                                .help("an interface's MAC is a unicast address (lowest bit of the first byte clear)"),
+                        );
+                    }
+                }
+            }
+
+            if let Some(ip) = ip {
+                if let Some(first) = ips.get(&ip.value) {
+                    self.push(
+                        Diagnostic::new(Code::E0008, ip.span, format!("ip {} is used by two pods", ip.value))
+                            .label("used again here")
+                            .secondary(*first, "first used here")
+                            .help("every pod needs its own ip"),
+                    );
+                } else {
+                    ips.insert(ip.value, ip.span);
+                }
+                if let Some(n) = node {
+                    self.pod_ip_in_node(item, ip, &nodes[n], nodes, &lookup);
+                }
+            }
+            if let Some(n) = node {
+                if let (Some(e), Some(v)) = (endpoint_value, endpoint) {
+                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, format!("endpoint {e} is used twice on node `{}`", item.node.value));
+                }
+                if let Some(l) = lxc {
+                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, format!("lxc `{}` is used twice on node `{}`", l.value, item.node.value));
+                }
+                if let (Some(i), Some(v)) = (ifindex_value, ifindex) {
+                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, format!("ifindex {i} is used twice on node `{}`", item.node.value));
+                }
+            }
+
+            if let (Some(node), Some(ip), Some(endpoint), Some(identity), Some(lxc)) = (node, ip, endpoint_value, identity_value, lxc) {
+                decls.push(PodDecl {
+                    item,
+                    node,
+                    ip: ip.value,
+                    endpoint,
+                    identity,
+                    lxc: &lxc.value,
+                    ifindex: ifindex_value,
+                    mac: mac.map(|m| m.value),
+                    node_mac: node_mac.map(|m| m.value),
+                });
+            }
+        }
+
+        for (decl, count) in nodes.iter().zip(&pod_counts) {
+            if *count == 0 {
+                self.push(
+                    Diagnostic::new(Code::W0102, decl.item.name.span, format!("node `{}` has no pods", decl.item.name.value))
+                        .label("no pod is placed on this node")
+                        .help("nothing is routed to this node's pod-cidr; place pods on it with `pod NAME on NODE`"),
+                );
+            }
+        }
+        decls
+    }
+
+    fn unique_on_node<K: std::hash::Hash + Eq>(&mut self, seen: &mut HashMap<K, Span>, key: K, span: Span, code: Code, message: String) {
+        match seen.get(&key) {
+            Some(first) => self.push(
+                Diagnostic::new(code, span, message)
+                    .label("used again here")
+                    .secondary(*first, "first used here")
+                    .help("values must be unique among the pods of one node"),
+            ),
+            None => {
+                seen.insert(key, span);
+            }
+        }
+    }
+
+    /// E0007 (outside the node's pod-cidr) and E0015 (a reserved address of it).
+    fn pod_ip_in_node(&mut self, pod: &PodItem, ip: &Spanned<Ipv4Addr>, node: &NodeDecl, nodes: &[NodeDecl], lookup: &CidrLookup) {
+        let Some((net, cidr_span)) = node.pod_cidr else { return };
+        let node_name = &node.item.name.value;
+        if !net.contains(&ip.value) {
+            let diag = Diagnostic::new(Code::E0007, ip.span, format!("ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`", ip.value, pod.name.value))
+                .label("outside the node's pod-cidr")
+                .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
+            let diag = match lookup.find(ip.value) {
+                Some(other) => diag.help(format!("{} is in the pod-cidr of node `{}`: did you mean `on {}`?", ip.value, nodes[other].item.name.value, nodes[other].item.name.value)),
+                None => diag.help(format!("pick an ip inside {net}")),
+            };
+            self.push(diag);
+            return;
+        }
+        let router = node.router.unwrap_or_else(|| first_usable(net));
+        let role = if ip.value == net.network() {
+            Some("the network address")
+        } else if ip.value == net.broadcast() {
+            Some("the broadcast address")
+        } else if ip.value == router {
+            Some("the router address")
+        } else {
+            None
+        };
+        if let Some(role) = role {
+            self.push(
+                Diagnostic::new(Code::E0015, ip.span, format!("ip {} of pod `{}` is {role} of pod-cidr {net}", ip.value, pod.name.value))
+                    .label(role.to_string())
+                    .secondary(cidr_span, format!("pod-cidr of `{node_name}`"))
+                    .help(format!("pods use addresses of {net} other than its network ({}), broadcast ({}) and router ({router})", net.network(), net.broadcast())),
+            );
+        }
+    }
+}
+
+/// Which node's pod-cidr holds an address: one hash probe per prefix length
+/// in use, so a lookup is O(1) for any number of nodes.
+struct CidrLookup {
+    by_len: Vec<(u8, HashMap<u32, usize>)>,
+}
+
+impl CidrLookup {
+    fn new(nodes: &[NodeDecl]) -> CidrLookup {
+        let mut by_len: Vec<(u8, HashMap<u32, usize>)> = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let Some((net, _)) = n.pod_cidr else { continue };
+            let slot = match by_len.iter().position(|(len, _)| *len == net.prefix_len()) {
+                Some(slot) => slot,
+                None => {
+                    by_len.push((net.prefix_len(), HashMap::new()));
+                    by_len.len() - 1
+                }
+            };
+            by_len[slot].1.entry(u32::from(net.network())).or_insert(i);
+        }
+        CidrLookup { by_len }
+    }
+
+    fn find(&self, addr: Ipv4Addr) -> Option<usize> {
+        let addr = u32::from(addr);
+        self.by_len.iter().find_map(|(len, map)| {
+            let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
+            map.get(&(addr & mask)).copied()
+        })
+    }
+}
+
+/// The default router: the first address after the network address.
+pub fn first_usable(net: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()).wrapping_add(1))
+}
+
+fn build_model(name: String, overlay: model::Overlay, mtu: u32, nodes: Vec<NodeDecl>, pods: Vec<PodDecl>) -> Option<model::Cluster> {
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by(|&a, &b| nodes[a].item.name.value.cmp(&nodes[b].item.name.value));
+    let mut new_index = vec![0usize; nodes.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut model_nodes = Vec::with_capacity(nodes.len());
+    for &old in &order {
+        let d = &nodes[old];
+        let (pod_cidr, _) = d.pod_cidr?;
+        model_nodes.push(model::Node {
+            name: d.item.name.value.clone(),
+            address: d.address.as_ref()?.value,
+            pod_cidr,
+            router: d.router.unwrap_or_else(|| first_usable(pod_cidr)),
+            device: d.device.clone().unwrap_or_else(|| DEFAULT_DEVICE.to_string()),
+        });
+    }
+    let mut model_pods: Vec<model::Pod> = pods
+        .into_iter()
+        .map(|p| model::Pod {
+            name: p.item.name.value.clone(),
+            node: new_index[p.node],
+            ip: p.ip,
+            endpoint: p.endpoint,
+            identity: p.identity,
+            lxc: p.lxc.to_string(),
+            ifindex: p.ifindex,
+            mac: p.mac,
+            node_mac: p.node_mac,
+        })
+        .collect();
+    model_pods.sort_by_key(|p| (p.node, p.ip));
+    Some(model::Cluster { name, overlay, mtu, nodes: model_nodes, pods: model_pods })
+}
+
+/// DNS-1123 label: 1..=63 lowercase letters, digits, `-`; starts and ends
+/// with a letter or digit.
+fn check_label(label: &str) -> Result<(), &'static str> {
+    if label.is_empty() {
+        return Err("empty name part");
+    }
+    if label.len() > 63 {
+        return Err("a name part is longer than 63 bytes");
+    }
+    if !label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("only lowercase letters, digits and `-` are allowed");
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err("a name part cannot start or end with `-`");
+    }
+    Ok(())
+}
+
+/// DNS-1123 subdomain: dot-separated labels, at most 253 bytes.
+pub fn check_subdomain(name: &str) -> Result<(), &'static str> {
+    if name.len() > 253 {
+        return Err("longer than 253 bytes");
+    }
+    if name.contains("..") {
+        return Err("`..` is not allowed");
+    }
+    name.split('.').try_for_each(|label| {
+        check_label(label).map_err(|e| if e == "only lowercase letters, digits and `-` are allowed" {
+            "only lowercase letters, digits, `-` and `.` are allowed"
+        } else {
+            e
+        })
+    })
+}
+
+/// `namespace/name`, both DNS-1123 labels.
+pub fn check_pod_name(name: &str) -> Result<(), &'static str> {
+    let Some((namespace, pod)) = name.split_once('/') else {
+        return Err("expected `namespace/name`");
+    };
+    if pod.contains('/') {
+        return Err("only one `/` is allowed");
+    }
+    check_label(namespace)?;
+    check_label(pod)
+}
+
+/// Linux interface names: 1..=15 bytes of letters, digits, `_`, `-`, `.`,
+/// and not `.` or `..`.
+pub fn check_interface(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 15 {
+        return Err("must be 1..15 bytes long");
+    }
+    if name == "." || name == ".." {
+        return Err("`.` and `..` are not interface names");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        return Err("only letters, digits, `_`, `-` and `.` are allowed");
+    }
+    Ok(())
+}
