@@ -1,1 +1,40 @@
 //! routec's runtime: loads a build into the kernel and runs the namespace lab.
+//!
+//! - [`loader`]: `routec apply/detach/status` for one node (aya 0.14, TCX links).
+//! - [`lab`]: a whole cluster in network namespaces on this machine.
+//! - [`netns`]: the one way code enters a network namespace (a dedicated thread).
+
+pub mod lab;
+pub mod loader;
+pub mod netlink;
+pub mod netns;
+
+/// Everything that can go wrong in the runtime, with enough context to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{context}: {source}")]
+    Context { context: String, source: Box<Error> },
+    #[error("{0}")]
+    Msg(String),
+}
+
+impl Error {
+    pub fn msg(text: impl Into<String>) -> Self {
+        Error::Msg(text.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds "while doing X" context to errors.
+pub trait Context<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::Context { context: context(), source: Box::new(e.into()) })
+    }
+}

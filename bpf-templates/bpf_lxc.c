@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/* cil_from_container: tc ingress of every pod's lxc (packets the pod sends).
+ * Behaviour contract: docs/datapath.md. One loaded program serves every lxc
+ * of a node: the sender's own cilium_lxc entry (found by its source IP and
+ * checked against the ingress ifindex) says what it needs to know. */
+
+#include "lib/common.h"
+#include "lib/arp.h"
+#include "lib/config.h"
+#include "lib/counters.h"
+#include "lib/endpoints.h"
+#include "lib/eth.h"
+#include "lib/ipv4.h"
+#include "lib/maps.h"
+#include "lib/reasons.h"
+
+/* Answers the pod's ARP request for its gateway with its lxc's MAC. */
+static __always_inline int handle_arp(struct __sk_buff *skb)
+{
+	struct arp_ipv4 *arp = arp_header(skb);
+
+	if (!arp)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (!arp_is_ipv4_request(arp))
+		return drop(skb, DROP_ARP_UNSUPPORTED);
+
+	struct endpoint_info *sender = lookup_source_pod(arp->sip, skb->ifindex);
+
+	if (!sender)
+		return drop(skb, DROP_UNKNOWN_SOURCE);
+	if (arp->tip != ROUTER_IPV4)
+		return drop(skb, DROP_ARP_UNSUPPORTED);
+
+	/* arp_header() may have pulled data: reload the Ethernet header. */
+	struct ethhdr *eth = (void *)(long)skb->data;
+
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return drop(skb, DROP_INVALID_PACKET);
+
+	__u8 lxc_mac[ETH_ALEN];
+
+	mac_from_slot(lxc_mac, &sender->node_mac);
+	arp_reply_in_place(eth, arp, lxc_mac, ROUTER_IPV4);
+	return forward(skb, FWD_ARP_REPLY, bpf_redirect(skb->ifindex, 0));
+}
+
+/* Sends the packet through the overlay to the node hosting its destination. */
+static __always_inline int encapsulate(struct __sk_buff *skb, __be32 tunnel_endpoint)
+{
+	struct bpf_tunnel_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.remote_ipv4 = bpf_ntohl(tunnel_endpoint); /* the helper takes host order */
+	key.tunnel_id = VNI;
+	key.tunnel_ttl = 64;
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0) < 0)
+		return drop(skb, DROP_INVALID_PACKET);
+	return forward(skb, FWD_TUNNEL_ENCAP, bpf_redirect(OVERLAY_IFINDEX, 0));
+}
+
+static __always_inline int handle_ipv4(struct __sk_buff *skb)
+{
+	struct iphdr *ip4 = ipv4_header(skb);
+
+	if (!ip4)
+		return drop(skb, DROP_INVALID_PACKET);
+
+	struct ethhdr *eth = (void *)(long)skb->data;
+
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (!lookup_source_pod(ip4->saddr, skb->ifindex))
+		return drop(skb, DROP_UNKNOWN_SOURCE);
+
+	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
+
+	if (dst) {
+		if (endpoint_is_host(dst))
+			return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+		return route_to_pod(skb, eth, ip4, dst, FWD_LOCAL_DELIVERY);
+	}
+
+	struct remote_endpoint_info *remote = lookup_ipcache(ip4->daddr);
+
+	if (!remote)
+		return drop(skb, DROP_NO_ROUTE);
+	if (remote->tunnel_endpoint == 0)
+		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
+	if (remote->tunnel_endpoint == NODE_IPV4)
+		return drop(skb, DROP_NO_ENDPOINT);
+	return encapsulate(skb, remote->tunnel_endpoint);
+}
+
+SEC("classifier")
+int cil_from_container(struct __sk_buff *skb)
+{
+	struct ethhdr *eth = eth_header(skb);
+
+	if (!eth)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return handle_arp(skb);
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return handle_ipv4(skb);
+	return drop(skb, DROP_UNKNOWN_L3);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+/* cil_from_overlay: tc ingress of cilium_vxlan (external mode), packets other
+ * nodes sent to this node's pods. Behaviour contract: docs/datapath.md. */
+
+#include "lib/common.h"
+#include "lib/config.h"
+#include "lib/counters.h"
+#include "lib/endpoints.h"
+#include "lib/eth.h"
+#include "lib/ipv4.h"
+#include "lib/maps.h"
+#include "lib/reasons.h"
+
+SEC("classifier")
+int cil_from_overlay(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	/* No tunnel metadata means no VNI, so it cannot be the cluster's. */
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0 || key.tunnel_id != VNI)
+		return drop(skb, DROP_WRONG_VNI);
+
+	struct ethhdr *eth = eth_header(skb);
+
+	if (!eth)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return drop(skb, DROP_UNKNOWN_L3);
+
+	struct iphdr *ip4 = ipv4_header(skb);
+
+	if (!ip4)
+		return drop(skb, DROP_INVALID_PACKET);
+	eth = (void *)(long)skb->data;
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return drop(skb, DROP_INVALID_PACKET);
+
+	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
+
+	if (!dst)
+		return drop(skb, DROP_NO_ENDPOINT);
+	if (endpoint_is_host(dst))
+		return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+	return route_to_pod(skb, eth, ip4, dst, FWD_OVERLAY_DELIVERY);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ethernet header access. */
+#ifndef ROUTEC_LIB_ETH_H
+#define ROUTEC_LIB_ETH_H
+
+#include "lib/common.h"
+
+/* Makes the first `len` bytes directly accessible when the packet has them
+ * (headers may sit in paged data); returns false when it is shorter. */
+static __always_inline bool pull_headers(struct __sk_buff *skb, __u32 len)
+{
+	if (skb->len < len)
+		return false;
+	if ((void *)(long)skb->data + len <= (void *)(long)skb->data_end)
+		return true;
+	return bpf_skb_pull_data(skb, len) == 0;
+}
+
+/* The Ethernet header, or NULL when the packet is shorter than one. */
+static __always_inline struct ethhdr *eth_header(struct __sk_buff *skb)
+{
+	if (!pull_headers(skb, sizeof(struct ethhdr)))
+		return NULL;
+
+	struct ethhdr *eth = (void *)(long)skb->data;
+
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return NULL;
+	return eth;
+}
+
+/* A MAC stored in a cilium_lxc u64 slot (wire order, 2 zero bytes after). */
+static __always_inline void mac_from_slot(__u8 dst[ETH_ALEN], const __u64 *slot)
+{
+	__builtin_memcpy(dst, slot, ETH_ALEN);
+}
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* IPv4 header access and TTL handling. */
+#ifndef ROUTEC_LIB_IPV4_H
+#define ROUTEC_LIB_IPV4_H
+
+#include "lib/eth.h"
+
+/* The IPv4 header after the Ethernet header, or NULL when the packet is
+ * truncated or the header length is below the minimum. Invalidates earlier
+ * packet pointers (it may pull data): reload the Ethernet header after it. */
+static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb)
+{
+	if (!pull_headers(skb, sizeof(struct ethhdr) + sizeof(struct iphdr)))
+		return NULL;
+
+	struct iphdr *ip4 = (void *)(long)skb->data + sizeof(struct ethhdr);
+
+	if ((void *)(ip4 + 1) > (void *)(long)skb->data_end)
+		return NULL;
+	if (ip4->ihl < 5)
+		return NULL;
+	return ip4;
+}
+
+/* Decrements the TTL, updating the header checksum incrementally (RFC 1624):
+ * the TTL is the high byte of its 16-bit word, so the sum grows by 0x0100. */
+static __always_inline void ipv4_decrement_ttl(struct iphdr *ip4)
+{
+	__u32 check = (__u32)ip4->check + (__u32)bpf_htons(0x0100);
+
+	ip4->check = (__u16)(check + (check >= 0xffff));
+	ip4->ttl -= 1;
+}
+
+#endif

@@ -1,0 +1,453 @@
+//! `routec lab`: a whole cluster in network namespaces on this machine.
+//!
+//! One namespace for the underlay (a bridge), one per node, one per pod;
+//! nothing in the root namespace. The topology is made with iproute2's `ip`
+//! (one `ip -batch` per namespace): the lab is a test harness and iproute2 is
+//! the reference tool for these objects, so a reader can replay every step by
+//! hand. Every namespace is recorded in the lab's state file *before* it is
+//! created, so `lab down` removes exactly what was made, even after a crash.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use routec_compiler::model::{Cluster, Node};
+use serde::{Deserialize, Serialize};
+
+use crate::{netns, Context, Error, Result};
+
+/// Where labs keep their state and build output, and where bpffs is.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub state_dir: PathBuf,
+    pub bpffs: PathBuf,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions { state_dir: PathBuf::from("/run/routec/labs"), bpffs: PathBuf::from("/sys/fs/bpf") }
+    }
+}
+
+/// Everything a lab made, as recorded in `<state_dir>/<lab>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabState {
+    pub name: String,
+    pub bpffs: PathBuf,
+    /// Build output the nodes were applied from.
+    pub out: PathBuf,
+    pub underlay: String,
+    pub nodes: Vec<LabNode>,
+    pub pods: Vec<LabPod>,
+    /// Every namespace created, in creation order (removed in reverse).
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabNode {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub netns: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabPod {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub node: String,
+    pub netns: String,
+}
+
+/// Directory where `ip netns` keeps its namespace files.
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+/// Lab names become namespace and pin folder names: keep them short and plain.
+pub fn check_lab_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "invalid lab name `{name}`: use 1 to 32 characters of a-z, 0-9 and `-`, not starting with `-`"
+        )))
+    }
+}
+
+/// Namespace names are files in /run/netns: at most 255 bytes, no `/`.
+fn namespace_name(lab: &str, object: &str, index: usize) -> String {
+    let plain = format!("{lab}-{}", object.replace('/', "."));
+    if plain.len() <= 200 {
+        plain
+    } else {
+        format!("{}-{index}", &plain[..190])
+    }
+}
+
+impl LabState {
+    pub fn plan(cluster: &Cluster, name: &str, bpffs: &Path, out: &Path) -> Result<Self> {
+        check_lab_name(name)?;
+        let nodes: Vec<LabNode> = cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| LabNode { name: n.name.clone(), address: n.address, netns: namespace_name(name, &n.name, i) })
+            .collect();
+        let pods: Vec<LabPod> = cluster
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| LabPod {
+                name: p.name.clone(),
+                ip: p.ip,
+                node: cluster.nodes[p.node].name.clone(),
+                netns: namespace_name(name, &p.name, cluster.nodes.len() + i),
+            })
+            .collect();
+        let underlay = format!("{name}-underlay");
+        let mut all: Vec<&str> = vec![&underlay];
+        all.extend(nodes.iter().map(|n| n.netns.as_str()));
+        all.extend(pods.iter().map(|p| p.netns.as_str()));
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = all.iter().find(|n| !seen.insert(**n)) {
+            return Err(Error::msg(format!("two lab objects map to the namespace name `{dup}`")));
+        }
+        Ok(LabState {
+            name: name.to_string(),
+            bpffs: bpffs.to_path_buf(),
+            out: out.to_path_buf(),
+            underlay,
+            nodes,
+            pods,
+            namespaces: Vec::new(),
+        })
+    }
+
+    pub fn state_file(state_dir: &Path, name: &str) -> PathBuf {
+        state_dir.join(format!("{name}.json"))
+    }
+
+    pub fn load(state_dir: &Path, name: &str) -> Result<Self> {
+        check_lab_name(name)?;
+        let path = Self::state_file(state_dir, name);
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::msg(format!("no lab named `{name}` (no {})", path.display())),
+            _ => Error::msg(format!("cannot read {}: {e}", path.display())),
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::msg(format!("{} is not a lab state file: {e}", path.display())))
+    }
+
+    /// Written atomically (temp file + rename): a crash never leaves half a record.
+    pub fn save(&self, state_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(state_dir).context(|| format!("cannot create {}", state_dir.display()))?;
+        let path = Self::state_file(state_dir, &self.name);
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).expect("lab state serializes");
+        std::fs::write(&tmp, text).context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// `<bpffs>/routec/<lab>`: every node's pins live below it.
+    pub fn pin_root(&self) -> PathBuf {
+        self.bpffs.join("routec").join(&self.name)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&LabNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// A pod by name (`namespace/name`) or IP.
+    pub fn pod(&self, name_or_ip: &str) -> Option<&LabPod> {
+        match name_or_ip.parse::<Ipv4Addr>() {
+            Ok(ip) => self.pods.iter().find(|p| p.ip == ip),
+            Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
+        }
+    }
+}
+
+/// Runs `ip [-n NS] -batch -` with `lines`; the error names the namespace
+/// and carries ip's own message.
+fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut command = Command::new("ip");
+    if let Some(ns) = netns {
+        command.args(["-n", ns]);
+    }
+    command.args(["-batch", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = command.spawn().context(|| "cannot run `ip` (iproute2)".to_string())?;
+    {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        for line in lines {
+            writeln!(stdin, "{line}").context(|| "cannot write to `ip -batch`".to_string())?;
+        }
+    }
+    let output = child.wait_with_output().context(|| "`ip -batch` did not finish".to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let place = netns.map_or("the current namespace".to_string(), |ns| format!("namespace {ns}"));
+        Err(Error::msg(format!(
+            "iproute2 failed in {place}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+/// Sysctls every lab namespace gets before any interface exists (so the
+/// `default` values reach every interface): no reverse-path filtering (the
+/// datapath delivers packets on interfaces the routes do not point at), no
+/// IPv6 (it would only add neighbour-discovery noise to the counters).
+fn base_sysctls(netns: &str, forwarding: bool) -> Result<()> {
+    netns::run_in(Some(&netns_path(netns)), || -> Result<()> {
+        for (key, value) in [
+            ("net/ipv4/conf/all/rp_filter", "0"),
+            ("net/ipv4/conf/default/rp_filter", "0"),
+            ("net/ipv6/conf/all/disable_ipv6", "1"),
+            ("net/ipv6/conf/default/disable_ipv6", "1"),
+            ("net/ipv4/ip_forward", if forwarding { "1" } else { "0" }),
+        ] {
+            netns::write_sysctl(key, value)?;
+        }
+        Ok(())
+    })
+    .context(|| format!("cannot set sysctls in namespace {netns}"))
+}
+
+/// Creates every namespace and interface of the lab. `progress` receives one
+/// line per step (large labs take a while).
+pub fn create_topology(
+    cluster: &Cluster,
+    state: &mut LabState,
+    state_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let all: Vec<String> = std::iter::once(state.underlay.clone())
+        .chain(state.nodes.iter().map(|n| n.netns.clone()))
+        .chain(state.pods.iter().map(|p| p.netns.clone()))
+        .collect();
+    if let Some(existing) = all.iter().find(|ns| netns_path(ns).exists()) {
+        return Err(Error::msg(format!(
+            "namespace {existing} already exists: is a lab named `{}` up? (`routec lab down {}`)",
+            state.name, state.name
+        )));
+    }
+    // Record first, create second: a crash in between leaves only names
+    // that `lab down` tolerates as already gone.
+    state.namespaces = all.clone();
+    state.save(state_dir)?;
+    progress(&format!("creating {} namespaces", all.len()));
+    let adds: Vec<String> = all.iter().map(|ns| format!("netns add {ns}")).collect();
+    ip_batch(None, &adds)?;
+    for ns in &all {
+        let forwarding = state.nodes.iter().any(|n| &n.netns == ns);
+        base_sysctls(ns, forwarding)?;
+    }
+
+    ip_batch(Some(&state.underlay), &["link set lo up".into(), "link add br0 type bridge".into(), "link set br0 up".into()])?;
+
+    let pod_mtu = cluster.pod_mtu();
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        progress(&format!("node {} ({}/{}): interfaces", node.name, index + 1, cluster.nodes.len()));
+        let node_ns = &state.nodes[index].netns;
+        ip_batch(Some(node_ns), &node_commands(cluster, state, index, node, pod_mtu))?;
+        ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
+        for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
+            let router = node.router;
+            ip_batch(
+                Some(&lab_pod.netns),
+                &[
+                    "link set lo up".into(),
+                    format!("link set eth0 mtu {pod_mtu}"),
+                    format!("addr add {}/32 dev eth0", pod.ip),
+                    "link set eth0 up".into(),
+                    format!("route add {router}/32 dev eth0 scope link"),
+                    format!("route add default via {router} dev eth0"),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The node namespace: lxc veths first (their declared ifindexes must not be
+/// taken by an auto-numbered device), then the underlay leg `eth0`, the
+/// overlay device and `cilium_host`.
+fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node, pod_mtu: u32) -> Vec<String> {
+    let mut lines = vec!["link set lo up".to_string()];
+    let mut pods: Vec<(usize, &routec_compiler::model::Pod)> =
+        cluster.pods.iter().enumerate().filter(|(_, p)| p.node == index).collect();
+    pods.sort_by_key(|(_, p)| p.ifindex.is_none());
+    for (pod_index, pod) in &pods {
+        let mut host_side = format!("link add {}", pod.lxc);
+        if let Some(ifindex) = pod.ifindex {
+            host_side += &format!(" index {ifindex}");
+        }
+        if let Some(mac) = pod.node_mac {
+            host_side += &format!(" address {mac}");
+        }
+        let mut pod_side = String::from(" type veth peer name eth0");
+        if let Some(mac) = pod.mac {
+            pod_side += &format!(" address {mac}");
+        }
+        pod_side += &format!(" netns {}", state.pods[*pod_index].netns);
+        lines.push(host_side + &pod_side);
+        lines.push(format!("link set {} mtu {pod_mtu} up", pod.lxc));
+    }
+    lines.push(format!("link add {} type veth peer name u{index} netns {}", node.device, state.underlay));
+    lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
+    lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
+    for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
+        lines.push(format!("route add {}/32 dev {} scope link", other.address, node.device));
+    }
+    if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
+        let kind = cluster.overlay.kind.as_str();
+        lines.push(format!(
+            "link add cilium_{kind} mtu {pod_mtu} type {kind} external dstport {}",
+            cluster.overlay.port
+        ));
+        lines.push(format!("link set cilium_{kind} up"));
+    }
+    // A veth pair, as in Cilium (this kernel may lack the dummy driver):
+    // what the node routes to its pod-cidr leaves through cilium_host, whose
+    // egress program delivers it; anything left over dies in cilium_net.
+    lines.push("link add cilium_host type veth peer name cilium_net".into());
+    lines.push(format!("link set cilium_net mtu {pod_mtu} up"));
+    lines.push(format!("link set cilium_host arp off mtu {pod_mtu} up"));
+    lines.push(format!("addr add {}/32 dev cilium_host", node.router));
+    lines.push(format!("route add {} dev cilium_host", node.pod_cidr));
+    lines
+}
+
+/// Removes everything the lab made: namespaces (in reverse order), pins,
+/// build output and the state file. Tolerates objects already gone, so it
+/// also cleans up after a crash half way through `up`.
+pub fn down(state_dir: &Path, name: &str) -> Result<()> {
+    let state = LabState::load(state_dir, name)?;
+    let mut failures = Vec::new();
+    for ns in state.namespaces.iter().rev() {
+        if netns_path(ns).exists() {
+            if let Err(e) = ip_batch(None, &[format!("netns del {ns}")]) {
+                failures.push(e.to_string());
+            }
+        }
+    }
+    let pins = state.pin_root();
+    if pins.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&pins) {
+            failures.push(format!("cannot remove {}: {e}", pins.display()));
+        }
+    }
+    let lab_dir = state_dir.join(name);
+    if lab_dir.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&lab_dir) {
+            failures.push(format!("cannot remove {}: {e}", lab_dir.display()));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::msg(format!("lab `{name}` is only partly down: {}", failures.join("; "))));
+    }
+    std::fs::remove_file(LabState::state_file(state_dir, name))
+        .context(|| format!("cannot remove the state of lab `{name}`"))?;
+    Ok(())
+}
+
+/// Lab names with a state file.
+pub fn list(state_dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_dir) else { return Ok(names) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".json") {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Runs a command inside a pod's namespace (setns via `nsenter --net=`, not
+/// `ip netns exec`, which would remount /sys).
+pub fn exec_command(pod: &LabPod, argv: &[String]) -> Command {
+    let mut command = Command::new("nsenter");
+    command.arg(format!("--net={}", netns_path(&pod.netns).display())).arg("--").args(argv);
+    command
+}
+
+/// Pods grouped by node name, for reports.
+pub fn pods_by_node(state: &LabState) -> BTreeMap<&str, Vec<&LabPod>> {
+    let mut map: BTreeMap<&str, Vec<&LabPod>> = BTreeMap::new();
+    for pod in &state.pods {
+        map.entry(pod.node.as_str()).or_default().push(pod);
+    }
+    map
+}
+
+/// The loader's view of one lab node: its namespace, pins under the lab's
+/// scope, its apply record inside the lab's folder (so `lab down` takes it).
+pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<crate::loader::Target> {
+    let lab_node = state.node(node).ok_or_else(|| Error::msg(format!("lab `{}` has no node `{node}`", state.name)))?;
+    Ok(crate::loader::Target {
+        node: node.to_string(),
+        netns: Some(netns_path(&lab_node.netns)),
+        bpffs: state.bpffs.clone(),
+        scope: state.name.clone(),
+        state_dir: state_dir.join(&state.name).join("nodes"),
+    })
+}
+
+/// Applies the build at `state.out` to every node of the lab.
+pub fn apply_all(
+    cluster: &Cluster,
+    state: &LabState,
+    state_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
+    let mut reports = Vec::new();
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        progress(&format!("node {} ({}/{}): apply", node.name, index + 1, cluster.nodes.len()));
+        let plan = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)?;
+        let target = node_target(state, state_dir, &node.name)?;
+        let report = crate::loader::apply(&plan, &target).context(|| format!("apply to node {} failed", node.name))?;
+        reports.push((node.name.clone(), report));
+    }
+    Ok(reports)
+}
+
+/// Brings a lab up from an existing build of `cluster` at `out`: topology,
+/// then every node applied. On failure everything made is removed again.
+pub fn up_from_build(
+    cluster: &Cluster,
+    out: &Path,
+    name: &str,
+    options: &LabOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LabState> {
+    if LabState::state_file(&options.state_dir, name).exists() {
+        return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
+    }
+    let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
+    let result = create_topology(cluster, &mut state, &options.state_dir, progress)
+        .and_then(|()| apply_all(cluster, &state, &options.state_dir, progress));
+    match result {
+        Ok(_) => Ok(state),
+        Err(e) => {
+            if LabState::state_file(&options.state_dir, name).exists() {
+                if let Err(cleanup) = down(&options.state_dir, name) {
+                    return Err(Error::msg(format!("{e}\n(and cleaning up failed: {cleanup})")));
+                }
+            }
+            Err(e)
+        }
+    }
+}

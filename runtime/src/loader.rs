@@ -1,0 +1,843 @@
+//! `routec apply/detach/status`: one node's datapath in the kernel.
+//!
+//! Apply works in three phases so that a failure leaves the previous
+//! datapath exactly as it was:
+//! 1. *validate* (nothing live is touched): read the build, find every
+//!    interface of the attach plan and every lxc in the node's namespace
+//!    (declared ifindexes and MACs must match), check pinned maps against
+//!    `layout::MapSpec`, load every object through the verifier;
+//! 2. *seed*: write only the map entries that differ, then delete stale ones;
+//! 3. *attach*: TCX links, pinned so they outlive this process; a link that
+//!    exists is switched to the new program atomically (`bpf_link_update`).
+//!
+//! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
+//! and `.../links/<interface>.<direction>`. bpffs holds no regular files, so
+//! the record of what was attached (mode, object digest, constants) lives in
+//! `/run/routec/nodes/<scope>/<node>.json`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapInfo, PerCpuArray};
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
+use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
+use aya::{Ebpf, EbpfLoader};
+use routec_compiler::layout::{self, EndpointInfo, EndpointKey, MapSpec, Reason};
+use routec_compiler::model::Mac;
+use serde::{Deserialize, Serialize};
+
+use crate::netlink::{self, LinkInfo};
+use crate::{netns, Context, Error, Result};
+
+/// Default root of the per-node state records.
+pub const STATE_DIR: &str = "/run/routec/nodes";
+
+/// Where one node's datapath lives.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: String,
+    /// The node's network namespace (`/run/netns/X`, `/proc/PID/ns/net`), or
+    /// the caller's.
+    pub netns: Option<PathBuf>,
+    pub bpffs: PathBuf,
+    /// Lab name, or `default`.
+    pub scope: String,
+    pub state_dir: PathBuf,
+}
+
+impl Target {
+    pub fn new(node: &str, scope: &str) -> Self {
+        Target {
+            node: node.to_string(),
+            netns: None,
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            scope: scope.to_string(),
+            state_dir: PathBuf::from(STATE_DIR),
+        }
+    }
+    pub fn pin_dir(&self) -> PathBuf {
+        self.bpffs.join("routec").join(&self.scope).join(&self.node)
+    }
+    pub fn map_pin(&self, map: &str) -> PathBuf {
+        self.pin_dir().join(map)
+    }
+    fn link_pin(&self, interface: &str, direction: Direction) -> PathBuf {
+        // bpffs refuses names with a dot; `:` never occurs in interface names.
+        self.pin_dir().join("links").join(direction.as_str()).join(interface.replace('.', ":"))
+    }
+    fn state_file(&self) -> PathBuf {
+        self.state_dir.join(&self.scope).join(format!("{}.json", self.node))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+    fn tc(self) -> TcAttachType {
+        match self {
+            Direction::Ingress => TcAttachType::Ingress,
+            Direction::Egress => TcAttachType::Egress,
+        }
+    }
+}
+
+/// One line of `attach.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub interface: String,
+    pub direction: Direction,
+    pub program: String,
+    /// Object file, relative to OUT (`bpf/bpf_lxc.o`).
+    pub object: String,
+}
+
+/// Per-node load-time constants (the `const volatile` globals of the objects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConstants {
+    pub node_ipv4: Ipv4Addr,
+    pub router_ipv4: Ipv4Addr,
+    pub overlay_port: u16,
+    pub vni: u32,
+    pub pod_mtu: u32,
+    /// Discovered: ifindex of the overlay device in the node's namespace.
+    pub overlay_ifindex: u32,
+}
+
+/// A pod of this node as the loader needs it: where its lxc is, and what was declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEndpoint {
+    pub ip: Ipv4Addr,
+    pub lxc: String,
+}
+
+/// Everything `apply` needs for one node, read from a build.
+#[derive(Debug, Clone)]
+pub struct NodePlan {
+    pub node: String,
+    pub attachments: Vec<Attachment>,
+    /// Object file name -> bytes.
+    pub objects: BTreeMap<String, Vec<u8>>,
+    /// cilium_lxc seed (ifindex/MACs zero where undeclared).
+    pub lxc_seed: Vec<(EndpointKey, EndpointInfo)>,
+    /// cilium_ipcache seed: raw key/value bytes.
+    pub ipcache_seed: Vec<([u8; 24], [u8; 12])>,
+    pub endpoints: Vec<PlannedEndpoint>,
+    /// Constants known at build time (`overlay_ifindex` is filled by apply).
+    pub constants: NodeConstants,
+    /// Name of the overlay device (its ifindex becomes OVERLAY_IFINDEX), if any.
+    pub overlay_device: Option<String>,
+}
+
+/// What one attachment is, as recorded after apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachRecord {
+    pub interface: String,
+    pub direction: Direction,
+    pub program: String,
+    pub object: String,
+    /// `tcx-link`: a TCX bpf_link pinned at `link_pin` (kernel >= 6.6).
+    pub mode: String,
+    pub link_pin: PathBuf,
+    /// sha256 of the object and the constants it was loaded with: equal
+    /// values mean the attached program is already the wanted one.
+    pub object_sha256: String,
+    pub constants: NodeConstants,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub node: String,
+    pub scope: String,
+    pub bpffs: PathBuf,
+    pub netns: Option<PathBuf>,
+    pub attachments: Vec<AttachRecord>,
+}
+
+/// Counts of entries written per map.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MapChanges {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
+
+impl MapChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added + self.updated + self.deleted == 0
+    }
+}
+
+impl std::fmt::Display for MapChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} added, {} updated, {} deleted, {} unchanged", self.added, self.updated, self.deleted, self.unchanged)
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    pub cilium_lxc: MapChanges,
+    pub cilium_ipcache: MapChanges,
+    /// `interface.direction` of attachments made or switched.
+    pub attached: Vec<String>,
+    /// `interface.direction` of attachments removed (no longer in the plan).
+    pub detached: Vec<String>,
+}
+
+impl ApplyReport {
+    pub fn changed_nothing(&self) -> bool {
+        self.cilium_lxc.is_empty() && self.cilium_ipcache.is_empty() && self.attached.is_empty() && self.detached.is_empty()
+    }
+}
+
+impl std::fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.changed_nothing() {
+            return write!(f, "nothing to change: the datapath already matches the build");
+        }
+        writeln!(f, "cilium_lxc: {}", self.cilium_lxc)?;
+        writeln!(f, "cilium_ipcache: {}", self.cilium_ipcache)?;
+        write!(f, "attached: {}", if self.attached.is_empty() { "-".into() } else { self.attached.join(", ") })?;
+        if !self.detached.is_empty() {
+            write!(f, "\ndetached: {}", self.detached.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// An error with its causes: aya's errors keep the errno in `source()`.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text += &format!(": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a pinned map against the layout; `Ok(false)` when it is not pinned yet.
+pub fn check_pinned_map(path: &Path, spec: &MapSpec) -> Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let info = MapInfo::from_pin(path).map_err(|e| Error::msg(format!("{} is not a usable map pin: {}", path.display(), chain(&e))))?;
+    let map_type = info.map_type().map_or(u32::MAX, |t| t as u32);
+    let found = [map_type, info.key_size(), info.value_size(), info.max_entries(), info.map_flags()];
+    let wanted = [spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags];
+    if found != wanted {
+        return Err(Error::msg(format!(
+            "pinned map {} does not match {}: found type {}, key {} B, value {} B, max entries {}, flags {:#x}; \
+             wanted type {}, key {} B, value {} B, max entries {}, flags {:#x} (remove it with `routec detach` first)",
+            path.display(),
+            spec.name,
+            found[0], found[1], found[2], found[3], found[4],
+            wanted[0], wanted[1], wanted[2], wanted[3], wanted[4],
+        )));
+    }
+    Ok(true)
+}
+
+
+/// Reads one node's part of a `routec build` output. The cluster supplies
+/// what the files do not carry: which lxc belongs to which pod, and the
+/// node's constants.
+impl NodePlan {
+    pub fn from_build(out: &Path, cluster: &routec_compiler::model::Cluster, node: &str) -> Result<Self> {
+        use routec_compiler::model::OverlayKind;
+        let node_index = cluster
+            .nodes
+            .iter()
+            .position(|n| n.name == node)
+            .ok_or_else(|| Error::msg(format!("the build has no node `{node}`")))?;
+        let n = &cluster.nodes[node_index];
+        let manifest = out.join("manifest.json");
+        if !manifest.is_file() {
+            return Err(Error::msg(format!("{} is not a routec build output: no manifest.json", out.display())));
+        }
+        let node_dir = out.join("nodes").join(node);
+        let attach_path = node_dir.join("attach.json");
+        let attach_text = std::fs::read_to_string(&attach_path).context(|| format!("cannot read {}", attach_path.display()))?;
+        let attachments: Vec<Attachment> = serde_json::from_str(&attach_text)
+            .map_err(|e| Error::msg(format!("{} is not an attach plan: {e}", attach_path.display())))?;
+        let mut objects = BTreeMap::new();
+        for a in &attachments {
+            if !objects.contains_key(&a.object) {
+                let path = out.join(&a.object);
+                let bytes = std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
+                objects.insert(a.object.clone(), bytes);
+            }
+        }
+        let lxc_seed = read_seed(&node_dir.join("cilium_lxc.seed"))?
+            .into_iter()
+            .map(|(k, v)| Ok((EndpointKey::from_bytes(&k).map_err(seed_error)?, EndpointInfo::from_bytes(&v).map_err(seed_error)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let ipcache_seed = read_seed(&out.join("cluster").join("cilium_ipcache.seed"))?
+            .into_iter()
+            .map(|(k, v)| Ok((fixed(&k, "a cilium_ipcache key")?, fixed(&v, "a cilium_ipcache value")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let endpoints = cluster
+            .pods_on(node_index)
+            .map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() })
+            .collect();
+        Ok(NodePlan {
+            node: node.to_string(),
+            attachments,
+            objects,
+            lxc_seed,
+            ipcache_seed,
+            endpoints,
+            constants: NodeConstants {
+                node_ipv4: n.address,
+                router_ipv4: n.router,
+                overlay_port: cluster.overlay.port,
+                vni: cluster.overlay.vni,
+                pod_mtu: cluster.pod_mtu(),
+                overlay_ifindex: 0,
+            },
+            overlay_device: (cluster.overlay.kind != OverlayKind::None)
+                .then(|| format!("cilium_{}", cluster.overlay.kind.as_str())),
+        })
+    }
+}
+
+fn seed_error(e: layout::LengthError) -> Error {
+    Error::msg(format!("bad seed entry: {e}"))
+}
+
+fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N]> {
+    bytes.try_into().map_err(|_| Error::msg(format!("{what} must be {N} bytes, got {}", bytes.len())))
+}
+
+fn read_seed(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let text = std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
+    routec_compiler::seeds::parse_seed(&text).map_err(|e| Error::msg(format!("{}: {e}", path.display())))
+}
+
+/// Finds every interface the plan names in the current namespace and fills
+/// the undeclared ifindexes and MACs of the lxc seed. All problems are
+/// reported at once.
+fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, u32)> {
+    let mut missing = Vec::new();
+    let mut links: HashMap<&str, LinkInfo> = HashMap::new();
+    let names = plan
+        .attachments
+        .iter()
+        .map(|a| a.interface.as_str())
+        .chain(plan.endpoints.iter().map(|e| e.lxc.as_str()))
+        .chain(plan.overlay_device.as_deref());
+    for name in names {
+        if links.contains_key(name) || missing.contains(&name) {
+            continue;
+        }
+        match netlink::link_by_name(name).context(|| format!("cannot query interface {name}"))? {
+            Some(link) => {
+                links.insert(name, link);
+            }
+            None => missing.push(name),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::msg(format!("interface(s) missing in the node's namespace: {}", missing.join(", "))));
+    }
+    let overlay_ifindex = plan.overlay_device.as_deref().map_or(0, |d| links[d].ifindex);
+
+    let mut problems = Vec::new();
+    let mut filled = Vec::with_capacity(plan.lxc_seed.len());
+    for (key, seeded) in &plan.lxc_seed {
+        let mut info = *seeded;
+        if !info.is_host() {
+            let Some(endpoint) = plan.endpoints.iter().find(|e| e.ip == key.ip4()) else {
+                problems.push(format!("cilium_lxc has {} but the cluster has no such pod on this node", key.ip4()));
+                continue;
+            };
+            let link = &links[endpoint.lxc.as_str()];
+            let lxc = &endpoint.lxc;
+            if info.ifindex == 0 {
+                info.ifindex = link.ifindex;
+            } else if info.ifindex != link.ifindex {
+                problems.push(format!("{lxc}: declared ifindex {} but the interface has ifindex {}", info.ifindex, link.ifindex));
+            }
+            let mut fill_mac = |slot: &mut [u8; 8], real: Mac, what: &str| {
+                let declared = Mac(slot[..6].try_into().unwrap());
+                if declared.is_zero() {
+                    slot[..6].copy_from_slice(&real.0);
+                } else if declared != real {
+                    problems.push(format!("{lxc}: declared {what} {declared} but the interface has {real}"));
+                }
+            };
+            fill_mac(&mut info.node_mac, link.mac, "node-mac");
+            match netlink::peer_mac(link).context(|| format!("cannot find the pod side of {lxc}"))? {
+                Some(peer) => fill_mac(&mut info.mac, peer, "mac (pod side)"),
+                None => problems.push(format!("{lxc} is not a veth with a reachable peer: the pod-side MAC is unknown")),
+            }
+        }
+        filled.push((*key, info));
+    }
+    if !problems.is_empty() {
+        return Err(Error::msg(problems.join("\n")));
+    }
+    Ok((filled, overlay_ifindex))
+}
+
+/// Loads every object of the plan through the verifier, with the node's
+/// constants and the node's pinned maps.
+fn load_objects(plan: &NodePlan, target: &Target, constants: &NodeConstants) -> Result<BTreeMap<String, Ebpf>> {
+    let node_ipv4 = u32::from_ne_bytes(constants.node_ipv4.octets());
+    let router_ipv4 = u32::from_ne_bytes(constants.router_ipv4.octets());
+    let pins: Vec<(&str, PathBuf)> = layout::ALL_MAPS.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
+    let mut loaded = BTreeMap::new();
+    for (object, bytes) in &plan.objects {
+        let mut loader = EbpfLoader::new();
+        for (name, pin) in &pins {
+            loader.map_pin_path(name, pin.as_path());
+        }
+        loader
+            .override_global("NODE_IPV4", &node_ipv4, false)
+            .override_global("ROUTER_IPV4", &router_ipv4, false)
+            .override_global("OVERLAY_IFINDEX", &constants.overlay_ifindex, false)
+            .override_global("OVERLAY_PORT", &constants.overlay_port, false)
+            .override_global("VNI", &constants.vni, false)
+            .override_global("POD_MTU", &constants.pod_mtu, false);
+        let mut ebpf = loader.load(bytes).map_err(|e| Error::msg(format!("cannot load {object}: {}", chain(&e))))?;
+        for program in plan.attachments.iter().filter(|a| &a.object == object).map(|a| a.program.as_str()) {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(program)
+                .ok_or_else(|| Error::msg(format!("{object} has no program {program}")))?
+                .try_into()
+                .map_err(|e| Error::msg(format!("{program} in {object} is not a tc classifier: {e}")))?;
+            if prog.fd().is_err() {
+                prog.load().map_err(|e| verifier_error(object, program, e))?;
+            }
+        }
+        loaded.insert(object.clone(), ebpf);
+    }
+    Ok(loaded)
+}
+
+fn verifier_error(object: &str, program: &str, error: ProgramError) -> Error {
+    match error {
+        ProgramError::LoadError { io_error, verifier_log } => Error::msg(format!(
+            "the kernel rejected {program} from {object} ({io_error}); verifier log:\n{verifier_log}"
+        )),
+        other => Error::msg(format!("cannot load {program} from {object}: {}", chain(&other))),
+    }
+}
+
+fn open_map(target: &Target, spec: &MapSpec) -> Result<Map> {
+    let path = target.map_pin(spec.name);
+    let data = MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
+    Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))
+}
+
+fn map_error(spec: &MapSpec, what: &str) -> impl Fn(aya::maps::MapError) -> Error {
+    let name = spec.name;
+    let what = what.to_string();
+    move |e| Error::msg(format!("{name} {what}: {}", chain(&e)))
+}
+
+/// Writes `wanted` into cilium_lxc: only differing entries, stale ones deleted.
+fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
+    let spec = &layout::CILIUM_LXC;
+    let mut map: BpfHashMap<MapData, [u8; 20], [u8; 48]> =
+        BpfHashMap::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
+    let mut current = HashMap::new();
+    for entry in map.iter() {
+        let (k, v) = entry.map_err(map_error(spec, "cannot be read"))?;
+        current.insert(k, v);
+    }
+    let mut changes = MapChanges::default();
+    let mut keep = std::collections::HashSet::new();
+    for (key, info) in wanted {
+        let (k, v) = (key.to_bytes(), info.to_bytes());
+        keep.insert(k);
+        match current.get(&k) {
+            Some(old) if *old == v => changes.unchanged += 1,
+            found => {
+                map.insert(k, v, 0).map_err(map_error(spec, &format!("update of {} failed", key.ip4())))?;
+                if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
+            }
+        }
+    }
+    for k in current.keys().filter(|k| !keep.contains(*k)) {
+        map.remove(k).map_err(map_error(spec, "delete failed"))?;
+        changes.deleted += 1;
+    }
+    Ok(changes)
+}
+
+/// Writes `wanted` into cilium_ipcache: only differing entries, stale ones deleted.
+fn sync_ipcache(target: &Target, wanted: &[([u8; 24], [u8; 12])]) -> Result<MapChanges> {
+    let spec = &layout::CILIUM_IPCACHE;
+    let mut map: LpmTrie<MapData, [u8; 20], [u8; 12]> =
+        LpmTrie::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
+    let mut current = HashMap::new();
+    for entry in map.iter() {
+        let (k, v) = entry.map_err(map_error(spec, "cannot be read"))?;
+        current.insert(raw_ipcache_key(&k), v);
+    }
+    let mut changes = MapChanges::default();
+    let mut keep = std::collections::HashSet::new();
+    for (k, v) in wanted {
+        keep.insert(*k);
+        match current.get(k) {
+            Some(old) if old == v => changes.unchanged += 1,
+            found => {
+                map.insert(&lpm_key(k), v, 0).map_err(map_error(spec, "update failed"))?;
+                if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
+            }
+        }
+    }
+    for k in current.keys().filter(|k| !keep.contains(*k)) {
+        map.remove(&lpm_key(k)).map_err(map_error(spec, "delete failed"))?;
+        changes.deleted += 1;
+    }
+    Ok(changes)
+}
+
+fn lpm_key(raw: &[u8; 24]) -> LpmKey<[u8; 20]> {
+    LpmKey::new(u32::from_le_bytes(raw[..4].try_into().unwrap()), raw[4..].try_into().unwrap())
+}
+
+fn raw_ipcache_key(key: &LpmKey<[u8; 20]>) -> [u8; 24] {
+    let mut raw = [0u8; 24];
+    raw[..4].copy_from_slice(&key.prefix_len().to_le_bytes());
+    raw[4..].copy_from_slice(&key.data());
+    raw
+}
+
+/// Program ids attached with TCX on `interface`/`direction` in the current namespace.
+fn tcx_programs(interface: &str, direction: Direction) -> Result<Vec<(u32, String)>> {
+    let (_, programs) = SchedClassifier::query_tcx(interface, direction.tc())
+        .map_err(|e| Error::msg(format!("cannot list the tcx programs of {interface} {}: {}", direction.as_str(), chain(&e))))?;
+    Ok(programs.iter().map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string())).collect())
+}
+
+/// The program id behind a pinned link, if the pin exists.
+fn pinned_link_program(pin: &Path) -> Option<u32> {
+    let link = FdLink::from(PinnedLink::from_pin(pin).ok()?);
+    link.info().ok().map(|info| info.program_id())
+}
+
+/// True when the link pinned at `pin` is attached where the record says.
+fn link_is_live(record: &AttachRecord) -> bool {
+    let Some(program) = pinned_link_program(&record.link_pin) else { return false };
+    tcx_programs(&record.interface, record.direction).is_ok_and(|ids| ids.iter().any(|(id, _)| *id == program))
+}
+
+impl NodeState {
+    fn load(target: &Target) -> Result<Option<Self>> {
+        let path = target.state_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::msg(format!("{} is not a node state file: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::msg(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+    fn save(&self, target: &Target) -> Result<()> {
+        let path = target.state_file();
+        let dir = path.parent().expect("state file has a folder");
+        std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(self).expect("state serializes"))
+            .context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// `routec apply`: see the module documentation for the phases.
+pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
+    // Phase 1: validate. Pinned maps first (cheap, and outside any namespace).
+    let mut preexisting = Vec::new();
+    for spec in &layout::ALL_MAPS {
+        if check_pinned_map(&target.map_pin(spec.name), spec)? {
+            preexisting.push(spec.name);
+        }
+    }
+    let previous = NodeState::load(target)?;
+    netns::run_in(target.netns.as_deref(), || -> Result<ApplyReport> {
+        let (lxc, overlay_ifindex) = discover(plan).context(|| format!("node {}", plan.node))?;
+        let constants = NodeConstants { overlay_ifindex, ..plan.constants };
+        let digests: BTreeMap<&str, String> = plan.objects.iter().map(|(k, v)| (k.as_str(), sha256_hex(v))).collect();
+        let wanted: Vec<AttachRecord> = plan
+            .attachments
+            .iter()
+            .map(|a| AttachRecord {
+                interface: a.interface.clone(),
+                direction: a.direction,
+                program: a.program.clone(),
+                object: a.object.clone(),
+                mode: "tcx-link".into(),
+                link_pin: target.link_pin(&a.interface, a.direction),
+                object_sha256: digests[a.object.as_str()].clone(),
+                constants,
+            })
+            .collect();
+        let previous_records = previous.as_ref().map_or(&[][..], |s| &s.attachments[..]);
+        let to_attach: Vec<&AttachRecord> = wanted
+            .iter()
+            .filter(|w| !(previous_records.contains(w) && link_is_live(w)))
+            .collect();
+        let maps_missing = preexisting.len() < layout::ALL_MAPS.len();
+
+        std::fs::create_dir_all(target.pin_dir().join("links/ingress"))
+            .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
+            .context(|| format!("cannot create {}", target.pin_dir().display()))?;
+        let mut loaded = BTreeMap::new();
+        if !to_attach.is_empty() || maps_missing {
+            loaded = match load_objects(plan, target, &constants) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    // Only pins this apply created go: nothing else saw them.
+                    for spec in layout::ALL_MAPS.iter().filter(|s| !preexisting.contains(&s.name)) {
+                        let _ = std::fs::remove_file(target.map_pin(spec.name));
+                    }
+                    if previous.is_none() {
+                        remove_empty_dirs(target);
+                    }
+                    return Err(e);
+                }
+            };
+        }
+
+        // Phase 2: seed.
+        let mut report = ApplyReport {
+            cilium_lxc: sync_lxc(target, &lxc)?,
+            cilium_ipcache: sync_ipcache(target, &plan.ipcache_seed)?,
+            ..ApplyReport::default()
+        };
+
+        // Phase 3: attach.
+        for record in &to_attach {
+            let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
+            let prog: &mut SchedClassifier =
+                ebpf.program_mut(&record.program).expect("checked while loading").try_into().expect("checked while loading");
+            attach_one(prog, record)?;
+            report.attached.push(format!("{}.{}", record.interface, record.direction.as_str()));
+        }
+        for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.link_pin == p.link_pin)) {
+            let _ = std::fs::remove_file(&stale.link_pin);
+            report.detached.push(format!("{}.{}", stale.interface, stale.direction.as_str()));
+        }
+        let state = NodeState {
+            node: plan.node.clone(),
+            scope: target.scope.clone(),
+            bpffs: target.bpffs.clone(),
+            netns: target.netns.clone(),
+            attachments: wanted,
+        };
+        if previous.as_ref() != Some(&state) {
+            state.save(target)?;
+        }
+        Ok(report)
+    })
+}
+
+/// Attaches (or atomically switches) one TCX link and pins it.
+fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord) -> Result<()> {
+    let what = || format!("cannot attach {} to {} {}", record.program, record.interface, record.direction.as_str());
+    let live = link_is_live(record);
+    let link_id = if live {
+        let pinned = PinnedLink::from_pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
+        let link = SchedClassifierLink::try_from(FdLink::from(pinned)).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
+        prog.attach_to_link(link).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?
+    } else {
+        // A pin whose link no longer works (its interface was re-created) is replaced.
+        let _ = std::fs::remove_file(&record.link_pin);
+        prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::TcxOrder(LinkOrder::default()))
+            .map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?
+    };
+    let link = prog.take_link(link_id).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
+    if !live {
+        let fd_link: FdLink = link.try_into().map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
+        fd_link.pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: cannot pin the link: {}", what(), chain(&e))))?;
+    }
+    Ok(())
+}
+
+fn remove_empty_dirs(target: &Target) {
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let _ = std::fs::remove_dir(target.pin_dir().join("links").join(direction.as_str()));
+    }
+    let _ = std::fs::remove_dir(target.pin_dir().join("links"));
+    let _ = std::fs::remove_dir(target.pin_dir());
+    let _ = std::fs::remove_dir(target.bpffs.join("routec").join(&target.scope));
+}
+
+/// `routec detach`: removes every link, pin and record apply made for the node.
+pub fn detach(target: &Target) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let state = NodeState::load(target)?;
+    for record in state.iter().flat_map(|s| &s.attachments) {
+        if std::fs::remove_file(&record.link_pin).is_ok() {
+            removed.push(format!("link {}.{}", record.interface, record.direction.as_str()));
+        }
+    }
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let links = target.pin_dir().join("links").join(direction.as_str());
+        for entry in std::fs::read_dir(&links).into_iter().flatten().flatten() {
+            if std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(format!("link {}.{}", entry.file_name().to_string_lossy(), direction.as_str()));
+            }
+        }
+    }
+    for spec in &layout::ALL_MAPS {
+        if std::fs::remove_file(target.map_pin(spec.name)).is_ok() {
+            removed.push(format!("map {}", spec.name));
+        }
+    }
+    remove_empty_dirs(target);
+    let _ = std::fs::remove_file(target.state_file());
+    let _ = std::fs::remove_dir(target.state_dir.join(&target.scope));
+    if target.pin_dir().exists() {
+        return Err(Error::msg(format!("{} still holds pins routec did not make", target.pin_dir().display())));
+    }
+    Ok(removed)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramStatus {
+    pub interface: String,
+    pub ifindex: u32,
+    pub direction: Direction,
+    pub mode: String,
+    pub program: String,
+    pub id: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MapStatus {
+    pub name: String,
+    pub pin: PathBuf,
+    pub entries: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CounterStatus {
+    pub reason: &'static str,
+    pub code: u32,
+    pub drop: bool,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub node: String,
+    pub scope: String,
+    pub programs: Vec<ProgramStatus>,
+    pub maps: Vec<MapStatus>,
+    pub counters: Vec<CounterStatus>,
+}
+
+impl NodeStatus {
+    pub fn counter(&self, reason: Reason) -> u64 {
+        self.counters.iter().find(|c| c.code == reason.code()).map_or(0, |c| c.packets)
+    }
+}
+
+impl std::fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "node {} (scope {})", self.node, self.scope)?;
+        writeln!(f, "tc:")?;
+        for p in &self.programs {
+            writeln!(f, "{}({}) {}/{} {} id {}", p.interface, p.ifindex, p.mode, p.direction.as_str(), p.program, p.id)?;
+        }
+        writeln!(f, "maps:")?;
+        for m in &self.maps {
+            writeln!(f, "{} {} entries ({})", m.name, m.entries, m.pin.display())?;
+        }
+        writeln!(f, "counters:")?;
+        for c in self.counters.iter().filter(|c| c.packets > 0) {
+            writeln!(f, "{:<8} {:<20} {:>10} packets {:>12} bytes", if c.drop { "drop" } else { "forward" }, c.reason, c.packets, c.bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sums the per-CPU counters of every reason.
+pub fn counters(target: &Target) -> Result<Vec<CounterStatus>> {
+    let spec = &layout::ROUTEC_COUNTERS;
+    let map: PerCpuArray<MapData, [u64; 2]> =
+        PerCpuArray::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
+    Reason::ALL
+        .iter()
+        .map(|reason| {
+            let values = map.get(&reason.code(), 0).map_err(map_error(spec, "cannot be read"))?;
+            let (packets, bytes) = values.iter().fold((0, 0), |(p, b), v| (p + v[0], b + v[1]));
+            Ok(CounterStatus { reason: reason.name(), code: reason.code(), drop: reason.is_drop(), packets, bytes })
+        })
+        .collect()
+}
+
+/// `routec status`: attached programs per interface, maps with entry counts, counters.
+pub fn status(target: &Target) -> Result<NodeStatus> {
+    let state = NodeState::load(target)?
+        .ok_or_else(|| Error::msg(format!("node {} has no datapath applied (scope {})", target.node, target.scope)))?;
+    let netns = target.netns.clone().or(state.netns.clone());
+    let programs = netns::run_in(netns.as_deref(), || -> Result<Vec<ProgramStatus>> {
+        let mut hooks: Vec<(&str, Direction, &str)> =
+            state.attachments.iter().map(|a| (a.interface.as_str(), a.direction, a.mode.as_str())).collect();
+        hooks.sort();
+        hooks.dedup();
+        let mut out = Vec::new();
+        for (interface, direction, mode) in hooks {
+            let ifindex = netlink::link_by_name(interface)?.map_or(0, |l| l.ifindex);
+            for (id, program) in tcx_programs(interface, direction).unwrap_or_default() {
+                out.push(ProgramStatus { interface: interface.into(), ifindex, direction, mode: mode.into(), program, id });
+            }
+        }
+        Ok(out)
+    })?;
+    let mut maps = Vec::new();
+    for spec in &layout::ALL_MAPS {
+        let map = open_map(target, spec)?;
+        let entries = match spec.map_type {
+            // An array always has max_entries slots.
+            2 | 6 => spec.max_entries as usize,
+            _ => count_keys(&map, spec)?,
+        };
+        maps.push(MapStatus { name: spec.name.into(), pin: target.map_pin(spec.name), entries });
+    }
+    Ok(NodeStatus { node: target.node.clone(), scope: target.scope.clone(), programs, maps, counters: counters(target)? })
+}
+
+fn count_keys(map: &Map, spec: &MapSpec) -> Result<usize> {
+    match map {
+        Map::HashMap(_) => {
+            let m: BpfHashMap<&MapData, [u8; 20], [u8; 48]> =
+                BpfHashMap::try_from(map).map_err(map_error(spec, "has the wrong shape"))?;
+            Ok(m.keys().count())
+        }
+        Map::LpmTrie(_) => {
+            let m: LpmTrie<&MapData, [u8; 20], [u8; 12]> = LpmTrie::try_from(map).map_err(map_error(spec, "has the wrong shape"))?;
+            Ok(m.keys().count())
+        }
+        _ => Err(Error::msg(format!("{} has an unexpected map type", spec.name))),
+    }
+}
