@@ -308,3 +308,10 @@ fn drift_modulo_loader_filled_fields() {
         insta::assert_snapshot!("drift-mycluster.txt", render_drift_text(&report));
     });
 }
+
+#[test]
+fn hand_built_model_is_the_parsed_example() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route");
+    let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
+    assert_eq!(analysis.cluster.as_ref(), Some(&mycluster::mycluster()));
+}

@@ -103,7 +103,7 @@ pub fn verdict_text(verdict: &Verdict) -> String {
             format!("dropped on {node} by {program}: {} (reason {})", reason.name, reason.code)
         }
         Verdict::LeftCluster { node, tunnel_endpoint, reason } => {
-            format!("encapsulated on {node} to {tunnel_endpoint}, which is no node of the cluster [{}]", reason.name)
+            format!("encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]", reason.name)
         }
     }
 }

@@ -134,7 +134,8 @@ pub enum Verdict {
     Delivered { node: String, pod: Option<String>, ip: Ipv4Addr, lxc: Option<String>, endpoint: u16, reason: ReasonRef },
     ToStack { node: String, reason: ReasonRef },
     Dropped { node: String, program: &'static str, reason: ReasonRef },
-    /// Encapsulated towards an underlay address that no node of the view has.
+    /// Encapsulated towards an underlay address beyond the view: no node of
+    /// the view has it, or the view lacks that node's maps.
     LeftCluster { node: String, tunnel_endpoint: Ipv4Addr, reason: ReasonRef },
 }
 
@@ -479,7 +480,7 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
         "bpf_skb_set_tunnel_key(remote {remote}, VNI {}, TTL {TUNNEL_TTL}), bpf_redirect({OVERLAY_DEVICE})",
         node.vni
     );
-    match view.node_by_address(remote) {
+    match view.node_by_address(remote).filter(|next| view.has_maps(&next.name)) {
         Some(next) => {
             hop.next = Some(format!(
                 "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
@@ -488,7 +489,10 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
             (hop, Step::Overlay { node: next, vni: node.vni, ttl: packet.ttl })
         }
         None => {
-            hop.next = Some(format!("{OVERLAY_DEVICE} -> {remote}, which is no node of this view"));
+            hop.next = Some(match view.node_by_address(remote) {
+                Some(next) => format!("{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have", next.name),
+                None => format!("{OVERLAY_DEVICE} -> {remote}, which is no node of this view"),
+            });
             let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
             (hop, Step::Done(verdict))
         }

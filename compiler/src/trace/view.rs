@@ -67,6 +67,9 @@ pub trait Datapath {
     fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo>;
     /// The node's `cilium_ipcache`.
     fn ipcache(&self, node: &str) -> Option<&Ipcache>;
+    /// False when the view knows the node but not its maps (a live view of
+    /// one real node knows only that node's).
+    fn has_maps(&self, node: &str) -> bool;
 
     fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.nodes().iter().find(|n| n.name == name)
@@ -161,6 +164,9 @@ impl Datapath for Snapshot {
     }
     fn ipcache(&self, node: &str) -> Option<&Ipcache> {
         self.ipcache.get(node).map(|ipcache| &**ipcache)
+    }
+    fn has_maps(&self, node: &str) -> bool {
+        self.lxc.contains_key(node)
     }
 }
 
