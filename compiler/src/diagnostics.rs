@@ -270,7 +270,7 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (strsim::levenshtein(word, c), c))
+        .map(|c| (strsim::osa_distance(word, c), c))
         .filter(|&(d, c)| d <= limit && d < c.chars().count())
         .min_by_key(|&(d, c)| (d, c))
         .map(|(_, c)| c)

@@ -109,32 +109,46 @@ pub fn analyze_str(file_name: &str, text: &str) -> Analysis {
 /// by path, hidden files and folders skipped) as one input, with the
 /// folder's `routec.toml` when there is one.
 pub fn analyze_path(path: &Path) -> Result<Analysis, InputError> {
-    let meta = std::fs::metadata(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
-    let (files, settings) = if meta.is_dir() {
-        let files = route_files(path)?;
-        if files.is_empty() {
-            return Err(InputError::NoRouteFiles { path: path.to_path_buf() });
-        }
-        let settings_path = path.join(settings::FILE_NAME);
-        let settings = match std::fs::read(&settings_path) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: settings_path.clone() })?;
-                Settings::parse(&text, path).map_err(|message| InputError::Settings { path: settings_path, message })?
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Settings::default(),
-            Err(source) => return Err(InputError::Io { path: settings_path, source }),
-        };
-        (files, settings)
-    } else {
-        (vec![path.to_path_buf()], Settings::default())
-    };
+    let files = input_files(path)?;
+    let settings = if path.is_dir() { read_settings(path)? } else { Settings::default() };
     let mut sources = Sources::new();
     for file in files {
-        let bytes = std::fs::read(&file).map_err(|source| InputError::Io { path: file.clone(), source })?;
-        let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: file.clone() })?;
+        let text = read_source(&file)?;
         sources.add(file.display().to_string(), text);
     }
     Ok(analyze_sources(sources, settings))
+}
+
+/// The files an input path stands for: itself, or the `*.route` files below it.
+pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let files = route_files(path)?;
+    if files.is_empty() {
+        return Err(InputError::NoRouteFiles { path: path.to_path_buf() });
+    }
+    Ok(files)
+}
+
+/// A source file's text; not UTF-8 is an input error.
+pub fn read_source(path: &Path) -> Result<String, InputError> {
+    let bytes = std::fs::read(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
+    String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: path.to_path_buf() })
+}
+
+/// The folder's `routec.toml`, or the defaults when it has none.
+pub fn read_settings(dir: &Path) -> Result<Settings, InputError> {
+    let path = dir.join(settings::FILE_NAME);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: path.clone() })?;
+            Settings::parse(&text, dir).map_err(|message| InputError::Settings { path, message })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(source) => Err(InputError::Io { path, source }),
+    }
 }
 
 /// The `*.route` files below `dir`, sorted by path; hidden entries skipped.

@@ -3,7 +3,9 @@
 
 pub mod decode;
 pub mod diagnostics;
+pub mod fmt;
 pub mod frontend;
+pub mod gen;
 pub mod layout;
 pub mod model;
 pub mod seeds;

@@ -125,9 +125,13 @@ impl<'d> Validator<'d> {
         if range.contains(&value.value) {
             return Some(value.value);
         }
-        let shown = if value.value == u64::MAX { "this number".to_string() } else { value.value.to_string() };
+        let message = if value.value == u64::MAX {
+            format!("{what} is out of range")
+        } else {
+            format!("{what} {} is out of range", value.value)
+        };
         self.push(
-            Diagnostic::new(Code::E0011, value.span, format!("{what} {shown} is out of range"))
+            Diagnostic::new(Code::E0011, value.span, message)
                 .label(format!("expected {}..={}", range.start(), range.end())),
         );
         None
@@ -544,8 +548,10 @@ impl<'d> Validator<'d> {
             }
         }
 
-        for (decl, count) in nodes.iter().zip(&pod_counts) {
-            if *count == 0 {
+        for (i, (decl, count)) in nodes.iter().zip(&pod_counts).enumerate() {
+            // A duplicate declaration already has its error (E0005).
+            let duplicate = node_index[decl.item.name.value.as_str()] != i;
+            if *count == 0 && !duplicate {
                 self.push(
                     Diagnostic::new(Code::W0102, decl.item.name.span, format!("node `{}` has no pods", decl.item.name.value))
                         .label("no pod is placed on this node")

@@ -1,10 +1,63 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec fmt PATH [--check]`: rewrite .route files in canonical layout, or
+//! list those that are not (exit 1).
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use routec_compiler::fmt::format_source;
+use routec_compiler::frontend::{input_files, read_source};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
-    ExitCode::from(2)
+#[derive(clap::Args)]
+pub struct Args {
+    /// A .route file, or a folder whose *.route files (recursively) are formatted.
+    pub path: PathBuf,
+    /// Change nothing; list the files that are not formatted and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let files = match input_files(&args.path) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut io_error = false;
+    for file in files {
+        let text = match read_source(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {e}");
+                io_error = true;
+                continue;
+            }
+        };
+        let formatted = match format_source(&file.display().to_string(), &text) {
+            Ok(formatted) => formatted,
+            Err(analysis) => {
+                let _ = analysis.render_human_to_stderr();
+                eprintln!("error: `{}` has syntax errors and was not formatted", file.display());
+                code = ExitCode::from(1);
+                continue;
+            }
+        };
+        if formatted == text {
+            continue;
+        }
+        if args.check {
+            println!("{}", file.display());
+            code = ExitCode::from(1);
+        } else if let Err(e) = std::fs::write(&file, formatted) {
+            eprintln!("error: cannot write `{}`: {e}", file.display());
+            io_error = true;
+        }
+    }
+    if io_error {
+        ExitCode::from(2)
+    } else {
+        code
+    }
 }

@@ -1,10 +1,51 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec gen`: write a large synthetic, valid, deterministic cluster.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use routec_compiler::gen::{self, GenError, GenOptions};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
-    ExitCode::from(2)
+#[derive(clap::Args)]
+pub struct Args {
+    /// Number of nodes (1..=65536).
+    #[arg(long)]
+    pub nodes: usize,
+    /// Pods on every node (0..=253).
+    #[arg(long)]
+    pub pods_per_node: usize,
+    /// Seed of the pseudo-random names, identities and MACs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let opts = GenOptions { nodes: args.nodes, pods_per_node: args.pods_per_node, seed: args.seed };
+    let result = match &args.output {
+        Some(path) => match File::create(path) {
+            Ok(file) => write(&opts, BufWriter::new(file)),
+            Err(e) => {
+                eprintln!("error: cannot create `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => write(&opts, BufWriter::new(io::stdout().lock())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write(opts: &GenOptions, mut out: impl Write) -> Result<(), GenError> {
+    gen::generate(opts, &mut out)?;
+    out.flush()?;
+    Ok(())
 }

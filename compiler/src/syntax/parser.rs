@@ -269,7 +269,7 @@ impl<'a> Parser<'a, '_> {
                 let diag = match suggest(other, ITEM_KEYWORDS.iter().copied()) {
                     Some(s) => diag.help(format!("did you mean `{s}`?")),
                     None => match owner_of(other) {
-                        Some(owner) => diag.help(format!("`{other}` belongs inside a `{owner}` block")),
+                        Some(owner) => diag.help(format!("`{other}` belongs inside {} `{owner}` block", article(owner))),
                         None => diag,
                     },
                 };
@@ -366,13 +366,13 @@ impl<'a> Parser<'a, '_> {
 
     fn unknown_statement(&mut self, keyword: Token, block: &str, known: &[&str]) {
         let word = self.slice(keyword);
-        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{word}` in a `{block}` block"))
+        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{word}` in {} `{block}` block", article(block)))
             .label("unknown statement");
         let diag = match suggest(word, known.iter().copied()) {
             Some(s) => diag.help(format!("did you mean `{s}`?")),
             None => match owner_of(word) {
-                Some(owner) => diag.help(format!("`{word}` belongs in a `{owner}` block")),
-                None => diag.help(format!("a `{block}` block takes {}", list(known))),
+                Some(owner) => diag.help(format!("`{word}` belongs in {} `{owner}` block", article(owner))),
+                None => diag.help(format!("statements of this block: {}", list(known))),
             },
         };
         self.push(diag);
@@ -582,6 +582,14 @@ impl<'a> Parser<'a, '_> {
             TokenKind::Name => Some(p.slice(t).to_string()),
             _ => None,
         })
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
