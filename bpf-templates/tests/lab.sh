@@ -8,7 +8,8 @@
 # pings, and checks routec_counters. Everything it creates carries the prefix
 # $RBPF_PREFIX (default rbpf) and is removed on exit, also on failure.
 #
-# Usage (root; needs clang, bpftool, iproute2, python3):
+# Usage (root; needs clang, bpftool, iproute2, util-linux; the TCP checks also
+# python3 and are skipped without it):
 #   bpf-templates/tests/lab.sh
 set -euo pipefail
 
@@ -53,6 +54,14 @@ lxc_line() {
 ipcache_line() {
 	echo "map update pinned /sys/fs/bpf/cilium_ipcache key hex $(le32 $((32 + $2))) 00 00 00 01 $(ip_hex "$1") $ZERO12" \
 		"value hex $(le32 "$3") $(ip_hex "$4") 00 00 00 00"
+}
+
+# link_field NETNS DEVICE {ifindex|mac}, from `ip -o link` ("9: name@if2: <...> ... link/ether MAC brd ...").
+link_field() {
+	ip -n "$1" -o link show dev "$2" | awk -v want="$3" '{
+		if (want == "ifindex") { sub(":", "", $1); print $1 }
+		else for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)
+	}'
 }
 
 # --- nodes ------------------------------------------------------------------
@@ -106,7 +115,7 @@ new_node() {
 	done
 
 	local vxlan_ifindex out="$WORK/$node"
-	vxlan_ifindex=$(ip -n "$ns" -j link show cilium_vxlan | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')
+	vxlan_ifindex=$(link_field "$ns" cilium_vxlan ifindex)
 	mkdir -p "$out"
 	local src
 	for src in bpf_lxc bpf_overlay bpf_host; do
@@ -145,11 +154,8 @@ new_pod() {
 	ip -n "$ns" route add default via "${ROUTER[$node]}"
 	in_node "$node" tc qdisc add dev "$lxc" clsact
 	in_node "$node" tc filter add dev "$lxc" ingress bpf da object-pinned /sys/fs/bpf/bpf_lxc/cil_from_container
-	local ifindex lxc_mac pod_mac
-	read -r ifindex lxc_mac < <(ip -n "$nodens" -j link show "$lxc" |
-		python3 -c 'import json,sys; l=json.load(sys.stdin)[0]; print(l["ifindex"], l["address"])')
-	pod_mac=$(ip -n "$ns" -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
-	lxc_line "$ip" "$ifindex" "$4" 0 "$pod_mac" "$lxc_mac" "$5" >>"$WORK/$node.batch"
+	lxc_line "$ip" "$(link_field "$nodens" "$lxc" ifindex)" "$4" 0 "$(link_field "$ns" eth0 mac)" \
+		"$(link_field "$nodens" "$lxc" mac)" "$5" >>"$WORK/$node.batch"
 }
 
 seed() {
@@ -160,33 +166,25 @@ seed() {
 	done
 }
 
-# counters NODE: "code packets" per used slot, summed over CPUs.
-counters() {
-	in_node "$1" bpftool -j map dump pinned /sys/fs/bpf/routec_counters | python3 -c '
-import json, sys
-for entry in json.load(sys.stdin):
-    slot = entry["formatted"]
-    packets = sum(v["value"]["packets"] for v in slot["values"])
-    if packets:
-        print(slot["key"], packets)'
+# packets_for NODE CODE: routec_counters[CODE].packets summed over CPUs.
+packets_for() {
+	in_node "$1" bpftool -j map lookup pinned /sys/fs/bpf/routec_counters key hex $(le32 "$2") |
+		grep -o '"packets":[0-9]*' | awk -F: '{ sum += $2 } END { print sum + 0 }'
 }
 
-reason_code() { awk -v name="$1" '$1 == "#define" && $2 == name { print $3 }' "$TEMPLATES/lib/reasons.h"; }
+# Every reason of lib/reasons.h as "NAME CODE".
+reasons() { awk '$1 == "#define" && $3 ~ /^[0-9]+$/ { print $2, $3 }' "$TEMPLATES/lib/reasons.h"; }
 
 # count NODE REASON_MACRO
-count() {
-	local code
-	code=$(reason_code "$2")
-	counters "$1" | awk -v code="$code" '$1 == code { print $2; found = 1 } END { if (!found) print 0 }'
-}
+count() { packets_for "$1" "$(reasons | awk -v name="$2" '$1 == name { print $2 }')"; }
 
 show_counters() {
-	echo "routec_counters on $1:"
-	local code packets name
-	while read -r code packets; do
-		name=$(awk -v code="$code" '$1 == "#define" && $3 == code { print $2 }' "$TEMPLATES/lib/reasons.h")
-		printf '  %-24s %3s %s\n' "$name" "$code" "$packets"
-	done < <(counters "$1")
+	echo "routec_counters on $1 (packets):"
+	local name code packets
+	while read -r name code; do
+		packets=$(packets_for "$1" "$code")
+		[ "$packets" = 0 ] || printf '  %-24s %3s %s\n' "$name" "$code" "$packets"
+	done < <(reasons)
 }
 
 expect_count() { # NODE REASON EXPECTED
@@ -196,7 +194,47 @@ expect_count() { # NODE REASON EXPECTED
 	echo "ok: $1 $2 = $got"
 }
 
-pod_ping() { ip netns exec "$P-$1" ping -n -q -c "$3" -i 0.2 -W 1 "$2"; }
+expect_at_least() { # NODE REASON MINIMUM
+	local got
+	got=$(count "$1" "$2")
+	[ "$got" -ge "$3" ] || fail "$1: $2 counted $got, expected at least $3"
+	echo "ok: $1 $2 = $got"
+}
+
+# pod_ping POD DESTINATION COUNT [PING OPTIONS...]
+pod_ping() {
+	local pod=$1 destination=$2 n=$3
+	shift 3
+	ip netns exec "$P-$pod" ping -n -q -c "$n" -i 0.2 -W 1 "$@" "$destination"
+}
+
+# tcp_transfer FROM_POD TO_POD TO_IP BYTES: the receiver must count them all.
+tcp_transfer() {
+	local received="$WORK/received"
+	ip netns exec "$P-$2" timeout 20 python3 -c '
+import socket, sys
+server = socket.create_server((sys.argv[1], 5001))
+server.settimeout(15)
+conn, _ = server.accept()
+total = 0
+while chunk := conn.recv(1 << 16):
+    total += len(chunk)
+print(total)' "$3" >"$received" &
+	local server=$!
+	local tries=0
+	until ip netns exec "$P-$2" ss -ltn | grep -q ":5001 "; do
+		tries=$((tries + 1))
+		[ $tries -lt 50 ] || fail "TCP receiver did not start"
+		sleep 0.1
+	done
+	ip netns exec "$P-$1" timeout 20 python3 -c '
+import socket, sys
+with socket.create_connection((sys.argv[1], 5001), timeout=15) as conn:
+    conn.sendall(b"r" * int(sys.argv[2]))' "$3" "$4" || fail "TCP send to $3"
+	wait "$server" || fail "TCP receiver on $3"
+	[ "$(cat "$received")" = "$4" ] || fail "TCP to $3: received $(cat "$received") of $4 bytes"
+	echo "ok: TCP $1 -> $3: $4 bytes"
+}
 
 # --- examples/mycluster's two workers --------------------------------------
 new_underlay
@@ -251,6 +289,43 @@ expect_count worker DROP_NO_ROUTE 2
 echo "== another node's address: 10.10.2.117 -> 172.18.0.4 (dropped, no-tunnel-endpoint)"
 ! pod_ping busybox-t6ggh 172.18.0.4 2 >/dev/null || fail "172.18.0.4 answered"
 expect_count worker DROP_NO_TUNNEL_ENDPOINT 2
+
+echo "== pod -> its gateway: 10.10.2.117 -> 10.10.2.1 (to-stack, reply host-delivery)"
+pod_ping busybox-t6ggh 10.10.2.1 2 || fail "pod-to-router ping"
+expect_count worker FWD_TO_STACK 5
+expect_count worker FWD_HOST_DELIVERY 5
+
+echo "== TTL 1 to a pod on the same node (dropped, ttl-exceeded)"
+! pod_ping busybox-t6ggh 10.10.2.121 2 -t 1 >/dev/null || fail "TTL 1 answered"
+expect_count worker DROP_TTL_EXCEEDED 2
+
+echo "== a pod claiming an address that is not its own (dropped, unknown-source)"
+ip -n "$P-busybox-t6ggh" addr add 10.10.2.250/32 dev eth0
+! pod_ping busybox-t6ggh 10.10.2.121 2 -I 10.10.2.250 >/dev/null || fail "spoofed ping answered"
+ip -n "$P-busybox-t6ggh" addr del 10.10.2.250/32 dev eth0
+expect_count worker DROP_UNKNOWN_SOURCE 2
+
+echo "== full-size packets across nodes (pod MTU 1450 inside VXLAN)"
+pod_ping busybox-t6ggh 10.10.1.155 2 -s 1422 -M do || fail "1450-byte ping across nodes"
+
+echo "== TCP, same node and across nodes"
+if command -v python3 >/dev/null; then
+	tcp_transfer busybox-t6ggh netshoot-fwt8z 10.10.2.121 4194304
+	tcp_transfer busybox-t6ggh netshoot-gcxrm 10.10.1.155 4194304
+	tcp_transfer netshoot-gcxrm busybox-fmhwc 10.10.1.164 4194304
+else
+	echo "skipped: python3 is not installed"
+fi
+
+echo "== another VNI on the overlay port (dropped by worker2, wrong-vni)"
+# A foreign VXLAN endpoint on the underlay sends VNI 5 to worker2; its ARP
+# requests are what arrives.
+ip -n "$P-under" addr add 172.18.0.250/24 dev br0
+ip -n "$P-under" link add vx5 type vxlan id 5 remote 172.18.0.4 local 172.18.0.250 dstport 8472
+ip -n "$P-under" addr add 192.168.255.1/30 dev vx5
+ip -n "$P-under" link set vx5 up
+! ip netns exec "$P-under" ping -n -q -c 2 -W 1 192.168.255.2 >/dev/null || fail "VNI 5 answered"
+expect_at_least worker2 DROP_WRONG_VNI 1
 
 show_counters worker
 show_counters worker2

@@ -1,6 +1,7 @@
 //! routec's compiler: everything between `.route` text and the files a node
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
+pub mod bpf;
 pub mod decode;
 pub mod diagnostics;
 pub mod fmt;
