@@ -376,11 +376,11 @@ pub fn list(state_dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Runs a command inside a pod's namespace (setns via `nsenter --net=`, not
-/// `ip netns exec`, which would remount /sys).
-pub fn exec_command(pod: &LabPod, argv: &[String]) -> Command {
+/// A command that runs `argv` inside the lab namespace `netns` (setns via
+/// `nsenter --net=`, not `ip netns exec`, which would remount /sys).
+pub fn exec_command(netns: &str, argv: &[String]) -> Command {
     let mut command = Command::new("nsenter");
-    command.arg(format!("--net={}", netns_path(&pod.netns).display())).arg("--").args(argv);
+    command.arg(format!("--net={}", netns_path(netns).display())).arg("--").args(argv);
     command
 }
 
@@ -450,4 +450,31 @@ pub fn up_from_build(
             Err(e)
         }
     }
+}
+
+/// Where `lab up` puts the lab's build output.
+pub fn out_dir(options: &LabOptions, name: &str) -> PathBuf {
+    options.state_dir.join(name).join("out")
+}
+
+/// `routec lab up`: builds `cluster` with `build` into the lab's folder
+/// ([`out_dir`]), then brings the lab up from it ([`up_from_build`]).
+pub fn up(
+    cluster: &Cluster,
+    name: &str,
+    options: &LabOptions,
+    build: &dyn Fn(&Cluster, &Path) -> Result<()>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LabState> {
+    check_lab_name(name)?;
+    if LabState::state_file(&options.state_dir, name).exists() {
+        return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
+    }
+    let out = out_dir(options, name);
+    progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
+    if let Err(e) = build(cluster, &out) {
+        let _ = std::fs::remove_dir_all(options.state_dir.join(name));
+        return Err(e);
+    }
+    up_from_build(cluster, &out, name, options, progress)
 }

@@ -693,11 +693,33 @@ fn remove_empty_dirs(target: &Target) {
 pub fn detach(target: &Target) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     let state = NodeState::load(target)?;
+    let mut released = Vec::new();
     for record in state.iter().flat_map(|s| &s.attachments) {
+        let program = pinned_link_program(&record.link_pin);
         if std::fs::remove_file(&record.link_pin).is_ok() {
             removed.push(format!("link {}.{}", record.interface, record.direction.as_str()));
+            released.extend(program.map(|id| (record, id)));
         }
     }
+    // The kernel frees an unpinned link asynchronously: wait until its
+    // program is off the hook, so that detach is done when it returns.
+    let netns = target.netns.clone().or_else(|| state.as_ref().and_then(|s| s.netns.clone()));
+    netns::run_in(netns.as_deref(), || -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for (record, id) in &released {
+            while tcx_programs(&record.interface, record.direction).is_ok_and(|ids| ids.iter().any(|(p, _)| p == id)) {
+                if std::time::Instant::now() > deadline {
+                    return Err(Error::msg(format!(
+                        "{} {} still runs program {id} after its link was unpinned",
+                        record.interface,
+                        record.direction.as_str()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    })?;
     for direction in [Direction::Ingress, Direction::Egress] {
         let links = target.pin_dir().join("links").join(direction.as_str());
         for entry in std::fs::read_dir(&links).into_iter().flatten().flatten() {

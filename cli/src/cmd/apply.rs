@@ -1,10 +1,59 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec apply OUT --node NAME --cluster PATH`: load a build's datapath for
+//! one node (runtime::loader). Exit 0 applied (or nothing to change), 1 failed.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use routec_runtime::loader::{self, NodePlan, Target};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
-    ExitCode::from(2)
+/// Where a node's datapath lives; shared by apply, detach and status.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The node, as named in the cluster.
+    #[arg(long)]
+    pub node: String,
+    /// The node's network namespace (`/run/netns/NAME`, `/proc/PID/ns/net`); default: this one.
+    #[arg(long)]
+    pub netns: Option<PathBuf>,
+    /// Where bpffs is mounted.
+    #[arg(long, default_value = "/sys/fs/bpf")]
+    pub bpffs: PathBuf,
+    /// Pin scope: pins go to `<bpffs>/routec/<scope>/<node>/` (labs use their name).
+    #[arg(long, default_value = "default")]
+    pub scope: String,
+}
+
+impl NodeArgs {
+    pub fn target(&self) -> Target {
+        Target { netns: self.netns.clone(), bpffs: self.bpffs.clone(), ..Target::new(&self.node, &self.scope) }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output folder of `routec build`.
+    pub out: PathBuf,
+    /// The cluster the build was made from (a .route file or folder): it says
+    /// which lxc belongs to which pod and the node's addresses.
+    #[arg(long)]
+    pub cluster: PathBuf,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let input = super::common::InputArgs { path: args.cluster.clone(), message_format: super::common::MessageFormat::Human };
+    let Ok((cluster, _)) = super::common::load(&input) else { return ExitCode::from(1) };
+    let result = NodePlan::from_build(&args.out, &cluster, &args.node.node)
+        .and_then(|plan| loader::apply(&plan, &args.node.target()));
+    match result {
+        Ok(report) => {
+            println!("node {}: {report}", args.node.node);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: apply to node {} failed, the previous datapath is unchanged: {e}", args.node.node);
+            ExitCode::from(1)
+        }
+    }
 }

@@ -178,3 +178,89 @@ pub fn counter(state: &routec_runtime::lab::LabState, options: &routec_runtime::
     let target = routec_runtime::lab::node_target(state, &options.state_dir, node).unwrap();
     routec_runtime::loader::status(&target).unwrap().counter(reason)
 }
+
+/// `ip -j addr`, `ip -j route`, `ip -j link` of the caller's (root) namespace.
+pub fn root_namespace_snapshot() -> Vec<String> {
+    [&["-j", "addr"][..], &["-j", "route"], &["-j", "link"], &["-j", "-4", "rule"]]
+        .iter()
+        .map(|args| {
+            let out = std::process::Command::new("ip").args(*args).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect()
+}
+
+/// Every trace a lab leaves on the machine: namespaces, pins, state.
+pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(routec_runtime::lab::NETNS_DIR).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&format!("{name}-")) {
+            found.push(format!("namespace {file}"));
+        }
+    }
+    for path in [
+        options.bpffs.join("routec").join(name),
+        options.state_dir.join(name),
+        routec_runtime::lab::LabState::state_file(&options.state_dir, name),
+    ] {
+        if path.exists() {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// A synthetic cluster: `nodes` nodes with `pods_per_node` pods each, no
+/// declared ifindexes or MACs (all discovered at apply).
+pub fn generated_cluster(nodes: usize, pods_per_node: usize) -> routec_compiler::model::Cluster {
+    use routec_compiler::model::*;
+    Cluster {
+        name: format!("gen{nodes}x{pods_per_node}"),
+        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 7 },
+        mtu: 1500,
+        nodes: (0..nodes)
+            .map(|n| Node {
+                name: format!("node{n:02}"),
+                address: [172, 31, 0, n as u8 + 1].into(),
+                pod_cidr: format!("10.40.{n}.0/24").parse().unwrap(),
+                router: [10, 40, n as u8, 1].into(),
+                device: "eth0".into(),
+            })
+            .collect(),
+        pods: (0..nodes)
+            .flat_map(|n| {
+                (0..pods_per_node).map(move |p| Pod {
+                    name: format!("default/pod-{n}-{p}"),
+                    node: n,
+                    ip: [10, 40, n as u8, p as u8 + 10].into(),
+                    endpoint: p as u16 + 1,
+                    identity: 1000 + p as u32,
+                    lxc: format!("lxc{n:02}x{p:03}"),
+                    ifindex: None,
+                    mac: None,
+                    node_mac: None,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Pings every (source, destination) pair with `parallel` pings in flight;
+/// returns the pairs that failed.
+pub fn ping_pairs(pairs: &[(String, String)], parallel: usize) -> Vec<(String, String)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((src, dst)) = pairs.get(i) else { break };
+                if !ping(src, dst) {
+                    failed.lock().unwrap().push((src.clone(), dst.clone()));
+                }
+            });
+        }
+    });
+    failed.into_inner().unwrap()
+}

@@ -1,0 +1,138 @@
+//! Faults and isolation: a failed apply keeps the old datapath, apply is
+//! idempotent, labs run side by side, `lab down` leaves nothing, and the
+//! root namespace never changes.
+
+mod common;
+
+use common::*;
+use routec_compiler::layout::Reason;
+use routec_runtime::{lab, loader};
+
+const WORKER: &str = "mycluster-worker";
+
+#[test]
+fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
+    if !can_run("failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing") {
+        return;
+    }
+    let options = options();
+    let name = "t-fault";
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let cluster = reference_cluster();
+    let out = options.state_dir.join(name).join("out");
+    fake_build(&cluster, &out);
+    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
+    let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
+    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+
+    // Apply the same build again: nothing is written.
+    let plan = loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap();
+    let again = loader::apply(&plan, &target).unwrap();
+    assert!(again.changed_nothing(), "second apply changed: {again}");
+    assert_eq!(again.cilium_lxc.unchanged, 4);
+
+    // A new pod whose lxc does not exist: apply fails before touching anything.
+    let mut grown = cluster.clone();
+    let mut extra = grown.pods[0].clone();
+    extra.name = "networking101/extra".into();
+    extra.ip = "10.10.2.130".parse().unwrap();
+    extra.endpoint = 999;
+    extra.lxc = "lxcmissing0".into();
+    extra.ifindex = None;
+    grown.pods.insert(2, extra);
+    let grown_out = options.state_dir.join(name).join("out-grown");
+    fake_build(&grown, &grown_out);
+    let status_before = loader::status(&target).unwrap();
+    let plan = loader::NodePlan::from_build(&grown_out, &grown, WORKER).unwrap();
+    let err = loader::apply(&plan, &target).unwrap_err().to_string();
+    assert!(err.contains("lxcmissing0"), "the error names the missing interface: {err}");
+    let status_after = loader::status(&target).unwrap();
+    let ids = |s: &loader::NodeStatus| s.programs.iter().map(|p| (p.interface.clone(), p.id)).collect::<Vec<_>>();
+    assert_eq!(ids(&status_before), ids(&status_after), "attachments untouched");
+    assert_eq!(status_after.maps.iter().find(|m| m.name == "cilium_lxc").unwrap().entries, 4);
+    assert!(ping(&busybox, "10.10.2.121") && ping(&busybox, "10.10.1.155"), "old datapath still forwards");
+
+    // A declared ifindex that differs from the real one is refused, naming both.
+    let mut wrong = cluster.clone();
+    wrong.pods[0].ifindex = Some(77);
+    let wrong_out = options.state_dir.join(name).join("out-wrong");
+    fake_build(&wrong, &wrong_out);
+    let plan = loader::NodePlan::from_build(&wrong_out, &wrong, WORKER).unwrap();
+    let err = loader::apply(&plan, &target).unwrap_err().to_string();
+    assert!(err.contains("declared ifindex 77") && err.contains("has ifindex 9"), "{err}");
+
+    // A changed identity is written incrementally: one entry updated.
+    let mut changed = cluster.clone();
+    changed.pods[0].identity = 4242;
+    let changed_out = options.state_dir.join(name).join("out-changed");
+    fake_build(&changed, &changed_out);
+    let plan = loader::NodePlan::from_build(&changed_out, &changed, WORKER).unwrap();
+    let report = loader::apply(&plan, &target).unwrap();
+    assert_eq!((report.cilium_lxc.updated, report.cilium_lxc.added, report.cilium_lxc.deleted), (1, 0, 0), "{report}");
+    assert_eq!((report.cilium_ipcache.updated, report.cilium_ipcache.added), (1, 0), "{report}");
+    assert!(report.attached.is_empty(), "same objects and constants: no re-attach: {report}");
+    assert!(ping(&busybox, "10.10.2.121"));
+
+    // detach removes every pin and link of the node; traffic stops.
+    let removed = loader::detach(&target).unwrap();
+    assert!(removed.iter().any(|r| r.starts_with("link")), "{removed:?}");
+    assert!(!target.pin_dir().exists());
+    assert!(!ping(&busybox, "10.10.2.121"), "no datapath, no forwarding");
+}
+
+#[test]
+fn two_labs_side_by_side_and_nothing_left_after_down() {
+    if !can_run("two_labs_side_by_side_and_nothing_left_after_down") {
+        return;
+    }
+    let options = options();
+    let before = root_namespace_snapshot();
+    let cluster = reference_cluster();
+    {
+        let (a, b) = ("t-side-a", "t-side-b");
+        let _guard_a = LabGuard { name: a.into(), options: options.clone() };
+        let _guard_b = LabGuard { name: b.into(), options: options.clone() };
+        let mut states = Vec::new();
+        for name in [a, b] {
+            let out = options.state_dir.join(name).join("out");
+            fake_build(&cluster, &out);
+            states.push(lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap());
+        }
+        for state in &states {
+            let src = &state.pod("10.10.2.117").unwrap().netns;
+            assert!(ping(src, "10.10.1.155"), "lab {} forwards", state.name);
+            assert!(counter(state, &options, WORKER, Reason::TunnelEncap) >= 1);
+        }
+        // A third lab with a taken name is refused, and leaves the first alone.
+        let err = lab::up_from_build(&cluster, &states[0].out, a, &options, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("already up"), "{err}");
+        assert!(ping(&states[0].pod("10.10.2.117").unwrap().netns, "10.10.2.121"));
+        lab::down(&options.state_dir, a).unwrap();
+        assert_eq!(leftovers(a, &options), Vec::<String>::new());
+        assert!(ping(&states[1].pod("10.10.2.117").unwrap().netns, "10.10.2.121"), "lab b survives a's down");
+    }
+    // Guards ran: b is down too.
+    assert_eq!(leftovers("t-side-b", &options), Vec::<String>::new());
+    assert_eq!(root_namespace_snapshot(), before, "the root namespace is unchanged");
+}
+
+#[test]
+fn down_cleans_up_after_a_crashed_up() {
+    if !can_run("down_cleans_up_after_a_crashed_up") {
+        return;
+    }
+    let options = options();
+    let name = "t-crash";
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let cluster = reference_cluster();
+    let out = options.state_dir.join(name).join("out");
+    fake_build(&cluster, &out);
+    // Topology only, as if `up` died before applying.
+    let mut state = lab::LabState::plan(&cluster, name, &options.bpffs, &out).unwrap();
+    lab::create_topology(&cluster, &mut state, &options.state_dir, &mut |_| {}).unwrap();
+    // And one node applied.
+    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+    loader::apply(&loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap(), &target).unwrap();
+    lab::down(&options.state_dir, name).unwrap();
+    assert_eq!(leftovers(name, &options), Vec::<String>::new());
+}

@@ -1,0 +1,52 @@
+//! A generated cluster in a lab: every pod reaches every other pod.
+
+mod common;
+
+use common::*;
+use routec_runtime::lab;
+
+fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
+    let options = options();
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let cluster = generated_cluster(nodes, pods);
+    let out = options.state_dir.join(name).join("out");
+    fake_build(&cluster, &out);
+    let started = std::time::Instant::now();
+    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
+    let up = started.elapsed();
+    let pairs: Vec<(String, String)> = state
+        .pods
+        .iter()
+        .flat_map(|a| state.pods.iter().filter(move |b| b.ip != a.ip).map(move |b| (a.netns.clone(), b.ip.to_string())))
+        .collect();
+    let started = std::time::Instant::now();
+    let failed = ping_pairs(&pairs, 16);
+    eprintln!(
+        "{nodes} nodes x {pods} pods: lab up {:.2}s, {} pairs pinged in {:.2}s, {} failed",
+        up.as_secs_f64(),
+        pairs.len(),
+        started.elapsed().as_secs_f64(),
+        failed.len()
+    );
+    assert_eq!(pairs.len(), nodes * pods * (nodes * pods - 1));
+    assert!(failed.is_empty(), "{} of {} pairs failed, e.g. {:?}", failed.len(), pairs.len(), &failed[..failed.len().min(5)]);
+}
+
+#[test]
+fn four_nodes_ten_pods_all_pairs() {
+    if !can_run("four_nodes_ten_pods_all_pairs") {
+        return;
+    }
+    all_pairs_reach(4, 10, "t-scale");
+}
+
+/// The measurement for docs/performance.md: `cargo test -p routec-runtime
+/// --test lab_scale -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement: 300 pods, about a minute"]
+fn ten_nodes_thirty_pods_all_pairs() {
+    if !can_run("ten_nodes_thirty_pods_all_pairs") {
+        return;
+    }
+    all_pairs_reach(10, 30, "t-scale300");
+}
