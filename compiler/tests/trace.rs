@@ -164,6 +164,28 @@ fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
 }
 
 #[test]
+fn node_stack_to_its_pod_is_host_delivery() {
+    let t = run("mycluster-worker", "networking101/netshoot-7d996d7884-fwt8z");
+    assert_eq!(t.packet.src, Ipv4Addr::new(10, 10, 2, 1), "the stack sends from the router address");
+    assert_eq!(t.hops.len(), 1);
+    let hop = &t.hops[0];
+    assert_eq!((hop.program, hop.device.as_str(), hop.hook), ("cil_from_host", "cilium_host", "tc egress"));
+    assert_eq!(hop.lookups[0].key_hex, ROUTE1_LXC_KEY);
+    assert_eq!(reason_of(&t), Reason::HostDelivery);
+    assert!(hop.action.contains("TTL untouched"));
+    snapshot_all("node-host-delivery", &t);
+
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.200")), Reason::NoEndpoint);
+    // The router address itself is a host entry: cil_from_host drops it.
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.1")), Reason::NoEndpoint);
+    let err = trace(&view(), "mycluster-worker", "10.10.1.155", Proto::Icmp, None, 64).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "node mycluster-worker sends 10.10.1.155 through its own stack, not its datapath: only its pod-cidr 10.10.2.0/24 is routed to cilium_host"
+    );
+}
+
+#[test]
 fn undeclared_ifindex_passes_the_source_check_offline() {
     // busybox-fmhwc declares no ifindex: its seed entry has ifindex 0.
     let t = run("networking101/busybox-c8bbbbb84-fmhwc", "10.10.2.121");

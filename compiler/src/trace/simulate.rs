@@ -6,16 +6,24 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::view::{hex, Datapath, Mode, NodeConfig, PodRef};
+use crate::bpf::{self, Interface, Program, OVERLAY_DEVICE, PROGRAMS};
 use crate::layout::{
     EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH, IDENTITY_HOST,
     IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::model::Mac;
 
-pub const OVERLAY_DEVICE: &str = "cilium_vxlan";
-pub const HOST_DEVICE: &str = "cilium_host";
-pub const FROM_CONTAINER: &str = "cil_from_container";
-pub const FROM_OVERLAY: &str = "cil_from_overlay";
+/// The program that runs on `interface`, from the build's program table.
+pub fn program(interface: Interface) -> &'static Program {
+    PROGRAMS.iter().find(|p| p.interface == interface).expect("every interface kind has its program")
+}
+
+fn hook(program: &Program) -> &'static str {
+    match program.direction {
+        bpf::Direction::Ingress => "tc ingress",
+        bpf::Direction::Egress => "tc egress",
+    }
+}
 /// TTL the encapsulating program gives the outer header.
 const TUNNEL_TTL: u8 = 64;
 
@@ -154,6 +162,30 @@ impl Verdict {
     }
 }
 
+/// Where the packet starts: a pod's eth0, or a node's own stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    Pod(PodRef),
+    /// The node's stack, sending from its router address into its pod-cidr.
+    Node { name: String, address: Ipv4Addr, router: Ipv4Addr },
+}
+
+impl Source {
+    pub fn label(&self) -> String {
+        match self {
+            Source::Pod(pod) => pod.label(),
+            Source::Node { name, .. } => format!("node {name}"),
+        }
+    }
+    pub fn node(&self) -> &str {
+        match self {
+            Source::Pod(pod) => &pod.node,
+            Source::Node { name, .. } => name,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destination {
     pub ip: Ipv4Addr,
@@ -164,7 +196,7 @@ pub struct Destination {
 pub struct Trace {
     pub mode: Mode,
     pub packet: Packet,
-    pub src: PodRef,
+    pub src: Source,
     pub dst: Destination,
     pub notes: Vec<String>,
     pub hops: Vec<Hop>,
@@ -173,8 +205,10 @@ pub struct Trace {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TraceError {
-    #[error("`{0}` is not a pod: give a pod's `namespace/name` or IPv4 address as the source")]
+    #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IPv4 address, or a node's name")]
     UnknownSource(String),
+    #[error("node {node} sends {dst} through its own stack, not its datapath: only its pod-cidr {cidr} is routed to cilium_host")]
+    NotViaHost { node: String, dst: Ipv4Addr, cidr: String },
     #[error("`{0}` is neither a pod nor an IPv4 address")]
     UnknownDestination(String),
     #[error("pod `{pod}` is on node `{node}`, which the datapath view does not have")]
@@ -185,7 +219,8 @@ pub enum TraceError {
     ZeroTtl,
 }
 
-/// Traces a packet from pod `src` (name or IP) to `dst` (pod name or any IPv4).
+/// Traces a packet from `src` (a pod's name or IP, or a node's name) to
+/// `dst` (a pod's name or any IPv4).
 pub fn trace(
     view: &dyn Datapath,
     src: &str,
@@ -194,7 +229,6 @@ pub fn trace(
     port: Option<u16>,
     ttl: u8,
 ) -> Result<Trace, TraceError> {
-    let src_pod = view.find_pod(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
     let dst_ip = match view.find_pod(dst) {
         Some(pod) => pod.ip,
         None => dst.parse::<Ipv4Addr>().map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
@@ -205,8 +239,13 @@ pub fn trace(
     if ttl == 0 {
         return Err(TraceError::ZeroTtl);
     }
-    let packet = Packet { src: src_pod.ip, dst: dst_ip, proto, port, ttl };
-    trace_packet(view, src_pod, packet)
+    if let Some(pod) = view.find_pod(src) {
+        let packet = Packet { src: pod.ip, dst: dst_ip, proto, port, ttl };
+        return trace_packet(view, pod, packet);
+    }
+    let node = view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
+    let packet = Packet { src: node.router, dst: dst_ip, proto, port, ttl };
+    trace_from_node(view, node, packet)
 }
 
 /// Traces `packet` leaving `src`'s eth0.
@@ -215,8 +254,9 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
         .node(&src.node)
         .ok_or_else(|| TraceError::MissingNode { pod: src.label(), node: src.node.clone() })?;
     let mut notes = vec![format!(
-        "before its first packet the pod resolves its gateway {} by ARP on eth0; {FROM_CONTAINER} on {} answers with the lxc's MAC (counted as arp-reply)",
+        "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
         node.router,
+        program(Interface::Lxc).name,
         src.lxc.as_deref().unwrap_or("its lxc"),
     )];
     if packet.proto != Proto::Icmp {
@@ -237,7 +277,7 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
     Ok(Trace {
         mode: view.mode(),
         packet,
-        src: src.clone(),
+        src: Source::Pod(src.clone()),
         dst: Destination { ip: packet.dst, pod: view.find_pod(&packet.dst.to_string()).cloned() },
         notes,
         hops,
@@ -329,10 +369,15 @@ fn mac_text(mac: Mac, mode: Mode) -> String {
     }
 }
 
-fn drop_hop(mut hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
+fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
     let verdict = Verdict::Dropped { node: hop.node.clone(), program: hop.program, reason: reason.into() };
     hop.reason = reason.into();
     hop.action = format!("drop: {why}");
+    (hop, verdict)
+}
+
+fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
+    let (hop, verdict) = dropped(hop, reason, why);
     (hop, Step::Done(verdict))
 }
 
@@ -343,12 +388,13 @@ fn from_container<'a>(
     packet: &Packet,
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
+    let program = program(Interface::Lxc);
     let hop = Hop {
         node: node.name.clone(),
         device: src.lxc.clone().unwrap_or_else(|| format!("lxc of {}", src.ip)),
         ifindex: src.ifindex,
-        hook: "tc ingress",
-        program: FROM_CONTAINER,
+        hook: hook(program),
+        program: program.name,
         checks: Vec::new(),
         lookups: Vec::new(),
         reason: Reason::InvalidPacket.into(),
@@ -507,12 +553,13 @@ fn from_overlay<'a>(
     ttl: u8,
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
+    let program = program(Interface::Overlay);
     let mut hop = Hop {
         node: node.name.clone(),
         device: OVERLAY_DEVICE.to_string(),
         ifindex: None,
-        hook: "tc ingress",
-        program: FROM_OVERLAY,
+        hook: hook(program),
+        program: program.name,
         checks: Vec::new(),
         lookups: Vec::new(),
         reason: Reason::InvalidPacket.into(),
@@ -539,4 +586,79 @@ fn from_overlay<'a>(
     };
     hops.push(hop);
     step
+}
+
+/// A packet the node's stack routes into its pod-cidr: `cil_from_host` on
+/// `cilium_host` egress.
+pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -> Result<Trace, TraceError> {
+    let cidr: Option<ipnet::Ipv4Net> = node.pod_cidr.as_deref().and_then(|c| c.parse().ok());
+    if !cidr.is_some_and(|c| c.contains(&packet.dst)) {
+        return Err(TraceError::NotViaHost {
+            node: node.name.clone(),
+            dst: packet.dst,
+            cidr: node.pod_cidr.clone().unwrap_or_else(|| "(unknown)".to_string()),
+        });
+    }
+    let program = program(Interface::Host);
+    let mut hop = Hop {
+        node: node.name.clone(),
+        device: program.interface.device().unwrap_or_default().to_string(),
+        ifindex: None,
+        hook: hook(program),
+        program: program.name,
+        checks: Vec::new(),
+        lookups: Vec::new(),
+        reason: Reason::InvalidPacket.into(),
+        action: String::new(),
+        next: None,
+    };
+    let mode = view.mode();
+    let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+    hop.lookups.push(lookup);
+    let (hop, verdict) = match found {
+        Some(info) if !info.is_host() => {
+            let pod = view.pod_at(&node.name, packet.dst);
+            let lxc = pod.and_then(|p| p.lxc.clone());
+            let ifindex = match (info.ifindex, mode) {
+                (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
+                (ifindex, _) => format!("ifindex {ifindex}"),
+            };
+            hop.reason = Reason::HostDelivery.into();
+            hop.action = format!(
+                "Ethernet source {} destination {}, TTL untouched (the stack routed it), bpf_redirect({ifindex}) to the lxc's egress",
+                mac_text(info.node_mac(), mode),
+                mac_text(info.mac(), mode),
+            );
+            hop.next = Some(format!(
+                "{} ({ifindex}) -> eth0 of {}, endpoint {}",
+                lxc.as_deref().unwrap_or("the endpoint's lxc"),
+                pod.map_or_else(|| packet.dst.to_string(), PodRef::label),
+                info.lxc_id,
+            ));
+            let verdict = Verdict::Delivered {
+                node: node.name.clone(),
+                pod: pod.and_then(|p| p.name.clone()),
+                ip: packet.dst,
+                lxc,
+                endpoint: info.lxc_id,
+                reason: hop.reason,
+            };
+            (hop, verdict)
+        }
+        _ => dropped(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst)),
+    };
+    Ok(Trace {
+        mode,
+        packet,
+        src: Source::Node { name: node.name.clone(), address: node.address, router: node.router },
+        dst: Destination { ip: packet.dst, pod: view.find_pod(&packet.dst.to_string()).cloned() },
+        notes: vec![format!(
+            "the node's stack routes {} to {} with source {}",
+            node.pod_cidr.as_deref().unwrap_or("its pod-cidr"),
+            hop.device,
+            node.router
+        )],
+        hops: vec![hop],
+        verdict,
+    })
 }

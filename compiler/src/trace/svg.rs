@@ -6,7 +6,8 @@
 use std::fmt::Write;
 
 use super::render::verdict_text;
-use super::simulate::{Hop, Trace, Verdict, FROM_CONTAINER, HOST_DEVICE, OVERLAY_DEVICE};
+use super::simulate::{program, Hop, Source, Trace, Verdict};
+use crate::bpf::{Interface, HOST_DEVICE, OVERLAY_DEVICE};
 use super::view::{Datapath, PodRef};
 use crate::layout::Reason;
 
@@ -167,7 +168,10 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let title = format!(
         "routec trace: {}{} -> {}{}, {}",
         packet.src,
-        name(Some(&trace.src)),
+        match &trace.src {
+            Source::Pod(pod) => name(Some(pod)),
+            Source::Node { name, .. } => format!(" (node {name})"),
+        },
         packet.dst,
         name(trace.dst.pod.as_ref()),
         packet.proto.as_str()
@@ -210,7 +214,7 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
         for (row, pod) in layout.rows[i].iter().enumerate() {
             let y = layout.row_y(row);
             let cy = layout.row_cy(row);
-            let (stroke, width) = if pod.ip == trace.packet.src && pod.node == trace.src.node {
+            let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.ip == pod.ip && src.node == pod.node) {
                 (SRC, 3)
             } else if trace.dst.pod.as_ref().is_some_and(|d| d.ip == pod.ip && d.node == pod.node) {
                 (DST, 3)
@@ -296,12 +300,19 @@ fn step_text(hop: &Hop) -> String {
 }
 
 fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Vec<(usize, String)>) {
-    let Some(src_node) = layout.node_index(&trace.src.node) else { return };
-    let Some(src_row) = layout.row_of(src_node, trace.src.ip) else { return };
-    let sx = layout.node_x(src_node);
-    let src_cy = layout.row_cy(src_row);
-    // The pod sends out of its eth0 into its lxc.
-    canvas.arrow(&[(sx + POD_X + POD_W, src_cy), (sx + DEV_X - 2, src_cy)]);
+    let from_container = program(Interface::Lxc).name;
+    let from_host = program(Interface::Host).name;
+    let Some(src_node) = layout.node_index(trace.src.node()) else { return };
+    // A pod sends out of its eth0 into its lxc; a node's stack out of cilium_host.
+    let src_cy = match &trace.src {
+        Source::Pod(pod) => {
+            let Some(row) = layout.row_of(src_node, pod.ip) else { return };
+            let (sx, cy) = (layout.node_x(src_node), layout.row_cy(row));
+            canvas.arrow(&[(sx + POD_X + POD_W, cy), (sx + DEV_X - 2, cy)]);
+            cy
+        }
+        Source::Node { .. } => layout.dev_y() + DEV_H / 2,
+    };
 
     for (i, hop) in trace.hops.iter().enumerate() {
         let number = i + 1;
@@ -311,13 +322,15 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
         let lane = x + LANE_X;
         let dev_cy = layout.dev_y() + DEV_H / 2;
         // Where the program runs: the source lxc or the overlay device.
-        let (start, start_y) = if hop.program == FROM_CONTAINER {
+        let (start, start_y) = if hop.program == from_container {
             ((x + DEV_X + DEV_W, src_cy), src_cy)
+        } else if hop.program == from_host {
+            ((x + HOST_X + DEV_W / 2, layout.dev_y()), dev_cy)
         } else {
             ((x + DEV_X + DEV_W, dev_cy), dev_cy)
         };
         // The label goes above the badge on the device row, below it elsewhere.
-        let above = hop.program != FROM_CONTAINER;
+        let above = hop.program != from_container;
         let label = badge_label(hop);
         let reason = hop.reason.reason();
         match reason {
@@ -328,6 +341,23 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
                 canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
+            }
+            Reason::HostDelivery => {
+                let above_devices = layout.dev_y() - 8;
+                if let Some(row) = layout.row_of(node, trace.packet.dst) {
+                    let cy = layout.row_cy(row);
+                    canvas.arrow(&[start, (start.0, above_devices), (lane, above_devices), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
+                    canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
+                }
+                // Right of cilium_vxlan the space below the line is free.
+                canvas.badge(x + BADGE_X, above_devices, number, &label, false, x + NODE_W);
+            }
+            _ if hop.program == from_host => {
+                let stop_y = layout.dev_y() - 20;
+                canvas.arrow(&[start, (start.0, stop_y + 14)]);
+                canvas.stop_sign(start.0, stop_y);
+                canvas.badge(start.0 + 30, stop_y, number, &label, true, x + NODE_W);
+                draw_drop_status(canvas, layout, x, hop);
             }
             Reason::TunnelEncap => {
                 canvas.arrow(&[start, (lane, start_y), (lane, dev_cy), (x + DEV_X + DEV_W + 2, dev_cy)]);
@@ -350,7 +380,7 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
             Reason::ToStack => {
                 let host_x = x + HOST_X + DEV_W / 2;
                 let below = layout.dev_y() + DEV_H + 5;
-                if hop.program == FROM_CONTAINER {
+                if hop.program == from_container {
                     canvas.arrow(&[start, (lane, start_y), (lane, below), (host_x, below), (host_x, layout.dev_y() + DEV_H + 2)]);
                 } else {
                     canvas.arrow(&[(x + DEV_X, dev_cy), (x + HOST_X + DEV_W + 2, dev_cy)]);
@@ -361,12 +391,17 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 canvas.arrow(&[start, (lane - 16, start_y)]);
                 canvas.stop_sign(lane - 2, start_y);
                 canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
-                let status = format!("dropped by {}: {} ({})", hop.program, hop.reason.name, hop.reason.code);
-                let sy = layout.status_y();
-                canvas.rect(x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H, "#ffebee", DROP, 2);
-                canvas.stop_sign(x + POD_X + 14, sy + STATUS_H / 2);
-                canvas.text(x + POD_X + 32, sy + 16, 11, &format!(r#" fill="{DROP}" font-weight="bold""#), &status);
+                draw_drop_status(canvas, layout, x, hop);
             }
         }
     }
+}
+
+/// The red strip at the bottom of the node where the packet died.
+fn draw_drop_status(canvas: &mut Canvas, layout: &Layout, x: i32, hop: &Hop) {
+    let status = format!("dropped by {}: {} ({})", hop.program, hop.reason.name, hop.reason.code);
+    let sy = layout.status_y();
+    canvas.rect(x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H, "#ffebee", DROP, 2);
+    canvas.stop_sign(x + POD_X + 14, sy + STATUS_H / 2);
+    canvas.text(x + POD_X + 32, sy + 16, 11, &format!(r#" fill="{DROP}" font-weight="bold""#), &status);
 }
