@@ -223,6 +223,16 @@ fn offline_and_live_traces_agree_with_real_packets() {
         assert_eq!(delivered, t.verdict.is_delivered(), "{} -> {dst}", a.ip);
     }
 
+    // The node's stack to its own pod (cil_from_host) and to a pod-less address.
+    let node = &cluster.nodes[same.node];
+    let node_netns = state.node(&node.name).unwrap().netns.clone();
+    for dst in [same.ip, no_pod_here] {
+        let t = trace::trace(&offline, &node.name, &dst.to_string(), Proto::Icmp, None, 64).unwrap();
+        assert_eq!(t.hops[0].program, "cil_from_host");
+        let delivered = assert_counted(&state, &options, &t, &node_netns);
+        assert_eq!(delivered, t.verdict.is_delivered(), "{} -> {dst}", node.name);
+    }
+
     // Delete one pinned entry: --live reports exactly that drift, predicts the
     // drop, and the real packet is dropped there.
     let victim = &pods[37];

@@ -8,14 +8,27 @@ use super::matrix::Matrix;
 use super::simulate::{Lookup, LookupValue, Trace, Verdict};
 use super::view::Mode;
 
-fn value_text(value: &LookupValue) -> String {
+fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
         LookupValue::Endpoint { endpoint, ifindex, flags, host, mac, node_mac, identity } => {
             if *host {
-                format!("host entry (flags {flags:#x}), identity {identity}")
-            } else {
-                format!("endpoint {endpoint}, ifindex {ifindex}, mac {mac}, node_mac {node_mac}, identity {identity}")
+                return format!("host entry (flags {flags:#x}), identity {identity}");
             }
+            // Offline, zeros are the loader's to fill.
+            let filled = |text: String, zero: bool| {
+                if zero && mode == Mode::Offline {
+                    format!("{text} (loader fills)")
+                } else {
+                    text
+                }
+            };
+            let zero_mac = "00:00:00:00:00:00";
+            format!(
+                "endpoint {endpoint}, {}, {}, {}, identity {identity}",
+                filled(format!("ifindex {ifindex}"), *ifindex == 0),
+                filled(format!("mac {mac}"), mac == zero_mac),
+                filled(format!("node_mac {node_mac}"), node_mac == zero_mac),
+            )
         }
         LookupValue::Remote { identity, identity_name, tunnel_endpoint } => {
             let identity = match identity_name {
@@ -30,7 +43,7 @@ fn value_text(value: &LookupValue) -> String {
     }
 }
 
-fn lookup_text(out: &mut String, lookup: &Lookup) {
+fn lookup_text(out: &mut String, lookup: &Lookup, mode: Mode) {
     let result = if lookup.hit { "hit" } else { "miss" };
     let _ = writeln!(out, "   lookup  {} ({}, {}): {} -> {result}", lookup.map, lookup.match_kind, lookup.purpose, lookup.key);
     let _ = writeln!(out, "           key    {}", lookup.key_hex);
@@ -39,7 +52,7 @@ fn lookup_text(out: &mut String, lookup: &Lookup) {
     }
     if let (Some(value_hex), Some(value)) = (&lookup.value_hex, &lookup.value) {
         let _ = writeln!(out, "           value  {value_hex}");
-        let _ = writeln!(out, "                  {}", value_text(value));
+        let _ = writeln!(out, "                  {}", value_text(value, mode));
     }
     if let Some(check) = &lookup.check {
         let _ = writeln!(out, "           check  {check}");
@@ -77,7 +90,7 @@ pub fn render_text(trace: &Trace) -> String {
             let _ = writeln!(out, "   check   {check}");
         }
         for lookup in &hop.lookups {
-            lookup_text(&mut out, lookup);
+            lookup_text(&mut out, lookup, trace.mode);
         }
         let kind = if hop.reason.drop { "drop" } else { "forward" };
         let _ = writeln!(out, "   verdict {kind} {} ({}): {}", hop.reason.name, hop.reason.code, hop.action);

@@ -372,7 +372,7 @@ fn mac_text(mac: Mac, mode: Mode) -> String {
 fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
     let verdict = Verdict::Dropped { node: hop.node.clone(), program: hop.program, reason: reason.into() };
     hop.reason = reason.into();
-    hop.action = format!("drop: {why}");
+    hop.action = why;
     (hop, verdict)
 }
 
