@@ -8,13 +8,14 @@ mod mycluster;
 use std::net::Ipv4Addr;
 
 use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo};
-use routec_compiler::trace::{Datapath, 
-    drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, DriftKind, Ipcache,
-    LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
+use routec_compiler::trace::{
+    drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, Datapath,
+    DriftKind, Ipcache, LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
 };
 
 const ROUTE1_LXC_KEY: &str = "0a 0a 02 79 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
-const ROUTE2_IPCACHE_KEY: &str = "40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00";
+const ROUTE2_IPCACHE_KEY: &str =
+    "40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00";
 const ROUTE2_IPCACHE_VALUE: &str = "94 28 00 00 ac 12 00 04 00 00 00 00";
 const ROUTE2_REMOTE_LXC_KEY: &str = "0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
 
@@ -44,31 +45,62 @@ fn route1_same_node_is_local_delivery() {
     let t = run("10.10.2.117", "10.10.2.121");
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
-    assert_eq!((hop.node.as_str(), hop.device.as_str(), hop.ifindex), ("mycluster-worker", "lxc4a891387ff1a", Some(9)));
+    assert_eq!(
+        (hop.node.as_str(), hop.device.as_str(), hop.ifindex),
+        ("mycluster-worker", "lxc4a891387ff1a", Some(9))
+    );
     assert_eq!(hop.program, "cil_from_container");
     // The source check, then the destination lookup with the reference key.
     assert_eq!(hop.lookups.len(), 2);
     assert_eq!(hop.lookups[0].purpose, "source");
     assert!(hop.lookups[0].hit);
     let dst = &hop.lookups[1];
-    assert_eq!((dst.map, dst.purpose, dst.hit), ("cilium_lxc", "destination", true));
+    assert_eq!(
+        (dst.map, dst.purpose, dst.hit),
+        ("cilium_lxc", "destination", true)
+    );
     assert_eq!(dst.key_hex, ROUTE1_LXC_KEY);
-    assert_eq!(dst.key_hex, routec_compiler::seeds::hex_bytes(&EndpointKey::ipv4(Ipv4Addr::new(10, 10, 2, 121)).to_bytes()));
+    assert_eq!(
+        dst.key_hex,
+        routec_compiler::seeds::hex_bytes(
+            &EndpointKey::ipv4(Ipv4Addr::new(10, 10, 2, 121)).to_bytes()
+        )
+    );
     match &dst.value {
-        Some(LookupValue::Endpoint { endpoint, ifindex, mac, node_mac, .. }) => {
+        Some(LookupValue::Endpoint {
+            endpoint,
+            ifindex,
+            mac,
+            node_mac,
+            ..
+        }) => {
             assert_eq!((*endpoint, *ifindex), (1587, 11));
-            assert_eq!((mac.as_str(), node_mac.as_str()), ("ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45"));
+            assert_eq!(
+                (mac.as_str(), node_mac.as_str()),
+                ("ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45")
+            );
         }
         other => panic!("expected an endpoint value, got {other:?}"),
     }
     assert_eq!(hop.reason.code, Reason::LocalDelivery.code());
-    assert!(hop.action.contains("Ethernet source f6:87:b6:c3:a6:45 destination ea:c4:71:d6:4f:a0"));
+    assert!(hop
+        .action
+        .contains("Ethernet source f6:87:b6:c3:a6:45 destination ea:c4:71:d6:4f:a0"));
     match &t.verdict {
-        Verdict::Delivered { node, lxc, endpoint, pod, .. } => {
+        Verdict::Delivered {
+            node,
+            lxc,
+            endpoint,
+            pod,
+            ..
+        } => {
             assert_eq!(node, "mycluster-worker");
             assert_eq!(lxc.as_deref(), Some("lxc5b7b34955e61"));
             assert_eq!(*endpoint, 1587);
-            assert_eq!(pod.as_deref(), Some("networking101/netshoot-7d996d7884-fwt8z"));
+            assert_eq!(
+                pod.as_deref(),
+                Some("networking101/netshoot-7d996d7884-fwt8z")
+            );
         }
         other => panic!("expected delivery, got {other:?}"),
     }
@@ -79,34 +111,65 @@ fn route1_same_node_is_local_delivery() {
 
 #[test]
 fn route2_other_node_goes_through_the_tunnel() {
-    let t = trace(&view(), "networking101/busybox-c8bbbbb84-t6ggh", "networking101/netshoot-7d996d7884-gcxrm", Proto::Icmp, None, 64)
-        .unwrap();
+    let t = trace(
+        &view(),
+        "networking101/busybox-c8bbbbb84-t6ggh",
+        "networking101/netshoot-7d996d7884-gcxrm",
+        Proto::Icmp,
+        None,
+        64,
+    )
+    .unwrap();
     assert_eq!(t.hops.len(), 2);
     let first = &t.hops[0];
-    assert_eq!((first.node.as_str(), first.program, first.device.as_str()), ("mycluster-worker", "cil_from_container", "lxc4a891387ff1a"));
+    assert_eq!(
+        (first.node.as_str(), first.program, first.device.as_str()),
+        ("mycluster-worker", "cil_from_container", "lxc4a891387ff1a")
+    );
     assert_eq!(first.lookups.len(), 3);
-    assert_eq!((first.lookups[1].map, first.lookups[1].hit), ("cilium_lxc", false));
+    assert_eq!(
+        (first.lookups[1].map, first.lookups[1].hit),
+        ("cilium_lxc", false)
+    );
     let ipcache = &first.lookups[2];
-    assert_eq!((ipcache.map, ipcache.match_kind, ipcache.hit), ("cilium_ipcache", "longest-prefix", true));
+    assert_eq!(
+        (ipcache.map, ipcache.match_kind, ipcache.hit),
+        ("cilium_ipcache", "longest-prefix", true)
+    );
     assert_eq!(ipcache.key_hex, ROUTE2_IPCACHE_KEY);
     assert_eq!(ipcache.matched_key_hex.as_deref(), Some(ROUTE2_IPCACHE_KEY));
     assert_eq!(ipcache.value_hex.as_deref(), Some(ROUTE2_IPCACHE_VALUE));
     assert_eq!(
         ipcache.value,
-        Some(LookupValue::Remote { identity: 10388, identity_name: None, tunnel_endpoint: Some(Ipv4Addr::new(172, 18, 0, 4)) })
+        Some(LookupValue::Remote {
+            identity: 10388,
+            identity_name: None,
+            tunnel_endpoint: Some(Ipv4Addr::new(172, 18, 0, 4))
+        })
     );
     assert_eq!(first.reason.code, Reason::TunnelEncap.code());
     assert!(first.action.contains("remote 172.18.0.4, VNI 0"));
 
     let second = &t.hops[1];
-    assert_eq!((second.node.as_str(), second.program, second.device.as_str()), ("mycluster-worker2", "cil_from_overlay", "cilium_vxlan"));
+    assert_eq!(
+        (second.node.as_str(), second.program, second.device.as_str()),
+        ("mycluster-worker2", "cil_from_overlay", "cilium_vxlan")
+    );
     assert_eq!(second.lookups.len(), 1);
     assert_eq!(second.lookups[0].key_hex, ROUTE2_REMOTE_LXC_KEY);
     assert!(second.lookups[0].hit);
     assert_eq!(second.reason.code, Reason::OverlayDelivery.code());
     match &t.verdict {
-        Verdict::Delivered { node, lxc, endpoint, .. } => {
-            assert_eq!((node.as_str(), lxc.as_deref(), *endpoint), ("mycluster-worker2", Some("lxc174c023046ff"), 3564));
+        Verdict::Delivered {
+            node,
+            lxc,
+            endpoint,
+            ..
+        } => {
+            assert_eq!(
+                (node.as_str(), lxc.as_deref(), *endpoint),
+                ("mycluster-worker2", Some("lxc174c023046ff"), 3564)
+            );
         }
         other => panic!("expected delivery, got {other:?}"),
     }
@@ -121,7 +184,9 @@ fn no_pod_on_the_source_node_is_no_endpoint() {
     assert_eq!(t.hops.len(), 1);
     assert_eq!(reason_of(&t), Reason::NoEndpoint);
     assert_eq!(t.verdict.reason().code, 134);
-    assert!(matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_container", .. } if node == "mycluster-worker"));
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_container", .. } if node == "mycluster-worker")
+    );
     // The /24 of the node's own pod-cidr matched: prefixlen 32 + 24 = 0x38.
     assert_eq!(
         t.hops[0].lookups[2].matched_key_hex.as_deref(),
@@ -138,7 +203,9 @@ fn no_pod_on_another_node_is_encapsulated_then_no_endpoint() {
     assert_eq!(t.hops[1].program, "cil_from_overlay");
     assert!(!t.hops[1].lookups[0].hit);
     assert_eq!(reason_of(&t), Reason::NoEndpoint);
-    assert!(matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2"));
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2")
+    );
     snapshot_all("drop-no-endpoint-remote", &t);
 }
 
@@ -165,20 +232,44 @@ fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
 
 #[test]
 fn node_stack_to_its_pod_is_host_delivery() {
-    let t = run("mycluster-worker", "networking101/netshoot-7d996d7884-fwt8z");
-    assert_eq!(t.packet.src, Ipv4Addr::new(10, 10, 2, 1), "the stack sends from the router address");
+    let t = run(
+        "mycluster-worker",
+        "networking101/netshoot-7d996d7884-fwt8z",
+    );
+    assert_eq!(
+        t.packet.src,
+        Ipv4Addr::new(10, 10, 2, 1),
+        "the stack sends from the router address"
+    );
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
-    assert_eq!((hop.program, hop.device.as_str(), hop.hook), ("cil_from_host", "cilium_host", "tc egress"));
+    assert_eq!(
+        (hop.program, hop.device.as_str(), hop.hook),
+        ("cil_from_host", "cilium_host", "tc egress")
+    );
     assert_eq!(hop.lookups[0].key_hex, ROUTE1_LXC_KEY);
     assert_eq!(reason_of(&t), Reason::HostDelivery);
     assert!(hop.action.contains("TTL untouched"));
     snapshot_all("node-host-delivery", &t);
 
-    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.200")), Reason::NoEndpoint);
+    assert_eq!(
+        reason_of(&run("mycluster-worker", "10.10.2.200")),
+        Reason::NoEndpoint
+    );
     // The router address itself is a host entry: cil_from_host drops it.
-    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.1")), Reason::NoEndpoint);
-    let err = trace(&view(), "mycluster-worker", "10.10.1.155", Proto::Icmp, None, 64).unwrap_err();
+    assert_eq!(
+        reason_of(&run("mycluster-worker", "10.10.2.1")),
+        Reason::NoEndpoint
+    );
+    let err = trace(
+        &view(),
+        "mycluster-worker",
+        "10.10.1.155",
+        Proto::Icmp,
+        None,
+        64,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "node mycluster-worker sends 10.10.1.155 through its own stack, not its datapath: only its pod-cidr 10.10.2.0/24 is routed to cilium_host"
@@ -215,7 +306,11 @@ fn ttl_one_is_exceeded_at_delivery() {
 #[test]
 fn wrong_vni_on_the_receiving_node() {
     let mut v = view();
-    v.nodes.iter_mut().find(|n| n.name == "mycluster-worker2").unwrap().vni = 7;
+    v.nodes
+        .iter_mut()
+        .find(|n| n.name == "mycluster-worker2")
+        .unwrap()
+        .vni = 7;
     let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::WrongVni);
     assert_eq!(t.hops[1].checks, vec!["tunnel id 0 != VNI 7".to_string()]);
@@ -223,7 +318,15 @@ fn wrong_vni_on_the_receiving_node() {
 
 #[test]
 fn tcp_port_is_carried() {
-    let t = trace(&view(), "10.10.2.117", "10.10.1.155", Proto::Tcp, Some(80), 64).unwrap();
+    let t = trace(
+        &view(),
+        "10.10.2.117",
+        "10.10.1.155",
+        Proto::Tcp,
+        Some(80),
+        64,
+    )
+    .unwrap();
     assert!(t.verdict.is_delivered());
     assert!(render_text(&t).contains("tcp port 80"));
 }
@@ -231,10 +334,22 @@ fn tcp_port_is_carried() {
 #[test]
 fn bad_endpoints_are_errors() {
     let v = view();
-    assert_eq!(trace(&v, "10.10.2.200", "10.10.2.121", Proto::Icmp, None, 64).unwrap_err(), TraceError::UnknownSource("10.10.2.200".into()));
-    assert_eq!(trace(&v, "10.10.2.117", "ns/nope", Proto::Icmp, None, 64).unwrap_err(), TraceError::UnknownDestination("ns/nope".into()));
-    assert_eq!(trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, Some(80), 64).unwrap_err(), TraceError::PortWithoutTransport);
-    assert_eq!(trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 0).unwrap_err(), TraceError::ZeroTtl);
+    assert_eq!(
+        trace(&v, "10.10.2.200", "10.10.2.121", Proto::Icmp, None, 64).unwrap_err(),
+        TraceError::UnknownSource("10.10.2.200".into())
+    );
+    assert_eq!(
+        trace(&v, "10.10.2.117", "ns/nope", Proto::Icmp, None, 64).unwrap_err(),
+        TraceError::UnknownDestination("ns/nope".into())
+    );
+    assert_eq!(
+        trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, Some(80), 64).unwrap_err(),
+        TraceError::PortWithoutTransport
+    );
+    assert_eq!(
+        trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 0).unwrap_err(),
+        TraceError::ZeroTtl
+    );
 }
 
 #[test]
@@ -254,20 +369,30 @@ fn matrix_reports_drops() {
     // own packets fail the source check.
     let cluster = mycluster::mycluster();
     let mut v = Snapshot::from_cluster(&cluster);
-    let kept: Vec<_> = v.lxc_entries("mycluster-worker2").into_iter().filter(|(k, _)| k.ip4() != Ipv4Addr::new(10, 10, 1, 155)).collect();
+    let kept: Vec<_> = v
+        .lxc_entries("mycluster-worker2")
+        .into_iter()
+        .filter(|(k, _)| k.ip4() != Ipv4Addr::new(10, 10, 1, 155))
+        .collect();
     v.set_lxc("mycluster-worker2", kept);
     let m = matrix(&v).unwrap();
     assert_eq!(m.not_delivered, 6);
     let gone = Ipv4Addr::new(10, 10, 1, 155);
     for pair in m.pairs.iter().filter(|p| p.result == "dropped") {
         match pair.reason.name {
-            "no-endpoint" => assert_eq!((pair.dst_ip, pair.node.as_str()), (gone, "mycluster-worker2")),
+            "no-endpoint" => assert_eq!(
+                (pair.dst_ip, pair.node.as_str()),
+                (gone, "mycluster-worker2")
+            ),
             "unknown-source" => assert_eq!(pair.src_ip, gone),
             other => panic!("unexpected drop {other}"),
         }
     }
     let text = render_matrix_text(&m);
-    assert!(text.contains("dropped on mycluster-worker2: no-endpoint (134)"), "{text}");
+    assert!(
+        text.contains("dropped on mycluster-worker2: no-endpoint (134)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -291,7 +416,10 @@ fn drift_modulo_loader_filled_fields() {
     live.set_lxc("mycluster-worker2", filled.clone());
     let clean = drift(&expected, &live);
     assert!(clean.is_clean(), "{:?}", clean.drift);
-    assert_eq!(render_drift_text(&clean), format!("drift: none ({} entries compared)\n", clean.compared));
+    assert_eq!(
+        render_drift_text(&clean),
+        format!("drift: none ({} entries compared)\n", clean.compared)
+    );
 
     // A declared ifindex that differs is drift; a deleted entry is missing;
     // an extra entry is stale; an ipcache value changed is different.
@@ -314,16 +442,55 @@ fn drift_modulo_loader_filled_fields() {
             *v = RemoteEndpointInfo::new(10388, Some(Ipv4Addr::new(172, 18, 0, 3)));
         }
     }
-    live.set_ipcache("mycluster-worker", std::sync::Arc::new(Ipcache::new(ipcache)));
+    live.set_ipcache(
+        "mycluster-worker",
+        std::sync::Arc::new(Ipcache::new(ipcache)),
+    );
     let report = drift(&expected, &live);
-    let summary: Vec<_> = report.drift.iter().map(|d| (d.node.as_str(), d.map, d.kind, d.key.as_str(), d.fields.clone())).collect();
+    let summary: Vec<_> = report
+        .drift
+        .iter()
+        .map(|d| {
+            (
+                d.node.as_str(),
+                d.map,
+                d.kind,
+                d.key.as_str(),
+                d.fields.clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         summary,
         vec![
-            ("mycluster-worker", "cilium_ipcache", DriftKind::Different, "10.10.1.155/32", vec!["tunnel_endpoint"]),
-            ("mycluster-worker2", "cilium_lxc", DriftKind::Stale, "10.10.1.99", vec![]),
-            ("mycluster-worker2", "cilium_lxc", DriftKind::Different, "10.10.1.155", vec!["ifindex"]),
-            ("mycluster-worker2", "cilium_lxc", DriftKind::Missing, "10.10.1.164", vec![]),
+            (
+                "mycluster-worker",
+                "cilium_ipcache",
+                DriftKind::Different,
+                "10.10.1.155/32",
+                vec!["tunnel_endpoint"]
+            ),
+            (
+                "mycluster-worker2",
+                "cilium_lxc",
+                DriftKind::Stale,
+                "10.10.1.99",
+                vec![]
+            ),
+            (
+                "mycluster-worker2",
+                "cilium_lxc",
+                DriftKind::Different,
+                "10.10.1.155",
+                vec!["ifindex"]
+            ),
+            (
+                "mycluster-worker2",
+                "cilium_lxc",
+                DriftKind::Missing,
+                "10.10.1.164",
+                vec![]
+            ),
         ]
     );
     insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
@@ -333,7 +500,8 @@ fn drift_modulo_loader_filled_fields() {
 
 #[test]
 fn hand_built_model_is_the_parsed_example() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mycluster/cluster.route");
     let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
     assert_eq!(analysis.cluster.as_ref(), Some(&mycluster::mycluster()));
 }

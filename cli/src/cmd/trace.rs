@@ -20,9 +20,11 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routec trace 10.10.2.117 10.10.1.155 examples/mycluster\n  \
+#[command(
+    after_help = "Examples:\n  routec trace 10.10.2.117 10.10.1.155 examples/mycluster\n  \
     routec trace ns/a ns/b cluster.route --format svg -o path.svg\n  routec trace --all examples/mycluster\n  \
-    routec trace 10.10.2.117 10.10.2.200 --build out\n  routec trace ns/a ns/b cluster.route --live mylab")]
+    routec trace 10.10.2.117 10.10.2.200 --build out\n  routec trace ns/a ns/b cluster.route --live mylab"
+)]
 pub struct Args {
     /// SRC DST PATH: the source pod (name or IP), the destination (pod name or
     /// any IPv4) and the cluster (.route file or folder). With --build or
@@ -90,12 +92,18 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let live_source = match (&args.live, &args.node) {
         (Some(lab), _) => Some(LiveSource::Lab {
             name: lab.clone(),
-            state_dir: args.lab_state.clone().unwrap_or_else(|| LabOptions::default().state_dir),
+            state_dir: args
+                .lab_state
+                .clone()
+                .unwrap_or_else(|| LabOptions::default().state_dir),
             bpffs: args.bpffs.clone(),
         }),
         (None, Some(node)) => Some(LiveSource::Node {
             name: node.clone(),
-            bpffs: args.bpffs.clone().unwrap_or_else(|| LabOptions::default().bpffs),
+            bpffs: args
+                .bpffs
+                .clone()
+                .unwrap_or_else(|| LabOptions::default().bpffs),
         }),
         (None, None) => None,
     };
@@ -107,13 +115,18 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let expected = match (path, &args.build) {
         (Some(_), Some(_)) => return Err(usage("give PATH or --build OUT, not both")),
         (Some(path), None) => {
-            let (cluster, _) = common::load(&InputArgs { path, message_format: args.message_format })?;
+            let (cluster, _) = common::load(&InputArgs {
+                path,
+                message_format: args.message_format,
+            })?;
             Snapshot::from_cluster(&cluster)
         }
         (None, Some(out)) => Snapshot::from_build(out).map_err(|e| usage(&e.to_string()))?,
         // A lab records the build it was applied from.
         (None, None) => match &live_source {
-            Some(LiveSource::Lab { name, state_dir, .. }) => {
+            Some(LiveSource::Lab {
+                name, state_dir, ..
+            }) => {
                 let state = LabState::load(state_dir, name).map_err(|e| usage(&e.to_string()))?;
                 Snapshot::from_build(&state.out).map_err(|e| usage(&e.to_string()))?
             }
@@ -124,7 +137,9 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         Some(source) => Some(live_snapshot(&expected, source).map_err(|e| usage(&e.to_string()))?),
         None => None,
     };
-    let view: &dyn Datapath = live.as_ref().map_or(&expected as &dyn Datapath, |l| l as &dyn Datapath);
+    let view: &dyn Datapath = live
+        .as_ref()
+        .map_or(&expected as &dyn Datapath, |l| l as &dyn Datapath);
     let drift = live.as_ref().map(|live| trace::drift(&expected, live));
 
     let proto: Proto = args.proto.parse().map_err(|e: String| usage(&e))?;
@@ -134,15 +149,30 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         }
         let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
         match args.format {
-            Format::Json => trace::MatrixReport { matrix: &matrix, drift: drift.as_ref() }.to_json(),
+            Format::Json => trace::MatrixReport {
+                matrix: &matrix,
+                drift: drift.as_ref(),
+            }
+            .to_json(),
             _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
         }
     } else {
-        let t = trace::trace(view, &endpoints[0], &endpoints[1], proto, args.port, args.ttl)
-            .map_err(|e| usage(&e.to_string()))?;
+        let t = trace::trace(
+            view,
+            &endpoints[0],
+            &endpoints[1],
+            proto,
+            args.port,
+            args.ttl,
+        )
+        .map_err(|e| usage(&e.to_string()))?;
         match args.format {
             Format::Text => with_drift(trace::render_text(&t), drift.as_ref()),
-            Format::Json => trace::TraceReport { trace: &t, drift: drift.as_ref() }.to_json(),
+            Format::Json => trace::TraceReport {
+                trace: &t,
+                drift: drift.as_ref(),
+            }
+            .to_json(),
             Format::Svg => {
                 if let Some(drift) = &drift {
                     eprint!("{}", trace::render_drift_text(drift));
@@ -152,7 +182,8 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         }
     };
     match &args.output {
-        Some(file) => std::fs::write(file, output).map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
+        Some(file) => std::fs::write(file, output)
+            .map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
         None => {
             use std::io::Write;
             // A closed stdout (`| head`) is not an error worth a panic.

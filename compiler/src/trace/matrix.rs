@@ -49,7 +49,13 @@ pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
             if i == j {
                 continue;
             }
-            let packet = Packet { src: src.ip, dst: dst.ip, proto: Proto::Icmp, port: None, ttl: 64 };
+            let packet = Packet {
+                src: src.ip,
+                dst: dst.ip,
+                proto: Proto::Icmp,
+                port: None,
+                ttl: 64,
+            };
             let trace = trace_packet(view, src, packet)?;
             let (result, node) = match &trace.verdict {
                 Verdict::Delivered { node, .. } => ("delivered", node.clone()),
@@ -69,5 +75,10 @@ pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
         }
     }
     let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
-    Ok(Matrix { not_delivered: pairs.len() - delivered, delivered, pods, pairs })
+    Ok(Matrix {
+        not_delivered: pairs.len() - delivered,
+        delivered,
+        pods,
+        pairs,
+    })
 }

@@ -10,7 +10,15 @@ use super::view::Mode;
 
 fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
-        LookupValue::Endpoint { endpoint, ifindex, flags, host, mac, node_mac, identity } => {
+        LookupValue::Endpoint {
+            endpoint,
+            ifindex,
+            flags,
+            host,
+            mac,
+            node_mac,
+            identity,
+        } => {
             if *host {
                 return format!("host entry (flags {flags:#x}), identity {identity}");
             }
@@ -30,7 +38,11 @@ fn value_text(value: &LookupValue, mode: Mode) -> String {
                 filled(format!("node_mac {node_mac}"), node_mac == zero_mac),
             )
         }
-        LookupValue::Remote { identity, identity_name, tunnel_endpoint } => {
+        LookupValue::Remote {
+            identity,
+            identity_name,
+            tunnel_endpoint,
+        } => {
             let identity = match identity_name {
                 Some(name) => format!("identity {identity} ({name})"),
                 None => format!("identity {identity}"),
@@ -45,7 +57,11 @@ fn value_text(value: &LookupValue, mode: Mode) -> String {
 
 fn lookup_text(out: &mut String, lookup: &Lookup, mode: Mode) {
     let result = if lookup.hit { "hit" } else { "miss" };
-    let _ = writeln!(out, "   lookup  {} ({}, {}): {} -> {result}", lookup.map, lookup.match_kind, lookup.purpose, lookup.key);
+    let _ = writeln!(
+        out,
+        "   lookup  {} ({}, {}): {} -> {result}",
+        lookup.map, lookup.match_kind, lookup.purpose, lookup.key
+    );
     let _ = writeln!(out, "           key    {}", lookup.key_hex);
     if let (Some(matched), Some(matched_hex)) = (&lookup.matched_key, &lookup.matched_key_hex) {
         let _ = writeln!(out, "           match  {matched_hex}  ({matched})");
@@ -63,7 +79,12 @@ fn lookup_text(out: &mut String, lookup: &Lookup, mode: Mode) {
 pub fn render_text(trace: &Trace) -> String {
     let mut out = String::new();
     let packet = &trace.packet;
-    let dst_name = trace.dst.pod.as_ref().and_then(|p| p.name.clone()).unwrap_or_else(|| "no pod".to_string());
+    let dst_name = trace
+        .dst
+        .pod
+        .as_ref()
+        .and_then(|p| p.name.clone())
+        .unwrap_or_else(|| "no pod".to_string());
     let port = packet.port.map_or(String::new(), |p| format!(" port {p}"));
     let _ = writeln!(
         out,
@@ -84,8 +105,18 @@ pub fn render_text(trace: &Trace) -> String {
     }
     for (i, hop) in trace.hops.iter().enumerate() {
         let _ = writeln!(out);
-        let ifindex = hop.ifindex.map_or(String::new(), |i| format!(" (ifindex {i})"));
-        let _ = writeln!(out, "{}. {}  {}{ifindex}  {}  {}", i + 1, hop.node, hop.device, hop.hook, hop.program);
+        let ifindex = hop
+            .ifindex
+            .map_or(String::new(), |i| format!(" (ifindex {i})"));
+        let _ = writeln!(
+            out,
+            "{}. {}  {}{ifindex}  {}  {}",
+            i + 1,
+            hop.node,
+            hop.device,
+            hop.hook,
+            hop.program
+        );
         for check in &hop.checks {
             let _ = writeln!(out, "   check   {check}");
         }
@@ -93,7 +124,11 @@ pub fn render_text(trace: &Trace) -> String {
             lookup_text(&mut out, lookup, trace.mode);
         }
         let kind = if hop.reason.drop { "drop" } else { "forward" };
-        let _ = writeln!(out, "   verdict {kind} {} ({}): {}", hop.reason.name, hop.reason.code, hop.action);
+        let _ = writeln!(
+            out,
+            "   verdict {kind} {} ({}): {}",
+            hop.reason.name, hop.reason.code, hop.action
+        );
         if let Some(next) = &hop.next {
             let _ = writeln!(out, "   next    {next}");
         }
@@ -105,18 +140,41 @@ pub fn render_text(trace: &Trace) -> String {
 
 pub fn verdict_text(verdict: &Verdict) -> String {
     match verdict {
-        Verdict::Delivered { node, pod, ip, lxc, endpoint, reason } => format!(
+        Verdict::Delivered {
+            node,
+            pod,
+            ip,
+            lxc,
+            endpoint,
+            reason,
+        } => format!(
             "delivered to {} ({ip}) on {node} via {}, endpoint {endpoint} [{}]",
             pod.as_deref().unwrap_or("an unnamed endpoint"),
             lxc.as_deref().unwrap_or("its lxc"),
             reason.name
         ),
-        Verdict::ToStack { node, reason } => format!("passed to {node}'s network stack [{}]", reason.name),
-        Verdict::Dropped { node, program, reason } => {
-            format!("dropped on {node} by {program}: {} (reason {})", reason.name, reason.code)
+        Verdict::ToStack { node, reason } => {
+            format!("passed to {node}'s network stack [{}]", reason.name)
         }
-        Verdict::LeftCluster { node, tunnel_endpoint, reason } => {
-            format!("encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]", reason.name)
+        Verdict::Dropped {
+            node,
+            program,
+            reason,
+        } => {
+            format!(
+                "dropped on {node} by {program}: {} (reason {})",
+                reason.name, reason.code
+            )
+        }
+        Verdict::LeftCluster {
+            node,
+            tunnel_endpoint,
+            reason,
+        } => {
+            format!(
+                "encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]",
+                reason.name
+            )
         }
     }
 }
@@ -147,28 +205,61 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
     let _ = writeln!(out, "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? left the cluster");
     let _ = writeln!(out);
     let width = n.to_string().len().max(2);
-    let name_width = matrix.pods.iter().map(|p| p.label().len()).max().unwrap_or(0);
-    let _ = write!(out, "{:>w$}  {:<nw$}  ", "#", "from \\ to", w = width, nw = name_width + 16);
+    let name_width = matrix
+        .pods
+        .iter()
+        .map(|p| p.label().len())
+        .max()
+        .unwrap_or(0);
+    let _ = write!(
+        out,
+        "{:>w$}  {:<nw$}  ",
+        "#",
+        "from \\ to",
+        w = width,
+        nw = name_width + 16
+    );
     for j in 0..n {
         let _ = write!(out, "{:>w$}", j + 1, w = width + 1);
     }
     let _ = writeln!(out);
     for (i, pod) in matrix.pods.iter().enumerate() {
-        let _ = write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.label(), pod.ip.to_string(), w = width, nw = name_width);
+        let _ = write!(
+            out,
+            "{:>w$}  {:<nw$}  {:<15} ",
+            i + 1,
+            pod.label(),
+            pod.ip.to_string(),
+            w = width,
+            nw = name_width
+        );
         for j in 0..n {
-            let symbol = matrix.get(i, j).map_or("-", |p| cell(p.result, p.reason.name));
+            let symbol = matrix
+                .get(i, j)
+                .map_or("-", |p| cell(p.result, p.reason.name));
             let _ = write!(out, "{symbol:>w$}", w = width + 1);
         }
         let _ = writeln!(out);
     }
-    let failures: Vec<_> = matrix.pairs.iter().filter(|p| p.result != "delivered").collect();
+    let failures: Vec<_> = matrix
+        .pairs
+        .iter()
+        .filter(|p| p.result != "delivered")
+        .collect();
     if !failures.is_empty() {
         let _ = writeln!(out);
         for pair in failures {
             let _ = writeln!(
                 out,
                 "{} ({}) -> {} ({}): {} on {}: {} ({})",
-                pair.src, pair.src_ip, pair.dst, pair.dst_ip, pair.result, pair.node, pair.reason.name, pair.reason.code
+                pair.src,
+                pair.src_ip,
+                pair.dst,
+                pair.dst_ip,
+                pair.result,
+                pair.node,
+                pair.reason.name,
+                pair.reason.code
             );
         }
     }
@@ -182,7 +273,12 @@ pub fn render_drift_text(report: &DriftReport) -> String {
         let _ = writeln!(out, "drift: none ({} entries compared)", report.compared);
         return out;
     }
-    let _ = writeln!(out, "drift: {} of {} entries", report.drift.len(), report.compared);
+    let _ = writeln!(
+        out,
+        "drift: {} of {} entries",
+        report.drift.len(),
+        report.compared
+    );
     for d in &report.drift {
         let what = match d.kind {
             DriftKind::Missing => "missing from the kernel".to_string(),

@@ -8,14 +8,17 @@ use serde::Serialize;
 use super::view::{hex, Datapath, Mode, NodeConfig, PodRef};
 use crate::bpf::{self, Interface, Program, OVERLAY_DEVICE, PROGRAMS};
 use crate::layout::{
-    EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH, IDENTITY_HOST,
-    IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
+    EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH,
+    IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::model::Mac;
 
 /// The program that runs on `interface`, from the build's program table.
 pub fn program(interface: Interface) -> &'static Program {
-    PROGRAMS.iter().find(|p| p.interface == interface).expect("every interface kind has its program")
+    PROGRAMS
+        .iter()
+        .find(|p| p.interface == interface)
+        .expect("every interface kind has its program")
 }
 
 fn hook(program: &Program) -> &'static str {
@@ -77,7 +80,11 @@ pub struct ReasonRef {
 
 impl From<Reason> for ReasonRef {
     fn from(reason: Reason) -> Self {
-        ReasonRef { code: reason.code(), name: reason.name(), drop: reason.is_drop() }
+        ReasonRef {
+            code: reason.code(),
+            name: reason.name(),
+            drop: reason.is_drop(),
+        }
     }
 }
 
@@ -91,8 +98,20 @@ impl ReasonRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LookupValue {
-    Endpoint { endpoint: u16, ifindex: u32, flags: u32, host: bool, mac: String, node_mac: String, identity: u32 },
-    Remote { identity: u32, identity_name: Option<&'static str>, tunnel_endpoint: Option<Ipv4Addr> },
+    Endpoint {
+        endpoint: u16,
+        ifindex: u32,
+        flags: u32,
+        host: bool,
+        mac: String,
+        node_mac: String,
+        identity: u32,
+    },
+    Remote {
+        identity: u32,
+        identity_name: Option<&'static str>,
+        tunnel_endpoint: Option<Ipv4Addr>,
+    },
 }
 
 /// One map lookup a program made.
@@ -139,12 +158,30 @@ pub struct Hop {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Verdict {
-    Delivered { node: String, pod: Option<String>, ip: Ipv4Addr, lxc: Option<String>, endpoint: u16, reason: ReasonRef },
-    ToStack { node: String, reason: ReasonRef },
-    Dropped { node: String, program: &'static str, reason: ReasonRef },
+    Delivered {
+        node: String,
+        pod: Option<String>,
+        ip: Ipv4Addr,
+        lxc: Option<String>,
+        endpoint: u16,
+        reason: ReasonRef,
+    },
+    ToStack {
+        node: String,
+        reason: ReasonRef,
+    },
+    Dropped {
+        node: String,
+        program: &'static str,
+        reason: ReasonRef,
+    },
     /// Encapsulated towards an underlay address beyond the view: no node of
     /// the view has it, or the view lacks that node's maps.
-    LeftCluster { node: String, tunnel_endpoint: Ipv4Addr, reason: ReasonRef },
+    LeftCluster {
+        node: String,
+        tunnel_endpoint: Ipv4Addr,
+        reason: ReasonRef,
+    },
 }
 
 impl Verdict {
@@ -168,7 +205,11 @@ impl Verdict {
 pub enum Source {
     Pod(PodRef),
     /// The node's stack, sending from its router address into its pod-cidr.
-    Node { name: String, address: Ipv4Addr, router: Ipv4Addr },
+    Node {
+        name: String,
+        address: Ipv4Addr,
+        router: Ipv4Addr,
+    },
 }
 
 impl Source {
@@ -208,7 +249,11 @@ pub enum TraceError {
     #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IPv4 address, or a node's name")]
     UnknownSource(String),
     #[error("node {node} sends {dst} through its own stack, not its datapath: only its pod-cidr {cidr} is routed to cilium_host")]
-    NotViaHost { node: String, dst: Ipv4Addr, cidr: String },
+    NotViaHost {
+        node: String,
+        dst: Ipv4Addr,
+        cidr: String,
+    },
     #[error("`{0}` is neither a pod nor an IPv4 address")]
     UnknownDestination(String),
     #[error("pod `{pod}` is on node `{node}`, which the datapath view does not have")]
@@ -231,7 +276,9 @@ pub fn trace(
 ) -> Result<Trace, TraceError> {
     let dst_ip = match view.find_pod(dst) {
         Some(pod) => pod.ip,
-        None => dst.parse::<Ipv4Addr>().map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
+        None => dst
+            .parse::<Ipv4Addr>()
+            .map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
     };
     if port.is_some() && proto == Proto::Icmp {
         return Err(TraceError::PortWithoutTransport);
@@ -240,19 +287,40 @@ pub fn trace(
         return Err(TraceError::ZeroTtl);
     }
     if let Some(pod) = view.find_pod(src) {
-        let packet = Packet { src: pod.ip, dst: dst_ip, proto, port, ttl };
+        let packet = Packet {
+            src: pod.ip,
+            dst: dst_ip,
+            proto,
+            port,
+            ttl,
+        };
         return trace_packet(view, pod, packet);
     }
-    let node = view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
-    let packet = Packet { src: node.router, dst: dst_ip, proto, port, ttl };
+    let node = view
+        .node(src)
+        .ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
+    let packet = Packet {
+        src: node.router,
+        dst: dst_ip,
+        proto,
+        port,
+        ttl,
+    };
     trace_from_node(view, node, packet)
 }
 
 /// Traces `packet` leaving `src`'s eth0.
-pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result<Trace, TraceError> {
+pub fn trace_packet(
+    view: &dyn Datapath,
+    src: &PodRef,
+    packet: Packet,
+) -> Result<Trace, TraceError> {
     let node = view
         .node(&src.node)
-        .ok_or_else(|| TraceError::MissingNode { pod: src.label(), node: src.node.clone() })?;
+        .ok_or_else(|| TraceError::MissingNode {
+            pod: src.label(),
+            node: src.node.clone(),
+        })?;
     let mut notes = vec![format!(
         "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
         node.router,
@@ -260,17 +328,27 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
         src.lxc.as_deref().unwrap_or("its lxc"),
     )];
     if packet.proto != Proto::Icmp {
-        notes.push(format!("the datapath decides on IPv4 addresses only: {} is carried untouched", packet.proto.as_str()));
+        notes.push(format!(
+            "the datapath decides on IPv4 addresses only: {} is carried untouched",
+            packet.proto.as_str()
+        ));
     }
     let mut hops = Vec::new();
     let mut step = from_container(view, node, src, &packet, &mut hops);
     let verdict = loop {
         match step {
             Step::Done(verdict) => break verdict,
-            Step::Overlay { node, vni, ttl } => step = from_overlay(view, node, vni, &packet, ttl, &mut hops),
+            Step::Overlay { node, vni, ttl } => {
+                step = from_overlay(view, node, vni, &packet, ttl, &mut hops)
+            }
         }
     };
-    if view.mode() == Mode::Offline && hops.iter().any(|h| h.lookups.iter().any(|l| l.check.as_deref().is_some_and(|c| c.contains("loader"))))
+    if view.mode() == Mode::Offline
+        && hops.iter().any(|h| {
+            h.lookups
+                .iter()
+                .any(|l| l.check.as_deref().is_some_and(|c| c.contains("loader")))
+        })
     {
         notes.push("offline: a zero ifindex or MAC in an entry is filled in by the loader from the interface".to_string());
     }
@@ -278,7 +356,10 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
         mode: view.mode(),
         packet,
         src: Source::Pod(src.clone()),
-        dst: Destination { ip: packet.dst, pod: view.find_pod(&packet.dst.to_string()).cloned() },
+        dst: Destination {
+            ip: packet.dst,
+            pod: view.find_pod(&packet.dst.to_string()).cloned(),
+        },
         notes,
         hops,
         verdict,
@@ -287,7 +368,11 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
 
 enum Step<'a> {
     Done(Verdict),
-    Overlay { node: &'a NodeConfig, vni: u32, ttl: u8 },
+    Overlay {
+        node: &'a NodeConfig,
+        vni: u32,
+        ttl: u8,
+    },
 }
 
 fn identity_name(identity: u32) -> Option<&'static str> {
@@ -312,7 +397,12 @@ fn endpoint_value(info: &EndpointInfo) -> LookupValue {
     }
 }
 
-fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static str) -> (Lookup, Option<EndpointInfo>) {
+fn lxc_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: Ipv4Addr,
+    purpose: &'static str,
+) -> (Lookup, Option<EndpointInfo>) {
     let key = EndpointKey::ipv4(ip);
     let found = view.lxc_lookup(node, &key);
     let lookup = Lookup {
@@ -331,9 +421,16 @@ fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static s
     (lookup, found)
 }
 
-fn ipcache_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
+fn ipcache_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: Ipv4Addr,
+) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
     let key = IpcacheKey::ipv4(ip, 32);
-    let found = view.ipcache(node).and_then(|ipcache| ipcache.lookup(&key)).copied();
+    let found = view
+        .ipcache(node)
+        .and_then(|ipcache| ipcache.lookup(&key))
+        .copied();
     let lookup = Lookup {
         map: "cilium_ipcache",
         match_kind: "longest-prefix",
@@ -370,7 +467,11 @@ fn mac_text(mac: Mac, mode: Mode) -> String {
 }
 
 fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
-    let verdict = Verdict::Dropped { node: hop.node.clone(), program: hop.program, reason: reason.into() };
+    let verdict = Verdict::Dropped {
+        node: hop.node.clone(),
+        program: hop.program,
+        reason: reason.into(),
+    };
     hop.reason = reason.into();
     hop.action = why;
     (hop, verdict)
@@ -391,7 +492,10 @@ fn from_container<'a>(
     let program = program(Interface::Lxc);
     let hop = Hop {
         node: node.name.clone(),
-        device: src.lxc.clone().unwrap_or_else(|| format!("lxc of {}", src.ip)),
+        device: src
+            .lxc
+            .clone()
+            .unwrap_or_else(|| format!("lxc of {}", src.ip)),
         ifindex: src.ifindex,
         hook: hook(program),
         program: program.name,
@@ -427,12 +531,22 @@ fn from_container_hop<'a>(
         }
         Some(info) => {
             let (ok, text) = match (info.ifindex, src.ifindex) {
-                (0, _) if mode == Mode::Offline => {
-                    (true, "ifindex 0 in the seed: filled by the loader with the ingress lxc's ifindex".to_string())
+                (0, _) if mode == Mode::Offline => (
+                    true,
+                    "ifindex 0 in the seed: filled by the loader with the ingress lxc's ifindex"
+                        .to_string(),
+                ),
+                (entry, Some(ingress)) if entry == ingress => {
+                    (true, format!("ifindex {entry} = ingress ifindex {ingress}"))
                 }
-                (entry, Some(ingress)) if entry == ingress => (true, format!("ifindex {entry} = ingress ifindex {ingress}")),
-                (entry, Some(ingress)) => (false, format!("ifindex {entry} != ingress ifindex {ingress}")),
-                (entry, None) => (true, format!("ifindex {entry} (the ingress ifindex is not known here)")),
+                (entry, Some(ingress)) => (
+                    false,
+                    format!("ifindex {entry} != ingress ifindex {ingress}"),
+                ),
+                (entry, None) => (
+                    true,
+                    format!("ifindex {entry} (the ingress ifindex is not known here)"),
+                ),
             };
             lookup.check = Some(text);
             ok
@@ -449,11 +563,25 @@ fn from_container_hop<'a>(
     match found {
         Some(info) if info.is_host() => {
             hop.reason = Reason::ToStack.into();
-            hop.action = format!("TC_ACT_OK: {} is {}'s own address, pass to its network stack", packet.dst, node.name);
-            let verdict = Verdict::ToStack { node: node.name.clone(), reason: hop.reason };
+            hop.action = format!(
+                "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
+                packet.dst, node.name
+            );
+            let verdict = Verdict::ToStack {
+                node: node.name.clone(),
+                reason: hop.reason,
+            };
             (hop, Step::Done(verdict))
         }
-        Some(info) => deliver(view, node, packet, packet.ttl, info, Reason::LocalDelivery, hop),
+        Some(info) => deliver(
+            view,
+            node,
+            packet,
+            packet.ttl,
+            info,
+            Reason::LocalDelivery,
+            hop,
+        ),
         None => route(view, node, packet, hop),
     }
 }
@@ -470,7 +598,11 @@ fn deliver<'a>(
 ) -> (Hop, Step<'a>) {
     if ttl <= 1 {
         hop.checks.push(format!("TTL {ttl} <= 1"));
-        return drop_hop(hop, Reason::TtlExceeded, "the TTL would reach zero".to_string());
+        return drop_hop(
+            hop,
+            Reason::TtlExceeded,
+            "the TTL would reach zero".to_string(),
+        );
     }
     let mode = view.mode();
     let pod = view.pod_at(&node.name, packet.dst);
@@ -505,20 +637,38 @@ fn deliver<'a>(
 }
 
 /// A `cilium_lxc` miss: the ipcache decides between encapsulation and a drop.
-fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut hop: Hop) -> (Hop, Step<'a>) {
+fn route<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    packet: &Packet,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
     let (lookup, found) = ipcache_lookup(view, &node.name, packet.dst);
     hop.lookups.push(lookup);
     let Some((key, value)) = found else {
-        return drop_hop(hop, Reason::NoRoute, format!("no cilium_ipcache prefix covers {}", packet.dst));
+        return drop_hop(
+            hop,
+            Reason::NoRoute,
+            format!("no cilium_ipcache prefix covers {}", packet.dst),
+        );
     };
     let Some(remote) = value.tunnel_endpoint() else {
-        return drop_hop(hop, Reason::NoTunnelEndpoint, format!("{} has no tunnel endpoint", prefix_text(&key)));
+        return drop_hop(
+            hop,
+            Reason::NoTunnelEndpoint,
+            format!("{} has no tunnel endpoint", prefix_text(&key)),
+        );
     };
     if remote == node.address {
         return drop_hop(
             hop,
             Reason::NoEndpoint,
-            format!("{} is in {}'s own address space ({}) but no endpoint has it", packet.dst, node.name, prefix_text(&key)),
+            format!(
+                "{} is in {}'s own address space ({}) but no endpoint has it",
+                packet.dst,
+                node.name,
+                prefix_text(&key)
+            ),
         );
     }
     hop.reason = Reason::TunnelEncap.into();
@@ -526,20 +676,37 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
         "bpf_skb_set_tunnel_key(remote {remote}, VNI {}, TTL {TUNNEL_TTL}), bpf_redirect({OVERLAY_DEVICE})",
         node.vni
     );
-    match view.node_by_address(remote).filter(|next| view.has_maps(&next.name)) {
+    match view
+        .node_by_address(remote)
+        .filter(|next| view.has_maps(&next.name))
+    {
         Some(next) => {
             hop.next = Some(format!(
                 "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
                 node.overlay, node.overlay_port, next.name, next.address
             ));
-            (hop, Step::Overlay { node: next, vni: node.vni, ttl: packet.ttl })
+            (
+                hop,
+                Step::Overlay {
+                    node: next,
+                    vni: node.vni,
+                    ttl: packet.ttl,
+                },
+            )
         }
         None => {
             hop.next = Some(match view.node_by_address(remote) {
-                Some(next) => format!("{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have", next.name),
+                Some(next) => format!(
+                    "{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have",
+                    next.name
+                ),
                 None => format!("{OVERLAY_DEVICE} -> {remote}, which is no node of this view"),
             });
-            let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
+            let verdict = Verdict::LeftCluster {
+                node: node.name.clone(),
+                tunnel_endpoint: remote,
+                reason: hop.reason,
+            };
             (hop, Step::Done(verdict))
         }
     }
@@ -567,21 +734,40 @@ fn from_overlay<'a>(
         next: None,
     };
     let (hop, step) = if vni != node.vni {
-        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.vni));
-        drop_hop(hop, Reason::WrongVni, format!("the packet carries VNI {vni}, {} expects {}", node.name, node.vni))
+        hop.checks
+            .push(format!("tunnel id {vni} != VNI {}", node.vni));
+        drop_hop(
+            hop,
+            Reason::WrongVni,
+            format!(
+                "the packet carries VNI {vni}, {} expects {}",
+                node.name, node.vni
+            ),
+        )
     } else {
-        hop.checks.push(format!("tunnel id {vni} = VNI {}", node.vni));
+        hop.checks
+            .push(format!("tunnel id {vni} = VNI {}", node.vni));
         let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
         hop.lookups.push(lookup);
         match found {
             Some(info) if info.is_host() => {
                 hop.reason = Reason::ToStack.into();
-                hop.action = format!("TC_ACT_OK: {} is {}'s own address, pass to its network stack", packet.dst, node.name);
-                let verdict = Verdict::ToStack { node: node.name.clone(), reason: hop.reason };
+                hop.action = format!(
+                    "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
+                    packet.dst, node.name
+                );
+                let verdict = Verdict::ToStack {
+                    node: node.name.clone(),
+                    reason: hop.reason,
+                };
                 (hop, Step::Done(verdict))
             }
             Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
-            None => drop_hop(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst)),
+            None => drop_hop(
+                hop,
+                Reason::NoEndpoint,
+                format!("no endpoint on {} has {}", node.name, packet.dst),
+            ),
         }
     };
     hops.push(hop);
@@ -590,13 +776,20 @@ fn from_overlay<'a>(
 
 /// A packet the node's stack routes into its pod-cidr: `cil_from_host` on
 /// `cilium_host` egress.
-pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -> Result<Trace, TraceError> {
+pub fn trace_from_node(
+    view: &dyn Datapath,
+    node: &NodeConfig,
+    packet: Packet,
+) -> Result<Trace, TraceError> {
     let cidr: Option<ipnet::Ipv4Net> = node.pod_cidr.as_deref().and_then(|c| c.parse().ok());
     if !cidr.is_some_and(|c| c.contains(&packet.dst)) {
         return Err(TraceError::NotViaHost {
             node: node.name.clone(),
             dst: packet.dst,
-            cidr: node.pod_cidr.clone().unwrap_or_else(|| "(unknown)".to_string()),
+            cidr: node
+                .pod_cidr
+                .clone()
+                .unwrap_or_else(|| "(unknown)".to_string()),
         });
     }
     let program = program(Interface::Host);
@@ -645,13 +838,24 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
             };
             (hop, verdict)
         }
-        _ => dropped(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst)),
+        _ => dropped(
+            hop,
+            Reason::NoEndpoint,
+            format!("no endpoint on {} has {}", node.name, packet.dst),
+        ),
     };
     Ok(Trace {
         mode,
         packet,
-        src: Source::Node { name: node.name.clone(), address: node.address, router: node.router },
-        dst: Destination { ip: packet.dst, pod: view.find_pod(&packet.dst.to_string()).cloned() },
+        src: Source::Node {
+            name: node.name.clone(),
+            address: node.address,
+            router: node.router,
+        },
+        dst: Destination {
+            ip: packet.dst,
+            pod: view.find_pod(&packet.dst.to_string()).cloned(),
+        },
         notes: vec![format!(
             "the node's stack routes {} to {} with source {}",
             node.pod_cidr.as_deref().unwrap_or("its pod-cidr"),

@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use super::render::verdict_text;
 use super::simulate::{program, Hop, Source, Trace, Verdict};
-use crate::bpf::{Interface, HOST_DEVICE, OVERLAY_DEVICE};
 use super::view::{Datapath, PodRef};
+use crate::bpf::{Interface, HOST_DEVICE, OVERLAY_DEVICE};
 use crate::layout::Reason;
 
 const MARGIN: i32 = 20;
@@ -37,7 +37,10 @@ const SRC: &str = "#1565c0";
 const DST: &str = "#2e7d32";
 
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 struct Layout<'a> {
@@ -87,17 +90,30 @@ struct Canvas {
 }
 
 impl Canvas {
-    fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, fill: &str, stroke: &str, stroke_width: i32) {
+    fn rect(
+        &mut self,
+        (x, y, w, h): (i32, i32, i32, i32),
+        fill: &str,
+        stroke: &str,
+        stroke_width: i32,
+    ) {
         let _ = writeln!(
             self.body,
             r#"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"/>"#
         );
     }
     fn text(&mut self, x: i32, y: i32, size: i32, attrs: &str, text: &str) {
-        let _ = writeln!(self.body, r#"<text x="{x}" y="{y}" font-size="{size}"{attrs}>{}</text>"#, esc(text));
+        let _ = writeln!(
+            self.body,
+            r#"<text x="{x}" y="{y}" font-size="{size}"{attrs}>{}</text>"#,
+            esc(text)
+        );
     }
     fn line(&mut self, x1: i32, y1: i32, x2: i32, y2: i32, stroke: &str, width: i32) {
-        let _ = writeln!(self.body, r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{stroke}" stroke-width="{width}"/>"#);
+        let _ = writeln!(
+            self.body,
+            r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{stroke}" stroke-width="{width}"/>"#
+        );
     }
     fn arrow(&mut self, points: &[(i32, i32)]) {
         let points: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
@@ -110,13 +126,26 @@ impl Canvas {
     /// A numbered circle, with the program and its lookups in a label
     /// below it (or above it, near the bottom of a node).
     fn badge(&mut self, x: i32, y: i32, number: usize, label: &[String], above: bool, right: i32) {
-        let _ = writeln!(self.body, r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#);
-        self.text(x, y + 4, 11, r#" fill="white" font-weight="bold" text-anchor="middle""#, &number.to_string());
+        let _ = writeln!(
+            self.body,
+            r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#
+        );
+        self.text(
+            x,
+            y + 4,
+            11,
+            r#" fill="white" font-weight="bold" text-anchor="middle""#,
+            &number.to_string(),
+        );
         if label.is_empty() {
             return;
         }
         // 9px monospace glyphs are about 5.5px wide.
-        let w = label.iter().map(|l| (l.chars().count() as i32 * 11 + 1) / 2 + 10).max().unwrap_or(0);
+        let w = label
+            .iter()
+            .map(|l| (l.chars().count() as i32 * 11 + 1) / 2 + 10)
+            .max()
+            .unwrap_or(0);
         let h = label.len() as i32 * 11 + 5;
         let top = if above { y - 12 - h } else { y + 12 };
         let left = (x - 10).min(right - w - 4);
@@ -125,15 +154,37 @@ impl Canvas {
             r#"<rect x="{left}" y="{top}" width="{w}" height="{h}" rx="3" fill="white" fill-opacity="0.92" stroke="{PATH}" stroke-width="1"/>"#,
         );
         for (i, line) in label.iter().enumerate() {
-            self.text(left + 5, top + 11 + 11 * i as i32, 9, &format!(r#" fill="{PATH}""#), line);
+            self.text(
+                left + 5,
+                top + 11 + 11 * i as i32,
+                9,
+                &format!(r#" fill="{PATH}""#),
+                line,
+            );
         }
     }
 
     fn stop_sign(&mut self, x: i32, y: i32) {
         // A regular octagon of radius 13: offsets 13*cos(22.5°)=12, 13*sin(22.5°)=5.
-        let offsets = [(5, -12), (12, -5), (12, 5), (5, 12), (-5, 12), (-12, 5), (-12, -5), (-5, -12)];
-        let points: Vec<String> = offsets.iter().map(|(dx, dy)| format!("{},{}", x + dx, y + dy)).collect();
-        let _ = writeln!(self.body, r#"<polygon points="{}" fill="{DROP}" stroke="white" stroke-width="2"/>"#, points.join(" "));
+        let offsets = [
+            (5, -12),
+            (12, -5),
+            (12, 5),
+            (5, 12),
+            (-5, 12),
+            (-12, 5),
+            (-12, -5),
+            (-5, -12),
+        ];
+        let points: Vec<String> = offsets
+            .iter()
+            .map(|(dx, dy)| format!("{},{}", x + dx, y + dy))
+            .collect();
+        let _ = writeln!(
+            self.body,
+            r#"<polygon points="{}" fill="{DROP}" stroke="white" stroke-width="2"/>"#,
+            points.join(" ")
+        );
         self.line(x - 5, y - 5, x + 5, y + 5, "white", 3);
         self.line(x - 5, y + 5, x + 5, y - 5, "white", 3);
     }
@@ -142,10 +193,19 @@ impl Canvas {
 /// Renders `trace` over the cluster drawing of `view`.
 pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let nodes: Vec<&str> = view.nodes().iter().map(|n| n.name.as_str()).collect();
-    let rows: Vec<Vec<&PodRef>> = nodes.iter().map(|n| view.pods().iter().filter(|p| p.node == *n).collect()).collect();
+    let rows: Vec<Vec<&PodRef>> = nodes
+        .iter()
+        .map(|n| view.pods().iter().filter(|p| p.node == *n).collect())
+        .collect();
     let pod_rows = rows.iter().map(Vec::len).max().unwrap_or(0).max(1) as i32;
-    let layout = Layout { nodes, rows, pod_rows };
-    let mut canvas = Canvas { body: String::new() };
+    let layout = Layout {
+        nodes,
+        rows,
+        pod_rows,
+    };
+    let mut canvas = Canvas {
+        body: String::new(),
+    };
 
     draw_cluster(view, trace, &layout, &mut canvas);
     let mut steps = Vec::new();
@@ -158,13 +218,26 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         canvas.text(MARGIN + 28, y, 11, "", text);
         y += LINE_H + 4;
     }
-    let verdict_colour = if trace.verdict.is_delivered() { DST } else { DROP };
-    canvas.text(MARGIN, y + 8, 13, &format!(r#" fill="{verdict_colour}" font-weight="bold""#), &format!("result: {}", verdict_text(&trace.verdict)));
+    let verdict_colour = if trace.verdict.is_delivered() {
+        DST
+    } else {
+        DROP
+    };
+    canvas.text(
+        MARGIN,
+        y + 8,
+        13,
+        &format!(r#" fill="{verdict_colour}" font-weight="bold""#),
+        &format!("result: {}", verdict_text(&trace.verdict)),
+    );
     let height = y + 24;
     let width = layout.width();
 
     let packet = &trace.packet;
-    let name = |pod: Option<&PodRef>| pod.and_then(|p| p.name.clone()).map_or(String::new(), |n| format!(" ({n})"));
+    let name = |pod: Option<&PodRef>| {
+        pod.and_then(|p| p.name.clone())
+            .map_or(String::new(), |n| format!(" ({n})"))
+    };
     let title = format!(
         "routec trace: {}{} -> {}{}, {}",
         packet.src,
@@ -186,8 +259,15 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         out,
         r#"<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{PATH}"/></marker></defs>"#
     );
-    let _ = writeln!(out, r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#);
-    let _ = writeln!(out, r##"<text x="{MARGIN}" y="30" font-size="15" font-weight="bold" fill="#212121">{}</text>"##, esc(&title));
+    let _ = writeln!(
+        out,
+        r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{MARGIN}" y="30" font-size="15" font-weight="bold" fill="#212121">{}</text>"##,
+        esc(&title)
+    );
     let _ = writeln!(
         out,
         r##"<text x="{MARGIN}" y="50" font-size="11" fill="#616161">TTL {}, {} maps; arrows: the packet's path, numbered as the steps below</text>"##,
@@ -206,39 +286,111 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
     let node_h = layout.node_bottom() - TOP;
     for (i, node) in view.nodes().iter().enumerate() {
         let x = layout.node_x(i);
-        canvas.rect(x, TOP, NODE_W, node_h, "#f5f7fa", "#546e7a", 2);
-        canvas.text(x + 14, TOP + 22, 14, r##" font-weight="bold" fill="#263238""##, &node.name);
-        let cidr = node.pod_cidr.as_deref().map_or(String::new(), |c| format!(" · pod-cidr {c}"));
-        canvas.text(x + 14, TOP + 40, 11, r##" fill="#455a64""##, &format!("{}{cidr} · router {}", node.address, node.router));
+        canvas.rect((x, TOP, NODE_W, node_h), "#f5f7fa", "#546e7a", 2);
+        canvas.text(
+            x + 14,
+            TOP + 22,
+            14,
+            r##" font-weight="bold" fill="#263238""##,
+            &node.name,
+        );
+        let cidr = node
+            .pod_cidr
+            .as_deref()
+            .map_or(String::new(), |c| format!(" · pod-cidr {c}"));
+        canvas.text(
+            x + 14,
+            TOP + 40,
+            11,
+            r##" fill="#455a64""##,
+            &format!("{}{cidr} · router {}", node.address, node.router),
+        );
 
         for (row, pod) in layout.rows[i].iter().enumerate() {
             let y = layout.row_y(row);
             let cy = layout.row_cy(row);
-            let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.ip == pod.ip && src.node == pod.node) {
+            let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.ip == pod.ip && src.node == pod.node)
+            {
                 (SRC, 3)
-            } else if trace.dst.pod.as_ref().is_some_and(|d| d.ip == pod.ip && d.node == pod.node) {
+            } else if trace
+                .dst
+                .pod
+                .as_ref()
+                .is_some_and(|d| d.ip == pod.ip && d.node == pod.node)
+            {
                 (DST, 3)
             } else {
                 ("#90a4ae", 1)
             };
             canvas.line(x + POD_X + POD_W, cy, x + DEV_X, cy, "#90a4ae", 2);
-            canvas.rect(x + POD_X, y, POD_W, POD_H, "white", stroke, width);
-            canvas.text(x + POD_X + 8, y + 18, 10, r##" font-weight="bold" fill="#263238""##, &pod.label());
-            canvas.text(x + POD_X + 8, y + 34, 10, r##" fill="#455a64""##, &format!("{} · endpoint {}", pod.ip, pod.endpoint));
-            canvas.rect(x + DEV_X, cy - 16, DEV_W, 32, "#eceff1", "#78909c", 1);
-            canvas.text(x + DEV_X + 6, cy - 3, 10, r##" fill="#263238""##, pod.lxc.as_deref().unwrap_or("lxc"));
-            let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| format!("ifindex {i}"));
+            canvas.rect((x + POD_X, y, POD_W, POD_H), "white", stroke, width);
+            canvas.text(
+                x + POD_X + 8,
+                y + 18,
+                10,
+                r##" font-weight="bold" fill="#263238""##,
+                &pod.label(),
+            );
+            canvas.text(
+                x + POD_X + 8,
+                y + 34,
+                10,
+                r##" fill="#455a64""##,
+                &format!("{} · endpoint {}", pod.ip, pod.endpoint),
+            );
+            canvas.rect((x + DEV_X, cy - 16, DEV_W, 32), "#eceff1", "#78909c", 1);
+            canvas.text(
+                x + DEV_X + 6,
+                cy - 3,
+                10,
+                r##" fill="#263238""##,
+                pod.lxc.as_deref().unwrap_or("lxc"),
+            );
+            let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| {
+                format!("ifindex {i}")
+            });
             canvas.text(x + DEV_X + 6, cy + 11, 9, r##" fill="#607d8b""##, &ifindex);
         }
         let dev_y = layout.dev_y();
-        canvas.rect(x + HOST_X, dev_y, DEV_W, DEV_H, "#eceff1", "#78909c", 1);
-        canvas.text(x + HOST_X + 8, dev_y + 14, 10, r##" fill="#263238""##, HOST_DEVICE);
-        canvas.text(x + HOST_X + 8, dev_y + 27, 9, r##" fill="#607d8b""##, &node.router.to_string());
-        canvas.rect(x + DEV_X, dev_y, DEV_W, DEV_H, "#eceff1", "#78909c", 1);
-        canvas.text(x + DEV_X + 8, dev_y + 14, 10, r##" fill="#263238""##, OVERLAY_DEVICE);
-        canvas.text(x + DEV_X + 8, dev_y + 27, 9, r##" fill="#607d8b""##, &format!("{} VNI {}", node.overlay, node.vni));
+        canvas.rect((x + HOST_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
+        canvas.text(
+            x + HOST_X + 8,
+            dev_y + 14,
+            10,
+            r##" fill="#263238""##,
+            HOST_DEVICE,
+        );
+        canvas.text(
+            x + HOST_X + 8,
+            dev_y + 27,
+            9,
+            r##" fill="#607d8b""##,
+            &node.router.to_string(),
+        );
+        canvas.rect((x + DEV_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
+        canvas.text(
+            x + DEV_X + 8,
+            dev_y + 14,
+            10,
+            r##" fill="#263238""##,
+            OVERLAY_DEVICE,
+        );
+        canvas.text(
+            x + DEV_X + 8,
+            dev_y + 27,
+            9,
+            r##" fill="#607d8b""##,
+            &format!("{} VNI {}", node.overlay, node.vni),
+        );
         // The underlay link of the node.
-        canvas.line(x + DEV_X + DEV_W / 2, dev_y + DEV_H, x + DEV_X + DEV_W / 2, layout.underlay_y(), "#90a4ae", 2);
+        canvas.line(
+            x + DEV_X + DEV_W / 2,
+            dev_y + DEV_H,
+            x + DEV_X + DEV_W / 2,
+            layout.underlay_y(),
+            "#90a4ae",
+            2,
+        );
     }
     let count = view.nodes().len();
     if count > 0 {
@@ -247,7 +399,13 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
         let last = layout.node_x(count - 1) + DEV_X + DEV_W / 2;
         canvas.line(MARGIN, y, last.max(first) + 40, y, "#90a4ae", 4);
         let device = view.nodes().first().map_or("eth0", |n| n.device.as_str());
-        canvas.text(MARGIN, y + 16, 10, r##" fill="#607d8b""##, &format!("underlay ({device} of every node)"));
+        canvas.text(
+            MARGIN,
+            y + 16,
+            10,
+            r##" fill="#607d8b""##,
+            &format!("underlay ({device} of every node)"),
+        );
     }
 }
 
@@ -260,7 +418,11 @@ fn badge_label(hop: &Hop) -> Vec<String> {
         .map(|l| {
             let map = l.map.trim_start_matches("cilium_");
             let hit = if l.hit { "hit" } else { "miss" };
-            let prefix = l.matched_key.as_ref().and_then(|m| m.split_once('/')).map_or(String::new(), |(_, len)| format!(" /{len}"));
+            let prefix = l
+                .matched_key
+                .as_ref()
+                .and_then(|m| m.split_once('/'))
+                .map_or(String::new(), |(_, len)| format!(" /{len}"));
             format!("{map}{prefix} {hit}")
         })
         .collect();
@@ -287,7 +449,11 @@ fn step_text(hop: &Hop) -> String {
             format!("{} {address} ({}) {result}", l.map, l.purpose)
         })
         .collect();
-    let checks = if hop.checks.is_empty() { String::new() } else { format!("{}; ", hop.checks.join("; ")) };
+    let checks = if hop.checks.is_empty() {
+        String::new()
+    } else {
+        format!("{}; ", hop.checks.join("; "))
+    };
     format!(
         "{} {} on {}: {checks}{} => {} ({})",
         hop.node,
@@ -299,14 +465,23 @@ fn step_text(hop: &Hop) -> String {
     )
 }
 
-fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Vec<(usize, String)>) {
+fn draw_path(
+    trace: &Trace,
+    layout: &Layout,
+    canvas: &mut Canvas,
+    steps: &mut Vec<(usize, String)>,
+) {
     let from_container = program(Interface::Lxc).name;
     let from_host = program(Interface::Host).name;
-    let Some(src_node) = layout.node_index(trace.src.node()) else { return };
+    let Some(src_node) = layout.node_index(trace.src.node()) else {
+        return;
+    };
     // A pod sends out of its eth0 into its lxc; a node's stack out of cilium_host.
     let src_cy = match &trace.src {
         Source::Pod(pod) => {
-            let Some(row) = layout.row_of(src_node, pod.ip) else { return };
+            let Some(row) = layout.row_of(src_node, pod.ip) else {
+                return;
+            };
             let (sx, cy) = (layout.node_x(src_node), layout.row_cy(row));
             canvas.arrow(&[(sx + POD_X + POD_W, cy), (sx + DEV_X - 2, cy)]);
             cy
@@ -317,7 +492,9 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
     for (i, hop) in trace.hops.iter().enumerate() {
         let number = i + 1;
         steps.push((number, step_text(hop)));
-        let Some(node) = layout.node_index(&hop.node) else { continue };
+        let Some(node) = layout.node_index(&hop.node) else {
+            continue;
+        };
         let x = layout.node_x(node);
         let lane = x + LANE_X;
         let dev_cy = layout.dev_y() + DEV_H / 2;
@@ -337,7 +514,12 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
             Reason::LocalDelivery | Reason::OverlayDelivery => {
                 if let Some(row) = layout.row_of(node, trace.packet.dst) {
                     let cy = layout.row_cy(row);
-                    canvas.arrow(&[start, (lane, start_y), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
+                    canvas.arrow(&[
+                        start,
+                        (lane, start_y),
+                        (lane, cy),
+                        (x + DEV_X + DEV_W + 2, cy),
+                    ]);
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
                 canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
@@ -346,11 +528,24 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 let above_devices = layout.dev_y() - 8;
                 if let Some(row) = layout.row_of(node, trace.packet.dst) {
                     let cy = layout.row_cy(row);
-                    canvas.arrow(&[start, (start.0, above_devices), (lane, above_devices), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
+                    canvas.arrow(&[
+                        start,
+                        (start.0, above_devices),
+                        (lane, above_devices),
+                        (lane, cy),
+                        (x + DEV_X + DEV_W + 2, cy),
+                    ]);
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
                 // Right of cilium_vxlan the space below the line is free.
-                canvas.badge(x + BADGE_X, above_devices, number, &label, false, x + NODE_W);
+                canvas.badge(
+                    x + BADGE_X,
+                    above_devices,
+                    number,
+                    &label,
+                    false,
+                    x + NODE_W,
+                );
             }
             _ if hop.program == from_host => {
                 let stop_y = layout.dev_y() - 20;
@@ -360,19 +555,45 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 draw_drop_status(canvas, layout, x, hop);
             }
             Reason::TunnelEncap => {
-                canvas.arrow(&[start, (lane, start_y), (lane, dev_cy), (x + DEV_X + DEV_W + 2, dev_cy)]);
+                canvas.arrow(&[
+                    start,
+                    (lane, start_y),
+                    (lane, dev_cy),
+                    (x + DEV_X + DEV_W + 2, dev_cy),
+                ]);
                 canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
                 let from_x = x + DEV_X + DEV_W / 2 - 8;
                 let underlay = layout.underlay_y() - 6;
                 match &trace.verdict {
-                    Verdict::LeftCluster { tunnel_endpoint, .. } => {
-                        canvas.arrow(&[(from_x, layout.dev_y() + DEV_H), (from_x, underlay), (from_x + 60, underlay)]);
-                        canvas.text(from_x + 66, underlay + 4, 10, &format!(r#" fill="{DROP}""#), &format!("to {tunnel_endpoint}: no node"));
+                    Verdict::LeftCluster {
+                        tunnel_endpoint, ..
+                    } => {
+                        canvas.arrow(&[
+                            (from_x, layout.dev_y() + DEV_H),
+                            (from_x, underlay),
+                            (from_x + 60, underlay),
+                        ]);
+                        canvas.text(
+                            from_x + 66,
+                            underlay + 4,
+                            10,
+                            &format!(r#" fill="{DROP}""#),
+                            &format!("to {tunnel_endpoint}: no node"),
+                        );
                     }
                     _ => {
-                        if let Some(next) = trace.hops.get(i + 1).and_then(|h| layout.node_index(&h.node)) {
+                        if let Some(next) = trace
+                            .hops
+                            .get(i + 1)
+                            .and_then(|h| layout.node_index(&h.node))
+                        {
                             let to_x = layout.node_x(next) + DEV_X + DEV_W / 2 - 8;
-                            canvas.arrow(&[(from_x, layout.dev_y() + DEV_H), (from_x, underlay), (to_x, underlay), (to_x, layout.dev_y() + DEV_H + 2)]);
+                            canvas.arrow(&[
+                                (from_x, layout.dev_y() + DEV_H),
+                                (from_x, underlay),
+                                (to_x, underlay),
+                                (to_x, layout.dev_y() + DEV_H + 2),
+                            ]);
                         }
                     }
                 }
@@ -381,7 +602,13 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 let host_x = x + HOST_X + DEV_W / 2;
                 let below = layout.dev_y() + DEV_H + 5;
                 if hop.program == from_container {
-                    canvas.arrow(&[start, (lane, start_y), (lane, below), (host_x, below), (host_x, layout.dev_y() + DEV_H + 2)]);
+                    canvas.arrow(&[
+                        start,
+                        (lane, start_y),
+                        (lane, below),
+                        (host_x, below),
+                        (host_x, layout.dev_y() + DEV_H + 2),
+                    ]);
                 } else {
                     canvas.arrow(&[(x + DEV_X, dev_cy), (x + HOST_X + DEV_W + 2, dev_cy)]);
                 }
@@ -399,9 +626,23 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
 
 /// The red strip at the bottom of the node where the packet died.
 fn draw_drop_status(canvas: &mut Canvas, layout: &Layout, x: i32, hop: &Hop) {
-    let status = format!("dropped by {}: {} ({})", hop.program, hop.reason.name, hop.reason.code);
+    let status = format!(
+        "dropped by {}: {} ({})",
+        hop.program, hop.reason.name, hop.reason.code
+    );
     let sy = layout.status_y();
-    canvas.rect(x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H, "#ffebee", DROP, 2);
+    canvas.rect(
+        (x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H),
+        "#ffebee",
+        DROP,
+        2,
+    );
     canvas.stop_sign(x + POD_X + 14, sy + STATUS_H / 2);
-    canvas.text(x + POD_X + 32, sy + 16, 11, &format!(r#" fill="{DROP}" font-weight="bold""#), &status);
+    canvas.text(
+        x + POD_X + 32,
+        sy + 16,
+        11,
+        &format!(r#" fill="{DROP}" font-weight="bold""#),
+        &status,
+    );
 }

@@ -81,7 +81,10 @@ pub trait Datapath {
     fn find_pod(&self, name_or_ip: &str) -> Option<&PodRef> {
         match name_or_ip.parse::<Ipv4Addr>() {
             Ok(ip) => self.pods().iter().find(|p| p.ip == ip),
-            Err(_) => self.pods().iter().find(|p| p.name.as_deref() == Some(name_or_ip)),
+            Err(_) => self
+                .pods()
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name_or_ip)),
         }
     }
     fn pod_at(&self, node: &str, ip: Ipv4Addr) -> Option<&PodRef> {
@@ -104,11 +107,24 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        Snapshot { mode, nodes, pods, lxc: BTreeMap::new(), ipcache: BTreeMap::new() }
+        Snapshot {
+            mode,
+            nodes,
+            pods,
+            lxc: BTreeMap::new(),
+            ipcache: BTreeMap::new(),
+        }
     }
 
-    pub fn set_lxc(&mut self, node: &str, entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>) {
-        let map = entries.into_iter().map(|(k, v)| (k.to_bytes(), v)).collect();
+    pub fn set_lxc(
+        &mut self,
+        node: &str,
+        entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>,
+    ) {
+        let map = entries
+            .into_iter()
+            .map(|(k, v)| (k.to_bytes(), v))
+            .collect();
         self.lxc.insert(node.to_string(), map);
     }
 
@@ -117,7 +133,10 @@ impl Snapshot {
     }
 
     /// One ipcache for every node, as the build emits it.
-    pub fn set_shared_ipcache(&mut self, entries: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>) {
+    pub fn set_shared_ipcache(
+        &mut self,
+        entries: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>,
+    ) {
         let shared = Arc::new(Ipcache::new(entries));
         for node in &self.nodes {
             self.ipcache.insert(node.name.clone(), shared.clone());
@@ -126,8 +145,11 @@ impl Snapshot {
 
     /// The maps a build of `cluster` seeds, as the offline view of it.
     pub fn from_cluster(cluster: &Cluster) -> Self {
-        let mut snapshot =
-            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(cluster), PodRef::all_from_cluster(cluster));
+        let mut snapshot = Snapshot::new(
+            Mode::Offline,
+            NodeConfig::all_from_cluster(cluster),
+            PodRef::all_from_cluster(cluster),
+        );
         for (index, node) in cluster.nodes.iter().enumerate() {
             snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
         }
@@ -142,7 +164,12 @@ impl Snapshot {
             .get(node)
             .into_iter()
             .flatten()
-            .map(|(k, v)| (EndpointKey::from_bytes(k).expect("stored keys have the key size"), *v))
+            .map(|(k, v)| {
+                (
+                    EndpointKey::from_bytes(k).expect("stored keys have the key size"),
+                    *v,
+                )
+            })
             .collect();
         entries.sort_by_key(|(k, _)| k.to_bytes());
         entries

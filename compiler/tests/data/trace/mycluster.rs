@@ -15,7 +15,16 @@ fn node(name: &str, address: [u8; 4], cidr: &str, router: [u8; 4]) -> Node {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn pod(name: &str, node: usize, ip: [u8; 4], endpoint: u16, identity: u32, lxc: &str, ifindex: Option<u32>, macs: Option<(&str, &str)>) -> Pod {
+fn pod(
+    name: &str,
+    node: usize,
+    ip: [u8; 4],
+    endpoint: u16,
+    identity: u32,
+    lxc: &str,
+    ifindex: Option<u32>,
+    macs: Option<(&str, &str)>,
+) -> Pod {
     Pod {
         name: name.to_string(),
         node,
@@ -33,15 +42,43 @@ fn pod(name: &str, node: usize, ip: [u8; 4], endpoint: u16, identity: u32, lxc: 
 pub fn mycluster() -> Cluster {
     Cluster {
         name: "mycluster".to_string(),
-        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 0 },
+        overlay: Overlay {
+            kind: OverlayKind::Vxlan,
+            port: 8472,
+            vni: 0,
+        },
         mtu: 1500,
         nodes: vec![
-            node("mycluster-control-plane", [172, 18, 0, 3], "10.10.0.0/24", [10, 10, 0, 1]),
-            node("mycluster-worker", [172, 18, 0, 2], "10.10.2.0/24", [10, 10, 2, 1]),
-            node("mycluster-worker2", [172, 18, 0, 4], "10.10.1.0/24", [10, 10, 1, 1]),
+            node(
+                "mycluster-control-plane",
+                [172, 18, 0, 3],
+                "10.10.0.0/24",
+                [10, 10, 0, 1],
+            ),
+            node(
+                "mycluster-worker",
+                [172, 18, 0, 2],
+                "10.10.2.0/24",
+                [10, 10, 2, 1],
+            ),
+            node(
+                "mycluster-worker2",
+                [172, 18, 0, 4],
+                "10.10.1.0/24",
+                [10, 10, 1, 1],
+            ),
         ],
         pods: vec![
-            pod("networking101/busybox-c8bbbbb84-t6ggh", 1, [10, 10, 2, 117], 715, 3372, "lxc4a891387ff1a", Some(9), None),
+            pod(
+                "networking101/busybox-c8bbbbb84-t6ggh",
+                1,
+                [10, 10, 2, 117],
+                715,
+                3372,
+                "lxc4a891387ff1a",
+                Some(9),
+                None,
+            ),
             pod(
                 "networking101/netshoot-7d996d7884-fwt8z",
                 1,
@@ -62,7 +99,16 @@ pub fn mycluster() -> Cluster {
                 Some(11),
                 Some(("be:57:3d:54:40:f1", "92:65:df:09:dd:28")),
             ),
-            pod("networking101/busybox-c8bbbbb84-fmhwc", 2, [10, 10, 1, 164], 897, 3372, "lxc0a97661d8043", None, None),
+            pod(
+                "networking101/busybox-c8bbbbb84-fmhwc",
+                2,
+                [10, 10, 1, 164],
+                897,
+                3372,
+                "lxc0a97661d8043",
+                None,
+                None,
+            ),
         ],
     }
 }
