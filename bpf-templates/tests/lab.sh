@@ -65,7 +65,7 @@ link_field() {
 }
 
 # --- nodes ------------------------------------------------------------------
-declare -A HOLDER ROUTER ADDRESS
+declare -A HOLDER ROUTER
 
 # Runs a command in node $1's network namespace and private mount namespace
 # (where its bpffs is mounted on /sys/fs/bpf). Not `ip netns exec`: that
@@ -85,7 +85,6 @@ new_underlay() {
 # new_node NAME ADDRESS POD_CIDR ROUTER
 new_node() {
 	local node=$1 ns="$P-$1"
-	ADDRESS[$node]=$2
 	ROUTER[$node]=$4
 	new_netns "$ns"
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0

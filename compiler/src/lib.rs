@@ -2,6 +2,7 @@
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
 pub mod bpf;
+pub mod build;
 pub mod decode;
 pub mod diagnostics;
 pub mod fmt;

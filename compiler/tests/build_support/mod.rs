@@ -69,3 +69,44 @@ pub fn reference_cluster() -> Cluster {
         ],
     }
 }
+
+/// A synthetic cluster of `nodes` nodes with `pods_per_node` pods each, in
+/// the model's order (nodes by name, pods by node then ip). Ifindexes and MACs
+/// are declared on every other pod so both seed paths are exercised.
+pub fn synthetic_cluster(nodes: usize, pods_per_node: usize) -> Cluster {
+    assert!(nodes <= 65536 && pods_per_node <= 250);
+    let mut cluster = Cluster {
+        name: "synthetic".into(),
+        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 0 },
+        mtu: 1500,
+        nodes: Vec::with_capacity(nodes),
+        pods: Vec::with_capacity(nodes * pods_per_node),
+    };
+    for n in 0..nodes {
+        let (hi, lo) = ((n >> 8) as u8, n as u8);
+        let pod_cidr: routec_compiler::model::Ipv4Net = format!("10.{hi}.{lo}.0/24").parse().unwrap();
+        cluster.nodes.push(Node {
+            name: format!("node-{n:05}"),
+            address: std::net::Ipv4Addr::new(172, 16 + (hi >> 4), (hi << 4) | (lo >> 4), (lo & 15) + 1),
+            pod_cidr,
+            router: std::net::Ipv4Addr::new(10, hi, lo, 1),
+            device: "eth0".into(),
+        });
+        for p in 0..pods_per_node {
+            let declared = p % 2 == 0;
+            let mac = |side: u8| Mac([0x02, side, hi, lo, 0, p as u8]);
+            cluster.pods.push(Pod {
+                name: format!("ns{}/pod-{n:05}-{p:03}", n % 10),
+                node: n,
+                ip: std::net::Ipv4Addr::new(10, hi, lo, 2 + p as u8),
+                endpoint: 1 + p as u16,
+                identity: 256 + ((n * pods_per_node + p) % 5000) as u32,
+                lxc: format!("lxc{n:05}{p:03}"),
+                ifindex: declared.then_some(10 + p as u32),
+                mac: declared.then(|| mac(0xaa)),
+                node_mac: declared.then(|| mac(0xbb)),
+            });
+        }
+    }
+    cluster
+}

@@ -1,0 +1,388 @@
+//! `routec build`: a validated cluster to the output folder of DATAPATH.md
+//! (see docs/build-output.md for the contract).
+//!
+//! Everything is written into a temporary sibling folder which replaces OUT
+//! only once complete, so an error leaves no partial output and a previous OUT
+//! stays whole. The same input gives byte-identical files: no timestamps, no
+//! absolute paths, every list sorted.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::bpf;
+use crate::model::Cluster;
+use crate::seeds::{ipcache_entries, lxc_entries, pod_range, render_seed};
+
+/// Version of the output layout; bumped when a file's meaning changes.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const IPCACHE_SEED: &str = "cluster/cilium_ipcache.seed";
+pub const LXC_SEED: &str = "cilium_lxc.seed";
+pub const NODE_CONFIG: &str = "node_config.h";
+pub const ATTACH_PLAN: &str = "attach.json";
+
+/// Whether and with which clang to compile the eBPF objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClangChoice {
+    /// Write the C sources only (`--no-clang`).
+    Skip,
+    /// Compile with this clang, or the one found on PATH when `None`.
+    Use(Option<PathBuf>),
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub clang: ClangChoice,
+    /// From [`input_digest`]: identifies the input in the manifest.
+    pub input_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildReport {
+    pub out: PathBuf,
+    pub nodes: usize,
+    pub pods: usize,
+    /// Entries of every node's cilium_lxc seed together.
+    pub lxc_entries: usize,
+    pub ipcache_entries: usize,
+    /// Files in OUT, the manifest included.
+    pub files: usize,
+    pub objects_compiled: bool,
+    pub input_digest: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Unsupported(#[from] bpf::Unsupported),
+    /// No runnable clang: the message says what to install.
+    #[error("{0}\n  (or build the C sources without objects: --no-clang)")]
+    ClangMissing(bpf::ClangError),
+    #[error("compiling the eBPF programs failed: {0}")]
+    Compile(bpf::ClangError),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("refusing to replace {}: it is not empty and has no manifest.json, so it is not a routec build output", .0.display())]
+    NotAnOutput(PathBuf),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io { path: path.to_path_buf(), source }
+}
+
+/// The digest of the input files, in the given order (the front end's order:
+/// sorted by path): sha256 over, per file, its path (relative to the input
+/// root, `/`-separated), a NUL, its length as a little-endian u64 and its
+/// bytes. Framed so that moving bytes between files or names changes it.
+pub fn input_digest<P: AsRef<str>, C: AsRef<[u8]>>(files: impl IntoIterator<Item = (P, C)>) -> String {
+    let mut hasher = Sha256::new();
+    for (path, contents) in files {
+        let contents = contents.as_ref();
+        hasher.update(path.as_ref().as_bytes());
+        hasher.update([0]);
+        hasher.update((contents.len() as u64).to_le_bytes());
+        hasher.update(contents);
+    }
+    format!("sha256:{}", hex_digest(hasher.finalize().as_slice()))
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// One file of the output, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    /// Relative to OUT, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    format_version: u32,
+    routec_version: &'static str,
+    cluster: &'a str,
+    input_digest: &'a str,
+    objects_compiled: bool,
+    nodes: Vec<&'a str>,
+    files: &'a [FileRecord],
+}
+
+/// One line of a node's attach plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Attachment {
+    pub interface: String,
+    /// `ingress` or `egress` (tc).
+    pub direction: &'static str,
+    pub program: &'static str,
+    /// Relative to OUT.
+    pub object: String,
+}
+
+/// The attach plan of one node, sorted: `cil_from_container` on every pod's
+/// lxc (ingress), `cil_from_overlay` on `cilium_vxlan` (ingress),
+/// `cil_from_host` on `cilium_host` (egress).
+pub fn attach_plan(cluster: &Cluster, node: usize) -> Vec<Attachment> {
+    let mut plan = Vec::new();
+    for program in bpf::PROGRAMS {
+        let attach = |interface: &str| Attachment {
+            interface: interface.to_string(),
+            direction: program.direction.as_str(),
+            program: program.name,
+            object: format!("bpf/{}", program.object),
+        };
+        match program.interface.device() {
+            Some(device) => plan.push(attach(device)),
+            None => plan.extend(cluster.pods[pod_range(cluster, node)].iter().map(|pod| attach(&pod.lxc))),
+        }
+    }
+    plan.sort();
+    plan
+}
+
+/// Writes files below a root and records each one's size and digest.
+struct FileWriter<'a> {
+    root: &'a Path,
+    records: Vec<FileRecord>,
+}
+
+impl<'a> FileWriter<'a> {
+    fn new(root: &'a Path) -> Self {
+        FileWriter { root, records: Vec::new() }
+    }
+    fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), BuildError> {
+        let path = self.root.join(rel);
+        std::fs::write(&path, bytes).map_err(io_error(&path))?;
+        self.records.push(FileRecord {
+            path: rel.to_string(),
+            size: bytes.len() as u64,
+            sha256: hex_digest(Sha256::digest(bytes).as_slice()),
+        });
+        Ok(())
+    }
+    fn mkdir(&self, rel: &str) -> Result<(), BuildError> {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(&path).map_err(io_error(&path))
+    }
+    /// Records files that another tool wrote below `rel` (sources, objects).
+    fn record_tree(&mut self, rel: &str) -> Result<(), BuildError> {
+        let dir = self.root.join(rel);
+        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&dir).to_path_buf();
+                BuildError::Io { path, source: e.into() }
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(entry.path()).map_err(io_error(entry.path()))?;
+            let rel_path = entry.path().strip_prefix(self.root).expect("walked below the root");
+            let rel_path: Vec<_> = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+            self.records.push(FileRecord {
+                path: rel_path.join("/"),
+                size: bytes.len() as u64,
+                sha256: hex_digest(Sha256::digest(&bytes).as_slice()),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Renders the JSON files: pretty, two-space indent, a final newline.
+fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("plain data serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Writes the files of the nodes `nodes` (indexes) and returns their records
+/// and the number of lxc entries.
+fn write_nodes(
+    cluster: &Cluster,
+    nodes: std::ops::Range<usize>,
+    root: &Path,
+) -> Result<(Vec<FileRecord>, usize), BuildError> {
+    let mut writer = FileWriter::new(root);
+    let mut lxc_count = 0;
+    for node in nodes {
+        let dir = format!("nodes/{}", cluster.nodes[node].name);
+        writer.mkdir(&dir)?;
+        let entries = lxc_entries(cluster, node);
+        lxc_count += entries.len();
+        writer.put(&format!("{dir}/{LXC_SEED}"), render_seed(&entries).as_bytes())?;
+        writer.put(&format!("{dir}/{NODE_CONFIG}"), bpf::node_config_header(cluster, node).as_bytes())?;
+        writer.put(&format!("{dir}/{ATTACH_PLAN}"), &json_bytes(&attach_plan(cluster, node)))?;
+    }
+    Ok((writer.records, lxc_count))
+}
+
+/// Removes the temporary folder unless the build got to put it in place.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// A sibling of `out` named after it, so that renaming stays on one file system.
+fn sibling(out: &Path, tag: &str) -> PathBuf {
+    let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.routec-{tag}-{}", std::process::id()))
+}
+
+/// Builds `cluster` into `out`. On error nothing is written (a previous `out`
+/// is left as it was).
+pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<BuildReport, BuildError> {
+    bpf::check_supported(cluster)?;
+    let clang = match &options.clang {
+        ClangChoice::Skip => None,
+        ClangChoice::Use(path) => Some(bpf::find_clang(path.as_deref()).map_err(BuildError::ClangMissing)?),
+    };
+    check_replaceable(out)?;
+    let out = if out.file_name().is_none() {
+        // `routec build -o .` or `-o dir/..`: name the folder so it has a sibling.
+        std::path::absolute(out).map_err(io_error(out))?
+    } else {
+        out.to_path_buf()
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    let temp = TempDir { path: sibling(&out, "tmp"), keep: false };
+    if temp.path.exists() {
+        std::fs::remove_dir_all(&temp.path).map_err(io_error(&temp.path))?;
+    }
+    std::fs::create_dir(&temp.path).map_err(io_error(&temp.path))?;
+    let root = temp.path.as_path();
+
+    let mut writer = FileWriter::new(root);
+    writer.mkdir("bpf")?;
+    let bpf_dir = root.join("bpf");
+    bpf::write_sources(&bpf_dir).map_err(io_error(&bpf_dir))?;
+    if let Some(clang) = &clang {
+        bpf::compile(&bpf_dir, clang).map_err(BuildError::Compile)?;
+    }
+    writer.record_tree("bpf")?;
+    writer.mkdir("cluster")?;
+    writer.mkdir("nodes")?;
+
+    // Nodes are independent: split them over the cores; the ipcache seed (the
+    // largest file) is rendered alongside.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = cluster.nodes.len().div_ceil(threads).max(1);
+    let (ipcache_count, node_results) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cluster.nodes.len())
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(cluster.nodes.len());
+                scope.spawn(move || write_nodes(cluster, start..end, root))
+            })
+            .collect();
+        let ipcache = ipcache_entries(cluster);
+        let ipcache_result = writer.put(IPCACHE_SEED, render_seed(&ipcache).as_bytes()).map(|()| ipcache.len());
+        drop(ipcache);
+        let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("node writer panicked")).collect();
+        (ipcache_result, nodes)
+    });
+    let ipcache_count = ipcache_count?;
+    let mut records = writer.records;
+    let mut lxc_count = 0;
+    for result in node_results {
+        let (node_records, count) = result?;
+        records.extend(node_records);
+        lxc_count += count;
+    }
+    records.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        routec_version: env!("CARGO_PKG_VERSION"),
+        cluster: &cluster.name,
+        input_digest: &options.input_digest,
+        objects_compiled: clang.is_some(),
+        nodes: cluster.nodes.iter().map(|n| n.name.as_str()).collect(),
+        files: &records,
+    };
+    let manifest_path = root.join(MANIFEST);
+    std::fs::write(&manifest_path, json_bytes(&manifest)).map_err(io_error(&manifest_path))?;
+
+    let files = records.len() + 1;
+    let mut temp = temp;
+    put_in_place(&temp.path, &out)?;
+    // After an exchange the temporary path holds the previous build: the guard
+    // removes it.
+    temp.keep = !temp.path.exists();
+    Ok(BuildReport {
+        out,
+        nodes: cluster.nodes.len(),
+        pods: cluster.pods.len(),
+        lxc_entries: lxc_count,
+        ipcache_entries: ipcache_count,
+        files,
+        objects_compiled: clang.is_some(),
+        input_digest: options.input_digest.clone(),
+    })
+}
+
+/// OUT may be missing, an empty folder, or a previous build (it has a
+/// manifest.json): anything else could be someone's files, never replaced.
+fn check_replaceable(out: &Path) -> Result<(), BuildError> {
+    match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BuildError::Io { path: out.to_path_buf(), source: e }),
+        Ok(meta) if !meta.is_dir() => Err(BuildError::NotAnOutput(out.to_path_buf())),
+        Ok(_) => {
+            let empty = std::fs::read_dir(out).map_err(io_error(out))?.next().is_none();
+            if empty || out.join(MANIFEST).is_file() {
+                Ok(())
+            } else {
+                Err(BuildError::NotAnOutput(out.to_path_buf()))
+            }
+        }
+    }
+}
+
+/// Moves the finished `temp` to `out`. A previous `out` is swapped with it in
+/// one step (renameat2 RENAME_EXCHANGE) so readers see the old or the new
+/// build, never none; it is then at `temp`.
+fn put_in_place(temp: &Path, out: &Path) -> Result<(), BuildError> {
+    if !out.exists() {
+        return std::fs::rename(temp, out).map_err(io_error(out));
+    }
+    let exchanged = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        temp,
+        rustix::fs::CWD,
+        out,
+        rustix::fs::RenameFlags::EXCHANGE,
+    );
+    if exchanged.is_ok() {
+        return Ok(());
+    }
+    // File systems without RENAME_EXCHANGE: move the old build aside first.
+    let old = sibling(out, "old");
+    std::fs::rename(out, &old).map_err(io_error(out))?;
+    if let Err(e) = std::fs::rename(temp, out) {
+        let _ = std::fs::rename(&old, out);
+        return Err(BuildError::Io { path: out.to_path_buf(), source: e });
+    }
+    // The new build is in place; a leftover old copy is only untidy.
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The output folder of `build`: layout, attach plans, manifest, determinism
+//! and atomicity.
+
+mod build_support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use build_support::reference_cluster;
+use routec_compiler::build::{build, input_digest, BuildError, BuildOptions, ClangChoice};
+
+fn no_clang() -> BuildOptions {
+    BuildOptions { clang: ClangChoice::Skip, input_digest: input_digest([("cluster.route", "x")]) }
+}
+
+/// Every file below `dir`, relative path to contents.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn text(tree: &BTreeMap<String, Vec<u8>>, path: &str) -> String {
+    String::from_utf8(tree[path].clone()).unwrap()
+}
+
+#[test]
+fn output_has_the_documented_layout() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let report = build(&reference_cluster(), &no_clang(), &out).unwrap();
+    assert_eq!((report.nodes, report.pods, report.lxc_entries, report.ipcache_entries), (3, 4, 10, 10));
+    assert!(!report.objects_compiled);
+    let files = tree(&out);
+    for node in ["mycluster-control-plane", "mycluster-worker", "mycluster-worker2"] {
+        for file in ["cilium_lxc.seed", "node_config.h", "attach.json"] {
+            assert!(files.contains_key(&format!("nodes/{node}/{file}")), "{node}/{file}");
+        }
+    }
+    assert!(files.contains_key("cluster/cilium_ipcache.seed"));
+    assert!(files.contains_key("manifest.json"));
+    assert!(files.keys().any(|f| f.starts_with("bpf/") && f.ends_with(".c")));
+    assert!(!files.keys().any(|f| f.ends_with(".o")), "--no-clang writes no objects");
+    assert_eq!(report.files, files.len());
+    // Nothing is left beside OUT.
+    let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(siblings, ["out"]);
+}
+
+#[test]
+fn attach_plan_covers_every_lxc_the_overlay_and_the_host() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("nodes/mycluster-worker/attach.json")).unwrap())
+            .unwrap();
+    let rows: Vec<String> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a.as_object().unwrap().len(), 4);
+            format!("{} {} {} {}", a["interface"], a["direction"], a["program"], a["object"]).replace('"', "")
+        })
+        .collect();
+    let object = |program: &str| {
+        routec_compiler::bpf::PROGRAMS.iter().find(|p| p.name == program).map(|p| format!("bpf/{}", p.object)).unwrap()
+    };
+    assert_eq!(
+        rows,
+        [
+            format!("cilium_host egress cil_from_host {}", object("cil_from_host")),
+            format!("cilium_vxlan ingress cil_from_overlay {}", object("cil_from_overlay")),
+            format!("lxc4a891387ff1a ingress cil_from_container {}", object("cil_from_container")),
+            format!("lxc5b7b34955e61 ingress cil_from_container {}", object("cil_from_container")),
+        ]
+    );
+}
+
+#[test]
+fn manifest_lists_every_file_with_its_digest() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let options = no_clang();
+    build(&reference_cluster(), &options, &out).unwrap();
+    let files = tree(&out);
+    let manifest: serde_json::Value = serde_json::from_str(&text(&files, "manifest.json")).unwrap();
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["routec_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(manifest["input_digest"], options.input_digest.as_str());
+    assert_eq!(manifest["objects_compiled"], false);
+    assert_eq!(
+        manifest["nodes"],
+        serde_json::json!(["mycluster-control-plane", "mycluster-worker", "mycluster-worker2"])
+    );
+    let listed: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    let on_disk: Vec<&str> = files.keys().map(String::as_str).filter(|f| *f != "manifest.json").collect();
+    assert_eq!(listed, on_disk);
+    for file in manifest["files"].as_array().unwrap() {
+        let bytes = &files[file["path"].as_str().unwrap()];
+        assert_eq!(file["size"], bytes.len());
+        let digest = input_digest(Vec::<(&str, &[u8])>::new()); // shape check of the digest format
+        assert!(digest.starts_with("sha256:"));
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(file["sha256"], sha.as_str(), "{}", file["path"]);
+    }
+}
+
+#[test]
+fn input_digest_frames_paths_and_contents() {
+    let a = input_digest([("a.route", "node x {}"), ("b.route", "")]);
+    assert_eq!(a, input_digest([("a.route", "node x {}"), ("b.route", "")]));
+    assert_ne!(a, input_digest([("a.route", "node x {"), ("b.route", "}")]));
+    assert_ne!(a, input_digest([("b.route", "node x {}"), ("a.route", "")]));
+    assert_eq!(a.len(), "sha256:".len() + 64);
+}
+
+#[test]
+fn two_builds_in_different_folders_are_byte_identical() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (one, two) = (scratch.path().join("one"), scratch.path().join("nested/two"));
+    build(&reference_cluster(), &no_clang(), &one).unwrap();
+    build(&reference_cluster(), &no_clang(), &two).unwrap();
+    assert_eq!(tree(&one), tree(&two));
+    // Rebuilding over a previous build replaces it whole.
+    std::fs::write(one.join("nodes/stale.txt"), "left over").unwrap();
+    build(&reference_cluster(), &no_clang(), &one).unwrap();
+    assert_eq!(tree(&one), tree(&two));
+    let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(siblings.len(), 2, "{siblings:?}");
+}
+
+#[test]
+fn a_failed_build_leaves_a_previous_output_untouched() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let before = tree(&out);
+    let missing_clang = BuildOptions {
+        clang: ClangChoice::Use(Some(scratch.path().join("no-such-clang"))),
+        ..no_clang()
+    };
+    let err = build(&reference_cluster(), &missing_clang, &out).unwrap_err();
+    assert!(matches!(err, BuildError::ClangMissing(_)), "{err}");
+    assert!(err.to_string().contains("apt-get install -y clang llvm libbpf-dev"), "{err}");
+    assert_eq!(tree(&out), before);
+    let mut unsupported = reference_cluster();
+    unsupported.overlay.kind = routec_compiler::model::OverlayKind::Geneve;
+    assert!(matches!(build(&unsupported, &no_clang(), &out), Err(BuildError::Unsupported(_))));
+    assert_eq!(tree(&out), before);
+    let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(siblings, ["out"]);
+}
+
+#[test]
+fn a_folder_that_is_not_a_build_output_is_never_replaced() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("home");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let err = build(&reference_cluster(), &no_clang(), &out).unwrap_err();
+    assert!(matches!(err, BuildError::NotAnOutput(_)), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    // A file in the way is refused as well; an empty folder is fine.
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    assert!(matches!(build(&reference_cluster(), &no_clang(), &file), Err(BuildError::NotAnOutput(_))));
+    let empty = scratch.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    build(&reference_cluster(), &no_clang(), &empty).unwrap();
+    assert!(empty.join("manifest.json").is_file());
+}
