@@ -460,7 +460,7 @@ fn map_error(spec: &MapSpec, what: &str) -> impl Fn(aya::maps::MapError) -> Erro
 }
 
 /// Writes `wanted` into cilium_lxc: only differing entries, stale ones deleted.
-fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
+pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
     let spec = &layout::CILIUM_LXC;
     let mut map: BpfHashMap<MapData, [u8; 20], [u8; 48]> =
         BpfHashMap::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
@@ -490,7 +490,7 @@ fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<M
 }
 
 /// Writes `wanted` into cilium_ipcache: only differing entries, stale ones deleted.
-fn sync_ipcache(target: &Target, wanted: &[([u8; 24], [u8; 12])]) -> Result<MapChanges> {
+pub fn sync_ipcache(target: &Target, wanted: &[([u8; 24], [u8; 12])]) -> Result<MapChanges> {
     let spec = &layout::CILIUM_IPCACHE;
     let mut map: LpmTrie<MapData, [u8; 20], [u8; 12]> =
         LpmTrie::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;

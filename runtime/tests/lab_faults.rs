@@ -10,6 +10,10 @@ use routec_runtime::{lab, loader};
 
 const WORKER: &str = "mycluster-worker";
 
+fn worker_ns(state: &lab::LabState) -> &str {
+    &state.node(WORKER).unwrap().netns
+}
+
 #[test]
 fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     if !can_run("failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing") {
@@ -72,6 +76,21 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     assert_eq!((report.cilium_ipcache.updated, report.cilium_ipcache.added), (1, 0), "{report}");
     assert!(report.attached.is_empty(), "same objects and constants: no re-attach: {report}");
     assert!(ping(&busybox, "10.10.2.121"));
+
+    // An object the verifier rejects: the error carries the verifier's log,
+    // and the datapath keeps running the old programs.
+    let bad_out = options.state_dir.join(name).join("out-bad");
+    fake_build(&cluster, &bad_out);
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rejected_by_verifier.c");
+    compile_bpf(&source, &bad_out.join("bpf/bpf_host.o"));
+    let plan = loader::NodePlan::from_build(&bad_out, &cluster, WORKER).unwrap();
+    let before = loader::status(&target).unwrap();
+    let err = loader::apply(&plan, &target).unwrap_err().to_string();
+    eprintln!("{err}");
+    assert!(err.contains("rejected cil_from_host") && err.contains("verifier log:"), "{err}");
+    assert!(err.contains("invalid access to packet"), "the log itself is shown: {err}");
+    assert_eq!(ids(&before), ids(&loader::status(&target).unwrap()));
+    assert!(ping(&busybox, "10.10.2.121") && ping(worker_ns(&state), "10.10.2.117"));
 
     // detach removes every pin and link of the node; traffic stops.
     let removed = loader::detach(&target).unwrap();

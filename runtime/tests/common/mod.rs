@@ -54,21 +54,8 @@ pub fn fake_build(cluster: &routec_compiler::model::Cluster, out: &std::path::Pa
     let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-templates");
     std::fs::create_dir_all(out.join("bpf")).unwrap();
     std::fs::create_dir_all(out.join("cluster")).unwrap();
-    let arch = std::process::Command::new("clang").arg("-print-multiarch").output().unwrap();
-    let arch = String::from_utf8(arch.stdout).unwrap();
     for object in ["bpf_lxc", "bpf_overlay", "bpf_host"] {
-        let status = std::process::Command::new("clang")
-            .args(["-O2", "-g", "-target", "bpf", "-Wall", "-I"])
-            .arg(&templates)
-            .arg("-idirafter")
-            .arg(format!("/usr/include/{}", arch.trim()))
-            .arg("-c")
-            .arg(templates.join(format!("{object}.c")))
-            .arg("-o")
-            .arg(out.join(format!("bpf/{object}.o")))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        compile_bpf(&templates.join(format!("{object}.c")), &out.join(format!("bpf/{object}.o")));
     }
     std::fs::write(out.join("manifest.json"), "{}").unwrap();
     std::fs::write(out.join("cluster/cilium_ipcache.seed"), seeds::render_seed(&seeds::ipcache_entries(cluster))).unwrap();
@@ -84,6 +71,25 @@ pub fn fake_build(cluster: &routec_compiler::model::Cluster, out: &std::path::Pa
         attach.push(serde_json::json!({"interface": "cilium_host", "direction": "egress", "program": "cil_from_host", "object": "bpf/bpf_host.o"}));
         std::fs::write(dir.join("attach.json"), serde_json::to_string_pretty(&attach).unwrap()).unwrap();
     }
+}
+
+/// clang -target bpf, as the build does.
+pub fn compile_bpf(source: &std::path::Path, object: &std::path::Path) {
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-templates");
+    let arch = std::process::Command::new("clang").arg("-print-multiarch").output().unwrap();
+    let arch = String::from_utf8(arch.stdout).unwrap();
+    let status = std::process::Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-I"])
+        .arg(&templates)
+        .arg("-idirafter")
+        .arg(format!("/usr/include/{}", arch.trim()))
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(object)
+        .status()
+        .unwrap();
+    assert!(status.success(), "clang failed on {}", source.display());
 }
 
 /// The reference cluster (examples/mycluster), by hand until the front end is merged.
