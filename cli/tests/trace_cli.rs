@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use routec_compiler::{bpf, frontend, seeds};
+use routec_compiler::build::{self, BuildOptions, ClangChoice};
+use routec_compiler::frontend;
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route")
@@ -45,30 +46,12 @@ impl Drop for Scratch {
     }
 }
 
-/// The parts of a build output the tracer reads (manifest, seeds, node_config.h).
+/// `routec build` of the example into `out`, without compiling objects
+/// (the tracer reads the seeds and node_config.h).
 fn write_seeds(out: &Path) {
     let cluster = frontend::analyze_path(&example()).unwrap().cluster.unwrap();
-    std::fs::create_dir_all(out.join("cluster")).unwrap();
-    std::fs::write(out.join("manifest.json"), "{}").unwrap();
-    std::fs::write(
-        out.join("cluster/cilium_ipcache.seed"),
-        seeds::render_seed(&seeds::ipcache_entries(&cluster)),
-    )
-    .unwrap();
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        let dir = out.join("nodes").join(&node.name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("cilium_lxc.seed"),
-            seeds::render_seed(&seeds::lxc_entries(&cluster, i)),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("node_config.h"),
-            bpf::node_config_header(&cluster, i),
-        )
-        .unwrap();
-    }
+    let options = BuildOptions { clang: ClangChoice::Skip, input_digest: "trace-cli-test".into() };
+    build::build(&cluster, &options, out).unwrap();
 }
 
 #[test]
@@ -158,8 +141,9 @@ fn all_pairs_as_json() {
 #[test]
 fn build_folder_traces_like_the_cluster() {
     let scratch = Scratch::new("build");
-    write_seeds(&scratch.0);
-    let build = scratch.0.to_str().unwrap();
+    let out = scratch.0.join("out");
+    write_seeds(&out);
+    let build = out.to_str().unwrap();
     let from_build = stdout_of(&routec(&["--all", "--build", build, "--format", "json"]));
     let from_cluster = stdout_of(&routec(&[
         "--all",

@@ -16,7 +16,8 @@ use routec_compiler::gen::{generate_string, GenOptions};
 use routec_compiler::layout::Reason;
 use routec_compiler::model::Cluster;
 use routec_compiler::trace::{self, Datapath, Proto, Snapshot, Trace, Verdict};
-use routec_compiler::{bpf, frontend, seeds};
+use routec_compiler::build::{self, BuildOptions, ClangChoice};
+use routec_compiler::{frontend, seeds};
 use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::live_trace;
 
@@ -52,53 +53,10 @@ impl Drop for Guard {
     }
 }
 
-/// A build output folder as DATAPATH.md lays it out, made from the
-/// compiler's own pieces (objects, seeds, node_config.h, attach plans).
+/// `routec build` of the cluster into `out`, objects compiled.
 fn write_build(cluster: &Cluster, out: &Path) {
-    let bpf_dir = out.join("bpf");
-    bpf::write_sources(&bpf_dir).unwrap();
-    bpf::compile(&bpf_dir, &bpf::find_clang(None).unwrap()).unwrap();
-    std::fs::create_dir_all(out.join("cluster")).unwrap();
-    std::fs::write(out.join("manifest.json"), "{}").unwrap();
-    std::fs::write(
-        out.join("cluster/cilium_ipcache.seed"),
-        seeds::render_seed(&seeds::ipcache_entries(cluster)),
-    )
-    .unwrap();
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        let dir = out.join("nodes").join(&node.name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("cilium_lxc.seed"),
-            seeds::render_seed(&seeds::lxc_entries(cluster, i)),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("node_config.h"),
-            bpf::node_config_header(cluster, i),
-        )
-        .unwrap();
-        let mut attach = Vec::new();
-        for program in bpf::PROGRAMS {
-            let interfaces: Vec<String> = match program.interface.device() {
-                Some(device) => vec![device.to_string()],
-                None => cluster.pods_on(i).map(|p| p.lxc.clone()).collect(),
-            };
-            for interface in interfaces {
-                attach.push(serde_json::json!({
-                    "interface": interface,
-                    "direction": program.direction.as_str(),
-                    "program": program.name,
-                    "object": format!("bpf/{}", program.object),
-                }));
-            }
-        }
-        std::fs::write(
-            dir.join("attach.json"),
-            serde_json::to_string_pretty(&attach).unwrap(),
-        )
-        .unwrap();
-    }
+    let options = BuildOptions { clang: ClangChoice::Use(None), input_digest: "trace-live-test".into() };
+    build::build(cluster, &options, out).unwrap();
 }
 
 fn ping(netns: &str, dst: Ipv4Addr) -> bool {
