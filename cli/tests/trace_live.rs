@@ -298,6 +298,24 @@ fn offline_and_live_traces_agree_with_real_packets() {
         );
     }
 
+    // --node: one node's maps as a real node would have them (pins under
+    // scope `default`; here a link to the lab's pins). A packet for another
+    // node ends at the tunnel, beyond this view.
+    let fake_bpffs = work.join("bpffs");
+    std::fs::create_dir_all(fake_bpffs.join("routec")).unwrap();
+    std::os::unix::fs::symlink(state.pin_root(), fake_bpffs.join("routec/default")).unwrap();
+    let node_name = cluster.nodes[a.node].name.clone();
+    let node_args = |dst: &str| -> serde_json::Value {
+        let bpffs = fake_bpffs.to_str().unwrap();
+        routec(&["trace", &a.name, dst, route_arg, "--node", &node_name, "--bpffs", bpffs, "--format", "json"])
+    };
+    let local = node_args(&same.name);
+    assert_eq!(local["drift"]["drift"], serde_json::json!([]));
+    assert_eq!(local["trace"]["verdict"]["result"], "delivered");
+    let remote = node_args(&other.name);
+    assert_eq!(remote["trace"]["verdict"]["result"], "left-cluster");
+    assert_eq!(remote["trace"]["hops"][0]["reason"]["name"], "tunnel-encap");
+
     // Delete one pinned entry: --live reports exactly that drift, predicts the
     // drop, and the real packet is dropped there.
     let victim = &pods[37];
@@ -341,6 +359,15 @@ fn offline_and_live_traces_agree_with_real_packets() {
         Reason::NoEndpoint.code()
     );
     assert_eq!(report["trace"]["verdict"]["node"], victim_node.as_str());
+
+    let text = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["trace", &a.name, &victim.name, route_arg, "--live", LAB, "--lab-state", state_dir])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    eprintln!("{text}");
+    assert!(text.contains("drift: 1 of "), "{text}");
+    assert!(text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip)), "{text}");
 
     // The same prediction from the library's live view, then the real packet.
     let live_view = live_trace::live_snapshot(
