@@ -228,6 +228,9 @@ fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
     // Another node's address: the /32 remote-node entry has no tunnel endpoint.
     let other = run("10.10.2.117", "172.18.0.4");
     assert_eq!(reason_of(&other), Reason::NoTunnelEndpoint);
+    // A node's name stands for its address.
+    assert_eq!(run("10.10.2.117", "mycluster-worker").packet.dst, Ipv4Addr::new(172, 18, 0, 2));
+    assert_eq!(reason_of(&run("10.10.2.117", "mycluster-worker2")), Reason::NoTunnelEndpoint);
 }
 
 #[test]

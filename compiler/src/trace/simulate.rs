@@ -254,7 +254,7 @@ pub enum TraceError {
         dst: Ipv4Addr,
         cidr: String,
     },
-    #[error("`{0}` is neither a pod nor an IPv4 address")]
+    #[error("`{0}` is neither a pod, a node nor an IPv4 address")]
     UnknownDestination(String),
     #[error("pod `{pod}` is on node `{node}`, which the datapath view does not have")]
     MissingNode { pod: String, node: String },
@@ -265,7 +265,7 @@ pub enum TraceError {
 }
 
 /// Traces a packet from `src` (a pod's name or IP, or a node's name) to
-/// `dst` (a pod's name or any IPv4).
+/// `dst` (a pod's name, a node's name for its address, or any IPv4).
 pub fn trace(
     view: &dyn Datapath,
     src: &str,
@@ -274,9 +274,10 @@ pub fn trace(
     port: Option<u16>,
     ttl: u8,
 ) -> Result<Trace, TraceError> {
-    let dst_ip = match view.find_pod(dst) {
-        Some(pod) => pod.ip,
-        None => dst
+    let dst_ip = match (view.find_pod(dst), view.node(dst)) {
+        (Some(pod), _) => pod.ip,
+        (None, Some(node)) => node.address,
+        (None, None) => dst
             .parse::<Ipv4Addr>()
             .map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
     };
