@@ -12,11 +12,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use routec_compiler::build::{self, BuildOptions, ClangChoice};
 use routec_compiler::gen::{generate_string, GenOptions};
 use routec_compiler::layout::Reason;
 use routec_compiler::model::Cluster;
 use routec_compiler::trace::{self, Datapath, Proto, Snapshot, Trace, Verdict};
-use routec_compiler::build::{self, BuildOptions, ClangChoice};
 use routec_compiler::{frontend, seeds};
 use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::live_trace;
@@ -55,7 +55,10 @@ impl Drop for Guard {
 
 /// `routec build` of the cluster into `out`, objects compiled.
 fn write_build(cluster: &Cluster, out: &Path) {
-    let options = BuildOptions { clang: ClangChoice::Use(None), input_digest: "trace-live-test".into() };
+    let options = BuildOptions {
+        clang: ClangChoice::Use(None),
+        input_digest: "trace-live-test".into(),
+    };
     build::build(cluster, &options, out).unwrap();
 }
 
@@ -233,6 +236,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         .iter()
         .map(|p| (netns(p.src_ip), p.dst_ip))
         .collect();
+    let before = counters(&state, &options);
     let started = std::time::Instant::now();
     let outcomes = ping_all(&pairs, 16);
     eprintln!(
@@ -260,6 +264,42 @@ fn offline_and_live_traces_agree_with_real_packets() {
         disagreements.len(),
         &disagreements[..disagreements.len().min(5)]
     );
+
+    // Every counter moved by exactly what the traces predict: one echo request
+    // and one reply per pair, each counted by every program on its path.
+    // Only ARP (arp-reply) is extra traffic.
+    let after = counters(&state, &options);
+    let mut expected: BTreeMap<(String, Reason), u64> = BTreeMap::new();
+    for p in &matrix.pairs {
+        for (src, dst) in [(p.src_ip, p.dst_ip), (p.dst_ip, p.src_ip)] {
+            let t = trace::trace(
+                &offline,
+                &src.to_string(),
+                &dst.to_string(),
+                Proto::Icmp,
+                None,
+                64,
+            )
+            .unwrap();
+            for key in predicted(&t) {
+                *expected.entry(key).or_default() += 1;
+            }
+        }
+    }
+    for (key, count) in &after {
+        if key.1 == Reason::ArpReply {
+            continue;
+        }
+        let moved = count - before.get(key).copied().unwrap_or(0);
+        let wanted = expected.get(key).copied().unwrap_or(0);
+        assert_eq!(
+            moved,
+            wanted,
+            "{} on {}: counted {moved}, traces predict {wanted}",
+            key.1.name(),
+            key.0
+        );
+    }
 
     // Counters move as predicted: same node, other node, and two pod-less addresses.
     let pods = &cluster.pods;
@@ -307,7 +347,10 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let node_name = cluster.nodes[a.node].name.clone();
     let node_args = |dst: &str| -> serde_json::Value {
         let bpffs = fake_bpffs.to_str().unwrap();
-        routec(&["trace", &a.name, dst, route_arg, "--node", &node_name, "--bpffs", bpffs, "--format", "json"])
+        routec(&[
+            "trace", &a.name, dst, route_arg, "--node", &node_name, "--bpffs", bpffs, "--format",
+            "json",
+        ])
     };
     let local = node_args(&same.name);
     assert_eq!(local["drift"]["drift"], serde_json::json!([]));
@@ -361,13 +404,28 @@ fn offline_and_live_traces_agree_with_real_packets() {
     assert_eq!(report["trace"]["verdict"]["node"], victim_node.as_str());
 
     let text = Command::new(env!("CARGO_BIN_EXE_routec"))
-        .args(["trace", &a.name, &victim.name, route_arg, "--live", LAB, "--lab-state", state_dir])
+        .args([
+            "trace",
+            &a.name,
+            &victim.name,
+            route_arg,
+            "--live",
+            LAB,
+            "--lab-state",
+            state_dir,
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     eprintln!("{text}");
     assert!(text.contains("drift: 1 of "), "{text}");
-    assert!(text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip)), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  {victim_node} cilium_lxc {}: missing from the kernel",
+            victim.ip
+        )),
+        "{text}"
+    );
 
     // The same prediction from the library's live view, then the real packet.
     let live_view = live_trace::live_snapshot(
