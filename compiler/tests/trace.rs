@@ -229,8 +229,14 @@ fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
     let other = run("10.10.2.117", "172.18.0.4");
     assert_eq!(reason_of(&other), Reason::NoTunnelEndpoint);
     // A node's name stands for its address.
-    assert_eq!(run("10.10.2.117", "mycluster-worker").packet.dst, Ipv4Addr::new(172, 18, 0, 2));
-    assert_eq!(reason_of(&run("10.10.2.117", "mycluster-worker2")), Reason::NoTunnelEndpoint);
+    assert_eq!(
+        run("10.10.2.117", "mycluster-worker").packet.dst,
+        Ipv4Addr::new(172, 18, 0, 2)
+    );
+    assert_eq!(
+        reason_of(&run("10.10.2.117", "mycluster-worker2")),
+        Reason::NoTunnelEndpoint
+    );
 }
 
 #[test]
@@ -294,7 +300,7 @@ fn live_ifindex_mismatch_is_unknown_source() {
     let mut live = view();
     live.mode = Mode::Live;
     // The kernel says the sender's lxc is ifindex 9, but it sits behind 12.
-    live.pods[0].ifindex = Some(12);
+    assert!(live.set_pod_ifindex(Ipv4Addr::new(10, 10, 2, 117), Some(12)));
     let t = trace(&live, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::UnknownSource);
     assert_eq!(t.hops[0].lookups.len(), 1);

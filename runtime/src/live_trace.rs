@@ -11,7 +11,7 @@ use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use routec_compiler::layout::{
     self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo,
 };
-use routec_compiler::trace::{Ipcache, Mode, PodRef, Snapshot};
+use routec_compiler::trace::{Datapath, Ipcache, Mode, PodRef, Snapshot};
 
 use crate::lab::{self, LabState};
 use crate::loader::{self, Target};
@@ -146,19 +146,19 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
             )));
         }
     }
-    let mut pods = expected.pods.clone();
+    let mut snapshot = Snapshot::new(Mode::Live, expected.nodes.clone(), expected.pods().to_vec());
     for target in &targets {
-        let on_node: Vec<usize> = (0..pods.len())
-            .filter(|&i| pods[i].node == target.node)
+        let on_node: Vec<PodRef> = expected
+            .pods()
+            .iter()
+            .filter(|p| p.node == target.node)
+            .cloned()
             .collect();
-        let refs: Vec<&PodRef> = on_node.iter().map(|&i| &pods[i]).collect();
+        let refs: Vec<&PodRef> = on_node.iter().collect();
         let ifindexes = lxc_ifindexes(target.netns.as_deref(), &refs)?;
-        for (i, ifindex) in on_node.into_iter().zip(ifindexes) {
-            pods[i].ifindex = ifindex;
+        for (pod, ifindex) in on_node.iter().zip(ifindexes) {
+            snapshot.set_pod_ifindex(pod.ip, ifindex);
         }
-    }
-    let mut snapshot = Snapshot::new(Mode::Live, expected.nodes.clone(), pods);
-    for target in &targets {
         snapshot.set_lxc(&target.node, read_lxc(target)?);
         snapshot.set_ipcache(&target.node, Arc::new(Ipcache::new(read_ipcache(target)?)));
     }

@@ -359,7 +359,7 @@ pub fn trace_packet(
         src: Source::Pod(src.clone()),
         dst: Destination {
             ip: packet.dst,
-            pod: view.find_pod(&packet.dst.to_string()).cloned(),
+            pod: view.pod_by_ip(packet.dst).cloned(),
         },
         notes,
         hops,
@@ -855,7 +855,7 @@ pub fn trace_from_node(
         },
         dst: Destination {
             ip: packet.dst,
-            pod: view.find_pod(&packet.dst.to_string()).cloned(),
+            pod: view.pod_by_ip(packet.dst).cloned(),
         },
         notes: vec![format!(
             "the node's stack routes {} to {} with source {}",

@@ -77,10 +77,14 @@ pub trait Datapath {
     fn node_by_address(&self, address: Ipv4Addr) -> Option<&NodeConfig> {
         self.nodes().iter().find(|n| n.address == address)
     }
+    /// The pod that has `ip` (IPs are unique in a cluster).
+    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
+        self.pods().iter().find(|p| p.ip == ip)
+    }
     /// A pod by name (`namespace/name`) or IP.
     fn find_pod(&self, name_or_ip: &str) -> Option<&PodRef> {
         match name_or_ip.parse::<Ipv4Addr>() {
-            Ok(ip) => self.pods().iter().find(|p| p.ip == ip),
+            Ok(ip) => self.pod_by_ip(ip),
             Err(_) => self
                 .pods()
                 .iter()
@@ -88,7 +92,7 @@ pub trait Datapath {
         }
     }
     fn pod_at(&self, node: &str, ip: Ipv4Addr) -> Option<&PodRef> {
-        self.pods().iter().find(|p| p.node == node && p.ip == ip)
+        self.pod_by_ip(ip).filter(|p| p.node == node)
     }
 }
 
@@ -98,7 +102,9 @@ pub trait Datapath {
 pub struct Snapshot {
     pub mode: Mode,
     pub nodes: Vec<NodeConfig>,
-    pub pods: Vec<PodRef>,
+    /// Fixed at construction: `by_ip` indexes them.
+    pods: Vec<PodRef>,
+    by_ip: HashMap<Ipv4Addr, usize>,
     lxc: BTreeMap<String, HashMap<[u8; EndpointKey::SIZE], EndpointInfo>>,
     /// Offline all nodes share one ipcache; live each node has its own pin.
     ipcache: BTreeMap<String, Arc<Ipcache>>,
@@ -107,10 +113,12 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let by_ip = pods.iter().enumerate().map(|(i, p)| (p.ip, i)).collect();
         Snapshot {
             mode,
             nodes,
             pods,
+            by_ip,
             lxc: BTreeMap::new(),
             ipcache: BTreeMap::new(),
         }
@@ -157,6 +165,18 @@ impl Snapshot {
         snapshot
     }
 
+    /// Sets the ifindex of the lxc that pod `ip` sends through (as the live
+    /// view discovers it); false when no pod has `ip`.
+    pub fn set_pod_ifindex(&mut self, ip: Ipv4Addr, ifindex: Option<u32>) -> bool {
+        match self.by_ip.get(&ip) {
+            Some(&i) => {
+                self.pods[i].ifindex = ifindex;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The node's `cilium_lxc` entries, sorted by key bytes.
     pub fn lxc_entries(&self, node: &str) -> Vec<(EndpointKey, EndpointInfo)> {
         let mut entries: Vec<_> = self
@@ -185,6 +205,9 @@ impl Datapath for Snapshot {
     }
     fn pods(&self) -> &[PodRef] {
         &self.pods
+    }
+    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
+        self.by_ip.get(&ip).map(|&i| &self.pods[i])
     }
     fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
         self.lxc.get(node)?.get(&key.to_bytes()).copied()
