@@ -358,6 +358,34 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let remote = node_args(&other.name);
     assert_eq!(remote["trace"]["verdict"]["result"], "left-cluster");
     assert_eq!(remote["trace"]["hops"][0]["reason"]["name"], "tunnel-encap");
+    let bpffs = fake_bpffs.to_str().unwrap();
+    let rows = routec(&[
+        "trace", "--all", route_arg, "--node", &node_name, "--bpffs", bpffs, "--format", "json",
+    ]);
+    assert_eq!(
+        rows["matrix"]["sources"].as_array().unwrap().len(),
+        10,
+        "only {node_name}'s pods send"
+    );
+    assert_eq!(rows["matrix"]["pairs"].as_array().unwrap().len(), 10 * 39);
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args([
+            "trace",
+            &other.name,
+            &a.name,
+            route_arg,
+            "--node",
+            &node_name,
+            "--bpffs",
+            bpffs,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(2),
+        "a sender on another node is beyond this view"
+    );
 
     // Delete one pinned entry: --live reports exactly that drift, predicts the
     // drop, and the real packet is dropped there.

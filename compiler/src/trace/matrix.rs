@@ -22,29 +22,39 @@ pub struct PairVerdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Matrix {
+    /// Every pod: the columns.
     pub pods: Vec<PodRef>,
+    /// Indexes into `pods` of the rows: the pods traced from (all of them,
+    /// unless the view lacks some node's maps).
+    pub sources: Vec<usize>,
+    /// Row by row, skipping the diagonal.
     pub pairs: Vec<PairVerdict>,
     pub delivered: usize,
     pub not_delivered: usize,
 }
 
 impl Matrix {
+    /// The verdict from pod `src` to pod `dst` (indexes into `pods`).
     pub fn get(&self, src: usize, dst: usize) -> Option<&PairVerdict> {
+        let row = self.sources.binary_search(&src).ok()?;
         if src == dst {
             return None;
         }
-        let n = self.pods.len();
-        // Pairs are stored row by row, skipping the diagonal.
         let column = if dst > src { dst - 1 } else { dst };
-        self.pairs.get(src * (n - 1) + column)
+        self.pairs.get(row * (self.pods.len() - 1) + column)
     }
 }
 
-/// Traces an ICMP packet (TTL 64) between every ordered pair of distinct pods.
+/// Traces an ICMP packet (TTL 64) between every ordered pair of distinct
+/// pods, from every pod on a node whose maps the view has.
 pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
     let pods = view.pods().to_vec();
-    let mut pairs = Vec::with_capacity(pods.len() * pods.len().saturating_sub(1));
-    for (i, src) in pods.iter().enumerate() {
+    let sources: Vec<usize> = (0..pods.len())
+        .filter(|&i| view.has_maps(&pods[i].node))
+        .collect();
+    let mut pairs = Vec::with_capacity(sources.len() * pods.len().saturating_sub(1));
+    for &i in &sources {
+        let src = &pods[i];
         for (j, dst) in pods.iter().enumerate() {
             if i == j {
                 continue;
@@ -79,6 +89,7 @@ pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
         not_delivered: pairs.len() - delivered,
         delivered,
         pods,
+        sources,
         pairs,
     })
 }

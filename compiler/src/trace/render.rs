@@ -202,7 +202,10 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
         matrix.delivered,
         matrix.not_delivered
     );
-    let _ = writeln!(out, "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? left the cluster");
+    let _ = writeln!(out, "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? beyond this view");
+    if matrix.sources.len() < n {
+        let _ = writeln!(out, "rows: only the pods on nodes whose maps this view has");
+    }
     let _ = writeln!(out);
     let width = n.to_string().len().max(2);
     let name_width = matrix
@@ -223,7 +226,8 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
         let _ = write!(out, "{:>w$}", j + 1, w = width + 1);
     }
     let _ = writeln!(out);
-    for (i, pod) in matrix.pods.iter().enumerate() {
+    for &i in &matrix.sources {
+        let pod = &matrix.pods[i];
         let _ = write!(
             out,
             "{:>w$}  {:<nw$}  {:<15} ",

@@ -256,8 +256,8 @@ pub enum TraceError {
     },
     #[error("`{0}` is neither a pod, a node nor an IPv4 address")]
     UnknownDestination(String),
-    #[error("pod `{pod}` is on node `{node}`, which the datapath view does not have")]
-    MissingNode { pod: String, node: String },
+    #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
+    NoMaps { sender: String, node: String },
     #[error("--port needs --proto tcp or udp")]
     PortWithoutTransport,
     #[error("a TTL of 0 cannot leave the pod")]
@@ -316,12 +316,14 @@ pub fn trace_packet(
     src: &PodRef,
     packet: Packet,
 ) -> Result<Trace, TraceError> {
+    let no_maps = || TraceError::NoMaps {
+        sender: src.label(),
+        node: src.node.clone(),
+    };
     let node = view
         .node(&src.node)
-        .ok_or_else(|| TraceError::MissingNode {
-            pod: src.label(),
-            node: src.node.clone(),
-        })?;
+        .filter(|n| view.has_maps(&n.name))
+        .ok_or_else(no_maps)?;
     let mut notes = vec![format!(
         "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
         node.router,
@@ -791,6 +793,12 @@ pub fn trace_from_node(
                 .pod_cidr
                 .clone()
                 .unwrap_or_else(|| "(unknown)".to_string()),
+        });
+    }
+    if !view.has_maps(&node.name) {
+        return Err(TraceError::NoMaps {
+            sender: format!("node {}", node.name),
+            node: node.name.clone(),
         });
     }
     let program = program(Interface::Host);
