@@ -307,6 +307,20 @@ fn live_ifindex_mismatch_is_unknown_source() {
 }
 
 #[test]
+fn ttl_is_checked_where_it_is_decremented() {
+    // Encapsulation leaves the TTL alone; the receiving node checks it.
+    let t = trace(&view(), "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 1).unwrap();
+    assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
+    assert_eq!(reason_of(&t), Reason::TtlExceeded);
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2")
+    );
+    let t = trace(&view(), "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 2).unwrap();
+    assert!(t.verdict.is_delivered());
+    assert!(t.hops[0].action.contains("TTL 2 -> 1"));
+}
+
+#[test]
 fn ttl_one_is_exceeded_at_delivery() {
     let t = trace(&view(), "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 1).unwrap();
     assert_eq!(reason_of(&t), Reason::TtlExceeded);

@@ -67,14 +67,6 @@ impl Ipcache {
         all.sort_by_key(|(k, _)| k.to_bytes());
         all
     }
-
-    pub fn len(&self) -> usize {
-        self.by_len.values().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
