@@ -133,6 +133,7 @@ impl Iterator for Lexer<'_> {
                     // One error token for a whole run of stray characters.
                     let len = rest
                         .char_indices()
+                        .skip(1)
                         .find(|&(_, c)| c.is_ascii_whitespace() || is_word_char(c) || "{};#\"".contains(c))
                         .map_or(rest.len(), |(i, _)| i);
                     self.token(TokenKind::Error(LexError::UnexpectedChar), len)
