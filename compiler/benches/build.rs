@@ -1,5 +1,5 @@
-//! `routec build` without clang of a 5,000-node × 30-pod (150,000 pods)
-//! cluster: seeds, node configs, attach plans, manifest. Budget: ≤ 1 s.
+//! `routec build` without clang of the cluster `routec gen --nodes 5000
+//! --pods-per-node 30` writes (150,000 pods): seeds, node configs, attach plans, manifest. Budget: ≤ 1 s.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use routec_compiler::build::{build, BuildOptions, ClangChoice};
@@ -9,8 +9,8 @@ use routec_compiler::seeds::{ipcache_entries, render_seed};
 mod build_support;
 
 fn bench_build(c: &mut Criterion) {
-    let cluster = build_support::synthetic_cluster(5000, 30);
-    let options = BuildOptions { clang: ClangChoice::Skip, input_digest: "sha256:bench".into() };
+    let cluster = build_support::generated_cluster(5000, 30);
+    let options = BuildOptions::new(ClangChoice::Skip, "sha256:bench".into());
     let scratch = std::env::temp_dir().join(format!("routec-bench-build-{}", std::process::id()));
     let mut group = c.benchmark_group("build");
     group.sample_size(10);

@@ -14,7 +14,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::bpf;
+use crate::frontend::Analysis;
+use crate::layout::{MapSpec, CILIUM_IPCACHE, CILIUM_LXC, ROUTEC_COUNTERS};
 use crate::model::Cluster;
+use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 use crate::seeds::{ipcache_entries, lxc_entries, pod_range, render_seed};
 
 /// Version of the output layout; bumped when a file's meaning changes.
@@ -37,8 +40,18 @@ pub enum ClangChoice {
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub clang: ClangChoice,
-    /// From [`input_digest`]: identifies the input in the manifest.
+    /// From [`input_digest`] or [`analysis_digest`]: identifies the input in
+    /// the manifest.
     pub input_digest: String,
+    /// `max_entries` of the cluster-sized maps (routec.toml `[maps]`): the
+    /// build refuses a cluster that does not fit, and the manifest records them.
+    pub maps: MapSizes,
+}
+
+impl BuildOptions {
+    pub fn new(clang: ClangChoice, input_digest: String) -> Self {
+        BuildOptions { clang, input_digest, maps: MapSizes::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +77,10 @@ pub enum BuildError {
     ClangMissing(bpf::ClangError),
     #[error("compiling the eBPF programs failed: {0}")]
     Compile(bpf::ClangError),
+    #[error(
+        "{map} needs {needed} entries{where_} but holds at most {max_entries}: raise `maps.{setting}` in routec.toml"
+    )]
+    MapTooSmall { map: &'static str, setting: &'static str, needed: usize, max_entries: u32, where_: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("refusing to replace {}: it is not empty and has no manifest.json, so it is not a routec build output", .0.display())]
@@ -88,6 +105,27 @@ pub fn input_digest<P: AsRef<str>, C: AsRef<[u8]>>(files: impl IntoIterator<Item
         hasher.update(contents);
     }
     format!("sha256:{}", hex_digest(hasher.finalize().as_slice()))
+}
+
+/// [`input_digest`] of what the front end read from `input` (a `.route` file
+/// or a folder): every source under its path relative to `input`, then the
+/// folder's routec.toml when it has one, so the digest does not depend on
+/// where the input is checked out.
+pub fn analysis_digest(input: &Path, analysis: &Analysis) -> Result<String, BuildError> {
+    let relative = |name: &str| -> String {
+        let path = Path::new(name);
+        let rel = path.strip_prefix(input).ok().filter(|r| !r.as_os_str().is_empty());
+        let rel = rel.or_else(|| path.file_name().map(Path::new)).unwrap_or(path);
+        let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+        parts.join("/")
+    };
+    let mut files: Vec<(String, Vec<u8>)> =
+        analysis.sources.iter().map(|(_, f)| (relative(&f.name), f.text.as_bytes().to_vec())).collect();
+    let settings = input.join(SETTINGS_FILE);
+    if input.is_dir() && settings.is_file() {
+        files.push((SETTINGS_FILE.to_string(), std::fs::read(&settings).map_err(io_error(&settings))?));
+    }
+    Ok(input_digest(files))
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
@@ -115,7 +153,32 @@ struct Manifest<'a> {
     input_digest: &'a str,
     objects_compiled: bool,
     nodes: Vec<&'a str>,
+    maps: Vec<MapRecord>,
     files: &'a [FileRecord],
+}
+
+/// A map's kernel definition as the loader must create or check it.
+#[derive(Serialize)]
+struct MapRecord {
+    name: &'static str,
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+}
+
+impl MapRecord {
+    fn new(spec: MapSpec, max_entries: u32) -> Self {
+        MapRecord {
+            name: spec.name,
+            map_type: spec.map_type,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries,
+            flags: spec.flags,
+        }
+    }
 }
 
 /// One line of a node's attach plan.
@@ -254,6 +317,7 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
         ClangChoice::Skip => None,
         ClangChoice::Use(path) => Some(bpf::find_clang(path.as_deref()).map_err(BuildError::ClangMissing)?),
     };
+    check_map_sizes(cluster, options.maps)?;
     check_replaceable(out)?;
     let out = if out.file_name().is_none() {
         // `routec build -o .` or `-o dir/..`: name the folder so it has a sibling.
@@ -317,6 +381,11 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
         input_digest: &options.input_digest,
         objects_compiled: clang.is_some(),
         nodes: cluster.nodes.iter().map(|n| n.name.as_str()).collect(),
+        maps: vec![
+            MapRecord::new(CILIUM_LXC, options.maps.lxc),
+            MapRecord::new(CILIUM_IPCACHE, options.maps.ipcache),
+            MapRecord::new(ROUTEC_COUNTERS, ROUTEC_COUNTERS.max_entries),
+        ],
         files: &records,
     };
     let manifest_path = root.join(MANIFEST);
@@ -338,6 +407,36 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
         objects_compiled: clang.is_some(),
         input_digest: options.input_digest.clone(),
     })
+}
+
+/// Refuses a cluster whose seeds would not fit the maps: the loader could
+/// only fail half-way.
+fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> {
+    // Entry counts without building the entries: pods + node cidr + node address,
+    // and per node its pods + address + router (one entry when they are equal).
+    let ipcache = cluster.pods.len() + 2 * cluster.nodes.len();
+    if ipcache > maps.ipcache as usize {
+        return Err(BuildError::MapTooSmall {
+            map: CILIUM_IPCACHE.name,
+            setting: "ipcache",
+            needed: ipcache,
+            max_entries: maps.ipcache,
+            where_: String::new(),
+        });
+    }
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        let lxc = pod_range(cluster, index).len() + if node.router == node.address { 1 } else { 2 };
+        if lxc > maps.lxc as usize {
+            return Err(BuildError::MapTooSmall {
+                map: CILIUM_LXC.name,
+                setting: "lxc",
+                needed: lxc,
+                max_entries: maps.lxc,
+                where_: format!(" on node {}", node.name),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// OUT may be missing, an empty folder, or a previous build (it has a

@@ -10,7 +10,7 @@ use build_support::reference_cluster;
 use routec_compiler::build::{build, input_digest, BuildError, BuildOptions, ClangChoice};
 
 fn no_clang() -> BuildOptions {
-    BuildOptions { clang: ClangChoice::Skip, input_digest: input_digest([("cluster.route", "x")]) }
+    BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]))
 }
 
 /// Every file below `dir`, relative path to contents.

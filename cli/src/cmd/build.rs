@@ -1,10 +1,99 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec build PATH -o OUT`: validate, then write the datapath of every
+//! node (docs/build-output.md). Exit codes as `check`: 0 built (warnings
+//! allowed), 1 errors in the input (nothing written), 2 usage, I/O or
+//! toolchain errors (nothing written).
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use routec_compiler::build::{self, BuildError, BuildOptions, BuildReport, ClangChoice};
+use routec_compiler::settings::Settings;
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
-    ExitCode::from(2)
+use super::common::{self, InputArgs, MessageFormat};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output folder; defaults to `output` in routec.toml. Replaced whole on
+    /// success, untouched on failure.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Write the C sources but compile no objects (no clang needed).
+    #[arg(long, conflicts_with = "clang")]
+    pub no_clang: bool,
+    /// The clang to compile with (default: routec.toml `clang`, else clang on PATH).
+    #[arg(long)]
+    pub clang: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let analysis = match common::analyze(&args.input) {
+        Ok(analysis) => analysis,
+        Err(code) => return code,
+    };
+    let Some(cluster) = &analysis.cluster else {
+        return ExitCode::from(1);
+    };
+    let Some(out) = args.output.clone().or_else(|| analysis.settings.output.clone()) else {
+        eprintln!("error: no output folder: pass -o OUT, or set `output` in routec.toml");
+        return ExitCode::from(2);
+    };
+    let input_digest = match build::analysis_digest(&args.input.path, &analysis) {
+        Ok(digest) => digest,
+        Err(e) => return fail(&e),
+    };
+    let options = BuildOptions {
+        clang: clang_choice(&args, &analysis.settings),
+        input_digest,
+        maps: analysis.settings.maps,
+    };
+    match build::build(cluster, &options, &out) {
+        Ok(report) => {
+            let summary = summary(&cluster.name, &report);
+            // JSON diagnostics own stdout: people's summary goes to stderr then.
+            match args.input.message_format {
+                MessageFormat::Human => print!("{summary}"),
+                MessageFormat::Json => eprint!("{summary}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn clang_choice(args: &Args, settings: &Settings) -> ClangChoice {
+    if args.no_clang {
+        ClangChoice::Skip
+    } else if let Some(clang) = &args.clang {
+        ClangChoice::Use(Some(clang.clone()))
+    } else if settings.clang == Settings::default().clang {
+        // The default name: search PATH for clang or a versioned clang-N.
+        ClangChoice::Use(None)
+    } else {
+        ClangChoice::Use(Some(settings.clang.clone()))
+    }
+}
+
+fn fail(error: &BuildError) -> ExitCode {
+    eprintln!("error: {error}");
+    match error {
+        // The input is valid but does not fit its configured maps.
+        BuildError::MapTooSmall { .. } => ExitCode::from(1),
+        _ => ExitCode::from(2),
+    }
+}
+
+fn summary(cluster: &str, report: &BuildReport) -> String {
+    let objects = if report.objects_compiled { "objects compiled" } else { "no objects (--no-clang)" };
+    format!(
+        "built {cluster} into {}: {} nodes, {} pods, {} cilium_lxc entries, {} cilium_ipcache entries, {} files, {objects}\ninput {}\n",
+        report.out.display(),
+        report.nodes,
+        report.pods,
+        report.lxc_entries,
+        report.ipcache_entries,
+        report.files,
+        report.input_digest,
+    )
 }

@@ -1,0 +1,180 @@
+//! `routec build` as a GitOps pipeline runs it: exit codes, nothing written on
+//! error, byte-identical output, and real BPF objects when clang is there.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+}
+
+fn routec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().unwrap()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn clang_available() -> bool {
+    let found = ["clang", "clang-14", "clang-15", "clang-16", "clang-17", "clang-18", "clang-19"]
+        .iter()
+        .any(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if !found && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but no clang: install clang llvm libbpf-dev");
+    }
+    found
+}
+
+#[test]
+fn builds_the_reference_cluster_and_prints_a_summary() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let output = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(": 3 nodes, 4 pods, 10 cilium_lxc entries, 10 cilium_ipcache entries, 23 files, no objects"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let digest = manifest["input_digest"].as_str().unwrap();
+    assert!(stdout.contains(&format!("input {digest}\n")), "{stdout}");
+    // Warnings (W0102: a node without pods) go to stderr and do not fail the build.
+    assert!(String::from_utf8_lossy(&output.stderr).contains("W0102"));
+}
+
+#[test]
+fn same_input_gives_byte_identical_output_wherever_it_is_written() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (one, two) = (scratch.path().join("one"), scratch.path().join("a/b/two"));
+    for out in [&one, &two] {
+        let output = routec(&["build", path_str(&example("mycluster")), "-o", path_str(out), "--no-clang"]);
+        assert!(output.status.success());
+    }
+    assert_eq!(tree(&one), tree(&two));
+    // The input digest does not depend on where the input is: a copy elsewhere agrees.
+    let copy = scratch.path().join("checkout/mycluster");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(example("mycluster/cluster.route"), copy.join("cluster.route")).unwrap();
+    let three = scratch.path().join("three");
+    assert!(routec(&["build", path_str(&copy), "-o", path_str(&three), "--no-clang"]).status.success());
+    assert_eq!(tree(&one), tree(&three));
+}
+
+#[test]
+fn an_input_with_errors_writes_nothing_and_keeps_the_previous_output() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    assert!(routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang"]).status.success());
+    let before = tree(&out);
+    let broken = scratch.path().join("broken.route");
+    let text = std::fs::read_to_string(example("mycluster/cluster.route")).unwrap();
+    std::fs::write(&broken, text.replace("ip 10.10.2.121", "ip 10.10.9.121")).unwrap();
+    let output = routec(&["build", path_str(&broken), "-o", path_str(&out), "--no-clang", "--message-format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let codes: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.contains(&"E0007".to_string()), "{codes:?}");
+    assert_eq!(tree(&out), before);
+    // A fresh OUT is not even created.
+    let fresh = scratch.path().join("fresh");
+    assert_eq!(routec(&["build", path_str(&broken), "-o", path_str(&fresh), "--no-clang"]).status.code(), Some(1));
+    assert!(!fresh.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "{leftovers:?}"); // out and broken.route
+}
+
+#[test]
+fn usage_and_toolchain_errors_exit_2() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let missing = routec(&["build", path_str(&scratch.path().join("nope.route")), "-o", path_str(&out)]);
+    assert_eq!(missing.status.code(), Some(2));
+    let no_output = routec(&["build", path_str(&example("mycluster")), "--no-clang"]);
+    assert_eq!(no_output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_output.stderr).contains("pass -o OUT"));
+    let fake_clang = scratch.path().join("no-such-clang");
+    let no_clang = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--clang", path_str(&fake_clang)]);
+    assert_eq!(no_clang.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_clang.stderr);
+    assert!(stderr.contains("apt-get install -y clang llvm libbpf-dev") && stderr.contains("--no-clang"), "{stderr}");
+    assert!(!out.exists());
+    let both = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang", "--clang", "x"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn routec_toml_output_and_map_sizes_apply() {
+    let scratch = tempfile::tempdir().unwrap();
+    let input = scratch.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(example("mycluster/cluster.route"), input.join("cluster.route")).unwrap();
+    std::fs::write(input.join("routec.toml"), "output = \"built\"\n[maps]\nlxc = 4\nipcache = 100\n").unwrap();
+    let output = routec(&["build", path_str(&input), "--no-clang"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(input.join("built/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["maps"][0]["name"], "cilium_lxc");
+    assert_eq!(manifest["maps"][0]["max_entries"], 4);
+    // worker needs 2 pods + 2 host entries = 4; with 3 it does not fit.
+    std::fs::write(input.join("routec.toml"), "output = \"built\"\n[maps]\nlxc = 3\n").unwrap();
+    let too_small = routec(&["build", path_str(&input), "--no-clang"]);
+    assert_eq!(too_small.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&too_small.stderr);
+    assert!(stderr.contains("cilium_lxc needs 4 entries on node mycluster-worker but holds at most 3"), "{stderr}");
+    assert_eq!(manifest["maps"][0]["max_entries"], 4, "the previous build stays");
+}
+
+#[test]
+fn with_clang_every_object_is_a_bpf_elf_and_builds_are_identical() {
+    if !clang_available() {
+        eprintln!("skipped: no clang on PATH (apt-get install clang llvm libbpf-dev)");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let (one, two) = (scratch.path().join("one"), scratch.path().join("deeper/two"));
+    for out in [&one, &two] {
+        let output = routec(&["build", path_str(&example("mycluster")), "-o", path_str(out)]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let files = tree(&one);
+    assert_eq!(files, tree(&two), "objects do not depend on the output folder");
+    let objects: Vec<_> = files.iter().filter(|(name, _)| name.ends_with(".o")).collect();
+    assert_eq!(objects.len(), 3);
+    for (name, bytes) in objects {
+        // ELF64, little-endian, relocatable, e_machine 247 (EM_BPF).
+        assert_eq!(&bytes[..4], b"\x7fELF", "{name}");
+        assert_eq!((bytes[4], bytes[5]), (2, 1), "{name}");
+        assert_eq!(u16::from_le_bytes([bytes[16], bytes[17]]), 1, "{name}");
+        assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), 247, "{name}");
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(manifest["objects_compiled"], true);
+    let plan: serde_json::Value = serde_json::from_slice(&files["nodes/mycluster-worker/attach.json"]).unwrap();
+    for attachment in plan.as_array().unwrap() {
+        assert!(files.contains_key(attachment["object"].as_str().unwrap()), "{attachment}");
+    }
+}

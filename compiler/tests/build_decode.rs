@@ -1,0 +1,61 @@
+//! `decode` on arbitrary input: never a panic, and every bpftool text form of
+//! an entry gives back its bytes.
+
+use proptest::prelude::*;
+use routec_compiler::decode::{decode_entry, parse_entries, parse_hex_arg, MapKind, RawEntry};
+use routec_compiler::seeds::hex_bytes;
+
+fn bpftool_block(bytes: &[u8]) -> String {
+    // bpftool prints 16 bytes a line, split in two groups of 8 by a double space.
+    bytes
+        .chunks(16)
+        .map(|line| line.chunks(8).map(hex_bytes).collect::<Vec<_>>().join("  "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        if let Ok(entries) = parse_entries(&text) {
+            for (i, entry) in entries.iter().enumerate() {
+                let _ = decode_entry(MapKind::Lxc, entry, i + 1);
+                let _ = decode_entry(MapKind::Ipcache, entry, i + 1);
+            }
+        }
+        let _ = parse_hex_arg(&text);
+    }
+
+    #[test]
+    fn arbitrary_bytes_of_any_length_never_panic(key in proptest::collection::vec(any::<u8>(), 0..40),
+                                                 value in proptest::collection::vec(any::<u8>(), 0..60)) {
+        let entry = RawEntry { key: key.clone(), value: value.clone() };
+        let lxc = decode_entry(MapKind::Lxc, &entry, 1);
+        prop_assert_eq!(lxc.is_ok(), key.len() == 20 && value.len() == 48);
+        let ipcache = decode_entry(MapKind::Ipcache, &entry, 1);
+        prop_assert_eq!(ipcache.is_ok(), key.len() == 24 && value.len() == 12);
+    }
+
+    #[test]
+    fn every_bpftool_form_gives_back_the_bytes(entries in proptest::collection::vec(
+        (proptest::collection::vec(any::<u8>(), 1..30), proptest::collection::vec(any::<u8>(), 1..60)), 1..4)) {
+        let expected: Vec<RawEntry> = entries.iter().map(|(k, v)| RawEntry { key: k.clone(), value: v.clone() }).collect();
+        let blocks: String = entries
+            .iter()
+            .map(|(k, v)| format!("key:\n{}\nvalue:\n{}\n", bpftool_block(k), bpftool_block(v)))
+            .collect::<String>() + &format!("Found {} elements\n", entries.len());
+        prop_assert_eq!(parse_entries(&blocks).unwrap(), expected.clone());
+        let one_line: String = entries.iter().map(|(k, v)| format!("key: {}  value: {}\n", hex_bytes(k), hex_bytes(v))).collect();
+        prop_assert_eq!(parse_entries(&one_line).unwrap(), expected.clone());
+        let seed: String = entries.iter().map(|(k, v)| format!("key hex {} value hex {}\n", hex_bytes(k), hex_bytes(v))).collect();
+        prop_assert_eq!(parse_entries(&seed).unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_value_without_a_key_and_a_key_without_a_value_are_errors() {
+    assert!(parse_entries("value: 00\n").unwrap_err().to_string().contains("without a `key:`"));
+    assert!(parse_entries("key: 00\n").unwrap_err().to_string().contains("without `value:`"));
+    assert!(parse_entries("key:\nvalue: 00\n").unwrap_err().to_string().contains("without a `key:`"));
+    assert!(parse_entries("Error: bpf map lookup elem failed: No such file or directory\n").is_err());
+}
