@@ -7,7 +7,6 @@
 //! hand. Every namespace is recorded in the lab's state file *before* it is
 //! created, so `lab down` removes exactly what was made, even after a crash.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -95,6 +94,12 @@ fn namespace_name(lab: &str, object: &str, index: usize) -> String {
 impl LabState {
     pub fn plan(cluster: &Cluster, name: &str, bpffs: &Path, out: &Path) -> Result<Self> {
         check_lab_name(name)?;
+        if let Some(pod) = cluster.pods.iter().find(|p| p.ifindex == Some(1)) {
+            return Err(Error::msg(format!(
+                "pod {} declares ifindex 1, which is the loopback device of every namespace: the lab cannot give it to {}",
+                pod.name, pod.lxc
+            )));
+        }
         let nodes: Vec<LabNode> = cluster
             .nodes
             .iter()
@@ -348,10 +353,13 @@ pub fn down(state_dir: &Path, name: &str) -> Result<()> {
             failures.push(format!("cannot remove {}: {e}", pins.display()));
         }
     }
-    let lab_dir = state_dir.join(name);
-    if lab_dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&lab_dir) {
-            failures.push(format!("cannot remove {}: {e}", lab_dir.display()));
+    let records = Path::new(crate::loader::STATE_DIR).join(name);
+    for dir in [state_dir.join(name), records] {
+        if !dir.exists() {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            failures.push(format!("cannot remove {}: {e}", dir.display()));
         }
     }
     if !failures.is_empty() {
@@ -384,44 +392,55 @@ pub fn exec_command(netns: &str, argv: &[String]) -> Command {
     command
 }
 
-/// Pods grouped by node name, for reports.
-pub fn pods_by_node(state: &LabState) -> BTreeMap<&str, Vec<&LabPod>> {
-    let mut map: BTreeMap<&str, Vec<&LabPod>> = BTreeMap::new();
-    for pod in &state.pods {
-        map.entry(pod.node.as_str()).or_default().push(pod);
-    }
-    map
-}
-
-/// The loader's view of one lab node: its namespace, pins under the lab's
-/// scope, its apply record inside the lab's folder (so `lab down` takes it).
-pub fn node_target(state: &LabState, state_dir: &Path, node: &str) -> Result<crate::loader::Target> {
+/// The loader's view of one lab node: its namespace, pins and apply record
+/// under the lab's scope (so `routec status --node N --scope LAB` finds it).
+pub fn node_target(state: &LabState, node: &str) -> Result<crate::loader::Target> {
     let lab_node = state.node(node).ok_or_else(|| Error::msg(format!("lab `{}` has no node `{node}`", state.name)))?;
     Ok(crate::loader::Target {
         node: node.to_string(),
         netns: Some(netns_path(&lab_node.netns)),
         bpffs: state.bpffs.clone(),
         scope: state.name.clone(),
-        state_dir: state_dir.join(&state.name).join("nodes"),
+        state_dir: PathBuf::from(crate::loader::STATE_DIR),
     })
 }
 
-/// Applies the build at `state.out` to every node of the lab.
+/// Applies the build at `state.out` to every node of the lab. Nodes are
+/// applied concurrently: most of an apply is waiting for the kernel (each
+/// TCX attach waits out an RCU grace period), and those waits overlap.
 pub fn apply_all(
     cluster: &Cluster,
     state: &LabState,
-    state_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
-    let mut reports = Vec::new();
-    for (index, node) in cluster.nodes.iter().enumerate() {
-        progress(&format!("node {} ({}/{}): apply", node.name, index + 1, cluster.nodes.len()));
-        let plan = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)?;
-        let target = node_target(state, state_dir, &node.name)?;
-        let report = crate::loader::apply(&plan, &target).context(|| format!("apply to node {} failed", node.name))?;
-        reports.push((node.name.clone(), report));
-    }
-    Ok(reports)
+    const PARALLEL_NODES: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results = Vec::with_capacity(cluster.nodes.len());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_NODES.min(cluster.nodes.len()) {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(node) = cluster.nodes.get(index) else { break };
+                let result = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)
+                    .and_then(|plan| crate::loader::apply(&plan, &node_target(state, &node.name)?))
+                    .context(|| format!("apply to node {} failed", node.name));
+                if sender.send((index, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        for (index, result) in receiver {
+            let node = &cluster.nodes[index].name;
+            progress(&format!("node {node} applied ({}/{})", results.len() + 1, cluster.nodes.len()));
+            results.push((index, result.map(|report| (node.clone(), report))));
+        }
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Brings a lab up from an existing build of `cluster` at `out`: topology,
@@ -438,7 +457,7 @@ pub fn up_from_build(
     }
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
-        .and_then(|()| apply_all(cluster, &state, &options.state_dir, progress));
+        .and_then(|()| apply_all(cluster, &state, progress));
     match result {
         Ok(_) => Ok(state),
         Err(e) => {
@@ -457,22 +476,30 @@ pub fn out_dir(options: &LabOptions, name: &str) -> PathBuf {
     options.state_dir.join(name).join("out")
 }
 
-/// `routec lab up`: builds `cluster` with `build` into the lab's folder
-/// ([`out_dir`]), then brings the lab up from it ([`up_from_build`]).
+/// `routec lab up`: builds `cluster` (`routec build`, objects compiled with
+/// clang) into the lab's folder ([`out_dir`]), then brings the lab up from
+/// it ([`up_from_build`]). `input_digest` identifies the input in the manifest.
 pub fn up(
     cluster: &Cluster,
+    input_digest: &str,
     name: &str,
     options: &LabOptions,
-    build: &dyn Fn(&Cluster, &Path) -> Result<()>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<LabState> {
+    use routec_compiler::build::{build, BuildOptions, ClangChoice};
     check_lab_name(name)?;
     if LabState::state_file(&options.state_dir, name).exists() {
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
     let out = out_dir(options, name);
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
-    if let Err(e) = build(cluster, &out) {
+    let built = std::fs::create_dir_all(options.state_dir.join(name))
+        .map_err(Error::from)
+        .and_then(|()| {
+            build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
+                .map_err(|e| Error::msg(format!("routec build failed: {e}")))
+        });
+    if let Err(e) = built {
         let _ = std::fs::remove_dir_all(options.state_dir.join(name));
         return Err(e);
     }

@@ -25,6 +25,7 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
+use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
 use routec_compiler::layout::{self, EndpointInfo, EndpointKey, MapSpec, Reason};
 use routec_compiler::model::Mac;
 use serde::{Deserialize, Serialize};
@@ -105,7 +106,8 @@ pub struct Attachment {
     pub object: String,
 }
 
-/// Per-node load-time constants (the `const volatile` globals of the objects).
+/// Per-node load-time constants (the `const volatile` globals of the
+/// objects), as recorded with each attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeConstants {
     pub node_ipv4: Ipv4Addr,
@@ -115,6 +117,18 @@ pub struct NodeConstants {
     pub pod_mtu: u32,
     /// Discovered: ifindex of the overlay device in the node's namespace.
     pub overlay_ifindex: u32,
+}
+
+impl NodeConstants {
+    fn load_constants(&self) -> LoadConstants {
+        LoadConstants {
+            node_ipv4: self.node_ipv4.octets(),
+            router_ipv4: self.router_ipv4.octets(),
+            overlay_port: self.overlay_port,
+            vni: self.vni,
+            pod_mtu: self.pod_mtu,
+        }
+    }
 }
 
 /// A pod of this node as the loader needs it: where its lxc is, and what was declared.
@@ -138,6 +152,8 @@ pub struct NodePlan {
     pub endpoints: Vec<PlannedEndpoint>,
     /// Constants known at build time (`overlay_ifindex` is filled by apply).
     pub constants: NodeConstants,
+    /// The maps' kernel definitions, `max_entries` as the build sized them.
+    pub maps: Vec<MapSpec>,
     /// Name of the overlay device (its ifindex becomes OVERLAY_IFINDEX), if any.
     pub overlay_device: Option<String>,
 }
@@ -273,10 +289,18 @@ impl NodePlan {
             .iter()
             .position(|n| n.name == node)
             .ok_or_else(|| Error::msg(format!("the build has no node `{node}`")))?;
-        let n = &cluster.nodes[node_index];
-        let manifest = out.join("manifest.json");
-        if !manifest.is_file() {
-            return Err(Error::msg(format!("{} is not a routec build output: no manifest.json", out.display())));
+        let constants = LoadConstants::for_node(cluster, node_index);
+        let manifest = Manifest::read(out)?;
+        if manifest.cluster != cluster.name || !manifest.nodes.iter().any(|n| n == node) {
+            return Err(Error::msg(format!(
+                "{} is a build of cluster `{}`, not of this cluster `{}` with node `{node}`",
+                out.display(),
+                manifest.cluster,
+                cluster.name
+            )));
+        }
+        if !manifest.objects_compiled {
+            return Err(Error::msg(format!("{} was built without eBPF objects (--no-clang): rebuild with clang", out.display())));
         }
         let node_dir = out.join("nodes").join(node);
         let attach_path = node_dir.join("attach.json");
@@ -288,6 +312,7 @@ impl NodePlan {
             if !objects.contains_key(&a.object) {
                 let path = out.join(&a.object);
                 let bytes = std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
+                manifest.check_file(&a.object, &bytes)?;
                 objects.insert(a.object.clone(), bytes);
             }
         }
@@ -311,17 +336,73 @@ impl NodePlan {
             ipcache_seed,
             endpoints,
             constants: NodeConstants {
-                node_ipv4: n.address,
-                router_ipv4: n.router,
-                overlay_port: cluster.overlay.port,
-                vni: cluster.overlay.vni,
-                pod_mtu: cluster.pod_mtu(),
+                node_ipv4: Ipv4Addr::from(constants.node_ipv4),
+                router_ipv4: Ipv4Addr::from(constants.router_ipv4),
+                overlay_port: constants.overlay_port,
+                vni: constants.vni,
+                pod_mtu: constants.pod_mtu,
                 overlay_ifindex: 0,
             },
-            overlay_device: (cluster.overlay.kind != OverlayKind::None)
-                .then(|| format!("cilium_{}", cluster.overlay.kind.as_str())),
+            maps: manifest.map_specs()?,
+            overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
         })
     }
+}
+
+/// The parts of `OUT/manifest.json` the loader checks.
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    cluster: String,
+    input_digest: String,
+    objects_compiled: bool,
+    nodes: Vec<String>,
+    maps: Vec<ManifestMap>,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestMap {
+    name: String,
+    max_entries: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestFile {
+    path: String,
+    sha256: String,
+}
+
+impl Manifest {
+    fn read(out: &Path) -> Result<Self> {
+        let path = out.join("manifest.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::msg(format!("{} is not a routec build output: cannot read manifest.json: {e}", out.display())))?;
+        serde_json::from_str(&text).map_err(|e| Error::msg(format!("{}: not a routec manifest: {e}", path.display())))
+    }
+    /// A file of the build must be the one the manifest lists.
+    fn check_file(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        match self.files.iter().find(|f| f.path == rel) {
+            Some(f) if f.sha256 == sha256_hex(bytes) => Ok(()),
+            Some(_) => Err(Error::msg(format!("{rel} changed after the build (its sha256 differs from manifest.json)"))),
+            None => Err(Error::msg(format!("{rel} is not listed in manifest.json"))),
+        }
+    }
+    /// The layout's map definitions with the build's `max_entries`.
+    fn map_specs(&self) -> Result<Vec<MapSpec>> {
+        layout::ALL_MAPS
+            .iter()
+            .map(|spec| match self.maps.iter().find(|m| m.name == spec.name) {
+                Some(m) => Ok(MapSpec { max_entries: m.max_entries, ..*spec }),
+                None => Err(Error::msg(format!("manifest.json does not size map {}", spec.name))),
+            })
+            .collect()
+    }
+}
+
+/// The digest of the input a build was made from (`manifest.json`), to
+/// check that a cluster given beside a build is the one it was built from.
+pub fn build_input_digest(out: &Path) -> Result<String> {
+    Ok(Manifest::read(out)?.input_digest)
 }
 
 fn seed_error(e: layout::LengthError) -> Error {
@@ -406,22 +487,20 @@ fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, u32)> 
 /// Loads every object of the plan through the verifier, with the node's
 /// constants and the node's pinned maps.
 fn load_objects(plan: &NodePlan, target: &Target, constants: &NodeConstants) -> Result<BTreeMap<String, Ebpf>> {
-    let node_ipv4 = u32::from_ne_bytes(constants.node_ipv4.octets());
-    let router_ipv4 = u32::from_ne_bytes(constants.router_ipv4.octets());
-    let pins: Vec<(&str, PathBuf)> = layout::ALL_MAPS.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
+    let globals = constants.load_constants().globals(constants.overlay_ifindex);
+    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
     let mut loaded = BTreeMap::new();
     for (object, bytes) in &plan.objects {
         let mut loader = EbpfLoader::new();
         for (name, pin) in &pins {
             loader.map_pin_path(name, pin.as_path());
         }
-        loader
-            .override_global("NODE_IPV4", &node_ipv4, false)
-            .override_global("ROUTER_IPV4", &router_ipv4, false)
-            .override_global("OVERLAY_IFINDEX", &constants.overlay_ifindex, false)
-            .override_global("OVERLAY_PORT", &constants.overlay_port, false)
-            .override_global("VNI", &constants.vni, false)
-            .override_global("POD_MTU", &constants.pod_mtu, false);
+        for spec in &plan.maps {
+            loader.map_max_entries(spec.name, spec.max_entries);
+        }
+        for (name, value) in &globals {
+            loader.override_global(name, value.as_slice(), false);
+        }
         let mut ebpf = loader.load(bytes).map_err(|e| Error::msg(format!("cannot load {object}: {}", chain(&e))))?;
         for program in plan.attachments.iter().filter(|a| &a.object == object).map(|a| a.program.as_str()) {
             let prog: &mut SchedClassifier = ebpf
@@ -570,11 +649,29 @@ impl NodeState {
     }
 }
 
+/// Pins need a bpffs; on a plain directory they fail with a puzzling EPERM.
+fn check_bpffs(bpffs: &Path) -> Result<()> {
+    const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+    let path = std::ffi::CString::new(bpffs.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::msg(format!("{} is not a usable path", bpffs.display())))?;
+    // SAFETY: statfs fills the zeroed struct it is given.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 || stat.f_type as i64 != BPF_FS_MAGIC {
+        return Err(Error::msg(format!(
+            "{} is not a bpffs mount (mount one with `mount -t bpf bpf {}`)",
+            bpffs.display(),
+            bpffs.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `routec apply`: see the module documentation for the phases.
 pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
+    check_bpffs(&target.bpffs)?;
     // Phase 1: validate. Pinned maps first (cheap, and outside any namespace).
     let mut preexisting = Vec::new();
-    for spec in &layout::ALL_MAPS {
+    for spec in &plan.maps {
         if check_pinned_map(&target.map_pin(spec.name), spec)? {
             preexisting.push(spec.name);
         }
@@ -603,7 +700,7 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
             .iter()
             .filter(|w| !(previous_records.contains(w) && link_is_live(w)))
             .collect();
-        let maps_missing = preexisting.len() < layout::ALL_MAPS.len();
+        let maps_missing = preexisting.len() < plan.maps.len();
 
         std::fs::create_dir_all(target.pin_dir().join("links/ingress"))
             .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
@@ -614,7 +711,7 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     // Only pins this apply created go: nothing else saw them.
-                    for spec in layout::ALL_MAPS.iter().filter(|s| !preexisting.contains(&s.name)) {
+                    for spec in plan.maps.iter().filter(|s| !preexisting.contains(&s.name)) {
                         let _ = std::fs::remove_file(target.map_pin(spec.name));
                     }
                     if previous.is_none() {
@@ -823,17 +920,19 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
         .ok_or_else(|| Error::msg(format!("node {} has no datapath applied (scope {})", target.node, target.scope)))?;
     let netns = target.netns.clone().or(state.netns.clone());
     let programs = netns::run_in(netns.as_deref(), || -> Result<Vec<ProgramStatus>> {
-        let mut hooks: Vec<(&str, Direction, &str)> =
-            state.attachments.iter().map(|a| (a.interface.as_str(), a.direction, a.mode.as_str())).collect();
-        hooks.sort();
-        hooks.dedup();
         let mut out = Vec::new();
-        for (interface, direction, mode) in hooks {
-            let ifindex = netlink::link_by_name(interface)?.map_or(0, |l| l.ifindex);
-            for (id, program) in tcx_programs(interface, direction).unwrap_or_default() {
-                out.push(ProgramStatus { interface: interface.into(), ifindex, direction, mode: mode.into(), program, id });
+        for record in &state.attachments {
+            let ifindex = netlink::link_by_name(&record.interface)?.map_or(0, |l| l.ifindex);
+            let ours = pinned_link_program(&record.link_pin);
+            // Every program on the hook, ours or not; the kernel keeps 15
+            // characters of a name, the record has ours in full.
+            for (id, name) in tcx_programs(&record.interface, record.direction).unwrap_or_default() {
+                let (program, mode) =
+                    if Some(id) == ours { (record.program.clone(), record.mode.clone()) } else { (name, "tcx".to_string()) };
+                out.push(ProgramStatus { interface: record.interface.clone(), ifindex, direction: record.direction, mode, program, id });
             }
         }
+        out.sort_by_key(|p| (p.ifindex, p.direction, p.id));
         Ok(out)
     })?;
     let mut maps = Vec::new();

@@ -24,10 +24,10 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
-    fake_build(&cluster, &out);
+    build(&cluster, &out);
     let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
-    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+    let target = lab::node_target(&state, WORKER).unwrap();
 
     // Apply the same build again: nothing is written.
     let plan = loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap();
@@ -45,7 +45,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     extra.ifindex = None;
     grown.pods.insert(2, extra);
     let grown_out = options.state_dir.join(name).join("out-grown");
-    fake_build(&grown, &grown_out);
+    build(&grown, &grown_out);
     let status_before = loader::status(&target).unwrap();
     let plan = loader::NodePlan::from_build(&grown_out, &grown, WORKER).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
@@ -60,7 +60,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let mut wrong = cluster.clone();
     wrong.pods[0].ifindex = Some(77);
     let wrong_out = options.state_dir.join(name).join("out-wrong");
-    fake_build(&wrong, &wrong_out);
+    build(&wrong, &wrong_out);
     let plan = loader::NodePlan::from_build(&wrong_out, &wrong, WORKER).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
     assert!(err.contains("declared ifindex 77") && err.contains("has ifindex 9"), "{err}");
@@ -69,7 +69,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let mut changed = cluster.clone();
     changed.pods[0].identity = 4242;
     let changed_out = options.state_dir.join(name).join("out-changed");
-    fake_build(&changed, &changed_out);
+    build(&changed, &changed_out);
     let plan = loader::NodePlan::from_build(&changed_out, &changed, WORKER).unwrap();
     let report = loader::apply(&plan, &target).unwrap();
     assert_eq!((report.cilium_lxc.updated, report.cilium_lxc.added, report.cilium_lxc.deleted), (1, 0, 0), "{report}");
@@ -80,9 +80,12 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     // An object the verifier rejects: the error carries the verifier's log,
     // and the datapath keeps running the old programs.
     let bad_out = options.state_dir.join(name).join("out-bad");
-    fake_build(&cluster, &bad_out);
+    build(&cluster, &bad_out);
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rejected_by_verifier.c");
     compile_bpf(&source, &bad_out.join("bpf/bpf_host.o"));
+    let plan = loader::NodePlan::from_build(&bad_out, &cluster, WORKER);
+    assert!(plan.unwrap_err().to_string().contains("changed after the build"), "the manifest guards the objects");
+    reseal_manifest(&bad_out, "bpf/bpf_host.o");
     let plan = loader::NodePlan::from_build(&bad_out, &cluster, WORKER).unwrap();
     let before = loader::status(&target).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
@@ -114,13 +117,13 @@ fn two_labs_side_by_side_and_nothing_left_after_down() {
         let mut states = Vec::new();
         for name in [a, b] {
             let out = options.state_dir.join(name).join("out");
-            fake_build(&cluster, &out);
+            build(&cluster, &out);
             states.push(lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap());
         }
         for state in &states {
             let src = &state.pod("10.10.2.117").unwrap().netns;
             assert!(ping(src, "10.10.1.155"), "lab {} forwards", state.name);
-            assert!(counter(state, &options, WORKER, Reason::TunnelEncap) >= 1);
+            assert!(counter(state, WORKER, Reason::TunnelEncap) >= 1);
         }
         // A third lab with a taken name is refused, and leaves the first alone.
         let err = lab::up_from_build(&cluster, &states[0].out, a, &options, &mut |_| {}).unwrap_err();
@@ -145,12 +148,12 @@ fn down_cleans_up_after_a_crashed_up() {
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
-    fake_build(&cluster, &out);
+    build(&cluster, &out);
     // Topology only, as if `up` died before applying.
     let mut state = lab::LabState::plan(&cluster, name, &options.bpffs, &out).unwrap();
     lab::create_topology(&cluster, &mut state, &options.state_dir, &mut |_| {}).unwrap();
     // And one node applied.
-    let target = lab::node_target(&state, &options.state_dir, WORKER).unwrap();
+    let target = lab::node_target(&state, WORKER).unwrap();
     loader::apply(&loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap(), &target).unwrap();
     lab::down(&options.state_dir, name).unwrap();
     assert_eq!(leftovers(name, &options), Vec::<String>::new());

@@ -10,7 +10,7 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = generated_cluster(nodes, pods);
     let out = options.state_dir.join(name).join("out");
-    fake_build(&cluster, &out);
+    build(&cluster, &out);
     let started = std::time::Instant::now();
     let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
     let up = started.elapsed();

@@ -43,8 +43,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let input = super::common::InputArgs { path: args.cluster.clone(), message_format: super::common::MessageFormat::Human };
-    let Ok((cluster, _)) = super::common::load(&input) else { return ExitCode::from(1) };
-    let result = NodePlan::from_build(&args.out, &cluster, &args.node.node)
+    let analysis = match super::common::analyze(&input) {
+        Ok(analysis) => analysis,
+        Err(code) => return code,
+    };
+    let Some(cluster) = analysis.cluster.as_ref() else { return ExitCode::from(1) };
+    let same_input = routec_compiler::build::analysis_digest(&args.cluster, &analysis)
+        .map_err(|e| e.to_string())
+        .and_then(|digest| Ok(digest == loader::build_input_digest(&args.out).map_err(|e| e.to_string())?));
+    match same_input {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("error: {} was not built from {}: rebuild, or pass the input it was built from", args.out.display(), args.cluster.display());
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let result = NodePlan::from_build(&args.out, cluster, &args.node.node)
         .and_then(|plan| loader::apply(&plan, &args.node.target()));
     match result {
         Ok(report) => {

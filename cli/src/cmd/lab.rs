@@ -78,10 +78,18 @@ pub fn run(args: Args) -> ExitCode {
 
 fn up(path: &std::path::Path, name: &str, options: &LabOptions) -> ExitCode {
     let input = super::common::InputArgs { path: path.to_path_buf(), message_format: super::common::MessageFormat::Human };
-    let Ok((cluster, _)) = super::common::load(&input) else { return ExitCode::from(1) };
+    let analysis = match super::common::analyze(&input) {
+        Ok(analysis) => analysis,
+        Err(code) => return code,
+    };
+    let Some(cluster) = analysis.cluster.as_ref() else { return ExitCode::from(1) };
+    let digest = match routec_compiler::build::analysis_digest(path, &analysis) {
+        Ok(digest) => digest,
+        Err(e) => return fail(e),
+    };
     let started = std::time::Instant::now();
     let mut progress = |line: &str| eprintln!("[{:>6.2}s] {line}", started.elapsed().as_secs_f64());
-    match lab::up(&cluster, name, options, &build, &mut progress) {
+    match lab::up(cluster, &digest, name, options, &mut progress) {
         Ok(state) => {
             println!(
                 "lab {name} is up: {} nodes, {} pods in {:.2}s (`routec lab exec {name} POD -- CMD`, `routec lab down {name}`)",
@@ -93,10 +101,6 @@ fn up(path: &std::path::Path, name: &str, options: &LabOptions) -> ExitCode {
         }
         Err(e) => fail(format!("lab {name} did not come up (everything it made was removed): {e}")),
     }
-}
-
-fn build(_cluster: &routec_compiler::model::Cluster, _out: &std::path::Path) -> routec_runtime::Result<()> {
-    Err(routec_runtime::Error::msg("routec build is not merged into this branch yet"))
 }
 
 fn exec(name: &str, who: &str, command: &[String], options: &LabOptions) -> ExitCode {
@@ -122,7 +126,7 @@ fn status(name: &str, format: super::status::Format, options: &LabOptions) -> Ex
     };
     let mut nodes = Vec::new();
     for node in &state.nodes {
-        let target = match lab::node_target(&state, &options.state_dir, &node.name) {
+        let target = match lab::node_target(&state, &node.name) {
             Ok(t) => t,
             Err(e) => return fail(e),
         };

@@ -47,30 +47,26 @@ impl LabState {
     }
 }
 
-/// A stand-in for `routec build` until the build command is merged: the
-/// objects compiled from bpf-templates, the seeds and the attach plans.
-pub fn fake_build(cluster: &routec_compiler::model::Cluster, out: &std::path::Path) {
-    use routec_compiler::seeds;
-    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-templates");
-    std::fs::create_dir_all(out.join("bpf")).unwrap();
-    std::fs::create_dir_all(out.join("cluster")).unwrap();
-    for object in ["bpf_lxc", "bpf_overlay", "bpf_host"] {
-        compile_bpf(&templates.join(format!("{object}.c")), &out.join(format!("bpf/{object}.o")));
+/// `routec build` of `cluster` into `out` (objects compiled with clang).
+pub fn build(cluster: &routec_compiler::model::Cluster, out: &std::path::Path) {
+    use routec_compiler::build::{build, BuildOptions, ClangChoice};
+    build(cluster, &BuildOptions::new(ClangChoice::Use(None), "test".into()), out).unwrap();
+}
+
+/// Records a file swapped into a build in its manifest, as if built so.
+pub fn reseal_manifest(out: &std::path::Path, rel: &str) {
+    use sha2::Digest;
+    let bytes = std::fs::read(out.join(rel)).unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        if file["path"] == rel {
+            file["sha256"] = sha.clone().into();
+            file["size"] = bytes.len().into();
+        }
     }
-    std::fs::write(out.join("manifest.json"), "{}").unwrap();
-    std::fs::write(out.join("cluster/cilium_ipcache.seed"), seeds::render_seed(&seeds::ipcache_entries(cluster))).unwrap();
-    for (i, node) in cluster.nodes.iter().enumerate() {
-        let dir = out.join("nodes").join(&node.name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("cilium_lxc.seed"), seeds::render_seed(&seeds::lxc_entries(cluster, i))).unwrap();
-        let mut attach: Vec<serde_json::Value> = cluster
-            .pods_on(i)
-            .map(|p| serde_json::json!({"interface": p.lxc, "direction": "ingress", "program": "cil_from_container", "object": "bpf/bpf_lxc.o"}))
-            .collect();
-        attach.push(serde_json::json!({"interface": "cilium_vxlan", "direction": "ingress", "program": "cil_from_overlay", "object": "bpf/bpf_overlay.o"}));
-        attach.push(serde_json::json!({"interface": "cilium_host", "direction": "egress", "program": "cil_from_host", "object": "bpf/bpf_host.o"}));
-        std::fs::write(dir.join("attach.json"), serde_json::to_string_pretty(&attach).unwrap()).unwrap();
-    }
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
 }
 
 /// clang -target bpf, as the build does.
@@ -92,42 +88,11 @@ pub fn compile_bpf(source: &std::path::Path, object: &std::path::Path) {
     assert!(status.success(), "clang failed on {}", source.display());
 }
 
-/// The reference cluster (examples/mycluster), by hand until the front end is merged.
+/// The reference cluster, examples/mycluster, through the front end.
 pub fn reference_cluster() -> routec_compiler::model::Cluster {
-    use routec_compiler::model::*;
-    let node = |name: &str, a: [u8; 4], cidr: &str| {
-        let net: Ipv4Net = cidr.parse().unwrap();
-        let mut r = net.network().octets();
-        r[3] += 1;
-        Node { name: name.into(), address: a.into(), pod_cidr: net, router: r.into(), device: "eth0".into() }
-    };
-    let pod = |name: &str, node: usize, ip: [u8; 4], endpoint: u16, identity: u32, lxc: &str, ifindex: Option<u32>, macs: Option<(&str, &str)>| Pod {
-        name: name.into(),
-        node,
-        ip: ip.into(),
-        endpoint,
-        identity,
-        lxc: lxc.into(),
-        ifindex,
-        mac: macs.map(|m| m.0.parse().unwrap()),
-        node_mac: macs.map(|m| m.1.parse().unwrap()),
-    };
-    Cluster {
-        name: "mycluster".into(),
-        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 0 },
-        mtu: 1500,
-        nodes: vec![
-            node("mycluster-control-plane", [172, 18, 0, 3], "10.10.0.0/24"),
-            node("mycluster-worker", [172, 18, 0, 2], "10.10.2.0/24"),
-            node("mycluster-worker2", [172, 18, 0, 4], "10.10.1.0/24"),
-        ],
-        pods: vec![
-            pod("networking101/busybox-c8bbbbb84-t6ggh", 1, [10, 10, 2, 117], 715, 3372, "lxc4a891387ff1a", Some(9), None),
-            pod("networking101/netshoot-7d996d7884-fwt8z", 1, [10, 10, 2, 121], 1587, 10388, "lxc5b7b34955e61", Some(11), Some(("ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45"))),
-            pod("networking101/busybox-c8bbbbb84-fmhwc", 2, [10, 10, 1, 164], 897, 3372, "lxc0a97661d8043", None, None),
-            pod("networking101/netshoot-7d996d7884-gcxrm", 2, [10, 10, 1, 155], 3564, 10388, "lxc174c023046ff", Some(11), Some(("be:57:3d:54:40:f1", "92:65:df:09:dd:28"))),
-        ],
-    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster");
+    let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
+    analysis.cluster.expect("examples/mycluster is valid")
 }
 
 /// `ping -c 1 -W 2 DST` from inside a lab namespace.
@@ -180,8 +145,8 @@ pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr
 }
 
 /// Forward/drop counter of one node of a lab.
-pub fn counter(state: &routec_runtime::lab::LabState, options: &routec_runtime::lab::LabOptions, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
-    let target = routec_runtime::lab::node_target(state, &options.state_dir, node).unwrap();
+pub fn counter(state: &routec_runtime::lab::LabState, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
+    let target = routec_runtime::lab::node_target(state, node).unwrap();
     routec_runtime::loader::status(&target).unwrap().counter(reason)
 }
 
@@ -208,6 +173,7 @@ pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
     for path in [
         options.bpffs.join("routec").join(name),
         options.state_dir.join(name),
+        std::path::Path::new(routec_runtime::loader::STATE_DIR).join(name),
         routec_runtime::lab::LabState::state_file(&options.state_dir, name),
     ] {
         if path.exists() {
@@ -217,39 +183,12 @@ pub fn leftovers(name: &str, options: &LabOptions) -> Vec<String> {
     found
 }
 
-/// A synthetic cluster: `nodes` nodes with `pods_per_node` pods each, no
-/// declared ifindexes or MACs (all discovered at apply).
+/// A cluster from `routec gen`: declared ifindexes and MACs for most pods,
+/// a quarter left to discovery.
 pub fn generated_cluster(nodes: usize, pods_per_node: usize) -> routec_compiler::model::Cluster {
-    use routec_compiler::model::*;
-    Cluster {
-        name: format!("gen{nodes}x{pods_per_node}"),
-        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 7 },
-        mtu: 1500,
-        nodes: (0..nodes)
-            .map(|n| Node {
-                name: format!("node{n:02}"),
-                address: [172, 31, 0, n as u8 + 1].into(),
-                pod_cidr: format!("10.40.{n}.0/24").parse().unwrap(),
-                router: [10, 40, n as u8, 1].into(),
-                device: "eth0".into(),
-            })
-            .collect(),
-        pods: (0..nodes)
-            .flat_map(|n| {
-                (0..pods_per_node).map(move |p| Pod {
-                    name: format!("default/pod-{n}-{p}"),
-                    node: n,
-                    ip: [10, 40, n as u8, p as u8 + 10].into(),
-                    endpoint: p as u16 + 1,
-                    identity: 1000 + p as u32,
-                    lxc: format!("lxc{n:02}x{p:03}"),
-                    ifindex: None,
-                    mac: None,
-                    node_mac: None,
-                })
-            })
-            .collect(),
-    }
+    use routec_compiler::gen::{generate_string, GenOptions};
+    let text = generate_string(&GenOptions { nodes, pods_per_node, seed: 1 }).unwrap();
+    routec_compiler::frontend::analyze_str("gen.route", &text).cluster.expect("routec gen output is valid")
 }
 
 /// Pings every (source, destination) pair with `parallel` pings in flight;
