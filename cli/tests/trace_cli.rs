@@ -50,7 +50,7 @@ impl Drop for Scratch {
 /// (the tracer reads the seeds and node_config.h).
 fn write_seeds(out: &Path) {
     let cluster = frontend::analyze_path(&example()).unwrap().cluster.unwrap();
-    let options = BuildOptions { clang: ClangChoice::Skip, input_digest: "trace-cli-test".into() };
+    let options = BuildOptions::new(ClangChoice::Skip, "trace-cli-test".into());
     build::build(&cluster, &options, out).unwrap();
 }
 

@@ -55,10 +55,7 @@ impl Drop for Guard {
 
 /// `routec build` of the cluster into `out`, objects compiled.
 fn write_build(cluster: &Cluster, out: &Path) {
-    let options = BuildOptions {
-        clang: ClangChoice::Use(None),
-        input_digest: "trace-live-test".into(),
-    };
+    let options = BuildOptions::new(ClangChoice::Use(None), "trace-live-test".into());
     build::build(cluster, &options, out).unwrap();
 }
 
@@ -108,7 +105,7 @@ fn routec(args: &[&str]) -> serde_json::Value {
 fn counters(state: &LabState, options: &LabOptions) -> BTreeMap<(String, Reason), u64> {
     let mut all = BTreeMap::new();
     for node in &state.nodes {
-        let target = lab::node_target(state, &options.state_dir, &node.name).unwrap();
+        let target = lab::node_target(state, &node.name).unwrap();
         for (reason, packets) in live_trace::counters(&target).unwrap() {
             all.insert((node.name.clone(), reason), packets);
         }
@@ -391,7 +388,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
     // drop, and the real packet is dropped there.
     let victim = &pods[37];
     let victim_node = &cluster.nodes[victim.node].name;
-    let pin = lab::node_target(&state, &options.state_dir, victim_node)
+    let pin = lab::node_target(&state, victim_node)
         .unwrap()
         .map_pin("cilium_lxc");
     let key_hex =
