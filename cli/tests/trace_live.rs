@@ -102,7 +102,7 @@ fn routec(args: &[&str]) -> serde_json::Value {
 }
 
 /// Packets per (node, reason), summed over CPUs.
-fn counters(state: &LabState, options: &LabOptions) -> BTreeMap<(String, Reason), u64> {
+fn counters(state: &LabState) -> BTreeMap<(String, Reason), u64> {
     let mut all = BTreeMap::new();
     for node in &state.nodes {
         let target = lab::node_target(state, &node.name).unwrap();
@@ -122,10 +122,10 @@ fn predicted(t: &Trace) -> Vec<(String, Reason)> {
 }
 
 /// Pings once and checks that every counter the trace predicts went up.
-fn assert_counted(state: &LabState, options: &LabOptions, t: &Trace, src_netns: &str) -> bool {
-    let before = counters(state, options);
+fn assert_counted(state: &LabState, t: &Trace, src_netns: &str) -> bool {
+    let before = counters(state);
     let delivered = ping(src_netns, t.packet.dst);
-    let after = counters(state, options);
+    let after = counters(state);
     for key in predicted(t) {
         assert!(
             after.get(&key) > before.get(&key),
@@ -233,7 +233,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         .iter()
         .map(|p| (netns(p.src_ip), p.dst_ip))
         .collect();
-    let before = counters(&state, &options);
+    let before = counters(&state);
     let started = std::time::Instant::now();
     let outcomes = ping_all(&pairs, 16);
     eprintln!(
@@ -265,7 +265,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
     // Every counter moved by exactly what the traces predict: one echo request
     // and one reply per pair, each counted by every program on its path.
     // Only ARP (arp-reply) is extra traffic.
-    let after = counters(&state, &options);
+    let after = counters(&state);
     let mut expected: BTreeMap<(String, Reason), u64> = BTreeMap::new();
     for p in &matrix.pairs {
         for (src, dst) in [(p.src_ip, p.dst_ip), (p.dst_ip, p.src_ip)] {
@@ -308,7 +308,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         Ipv4Addr::from(u32::from(cluster.nodes[other.node].pod_cidr.network()) + 200);
     for dst in [same.ip, other.ip, no_pod_here, no_pod_there] {
         let t = trace::trace(&offline, &a.name, &dst.to_string(), Proto::Icmp, None, 64).unwrap();
-        let delivered = assert_counted(&state, &options, &t, &netns(a.ip));
+        let delivered = assert_counted(&state, &t, &netns(a.ip));
         assert_eq!(delivered, t.verdict.is_delivered(), "{} -> {dst}", a.ip);
     }
 
@@ -326,7 +326,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         )
         .unwrap();
         assert_eq!(t.hops[0].program, "cil_from_host");
-        let delivered = assert_counted(&state, &options, &t, &node_netns);
+        let delivered = assert_counted(&state, &t, &node_netns);
         assert_eq!(
             delivered,
             t.verdict.is_delivered(),
@@ -465,13 +465,13 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let t = trace::trace(&live_view, &a.name, &victim.name, Proto::Icmp, None, 64).unwrap();
     assert!(matches!(&t.verdict, Verdict::Dropped { node, .. } if node == victim_node));
     assert!(
-        !assert_counted(&state, &options, &t, &netns(a.ip)),
+        !assert_counted(&state, &t, &netns(a.ip)),
         "the packet to the deleted endpoint is dropped"
     );
     // And the victim's own packets now fail the source check.
     let back = trace::trace(&live_view, &victim.name, &a.name, Proto::Icmp, None, 64).unwrap();
     assert_eq!(back.verdict.reason().reason(), Reason::UnknownSource);
-    assert!(!assert_counted(&state, &options, &back, &netns(victim.ip)));
+    assert!(!assert_counted(&state, &back, &netns(victim.ip)));
     assert!(live_view.has_maps(victim_node));
     drop(guard);
 }
