@@ -62,7 +62,7 @@ fn write_build(cluster: &Cluster, out: &Path) {
 fn ping(netns: &str, dst: Ipv4Addr) -> bool {
     Command::new("nsenter")
         .arg(format!("--net={}", lab::netns_path(netns).display()))
-        .args(["--", "ping", "-n", "-q", "-c", "1", "-W", "1"])
+        .args(["--", "ping", "-n", "-q", "-c", "1", "-W", "2"])
         .arg(dst.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -148,6 +148,10 @@ fn offline_and_live_traces_agree_with_real_packets() {
         state_dir: PathBuf::from("/run/routec/test-labs"),
         ..LabOptions::default()
     };
+    // A run killed before its guard could act leaves its lab behind.
+    if LabState::state_file(&options.state_dir, LAB).exists() {
+        lab::down(&options.state_dir, LAB).unwrap();
+    }
     let work = options.state_dir.join(format!("{LAB}-work"));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
