@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_compiler::trace::{self, Datapath, Proto, Snapshot};
+use routec_compiler::trace::{self, Proto, Snapshot};
 use routec_runtime::lab::{LabOptions, LabState};
 use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
@@ -137,9 +137,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         Some(source) => Some(live_snapshot(&expected, source).map_err(|e| usage(&e.to_string()))?),
         None => None,
     };
-    let view: &dyn Datapath = live
-        .as_ref()
-        .map_or(&expected as &dyn Datapath, |l| l as &dyn Datapath);
+    let view: &Snapshot = live.as_ref().unwrap_or(&expected);
     let drift = live.as_ref().map(|live| trace::drift(&expected, live));
 
     let proto: Proto = args.proto.parse().map_err(|e: String| usage(&e))?;

@@ -46,43 +46,40 @@ impl Matrix {
 }
 
 /// Traces an ICMP packet (TTL 64) between every ordered pair of distinct
-/// pods, from every pod on a node whose maps the view has.
-pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
+/// pods, from every pod on a node whose maps the view has. Rows are traced
+/// on all cores: each trace is independent.
+pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
     let pods = view.pods().to_vec();
     let sources: Vec<usize> = (0..pods.len())
         .filter(|&i| view.has_maps(&pods[i].node))
         .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = sources.len().div_ceil(threads).max(1);
+    let rows: Vec<Result<Vec<PairVerdict>, TraceError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = sources
+            .chunks(chunk)
+            .map(|rows| {
+                let pods = &pods;
+                scope.spawn(move || {
+                    let mut pairs = Vec::with_capacity(rows.len() * pods.len());
+                    for &i in rows {
+                        trace_row(view, pods, i, &mut pairs)?;
+                    }
+                    Ok(pairs)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut pairs = Vec::with_capacity(sources.len() * pods.len().saturating_sub(1));
-    for &i in &sources {
-        let src = &pods[i];
-        for (j, dst) in pods.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let packet = Packet {
-                src: src.ip,
-                dst: dst.ip,
-                proto: Proto::Icmp,
-                port: None,
-                ttl: 64,
-            };
-            let trace = trace_packet(view, src, packet)?;
-            let (result, node) = match &trace.verdict {
-                Verdict::Delivered { node, .. } => ("delivered", node.clone()),
-                Verdict::ToStack { node, .. } => ("to-stack", node.clone()),
-                Verdict::Dropped { node, .. } => ("dropped", node.clone()),
-                Verdict::LeftCluster { node, .. } => ("left-cluster", node.clone()),
-            };
-            pairs.push(PairVerdict {
-                src: src.label(),
-                dst: dst.label(),
-                src_ip: src.ip,
-                dst_ip: dst.ip,
-                result,
-                node,
-                reason: trace.verdict.reason(),
-            });
-        }
+    for row in rows {
+        pairs.extend(row?);
     }
     let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
     Ok(Matrix {
@@ -92,4 +89,43 @@ pub fn matrix(view: &dyn Datapath) -> Result<Matrix, TraceError> {
         sources,
         pairs,
     })
+}
+
+/// The verdicts from pod `i` to every other pod, appended to `pairs`.
+fn trace_row(
+    view: &dyn Datapath,
+    pods: &[PodRef],
+    i: usize,
+    pairs: &mut Vec<PairVerdict>,
+) -> Result<(), TraceError> {
+    let src = &pods[i];
+    for (j, dst) in pods.iter().enumerate() {
+        if i == j {
+            continue;
+        }
+        let packet = Packet {
+            src: src.ip,
+            dst: dst.ip,
+            proto: Proto::Icmp,
+            port: None,
+            ttl: 64,
+        };
+        let trace = trace_packet(view, src, packet)?;
+        let (result, node) = match &trace.verdict {
+            Verdict::Delivered { node, .. } => ("delivered", node.clone()),
+            Verdict::ToStack { node, .. } => ("to-stack", node.clone()),
+            Verdict::Dropped { node, .. } => ("dropped", node.clone()),
+            Verdict::LeftCluster { node, .. } => ("left-cluster", node.clone()),
+        };
+        pairs.push(PairVerdict {
+            src: src.label(),
+            dst: dst.label(),
+            src_ip: src.ip,
+            dst_ip: dst.ip,
+            result,
+            node,
+            reason: trace.verdict.reason(),
+        });
+    }
+    Ok(())
 }
