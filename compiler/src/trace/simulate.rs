@@ -27,6 +27,8 @@ fn hook(program: &Program) -> &'static str {
         bpf::Direction::Egress => "tc egress",
     }
 }
+/// How a MAC the cluster did not declare reads in a seed entry.
+const ZERO_MAC: &str = "00:00:00:00:00:00";
 /// TTL the encapsulating program gives the outer header.
 const TUNNEL_TTL: u8 = 64;
 
@@ -346,13 +348,17 @@ pub fn trace_packet(
             }
         }
     };
-    if view.mode() == Mode::Offline
-        && hops.iter().any(|h| {
-            h.lookups
-                .iter()
-                .any(|l| l.check.as_deref().is_some_and(|c| c.contains("loader")))
-        })
-    {
+    let loader_fills = |l: &Lookup| match &l.value {
+        Some(LookupValue::Endpoint {
+            host: false,
+            ifindex,
+            mac,
+            node_mac,
+            ..
+        }) => *ifindex == 0 || mac == ZERO_MAC || node_mac == ZERO_MAC,
+        _ => false,
+    };
+    if view.mode() == Mode::Offline && hops.iter().flat_map(|h| &h.lookups).any(loader_fills) {
         notes.push("offline: a zero ifindex or MAC in an entry is filled in by the loader from the interface".to_string());
     }
     Ok(Trace {
