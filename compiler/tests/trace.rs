@@ -528,3 +528,32 @@ fn hand_built_model_is_the_parsed_example() {
     let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
     assert_eq!(analysis.cluster.as_ref(), Some(&mycluster::mycluster()));
 }
+
+#[test]
+fn large_cluster_svg_draws_the_path_part() {
+    use routec_compiler::gen::{generate_string, GenOptions};
+    let text = generate_string(&GenOptions {
+        nodes: 6,
+        pods_per_node: 20,
+        seed: 3,
+    })
+    .unwrap();
+    let cluster = routec_compiler::frontend::analyze_str("gen.route", &text)
+        .cluster
+        .unwrap();
+    let v = Snapshot::from_cluster(&cluster);
+    let (src, dst) = (&cluster.pods[0], &cluster.pods[100]);
+    let t = trace(&v, &src.name, &dst.name, Proto::Icmp, None, 64).unwrap();
+    assert!(t.verdict.is_delivered());
+    let svg = render_svg(&v, &t);
+    assert!(
+        svg.contains("; 4 nodes off the path not drawn"),
+        "only the two nodes on the path"
+    );
+    assert_eq!(svg.matches("+ 19 more pods, not on this path").count(), 2);
+    assert!(svg.contains(&src.name) && svg.contains(&dst.name));
+    assert!(!svg.contains(&cluster.pods[1].name));
+    for hidden in ["node-1", "node-2", "node-3", "node-4"] {
+        assert!(!svg.contains(hidden), "{hidden} is off the path");
+    }
+}

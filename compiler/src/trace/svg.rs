@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::render::verdict_text;
 use super::simulate::{program, Hop, Source, Trace, Verdict};
-use super::view::{Datapath, PodRef};
+use super::view::{Datapath, NodeConfig, PodRef};
 use crate::bpf::{Interface, HOST_DEVICE, OVERLAY_DEVICE};
 use crate::layout::Reason;
 
@@ -43,10 +43,18 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A larger cluster is drawn in part, so the picture stays readable: the
+/// nodes on the path only, and on a crowded node only the pods on the path.
+const MAX_NODES_DRAWN: usize = 4;
+const MAX_PODS_DRAWN: usize = 12;
+
 struct Layout<'a> {
-    nodes: Vec<&'a str>,
-    /// Pods of each node, in view order.
+    nodes: Vec<&'a NodeConfig>,
+    /// Pods drawn on each node, in view order.
     rows: Vec<Vec<&'a PodRef>>,
+    /// Pods of each node left out.
+    hidden_pods: Vec<usize>,
+    hidden_nodes: usize,
     pod_rows: i32,
 }
 
@@ -55,7 +63,7 @@ impl Layout<'_> {
         MARGIN + node as i32 * (NODE_W + GAP)
     }
     fn node_index(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| *n == name)
+        self.nodes.iter().position(|n| n.name == name)
     }
     fn row_y(&self, row: usize) -> i32 {
         TOP + HEADER_H + row as i32 * ROW_H
@@ -190,24 +198,55 @@ impl Canvas {
     }
 }
 
-/// Renders `trace` over the cluster drawing of `view`.
-pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
-    let nodes: Vec<&str> = view.nodes().iter().map(|n| n.name.as_str()).collect();
-    let rows: Vec<Vec<&PodRef>> = nodes
+/// Chooses what to draw: see [`MAX_NODES_DRAWN`] and [`MAX_PODS_DRAWN`].
+fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
+    let on_path =
+        |node: &str| trace.src.node() == node || trace.hops.iter().any(|h| h.node == node);
+    let all = view.nodes();
+    let nodes: Vec<&NodeConfig> = all
         .iter()
-        .map(|n| view.pods().iter().filter(|p| p.node == *n).collect())
+        .filter(|n| all.len() <= MAX_NODES_DRAWN || on_path(&n.name))
         .collect();
-    let pod_rows = rows.iter().map(Vec::len).max().unwrap_or(0).max(1) as i32;
-    let layout = Layout {
+    let mut rows = Vec::new();
+    let mut hidden_pods = Vec::new();
+    for node in &nodes {
+        let pods: Vec<&PodRef> = view.pods().iter().filter(|p| p.node == node.name).collect();
+        let shown: Vec<&PodRef> = if pods.len() <= MAX_PODS_DRAWN {
+            pods.clone()
+        } else {
+            let sender = |p: &PodRef| matches!(&trace.src, Source::Pod(src) if src.ip == p.ip);
+            pods.iter()
+                .copied()
+                .filter(|p| sender(p) || p.ip == trace.packet.dst)
+                .collect()
+        };
+        hidden_pods.push(pods.len() - shown.len());
+        rows.push(shown);
+    }
+    let pod_rows = rows
+        .iter()
+        .zip(&hidden_pods)
+        .map(|(shown, &hidden)| shown.len() + usize::from(hidden > 0))
+        .max()
+        .unwrap_or(0)
+        .max(1) as i32;
+    Layout {
+        hidden_nodes: all.len() - nodes.len(),
         nodes,
         rows,
+        hidden_pods,
         pod_rows,
-    };
+    }
+}
+
+/// Renders `trace` over the cluster drawing of `view`.
+pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
+    let layout = plan(view, trace);
     let mut canvas = Canvas {
         body: String::new(),
     };
 
-    draw_cluster(view, trace, &layout, &mut canvas);
+    draw_cluster(trace, &layout, &mut canvas);
     let mut steps = Vec::new();
     draw_path(trace, &layout, &mut canvas, &mut steps);
 
@@ -231,7 +270,18 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         &format!("result: {}", verdict_text(&trace.verdict)),
     );
     let height = y + 24;
-    let width = layout.width();
+    // Wide enough for the longest step line (11px glyphs are about 6.6px
+    // wide) and the result line (13px bold, about 8px).
+    let longest_step = steps
+        .iter()
+        .map(|(_, t)| t.chars().count() as i32)
+        .max()
+        .unwrap_or(0);
+    let result_chars = verdict_text(&trace.verdict).chars().count() as i32 + 8;
+    let width = layout
+        .width()
+        .max(2 * MARGIN + 28 + (longest_step * 66 + 9) / 10)
+        .max(2 * MARGIN + result_chars * 8);
 
     let packet = &trace.packet;
     let name = |pod: Option<&PodRef>| {
@@ -270,11 +320,15 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     );
     let _ = writeln!(
         out,
-        r##"<text x="{MARGIN}" y="50" font-size="11" fill="#616161">TTL {}, {} maps; arrows: the packet's path, numbered as the steps below</text>"##,
+        r##"<text x="{MARGIN}" y="50" font-size="11" fill="#616161">TTL {}, {} maps; arrows: the packet's path, numbered as the steps below{}</text>"##,
         packet.ttl,
         match trace.mode {
             super::view::Mode::Offline => "build",
             super::view::Mode::Live => "live kernel",
+        },
+        match layout.hidden_nodes {
+            0 => String::new(),
+            n => format!("; {n} nodes off the path not drawn"),
         }
     );
     out.push_str(&canvas.body);
@@ -282,9 +336,9 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     out
 }
 
-fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
+fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
     let node_h = layout.node_bottom() - TOP;
-    for (i, node) in view.nodes().iter().enumerate() {
+    for (i, node) in layout.nodes.iter().enumerate() {
         let x = layout.node_x(i);
         canvas.rect((x, TOP, NODE_W, node_h), "#f5f7fa", "#546e7a", 2);
         canvas.text(
@@ -351,6 +405,17 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
             });
             canvas.text(x + DEV_X + 6, cy + 11, 9, r##" fill="#607d8b""##, &ifindex);
         }
+        if layout.hidden_pods[i] > 0 {
+            let y = layout.row_y(layout.rows[i].len());
+            let more = format!("+ {} more pods, not on this path", layout.hidden_pods[i]);
+            canvas.text(
+                x + POD_X + 8,
+                y + 18,
+                10,
+                r##" fill="#607d8b" font-style="italic""##,
+                &more,
+            );
+        }
         let dev_y = layout.dev_y();
         canvas.rect((x + HOST_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
         canvas.text(
@@ -392,13 +457,13 @@ fn draw_cluster(view: &dyn Datapath, trace: &Trace, layout: &Layout, canvas: &mu
             2,
         );
     }
-    let count = view.nodes().len();
+    let count = layout.nodes.len();
     if count > 0 {
         let y = layout.underlay_y();
         let first = layout.node_x(0) + DEV_X + DEV_W / 2;
         let last = layout.node_x(count - 1) + DEV_X + DEV_W / 2;
         canvas.line(MARGIN, y, last.max(first) + 40, y, "#90a4ae", 4);
-        let device = view.nodes().first().map_or("eth0", |n| n.device.as_str());
+        let device = layout.nodes.first().map_or("eth0", |n| n.device.as_str());
         canvas.text(
             MARGIN,
             y + 16,
