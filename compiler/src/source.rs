@@ -2,6 +2,7 @@
 //! Implements codespan-reporting's `Files` so diagnostics render directly.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use codespan_reporting::files::{self, Files};
 
@@ -45,17 +46,21 @@ pub struct SourceFile {
     /// The path as given on the command line (or joined below the folder given).
     pub name: String,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Computed on first use: only rendering a diagnostic needs lines.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(name: String, text: String) -> SourceFile {
-        let line_starts = files::line_starts(&text).collect();
-        SourceFile { name, text, line_starts }
+        SourceFile { name, text, line_starts: OnceLock::new() }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| files::line_starts(&self.text).collect())
     }
 
     fn line_index(&self, byte: usize) -> usize {
-        match self.line_starts.binary_search(&byte) {
+        match self.line_starts().binary_search(&byte) {
             Ok(line) => line,
             Err(next) => next - 1,
         }
@@ -65,7 +70,7 @@ impl SourceFile {
     pub fn location(&self, byte: usize) -> LineColumn {
         let byte = byte.min(self.text.len());
         let line = self.line_index(byte);
-        let start = self.line_starts[line];
+        let start = self.line_starts()[line];
         let column = self.text.get(start..byte).map_or(byte - start, |s| s.chars().count());
         LineColumn { line: line + 1, column: column + 1 }
     }
@@ -129,11 +134,9 @@ impl<'a> Files<'a> for Sources {
 
     fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, files::Error> {
         let file = self.files.get(id).ok_or(files::Error::FileMissing)?;
-        let start = *file
-            .line_starts
-            .get(line_index)
-            .ok_or(files::Error::LineTooLarge { given: line_index, max: file.line_starts.len() - 1 })?;
-        let end = file.line_starts.get(line_index + 1).copied().unwrap_or(file.text.len());
+        let starts = file.line_starts();
+        let start = *starts.get(line_index).ok_or(files::Error::LineTooLarge { given: line_index, max: starts.len() - 1 })?;
+        let end = starts.get(line_index + 1).copied().unwrap_or(file.text.len());
         Ok(start..end)
     }
 }

@@ -2,7 +2,7 @@
 //! checking every rule of the language (LANGUAGE.md) and reporting every
 //! problem found, not just the first.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::Ipv4Addr;
 
 use crate::diagnostics::{suggest, Code, Diagnostic};
@@ -90,13 +90,15 @@ struct PodDecl<'a> {
 /// Keeps the first occurrence of each statement of a block and reports the
 /// others (E0003) with both places labelled.
 struct Once<'a> {
-    seen: Vec<(&'static str, Span)>,
+    /// No block has more than seven kinds of statement: no allocation per block.
+    seen: [(&'static str, Span); 8],
+    len: usize,
     diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Once<'_> {
     fn first(&mut self, keyword: &'static str, span: Span) -> bool {
-        if let Some(&(_, first)) = self.seen.iter().find(|(k, _)| *k == keyword) {
+        if let Some(&(_, first)) = self.seen[..self.len].iter().find(|(k, _)| std::ptr::eq(*k, keyword) || *k == keyword) {
             self.diags.push(
                 Diagnostic::new(Code::E0003, span, format!("`{keyword}` is given twice in one block"))
                     .label("given again here")
@@ -105,7 +107,8 @@ impl Once<'_> {
             );
             false
         } else {
-            self.seen.push((keyword, span));
+            self.seen[self.len] = (keyword, span);
+            self.len += 1;
             true
         }
     }
@@ -117,7 +120,7 @@ impl<'d> Validator<'d> {
     }
 
     fn once(&mut self) -> Once<'_> {
-        Once { seen: Vec::new(), diags: self.diags }
+        Once { seen: [("", Span::default()); 8], len: 0, diags: self.diags }
     }
 
     /// E0011 unless `value` is in `range`.
@@ -258,8 +261,8 @@ impl<'d> Validator<'d> {
                 _ => {}
             }
         }
-        let what = format!("node `{}`", item.name.value);
         if !item.block.recovered {
+            let what = format!("node `{}`", item.name.value);
             if decl.address.is_none() {
                 self.missing(item.name.span, &what, "address", "ADDRESS");
             }
@@ -461,8 +464,8 @@ impl<'d> Validator<'d> {
                     _ => {}
                 }
             }
-            let what = format!("pod `{name}`");
             if !item.block.recovered {
+                let what = format!("pod `{name}`");
                 if ip.is_none() {
                     self.missing(item.name.span, &what, "ip", "ADDRESS");
                 }
@@ -523,13 +526,13 @@ impl<'d> Validator<'d> {
             }
             if let Some(n) = node {
                 if let (Some(e), Some(v)) = (endpoint_value, endpoint) {
-                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, format!("endpoint {e} is used twice on node `{}`", item.node.value));
+                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, || format!("endpoint {e} is used twice on node `{}`", item.node.value));
                 }
                 if let Some(l) = lxc {
-                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, format!("lxc `{}` is used twice on node `{}`", l.value, item.node.value));
+                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, || format!("lxc `{}` is used twice on node `{}`", l.value, item.node.value));
                 }
                 if let (Some(i), Some(v)) = (ifindex_value, ifindex) {
-                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, format!("ifindex {i} is used twice on node `{}`", item.node.value));
+                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, || format!("ifindex {i} is used twice on node `{}`", item.node.value));
                 }
             }
 
@@ -562,10 +565,10 @@ impl<'d> Validator<'d> {
         decls
     }
 
-    fn unique_on_node<K: std::hash::Hash + Eq>(&mut self, seen: &mut HashMap<K, Span>, key: K, span: Span, code: Code, message: String) {
+    fn unique_on_node<K: std::hash::Hash + Eq>(&mut self, seen: &mut HashMap<K, Span>, key: K, span: Span, code: Code, message: impl FnOnce() -> String) {
         match seen.get(&key) {
             Some(first) => self.push(
-                Diagnostic::new(code, span, message)
+                Diagnostic::new(code, span, message())
                     .label("used again here")
                     .secondary(*first, "first used here")
                     .help("values must be unique among the pods of one node"),

@@ -163,3 +163,21 @@ fn control_characters_are_errors() {
         assert!(analysis.diagnostics.iter().any(|d| d.message.starts_with("unexpected character")), "{text:?}");
     }
 }
+
+#[test]
+fn parallel_parse_equals_sequential() {
+    use routec_compiler::gen::{generate_string, GenOptions};
+    use routec_compiler::syntax::parser::{parse, parse_sequential};
+    let text = generate_string(&GenOptions { nodes: 400, pods_per_node: 20, seed: 5 }).unwrap();
+    assert!(text.len() > 1 << 20, "large enough for the parallel path");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    assert_eq!(parse(0, &text, &mut a), parse_sequential(0, &text, &mut b));
+    assert!(a.is_empty() && b.is_empty());
+
+    // An error anywhere: the same diagnostics as the sequential parse.
+    let broken = text.replacen("    ip 10.0.100.2\n", "    ip 10.0.100.2 @\n", 1).replacen("node node-300 {", "node node-300 {{", 1);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    assert_eq!(parse(0, &broken, &mut a), parse_sequential(0, &broken, &mut b));
+    assert_eq!(a, b);
+    assert!(a.len() >= 2, "{a:?}");
+}

@@ -4,11 +4,10 @@
 use std::net::Ipv4Addr;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while1, take_while_m_n};
+use nom::bytes::complete::{tag_no_case, take_while_m_n};
 use nom::character::complete::{char, digit1, hex_digit1};
-use nom::combinator::{all_consuming, map_res, opt};
-use nom::multi::count;
-use nom::sequence::{preceded, terminated, tuple};
+use nom::combinator::{all_consuming, map, opt};
+use nom::sequence::{preceded, tuple};
 use nom::IResult;
 
 use crate::model::Mac;
@@ -70,8 +69,20 @@ impl Token {
     }
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':')
+/// Bytes that make up names, numbers, addresses and MACs (all ASCII).
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b':');
+        b += 1;
+    }
+    table
+};
+
+fn is_word_byte(b: u8) -> bool {
+    WORD_BYTES[b as usize]
 }
 
 /// Splits a file into tokens. Spaces, tabs and carriage returns separate
@@ -80,12 +91,22 @@ fn is_word_char(c: char) -> bool {
 pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// Where lexing stops: the end of the text, or of a chunk starting at a line.
+    end: usize,
     keep_comments: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(text: &'a str, keep_comments: bool) -> Lexer<'a> {
-        Lexer { text, pos: 0, keep_comments }
+        Lexer { text, pos: 0, end: text.len(), keep_comments }
+    }
+
+    /// Lexes `text[range]` only, with spans relative to the whole text. The
+    /// range must start at a line start and end after a newline (or at the
+    /// end): no token crosses a newline, so the tokens are the same as the
+    /// whole text's there.
+    pub fn lines(text: &'a str, range: std::ops::Range<usize>, keep_comments: bool) -> Lexer<'a> {
+        Lexer { text, pos: range.start, end: range.end, keep_comments }
     }
 
     fn token(&mut self, kind: TokenKind, len: usize) -> Token {
@@ -99,19 +120,25 @@ impl Iterator for Lexer<'_> {
     type Item = Token;
 
     fn next(&mut self) -> Option<Token> {
+        // Dispatch on bytes: every byte that starts a token is ASCII, and any
+        // other byte starts a run of unexpected characters cut at char boundaries.
+        let bytes = self.text.as_bytes();
         loop {
-            let rest = &self.text[self.pos..];
-            let first = rest.chars().next()?;
+            if self.pos >= self.end {
+                return None;
+            }
+            let first = bytes[self.pos];
             return Some(match first {
-                ' ' | '\t' | '\r' => {
+                b' ' | b'\t' | b'\r' => {
                     self.pos += 1;
                     continue;
                 }
-                '\n' => self.token(TokenKind::Newline, 1),
-                '{' => self.token(TokenKind::LBrace, 1),
-                '}' => self.token(TokenKind::RBrace, 1),
-                ';' => self.token(TokenKind::Semi, 1),
-                '#' => {
+                b'\n' => self.token(TokenKind::Newline, 1),
+                b'{' => self.token(TokenKind::LBrace, 1),
+                b'}' => self.token(TokenKind::RBrace, 1),
+                b';' => self.token(TokenKind::Semi, 1),
+                b'#' => {
+                    let rest = &self.text[self.pos..];
                     let len = rest.find('\n').unwrap_or(rest.len());
                     let len = if rest[..len].ends_with('\r') { len - 1 } else { len };
                     let token = self.token(TokenKind::Comment, len);
@@ -120,21 +147,22 @@ impl Iterator for Lexer<'_> {
                     }
                     token
                 }
-                '"' => {
-                    let (len, kind) = string_literal(rest);
+                b'"' => {
+                    let (len, kind) = string_literal(&self.text[self.pos..]);
                     self.token(kind, len)
                 }
-                c if is_word_char(c) => {
-                    let word: IResult<&str, &str> = take_while1(is_word_char)(rest);
-                    let word = word.map(|(_, w)| w).unwrap_or(&rest[..1]);
-                    self.token(classify_word(word), word.len())
+                b if is_word_byte(b) => {
+                    let rest = &bytes[self.pos..];
+                    let len = rest.iter().position(|&b| !is_word_byte(b)).unwrap_or(rest.len());
+                    self.token(classify_word(&self.text[self.pos..self.pos + len]), len)
                 }
                 _ => {
                     // One error token for a whole run of stray characters.
+                    let rest = &self.text[self.pos..];
                     let len = rest
                         .char_indices()
                         .skip(1)
-                        .find(|&(_, c)| c.is_ascii_whitespace() || is_word_char(c) || "{};#\"".contains(c))
+                        .find(|&(_, c)| c.is_ascii() && (c.is_ascii_whitespace() || is_word_byte(c as u8) || "{};#\"".contains(c)))
                         .map_or(rest.len(), |(i, _)| i);
                     self.token(TokenKind::Error(LexError::UnexpectedChar), len)
                 }
@@ -172,12 +200,24 @@ fn string_literal(rest: &str) -> (usize, TokenKind) {
 }
 
 fn classify_word(word: &str) -> TokenKind {
-    if let Ok((_, mac)) = all_consuming(mac)(word) {
-        return TokenKind::Mac(mac);
+    let bytes = word.as_bytes();
+    let first = bytes[0];
+    let (mut colon, mut dot, mut slash) = (false, false, false);
+    for &b in bytes {
+        match b {
+            b':' => colon = true,
+            b'.' => dot = true,
+            b'/' => slash = true,
+            _ => {}
+        }
     }
-    let first = word.as_bytes()[0];
+    if colon {
+        if let Ok((_, mac)) = all_consuming(mac)(bytes) {
+            return TokenKind::Mac(mac);
+        }
+    }
     if first.is_ascii_alphabetic() || first == b'_' {
-        if word.contains(':') {
+        if colon {
             return TokenKind::Error(LexError::BadLiteral(
                 "a MAC address is six two-digit hex groups joined by `:`, and names cannot contain `:`",
             ));
@@ -190,65 +230,65 @@ fn classify_word(word: &str) -> TokenKind {
             _ => "a name starts with a letter or `_`",
         }));
     }
-    if let Ok((_, value)) = all_consuming(integer)(word) {
-        return TokenKind::Int(value);
+    if !dot && !slash && !colon {
+        if let Ok((_, value)) = all_consuming(integer)(bytes) {
+            return TokenKind::Int(value);
+        }
     }
-    if let Ok((_, (addr, len))) = all_consuming(tuple((ipv4, opt(preceded(char('/'), digit1)))))(word) {
-        return match addr {
-            None => TokenKind::Error(LexError::BadLiteral("each part of an IPv4 address is 0..255")),
-            Some(addr) => match len {
-                None => TokenKind::Ipv4(addr),
-                Some(len) => TokenKind::Prefix(addr, len.parse::<u8>().unwrap_or(u8::MAX)),
-            },
-        };
+    if dot && !colon {
+        if let Ok((_, (addr, len))) = all_consuming(tuple((ipv4, opt(preceded(char('/'), digit1)))))(bytes) {
+            return match addr {
+                None => TokenKind::Error(LexError::BadLiteral("each part of an IPv4 address is 0..255")),
+                Some(addr) => match len {
+                    None => TokenKind::Ipv4(addr),
+                    Some(len) => TokenKind::Prefix(addr, decimal(len).try_into().unwrap_or(u8::MAX)),
+                },
+            };
+        }
     }
-    TokenKind::Error(LexError::BadLiteral(if word.contains(':') {
+    TokenKind::Error(LexError::BadLiteral(if colon {
         "a MAC address is six two-digit hex groups joined by `:`"
-    } else if word.contains('.') {
+    } else if dot {
         "an IPv4 address is four numbers 0..255 joined by `.`, optionally followed by `/LENGTH`"
     } else {
         "a number is decimal digits or `0x` followed by hex digits"
     }))
 }
 
-fn integer(input: &str) -> IResult<&str, u64> {
+// The literal parsers run on bytes: every literal is ASCII, and byte
+// combinators avoid decoding UTF-8 for each character.
+fn integer(input: &[u8]) -> IResult<&[u8], u64> {
     alt((
-        preceded(tag_no_case("0x"), map_res(hex_digit1, |h| saturating(u64::from_str_radix(h, 16)))),
-        map_res(digit1, |d: &str| saturating(d.parse::<u64>())),
+        preceded(tag_no_case("0x"), map(hex_digit1, |h: &[u8]| fold_digits(h, 16))),
+        map(digit1, decimal),
     ))(input)
 }
 
-/// Integers too large for u64 become u64::MAX, which every range check rejects
-/// with a precise E0011 instead of a vague syntax error.
-fn saturating(parsed: Result<u64, std::num::ParseIntError>) -> Result<u64, std::num::ParseIntError> {
-    match parsed {
-        Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) => Ok(u64::MAX),
-        other => other,
-    }
+/// Digits to a number; values beyond u64 saturate to u64::MAX, which every
+/// range check rejects with a precise E0011 instead of a vague syntax error.
+fn fold_digits(digits: &[u8], radix: u64) -> u64 {
+    digits.iter().fold(0u64, |n, &d| {
+        let digit = (d as char).to_digit(radix as u32).unwrap_or(0) as u64;
+        n.checked_mul(radix).and_then(|n| n.checked_add(digit)).unwrap_or(u64::MAX)
+    })
+}
+
+fn decimal(digits: &[u8]) -> u64 {
+    fold_digits(digits, 10)
 }
 
 /// Four dotted decimal octets; `None` when one is above 255 (a bad literal,
 /// told apart from words that are not addresses at all).
-fn ipv4(input: &str) -> IResult<&str, Option<Ipv4Addr>> {
-    let octet = |i| take_while_m_n(1, 3, |c: char| c.is_ascii_digit())(i);
-    let (rest, (a, b, c, d)) =
-        tuple((terminated(octet, char('.')), terminated(octet, char('.')), terminated(octet, char('.')), octet))(input)?;
-    let parts: Option<Vec<u8>> = [a, b, c, d].iter().map(|p| p.parse::<u8>().ok()).collect();
-    Ok((rest, parts.map(|p| Ipv4Addr::new(p[0], p[1], p[2], p[3]))))
+fn ipv4(input: &[u8]) -> IResult<&[u8], Option<Ipv4Addr>> {
+    let octet = |i| map(take_while_m_n(1, 3, |c: u8| c.is_ascii_digit()), decimal)(i);
+    let (rest, (a, _, b, _, c, _, d)) = tuple((octet, char('.'), octet, char('.'), octet, char('.'), octet))(input)?;
+    let valid = [a, b, c, d].iter().all(|&o| o <= 255);
+    Ok((rest, valid.then(|| Ipv4Addr::new(a as u8, b as u8, c as u8, d as u8))))
 }
 
-fn mac(input: &str) -> IResult<&str, Mac> {
-    let hex_byte = |i| {
-        map_res(take_while_m_n(2, 2, |c: char| c.is_ascii_hexdigit()), |h| u8::from_str_radix(h, 16))(i)
-    };
-    let (rest, (first, others)) = tuple((hex_byte, count(preceded(tag(":"), hex_byte), 5)))(input)?;
-    let mut bytes = [first; 6];
-    bytes[1..].copy_from_slice(&others);
-    Ok((rest, Mac(bytes)))
-}
-
-/// Whether `text` lexes as exactly one name token (used by the generator and
-/// the formatter's tests).
-pub fn is_name(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(is_word_char) && classify_word(text) == TokenKind::Name
+fn mac(input: &[u8]) -> IResult<&[u8], Mac> {
+    let byte = |i| map(take_while_m_n(2, 2, |c: u8| c.is_ascii_hexdigit()), |h| fold_digits(h, 16) as u8)(i);
+    let next = |i| preceded(char(':'), byte)(i);
+    let (rest, (a, b, c, d, e, f)) = tuple((byte, next, next, next, next, next))(input)?;
+    Ok((rest, Mac([a, b, c, d, e, f])))
 }

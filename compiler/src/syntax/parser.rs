@@ -17,10 +17,30 @@ use crate::source::{FileId, Span};
 /// `.route` file at all; stop rather than print thousands of diagnostics.
 pub const MAX_SYNTAX_ERRORS: usize = 100;
 
+/// Inputs this large are parsed in chunks on every core when that is
+/// provably equivalent (see [`parse_in_parallel`]).
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
+
 /// Parses one file. Syntax problems go to `diags`; the tree holds everything
 /// that parsed.
 pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> File {
-    let mut parser = Parser { text, file, lexer: Lexer::new(text, false), ahead: VecDeque::new(), diags, errors: 0 };
+    if text.len() >= PARALLEL_MIN_BYTES {
+        if let Some(tree) = parse_in_parallel(file, text) {
+            return tree;
+        }
+    }
+    parse_sequential(file, text, diags)
+}
+
+/// Parses one file on this thread only.
+pub fn parse_sequential(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> File {
+    parse_lines(file, text, 0..text.len(), diags)
+}
+
+fn parse_lines(file: FileId, text: &str, range: std::ops::Range<usize>, diags: &mut Vec<Diagnostic>) -> File {
+    let end = range.end;
+    let lexer = Lexer::lines(text, range, false);
+    let mut parser = Parser { text, end, file, lexer, ahead: VecDeque::new(), diags, errors: 0 };
     let mut items = Vec::new();
     while let Some(tok) = parser.peek_significant() {
         match tok.kind {
@@ -42,8 +62,67 @@ pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> File {
     File { items }
 }
 
+/// Splits a large file at lines that start an item right after a line
+/// ending in `}`, and parses the pieces on separate threads. When every
+/// piece parses without a diagnostic, each is a run of whole items and the
+/// lexer has no state across lines, so the result is exactly the sequential
+/// one. Any diagnostic returns `None`: the caller then parses sequentially,
+/// so errors are found and reported exactly as always.
+fn parse_in_parallel(file: FileId, text: &str) -> Option<File> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+    if threads < 2 {
+        return None;
+    }
+    let mut bounds = vec![0];
+    for k in 1..threads {
+        let from = (text.len() * k / threads).max(*bounds.last().expect("starts with 0"));
+        match item_line_after(text, from) {
+            Some(at) if at > *bounds.last().expect("starts with 0") => bounds.push(at),
+            _ => {}
+        }
+    }
+    bounds.push(text.len());
+    let pieces: Vec<Option<File>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let range = w[0]..w[1];
+                scope.spawn(move || {
+                    let mut diags = Vec::new();
+                    let tree = parse_lines(file, text, range, &mut diags);
+                    diags.is_empty().then_some(tree)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut items = Vec::new();
+    for piece in pieces {
+        items.extend(piece?.items);
+    }
+    Some(File { items })
+}
+
+/// The first line start at or after `from` that begins with an item keyword
+/// and follows a line ending in `}`.
+fn item_line_after(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    loop {
+        at += bytes[at..].iter().position(|&b| b == b'\n')? + 1;
+        let rest = &text[at..];
+        if (rest.starts_with("node ") || rest.starts_with("pod ") || rest.starts_with("cluster "))
+            && text[..at].trim_end().ends_with('}')
+        {
+            return Some(at);
+        }
+    }
+}
+
 struct Parser<'a, 'd> {
     text: &'a str,
+    /// End of the part being parsed (the text's end, or a chunk's).
+    end: usize,
     file: FileId,
     lexer: Lexer<'a>,
     ahead: VecDeque<Token>,
@@ -103,7 +182,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn eof_span(&self) -> Span {
-        Span::new(self.file, self.text.len()..self.text.len())
+        Span::new(self.file, self.end..self.end)
     }
 
     fn push(&mut self, diag: Diagnostic) {
@@ -320,7 +399,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn block_body<K>(&mut self, open: Token, stmt: fn(&mut Self, Token) -> Option<Stmt<K>>) -> Block<K> {
-        let mut stmts = Vec::new();
+        // Pods have up to seven statements: one allocation per block.
+        let mut stmts = Vec::with_capacity(8);
         let mut recovered = false;
         let end = loop {
             let Some(tok) = self.peek_significant() else {
@@ -331,7 +411,7 @@ impl<'a> Parser<'a, '_> {
                     self.bump();
                     break BlockEnd::Closed(self.span(tok));
                 }
-                TokenKind::Name if self.looks_like_item_header() => {
+                TokenKind::Name if matches!(self.slice(tok), "cluster" | "node" | "pod") && self.looks_like_item_header() => {
                     break BlockEnd::Unterminated(Span::new(self.file, tok.start..tok.start));
                 }
                 TokenKind::Name => {

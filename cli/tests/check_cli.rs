@@ -1,0 +1,169 @@
+//! The `routec` binary on good, bad and unreadable input: exit codes, where
+//! diagnostics go, and the check / fmt / gen commands end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn routec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().expect("routec runs")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed by a signal")
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// A scratch folder removed when the test ends, pass or fail.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("routec-check-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn file(&self, name: &str, contents: &[u8]) -> String {
+        let path = self.0.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn reference_cluster_checks_with_a_warning() {
+    let out = routec(&["check", &examples().join("mycluster").display().to_string()]);
+    assert_eq!(code(&out), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning[W0102]"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "no colour when stderr is not a terminal");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn multi_file_example_is_clean() {
+    let out = routec(&["check", &examples().join("multi-file").display().to_string()]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn garbage_is_an_error_not_a_crash() {
+    let s = Scratch::new("garbage");
+    let inputs: [&[u8]; 5] = [b"\x00\x01{{{{}}}} @@@ \"", b"node", b"}}}}}}", b"cluster c { overlay vxlan { port 99999999999999999999999 } }", &[b'{'; 200_000]];
+    for (i, bytes) in inputs.iter().enumerate() {
+        let file = s.file(&format!("g{i}.route"), bytes);
+        let out = routec(&["check", &file]);
+        assert_eq!(code(&out), 1, "input {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error["));
+    }
+}
+
+#[test]
+fn unreadable_input_is_exit_2() {
+    let s = Scratch::new("unreadable");
+    let not_utf8 = s.file("latin1.route", b"cluster caf\xe9 {}\n");
+    let out = routec(&["check", &not_utf8]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+
+    let out = routec(&["check", &format!("{}/does-not-exist.route", s.path())]);
+    assert_eq!(code(&out), 2);
+
+    let empty = Scratch::new("empty");
+    let out = routec(&["check", &empty.path()]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .route files"));
+
+    let out = routec(&["check"]);
+    assert_eq!(code(&out), 2, "clap's usage error");
+}
+
+#[test]
+fn bad_settings_are_exit_2() {
+    let s = Scratch::new("settings");
+    s.file("cluster.route", std::fs::read(examples().join("mycluster/cluster.route")).unwrap().as_slice());
+    s.file("routec.toml", b"outptu = \"x\"\n");
+    let out = routec(&["check", &s.path()]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outptu"));
+}
+
+#[test]
+fn folders_skip_hidden_entries_and_read_subfolders() {
+    let s = Scratch::new("folder");
+    s.file("a/cluster.route", b"cluster c {}\n");
+    s.file("b/nodes/n.route", b"node n { address 172.18.0.2; pod-cidr 10.0.0.0/24 }\npod a/b on n { ip 10.0.0.2; endpoint 1; identity 300; lxc lxc1 }\n");
+    s.file(".git/broken.route", b"this is not parsed {{{");
+    s.file("notes.txt", b"neither is this {{{");
+    let out = routec(&["check", &s.path()]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn json_lines_on_stdout() {
+    let s = Scratch::new("json");
+    let file = s.file("bad.route", b"cluster c {}\nnode n {\n    address 172.18.0.2\n    pod-cidr 10.0.0.0/24\n}\npod a/b on m { ip 10.0.0.2; endpoint 1; identity 300; lxc lxc1 }\n");
+    let out = routec(&["check", "--message-format", "json", &file]);
+    assert_eq!(code(&out), 1);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let objects: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let codes: Vec<&str> = objects.iter().map(|o| o["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["W0102", "E0006"]);
+    assert_eq!(objects[1]["help"], "did you mean `n`?");
+    assert_eq!(objects[1]["severity"], "error");
+    assert!(objects[1]["file"].as_str().unwrap().ends_with("bad.route"));
+}
+
+#[test]
+fn fmt_rewrites_and_checks() {
+    let s = Scratch::new("fmt");
+    let file = s.file("x.route", b"cluster c { overlay vxlan { port 8472 } }   # keep me\nnode n { address 172.18.0.2; pod-cidr 10.0.0.0/24 }\n");
+    let out = routec(&["fmt", "--check", &s.path()]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), file);
+    assert_eq!(code(&routec(&["fmt", &file])), 0);
+    let formatted = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        formatted,
+        "cluster c {\n    overlay vxlan {\n        port 8472\n    }\n} # keep me\n\nnode n {\n    address 172.18.0.2\n    pod-cidr 10.0.0.0/24\n}\n"
+    );
+    assert_eq!(code(&routec(&["fmt", "--check", &s.path()])), 0);
+
+    let broken = s.file("broken.route", b"node n {\n");
+    let out = routec(&["fmt", &broken]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(std::fs::read(&broken).unwrap(), b"node n {\n", "files with syntax errors are left alone");
+
+    assert_eq!(code(&routec(&["fmt", "--check", &examples().display().to_string()])), 0, "examples are canonical");
+}
+
+#[test]
+fn gen_writes_a_valid_deterministic_cluster() {
+    let s = Scratch::new("gen");
+    let a = format!("{}/a.route", s.path());
+    let b = format!("{}/b.route", s.path());
+    assert_eq!(code(&routec(&["gen", "--nodes", "300", "--pods-per-node", "31", "--seed", "7", "-o", &a])), 0);
+    let out = routec(&["gen", "--nodes", "300", "--pods-per-node", "31", "--seed", "7"]);
+    assert_eq!(code(&out), 0);
+    std::fs::write(&b, &out.stdout).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), out.stdout, "same seed, same cluster");
+    let check = routec(&["check", &a]);
+    assert_eq!(code(&check), 0, "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(check.stderr.is_empty(), "no warnings either");
+    assert_eq!(code(&routec(&["gen", "--nodes", "0", "--pods-per-node", "1"])), 2);
+    assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "254"])), 2);
+}
