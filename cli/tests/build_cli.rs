@@ -117,10 +117,21 @@ fn usage_and_toolchain_errors_exit_2() {
     assert_eq!(no_output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_output.stderr).contains("pass -o OUT"));
     let fake_clang = scratch.path().join("no-such-clang");
-    let no_clang = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--clang", path_str(&fake_clang)]);
+    let no_clang =
+        routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--clang", path_str(&fake_clang)]);
     assert_eq!(no_clang.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&no_clang.stderr);
     assert!(stderr.contains("apt-get install -y clang llvm libbpf-dev") && stderr.contains("--no-clang"), "{stderr}");
+    assert!(!out.exists());
+    // No clang anywhere on PATH.
+    let no_path = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["build", path_str(&example("mycluster")), "-o", path_str(&out)])
+        .env("PATH", scratch.path())
+        .output()
+        .unwrap();
+    assert_eq!(no_path.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_path.stderr);
+    assert!(stderr.contains("clang not found") && stderr.contains("apt-get install -y clang llvm libbpf-dev"), "{stderr}");
     assert!(!out.exists());
     let both = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang", "--clang", "x"]);
     assert_eq!(both.status.code(), Some(2));
@@ -177,4 +188,104 @@ fn with_clang_every_object_is_a_bpf_elf_and_builds_are_identical() {
     for attachment in plan.as_array().unwrap() {
         assert!(files.contains_key(attachment["object"].as_str().unwrap()), "{attachment}");
     }
+}
+
+/// bpftool map pins this test creates; removed also when the test fails.
+struct Pins(Vec<PathBuf>);
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        for pin in &self.0 {
+            let _ = std::fs::remove_file(pin);
+        }
+    }
+}
+
+fn can_use_bpftool() -> bool {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let bpftool = Command::new("bpftool").arg("version").output().is_ok_and(|o| o.status.success());
+    let bpffs = Path::new("/sys/fs/bpf").is_dir();
+    let ready = root && bpftool && bpffs;
+    if !ready && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true needs root, bpftool and /sys/fs/bpf (root {root}, bpftool {bpftool}, bpffs {bpffs})");
+    }
+    if !ready {
+        eprintln!("skipped: needs root, bpftool and a mounted /sys/fs/bpf");
+    }
+    ready
+}
+
+fn run_ok(command: &mut Command) -> Vec<u8> {
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+#[test]
+fn seeds_load_with_bpftool_batch_and_decode_back() {
+    if !can_use_bpftool() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    assert!(routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang"]).status.success());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let mut pins = Pins(Vec::new());
+    let seeds =
+        [("cilium_lxc", "nodes/mycluster-worker/cilium_lxc.seed"), ("cilium_ipcache", "cluster/cilium_ipcache.seed")];
+    for (index, (map, seed)) in seeds.into_iter().enumerate() {
+        // A map exactly as the manifest defines it (types: 1 hash, 11 lpm_trie).
+        let spec = manifest["maps"].as_array().unwrap().iter().find(|m| m["name"] == map).unwrap();
+        let kind = match spec["map_type"].as_u64().unwrap() {
+            1 => "hash",
+            11 => "lpm_trie",
+            other => panic!("map type {other}"),
+        };
+        let pin = PathBuf::from(format!("/sys/fs/bpf/routec-buildtest-{}-{index}", std::process::id()));
+        pins.0.push(pin.clone());
+        run_ok(Command::new("bpftool").args(["map", "create", path_str(&pin), "type", kind]).args([
+            "key",
+            &spec["key_size"].to_string(),
+            "value",
+            &spec["value_size"].to_string(),
+            "entries",
+            "64",
+            "name",
+            map,
+            "flags",
+            &spec["flags"].to_string(),
+        ]));
+        // The documented recipe: prefix each seed line, feed it to bpftool batch.
+        let seed_text = std::fs::read_to_string(out.join(seed)).unwrap();
+        let batch: String = seed_text.lines().map(|l| format!("map update pinned {} {l}\n", pin.display())).collect();
+        let batch_file = scratch.path().join(format!("{map}.batch"));
+        std::fs::write(&batch_file, batch).unwrap();
+        run_ok(Command::new("bpftool").args(["batch", "file", path_str(&batch_file)]));
+        // bpftool's own dump, fed verbatim to decode, gives back what the seed says.
+        let dump =
+            String::from_utf8(run_ok(Command::new("bpftool").args(["map", "dump", "pinned", path_str(&pin)]))).unwrap();
+        let from_dump = decode(map, &dump);
+        let from_seed = decode(map, &seed_text);
+        assert_eq!(from_dump.len(), seed_text.lines().count(), "{dump}");
+        let sorted = |mut v: Vec<serde_json::Value>| {
+            v.sort_by_key(|e| e.to_string());
+            v
+        };
+        assert_eq!(sorted(from_dump), sorted(from_seed), "{map}");
+    }
+}
+
+fn decode(map: &str, input: &str) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["decode", "--map", map, "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout).unwrap()
 }

@@ -90,9 +90,8 @@ fn a_dump_of_several_entries_in_both_bpftool_forms() {
 #[test]
 fn bpftool_json_and_seed_lines_are_accepted() {
     let vector = &vectors()["cilium_ipcache"][0];
-    let bytes = |field: &str| -> Vec<String> {
-        vector[field].as_str().unwrap().split(' ').map(|b| format!("0x{b}")).collect()
-    };
+    let bytes =
+        |field: &str| -> Vec<String> { vector[field].as_str().unwrap().split(' ').map(|b| format!("0x{b}")).collect() };
     let json = serde_json::json!([{ "key": bytes("key"), "value": bytes("value") }]).to_string();
     let decoded = json_of(&decode(&["--map", "cilium_ipcache", "--format", "json"], &json));
     assert_eq!(decoded[0], vector["decoded"]);
@@ -106,10 +105,8 @@ fn key_and_value_flags_take_spaced_or_contiguous_hex() {
     let vector = &vectors()["cilium_lxc"][0];
     let key = vector["key"].as_str().unwrap();
     let contiguous_value = vector["value"].as_str().unwrap().replace(' ', "");
-    let decoded = json_of(&decode(
-        &["--map", "cilium_lxc", "--format", "json", "--key", key, "--value", &contiguous_value],
-        "",
-    ));
+    let decoded =
+        json_of(&decode(&["--map", "cilium_lxc", "--format", "json", "--key", key, "--value", &contiguous_value], ""));
     assert_eq!(decoded[0], vector["decoded"]);
 }
 
@@ -118,7 +115,11 @@ fn bad_input_is_a_clear_error_with_exit_1() {
     let vector = &vectors()["cilium_lxc"][0];
     let key = vector["key"].as_str().unwrap();
     let cases: [(&[&str], &str, &str); 5] = [
-        (&["--map", "cilium_ipcache", "--key", key, "--value", "00"], "", "a cilium_ipcache key must be 24 bytes, got 20"),
+        (
+            &["--map", "cilium_ipcache", "--key", key, "--value", "00"],
+            "",
+            "a cilium_ipcache key must be 24 bytes, got 20",
+        ),
         (&["--map", "cilium_lxc", "--key", key, "--value", "0g"], "", "--value: `0g` is not hex"),
         (&["--map", "cilium_lxc", "--key", "abc", "--value", "00"], "", "odd number of hex digits"),
         (&["--map", "cilium_lxc"], "key: 0a 0a\nvalue: zz\n", "line 2: `zz` is not a hex byte"),

@@ -17,8 +17,8 @@ use crate::bpf;
 use crate::frontend::Analysis;
 use crate::layout::{MapSpec, CILIUM_IPCACHE, CILIUM_LXC, ROUTEC_COUNTERS};
 use crate::model::Cluster;
-use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 use crate::seeds::{ipcache_entries, lxc_entries, pod_range, render_seed};
+use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 
 /// Version of the output layout; bumped when a file's meaning changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -289,17 +289,16 @@ fn write_nodes(
     Ok((writer.records, lxc_count))
 }
 
-/// Removes the temporary folder unless the build got to put it in place.
+/// The temporary output folder, removed when the build ends: on an error it
+/// holds the partial build; after an exchange, the previous build; after a
+/// plain rename, nothing is left there.
 struct TempDir {
     path: PathBuf,
-    keep: bool,
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -328,7 +327,7 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
     }
-    let temp = TempDir { path: sibling(&out, "tmp"), keep: false };
+    let temp = TempDir { path: sibling(&out, "tmp") };
     if temp.path.exists() {
         std::fs::remove_dir_all(&temp.path).map_err(io_error(&temp.path))?;
     }
@@ -392,11 +391,8 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
     std::fs::write(&manifest_path, json_bytes(&manifest)).map_err(io_error(&manifest_path))?;
 
     let files = records.len() + 1;
-    let mut temp = temp;
     put_in_place(&temp.path, &out)?;
-    // After an exchange the temporary path holds the previous build: the guard
-    // removes it.
-    temp.keep = !temp.path.exists();
+    drop(temp);
     Ok(BuildReport {
         out,
         nodes: cluster.nodes.len(),
@@ -464,13 +460,8 @@ fn put_in_place(temp: &Path, out: &Path) -> Result<(), BuildError> {
     if !out.exists() {
         return std::fs::rename(temp, out).map_err(io_error(out));
     }
-    let exchanged = rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        temp,
-        rustix::fs::CWD,
-        out,
-        rustix::fs::RenameFlags::EXCHANGE,
-    );
+    let exchanged =
+        rustix::fs::renameat_with(rustix::fs::CWD, temp, rustix::fs::CWD, out, rustix::fs::RenameFlags::EXCHANGE);
     if exchanged.is_ok() {
         return Ok(());
     }

@@ -7,7 +7,9 @@
 //!   line or the following ones), `value:` then hex bytes;
 //! - bpftool's one-line form `key: 0a 0a .. value: 0b 00 ..`;
 //! - seed lines `key hex .. value hex ..` (routec's own `.seed` files);
-//! - `bpftool -j`/`-p` JSON (`[{"key": ["0x0a", ..], "value": [..]}]`);
+//! - `bpftool -j`/`-p` JSON (`[{"key": ["0x0a", ..], "value": [..]}]`; the
+//!   BTF `formatted` fields are ignored, and a plain dump of a BTF map, which
+//!   has only those, is refused with a hint to use `-j`);
 //! - the `Found N elements` trailer, which is ignored (`Found 0 elements`
 //!   alone decodes to no entries; an input without any entry is an error).
 
@@ -200,10 +202,18 @@ fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
         single => vec![single],
     };
     let bytes_of = |item: &serde_json::Value, field: &str| -> Result<Vec<u8>, DecodeError> {
-        let list = item
-            .get(field)
-            .and_then(|v| v.as_array())
-            .ok_or_else(|| json_error(format!("a JSON entry without a `{field}` array of hex strings")))?;
+        let list = match item.get(field) {
+            Some(serde_json::Value::Array(list)) => list,
+            // Plain `bpftool map dump` of a map with BTF (routec's own maps)
+            // prints only the fields, which are not the bytes.
+            Some(serde_json::Value::Object(_)) => {
+                return Err(json_error(format!(
+                    "`{field}` holds BTF-formatted fields, not bytes: run bpftool with -j \
+                     (`bpftool -j map dump ...`), which prints the raw bytes too"
+                )))
+            }
+            _ => return Err(json_error(format!("a JSON entry without a `{field}` array of hex strings"))),
+        };
         list.iter()
             .map(|b| {
                 b.as_str()

@@ -183,10 +183,13 @@ pub fn parse_hex_byte(token: &str) -> Option<u8> {
     }
 }
 
+/// The key bytes and value bytes of one seed line.
+pub type SeedLine = (Vec<u8>, Vec<u8>);
+
 /// Parses seed text into (key bytes, value bytes) per line, in file order.
 /// Blank lines are skipped; sizes are not checked here (the caller knows the
 /// map: see [`crate::layout::MapSpec`]).
-pub fn parse_seed(text: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SeedError> {
+pub fn parse_seed(text: &str) -> Result<Vec<SeedLine>, SeedError> {
     let mut entries = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;

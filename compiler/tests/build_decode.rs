@@ -59,3 +59,16 @@ fn a_value_without_a_key_and_a_key_without_a_value_are_errors() {
     assert!(parse_entries("key:\nvalue: 00\n").unwrap_err().to_string().contains("without a `key:`"));
     assert!(parse_entries("Error: bpf map lookup elem failed: No such file or directory\n").is_err());
 }
+
+#[test]
+fn btf_formatted_dumps_point_to_bpftool_json() {
+    let formatted = r#"[{
+        "key": { "ip4": 2030700042, "pad1": 0, "pad2": 0, "pad3": 0, "family": 1, "key": 0, "cluster_id": 0 },
+        "value": { "ifindex": 11 }
+    }]"#;
+    let err = parse_entries(formatted).unwrap_err().to_string();
+    assert!(err.contains("run bpftool with -j"), "{err}");
+    // `bpftool -j` of a BTF map: raw bytes plus "formatted", which is ignored.
+    let json = r#"[{"key":["0x0a","0x0b"],"value":["0x01"],"formatted":{"key":{},"value":{}}}]"#;
+    assert_eq!(parse_entries(json).unwrap(), vec![RawEntry { key: vec![10, 11], value: vec![1] }]);
+}

@@ -32,8 +32,5 @@ fn map_headings_state_the_layout_sizes() {
         assert!(heading.contains(&format!("value {} B", spec.value_size)), "{heading}");
         assert!(heading.contains(&format!("{} entries", spec.max_entries)), "{heading}");
     }
-    assert_eq!(
-        [EndpointKey::SIZE, EndpointInfo::SIZE, IpcacheKey::SIZE, RemoteEndpointInfo::SIZE],
-        [20, 48, 24, 12]
-    );
+    assert_eq!([EndpointKey::SIZE, EndpointInfo::SIZE, IpcacheKey::SIZE, RemoteEndpointInfo::SIZE], [20, 48, 24, 12]);
 }

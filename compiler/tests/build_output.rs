@@ -147,10 +147,8 @@ fn a_failed_build_leaves_a_previous_output_untouched() {
     let out = scratch.path().join("out");
     build(&reference_cluster(), &no_clang(), &out).unwrap();
     let before = tree(&out);
-    let missing_clang = BuildOptions {
-        clang: ClangChoice::Use(Some(scratch.path().join("no-such-clang"))),
-        ..no_clang()
-    };
+    let missing_clang =
+        BuildOptions { clang: ClangChoice::Use(Some(scratch.path().join("no-such-clang"))), ..no_clang() };
     let err = build(&reference_cluster(), &missing_clang, &out).unwrap_err();
     assert!(matches!(err, BuildError::ClangMissing(_)), "{err}");
     assert!(err.to_string().contains("apt-get install -y clang llvm libbpf-dev"), "{err}");
@@ -180,4 +178,27 @@ fn a_folder_that_is_not_a_build_output_is_never_replaced() {
     std::fs::create_dir(&empty).unwrap();
     build(&reference_cluster(), &no_clang(), &empty).unwrap();
     assert!(empty.join("manifest.json").is_file());
+}
+
+#[test]
+fn a_build_failing_half_way_leaves_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().unwrap();
+    // A clang that answers --version but cannot compile: the failure comes
+    // after the sources are written into the temporary folder.
+    let fake_clang = scratch.path().join("fake-clang");
+    std::fs::write(&fake_clang, "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho 'fake clang: boom' >&2\nexit 1\n")
+        .unwrap();
+    std::fs::set_permissions(&fake_clang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let before = tree(&out);
+    let options = BuildOptions { clang: ClangChoice::Use(Some(fake_clang)), ..no_clang() };
+    let err = build(&reference_cluster(), &options, &out).unwrap_err();
+    assert!(matches!(err, BuildError::Compile(_)), "{err}");
+    assert!(err.to_string().contains("fake clang: boom"), "{err}");
+    assert_eq!(tree(&out), before);
+    let mut names: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["fake-clang", "out"]);
 }

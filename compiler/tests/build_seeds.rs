@@ -107,3 +107,13 @@ fn parse_seed_reports_the_bad_line() {
     assert_eq!(parse_seed("key hex 000 value hex 00").unwrap_err().line, 1);
     assert_eq!(parse_seed("").unwrap(), vec![]);
 }
+
+#[test]
+fn a_router_on_the_node_address_is_one_host_entry() {
+    let mut cluster = reference_cluster();
+    let worker = node_index(&cluster, "mycluster-worker");
+    cluster.nodes[worker].router = cluster.nodes[worker].address;
+    let entries = lxc_entries(&cluster, worker);
+    assert_eq!(entries.iter().filter(|(_, v)| v.is_host()).count(), 1);
+    assert_eq!(entries.len(), 3);
+}

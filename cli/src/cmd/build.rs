@@ -43,11 +43,8 @@ pub fn run(args: Args) -> ExitCode {
         Ok(digest) => digest,
         Err(e) => return fail(&e),
     };
-    let options = BuildOptions {
-        clang: clang_choice(&args, &analysis.settings),
-        input_digest,
-        maps: analysis.settings.maps,
-    };
+    let options =
+        BuildOptions { clang: clang_choice(&args, &analysis.settings), input_digest, maps: analysis.settings.maps };
     match build::build(cluster, &options, &out) {
         Ok(report) => {
             let summary = summary(&cluster.name, &report);

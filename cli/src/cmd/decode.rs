@@ -23,8 +23,10 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Reads `bpftool map lookup`/`map dump` output (also `-j` JSON and routec .seed lines) on stdin \
-unless --key and --value are given.\nExit status: 0 decoded, 1 bad hex or wrong lengths, 2 usage or I/O error.")]
+#[command(
+    after_help = "Reads `bpftool map lookup`/`map dump` output (also `-j` JSON and routec .seed lines) on stdin \
+unless --key and --value are given.\nExit status: 0 decoded, 1 bad hex or wrong lengths, 2 usage or I/O error."
+)]
 pub struct Args {
     /// Which map the bytes come from.
     #[arg(long, value_enum)]
@@ -47,9 +49,8 @@ pub fn run(args: Args) -> ExitCode {
     };
     let entries = match (&args.key, &args.value) {
         (Some(key), Some(value)) => {
-            let parse = |what: &str, text: &str| {
-                decode::parse_hex_arg(text).map_err(|e| eprintln!("error: --{what}: {e}"))
-            };
+            let parse =
+                |what: &str, text: &str| decode::parse_hex_arg(text).map_err(|e| eprintln!("error: --{what}: {e}"));
             match (parse("key", key), parse("value", value)) {
                 (Ok(key), Ok(value)) => vec![RawEntry { key, value }],
                 _ => return ExitCode::from(1),
