@@ -22,11 +22,17 @@ use crate::{netns, Context, Error, Result};
 pub struct LabOptions {
     pub state_dir: PathBuf,
     pub bpffs: PathBuf,
+    /// How the nodes' programs are attached.
+    pub tc_mode: crate::loader::TcMode,
 }
 
 impl Default for LabOptions {
     fn default() -> Self {
-        LabOptions { state_dir: PathBuf::from("/run/routec/labs"), bpffs: PathBuf::from("/sys/fs/bpf") }
+        LabOptions {
+            state_dir: PathBuf::from("/run/routec/labs"),
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            tc_mode: crate::loader::TcMode::default(),
+        }
     }
 }
 
@@ -42,6 +48,9 @@ pub struct LabState {
     pub pods: Vec<LabPod>,
     /// Every namespace created, in creation order (removed in reverse).
     pub namespaces: Vec<String>,
+    /// How the nodes' programs are attached.
+    #[serde(default)]
+    pub tc_mode: crate::loader::TcMode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -133,6 +142,7 @@ impl LabState {
             nodes,
             pods,
             namespaces: Vec::new(),
+            tc_mode: crate::loader::TcMode::default(),
         })
     }
 
@@ -261,26 +271,64 @@ pub fn create_topology(
 
     ip_batch(Some(&state.underlay), &["link set lo up".into(), "link add br0 type bridge".into(), "link set br0 up".into()])?;
 
-    let pod_mtu = cluster.pod_mtu();
-    for (index, node) in cluster.nodes.iter().enumerate() {
-        progress(&format!("node {} ({}/{}): interfaces", node.name, index + 1, cluster.nodes.len()));
-        let node_ns = &state.nodes[index].netns;
-        ip_batch(Some(node_ns), &node_commands(cluster, state, index, node, pod_mtu))?;
-        ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
-        for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
-            let router = node.router;
-            ip_batch(
-                Some(&lab_pod.netns),
-                &[
-                    "link set lo up".into(),
-                    format!("link set eth0 mtu {pod_mtu}"),
-                    format!("addr add {}/32 dev eth0", pod.ip),
-                    "link set eth0 up".into(),
-                    format!("route add {router}/32 dev eth0 scope link"),
-                    format!("route add default via {router} dev eth0"),
-                ],
-            )?;
+    let built = in_parallel(cluster.nodes.len(), |index| node_topology(cluster, state, index), &mut |index, done| {
+        progress(&format!("node {}: interfaces ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
+    });
+    built.into_iter().collect()
+}
+
+/// Runs `work` for 0..count on up to 8 threads (the work is mostly waiting
+/// for iproute2 and the kernel), reporting each finished index to `done` on
+/// the calling thread. Results come back in index order.
+fn in_parallel<T: Send>(
+    count: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+    done: &mut dyn FnMut(usize, usize),
+) -> Vec<Result<T>> {
+    const PARALLEL: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results: Vec<(usize, Result<T>)> = Vec::with_capacity(count);
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(count) {
+            let sender = sender.clone();
+            let (next, work) = (&next, &work);
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if index >= count || sender.send((index, work(index))).is_err() {
+                    break;
+                }
+            });
         }
+        drop(sender);
+        for (index, result) in receiver {
+            results.push((index, result));
+            done(index, results.len());
+        }
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// One node's interfaces, and those of its pods.
+fn node_topology(cluster: &Cluster, state: &LabState, index: usize) -> Result<()> {
+    let node = &cluster.nodes[index];
+    let pod_mtu = cluster.pod_mtu();
+    ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, node, pod_mtu))?;
+    ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
+    for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
+        let router = node.router;
+        ip_batch(
+            Some(&lab_pod.netns),
+            &[
+                "link set lo up".into(),
+                format!("link set eth0 mtu {pod_mtu}"),
+                format!("addr add {}/32 dev eth0", pod.ip),
+                "link set eth0 up".into(),
+                format!("route add {router}/32 dev eth0 scope link"),
+                format!("route add default via {router} dev eth0"),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -402,45 +450,29 @@ pub fn node_target(state: &LabState, node: &str) -> Result<crate::loader::Target
         bpffs: state.bpffs.clone(),
         scope: state.name.clone(),
         state_dir: PathBuf::from(crate::loader::STATE_DIR),
+        tc_mode: state.tc_mode,
     })
 }
 
-/// Applies the build at `state.out` to every node of the lab. Nodes are
-/// applied concurrently: most of an apply is waiting for the kernel (each
-/// TCX attach waits out an RCU grace period), and those waits overlap.
+/// Applies the build at `state.out` to every node of the lab, several nodes
+/// at a time.
 pub fn apply_all(
     cluster: &Cluster,
     state: &LabState,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
-    const PARALLEL_NODES: usize = 8;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let mut results = Vec::with_capacity(cluster.nodes.len());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL_NODES.min(cluster.nodes.len()) {
-            let sender = sender.clone();
-            let next = &next;
-            scope.spawn(move || loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(node) = cluster.nodes.get(index) else { break };
-                let result = crate::loader::NodePlan::from_build(&state.out, cluster, &node.name)
-                    .and_then(|plan| crate::loader::apply(&plan, &node_target(state, &node.name)?))
-                    .context(|| format!("apply to node {} failed", node.name));
-                if sender.send((index, result)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(sender);
-        for (index, result) in receiver {
+    let results = in_parallel(
+        cluster.nodes.len(),
+        |index| {
             let node = &cluster.nodes[index].name;
-            progress(&format!("node {node} applied ({}/{})", results.len() + 1, cluster.nodes.len()));
-            results.push((index, result.map(|report| (node.clone(), report))));
-        }
-    });
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+            crate::loader::NodePlan::from_build(&state.out, cluster, node)
+                .and_then(|plan| crate::loader::apply(&plan, &node_target(state, node)?))
+                .context(|| format!("apply to node {node} failed"))
+                .map(|report| (node.clone(), report))
+        },
+        &mut |index, done| progress(&format!("node {} applied ({done}/{})", cluster.nodes[index].name, cluster.nodes.len())),
+    );
+    results.into_iter().collect()
 }
 
 /// Brings a lab up from an existing build of `cluster` at `out`: topology,
@@ -456,6 +488,7 @@ pub fn up_from_build(
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
+    state.tc_mode = options.tc_mode;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
         .and_then(|()| apply_all(cluster, &state, progress));
     match result {

@@ -7,13 +7,18 @@
 //!    (declared ifindexes and MACs must match), check pinned maps against
 //!    `layout::MapSpec`, load every object through the verifier;
 //! 2. *seed*: write only the map entries that differ, then delete stale ones;
-//! 3. *attach*: TCX links, pinned so they outlive this process; a link that
-//!    exists is switched to the new program atomically (`bpf_link_update`).
+//! 3. *attach*: cls_bpf filters via netlink (default, as Cilium 1.14) or TCX
+//!    links pinned in bpffs ([`TcMode`]); both outlive this process, and an
+//!    attachment that exists is switched to the new program atomically.
 //!
 //! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
-//! and `.../links/<interface>.<direction>`. bpffs holds no regular files, so
-//! the record of what was attached (mode, object digest, constants) lives in
-//! `/run/routec/nodes/<scope>/<node>.json`.
+//! and, for TCX links, `.../links/<direction>/<interface>`. bpffs holds no
+//! regular files, so the record of what was attached (mode, object digest,
+//! constants, program ids) lives in `/run/routec/nodes/<scope>/<node>.json`.
+//!
+//! The pod-side MAC of an lxc is found through the kernel's own pointers
+//! (IFLA_LINK + IFLA_LINK_NETNSID, then RTM_GETLINK with
+//! IFLA_TARGET_NETNSID), so apply needs no path to the pod's namespace.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -22,7 +27,7 @@ use std::path::{Path, PathBuf};
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapInfo, PerCpuArray};
 use aya::programs::links::{FdLink, PinnedLink};
-use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
+use aya::programs::tc::{NlOptions, SchedClassifierLink, TcAttachOptions, TcHandle};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
@@ -36,6 +41,31 @@ use crate::{netns, Context, Error, Result};
 /// Default root of the per-node state records.
 pub const STATE_DIR: &str = "/run/routec/nodes";
 
+/// How programs are attached to tc hooks. Both outlive the loader process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcMode {
+    /// TCX bpf_links (Linux >= 6.6), pinned under the node's pin folder;
+    /// switched atomically with `bpf_link_update`. Listed by `routec status`
+    /// and by bpftool >= 7.3 (older ones do not see them).
+    TcxLink,
+    /// Classic cls_bpf filters on a clsact qdisc (priority 1, handle 1),
+    /// switched atomically by replacing the filter; listed by every
+    /// `bpftool net show` and `tc filter show`, as in Cilium 1.14, which is
+    /// why it is the default.
+    #[default]
+    Netlink,
+}
+
+impl TcMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcMode::TcxLink => "tcx-link",
+            TcMode::Netlink => "netlink",
+        }
+    }
+}
+
 /// Where one node's datapath lives.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -47,6 +77,8 @@ pub struct Target {
     /// Lab name, or `default`.
     pub scope: String,
     pub state_dir: PathBuf,
+    /// How `apply` attaches (detach and status follow each record's own mode).
+    pub tc_mode: TcMode,
 }
 
 impl Target {
@@ -57,6 +89,7 @@ impl Target {
             bpffs: PathBuf::from("/sys/fs/bpf"),
             scope: scope.to_string(),
             state_dir: PathBuf::from(STATE_DIR),
+            tc_mode: TcMode::default(),
         }
     }
     pub fn pin_dir(&self) -> PathBuf {
@@ -92,6 +125,12 @@ impl Direction {
         match self {
             Direction::Ingress => TcAttachType::Ingress,
             Direction::Egress => TcAttachType::Egress,
+        }
+    }
+    fn tc_parent(self) -> u32 {
+        match self {
+            Direction::Ingress => netlink::TC_PARENT_INGRESS,
+            Direction::Egress => netlink::TC_PARENT_EGRESS,
         }
     }
 }
@@ -165,9 +204,13 @@ pub struct AttachRecord {
     pub direction: Direction,
     pub program: String,
     pub object: String,
-    /// `tcx-link`: a TCX bpf_link pinned at `link_pin` (kernel >= 6.6).
-    pub mode: String,
+    pub mode: TcMode,
+    /// `tcx-link`: where the link is pinned.
     pub link_pin: PathBuf,
+    /// `netlink`: the program attached at (priority 1, handle 1), as the
+    /// kernel numbered it when attached.
+    #[serde(default)]
+    pub program_id: u32,
     /// sha256 of the object and the constants it was loaded with: equal
     /// values mean the attached program is already the wanted one.
     pub object_sha256: String,
@@ -689,17 +732,22 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
                 direction: a.direction,
                 program: a.program.clone(),
                 object: a.object.clone(),
-                mode: "tcx-link".into(),
+                mode: target.tc_mode,
                 link_pin: target.link_pin(&a.interface, a.direction),
+                program_id: 0,
                 object_sha256: digests[a.object.as_str()].clone(),
                 constants,
             })
             .collect();
         let previous_records = previous.as_ref().map_or(&[][..], |s| &s.attachments[..]);
-        let to_attach: Vec<&AttachRecord> = wanted
-            .iter()
-            .filter(|w| !(previous_records.contains(w) && link_is_live(w)))
-            .collect();
+        let mut wanted = wanted;
+        let mut to_attach = Vec::new();
+        for (index, w) in wanted.iter_mut().enumerate() {
+            match previous_records.iter().find(|p| p.same_program_as(w) && is_live(p)) {
+                Some(live) => w.program_id = live.program_id,
+                None => to_attach.push(index),
+            }
+        }
         let maps_missing = preexisting.len() < plan.maps.len();
 
         std::fs::create_dir_all(target.pin_dir().join("links/ingress"))
@@ -730,16 +778,21 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
         };
 
         // Phase 3: attach.
-        for record in &to_attach {
+        for &index in &to_attach {
+            let record = &mut wanted[index];
             let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
             let prog: &mut SchedClassifier =
                 ebpf.program_mut(&record.program).expect("checked while loading").try_into().expect("checked while loading");
-            attach_one(prog, record)?;
+            let previous = previous_records.iter().find(|p| p.same_hook_as(record) && p.mode == record.mode);
+            record.program_id = attach_one(prog, record, previous)?;
             report.attached.push(format!("{}.{}", record.interface, record.direction.as_str()));
         }
-        for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.link_pin == p.link_pin)) {
-            let _ = std::fs::remove_file(&stale.link_pin);
-            report.detached.push(format!("{}.{}", stale.interface, stale.direction.as_str()));
+        // Hooks no longer in the plan, or attached in the other mode.
+        for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
+            detach_one(stale)?;
+            if !wanted.iter().any(|w| w.same_hook_as(stale)) {
+                report.detached.push(format!("{}.{}", stale.interface, stale.direction.as_str()));
+            }
         }
         let state = NodeState {
             node: plan.node.clone(),
@@ -755,24 +808,106 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
     })
 }
 
-/// Attaches (or atomically switches) one TCX link and pins it.
-fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord) -> Result<()> {
+impl AttachRecord {
+    fn same_hook_as(&self, other: &AttachRecord) -> bool {
+        self.interface == other.interface && self.direction == other.direction
+    }
+    /// Same hook, same mode, same program built from the same object with
+    /// the same constants: nothing to do.
+    fn same_program_as(&self, other: &AttachRecord) -> bool {
+        self.same_hook_as(other)
+            && self.mode == other.mode
+            && self.program == other.program
+            && self.object_sha256 == other.object_sha256
+            && self.constants == other.constants
+            && self.link_pin == other.link_pin
+    }
+}
+
+/// Priority and handle of routec's cls_bpf filter on a hook.
+const NETLINK_PRIORITY: u16 = 1;
+const NETLINK_HANDLE: TcHandle = TcHandle::new(0, 1);
+
+fn netlink_filter(record: &AttachRecord) -> Option<netlink::TcFilter> {
+    let ifindex = netlink::link_by_name(&record.interface).ok()??.ifindex;
+    netlink::tc_bpf_filters(ifindex, record.direction.tc_parent())
+        .ok()?
+        .into_iter()
+        .find(|f| f.priority == NETLINK_PRIORITY && f.handle == u32::from(NETLINK_HANDLE))
+}
+
+/// True when the record's program is attached where the record says
+/// (in the current namespace).
+fn is_live(record: &AttachRecord) -> bool {
+    match record.mode {
+        TcMode::TcxLink => link_is_live(record),
+        TcMode::Netlink => netlink_filter(record).is_some_and(|f| f.program_id == record.program_id),
+    }
+}
+
+/// Attaches `prog` per `record`, switching atomically from what `previous`
+/// (same hook and mode) attached when that is still live. Returns the
+/// program id.
+fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Option<&AttachRecord>) -> Result<u32> {
     let what = || format!("cannot attach {} to {} {}", record.program, record.interface, record.direction.as_str());
-    let live = link_is_live(record);
-    let link_id = if live {
-        let pinned = PinnedLink::from_pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
-        let link = SchedClassifierLink::try_from(FdLink::from(pinned)).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
-        prog.attach_to_link(link).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?
-    } else {
-        // A pin whose link no longer works (its interface was re-created) is replaced.
-        let _ = std::fs::remove_file(&record.link_pin);
-        prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::TcxOrder(LinkOrder::default()))
-            .map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?
-    };
-    let link = prog.take_link(link_id).map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
-    if !live {
-        let fd_link: FdLink = link.try_into().map_err(|e| Error::msg(format!("{}: {}", what(), chain(&e))))?;
-        fd_link.pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: cannot pin the link: {}", what(), chain(&e))))?;
+    let fail = |e: &dyn std::error::Error| Error::msg(format!("{}: {}", what(), chain(e)));
+    let program_id = prog.info().map_err(|e| fail(&e))?.id();
+    match record.mode {
+        TcMode::TcxLink => {
+            let live = previous.is_some_and(link_is_live);
+            let link_id = if live {
+                let pinned = PinnedLink::from_pin(&record.link_pin).map_err(|e| fail(&e))?;
+                let link = SchedClassifierLink::try_from(FdLink::from(pinned)).map_err(|e| fail(&e))?;
+                prog.attach_to_link(link).map_err(|e| fail(&e))?
+            } else {
+                // A pin whose link no longer works (its interface was re-created) is replaced.
+                let _ = std::fs::remove_file(&record.link_pin);
+                prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::TcxOrder(LinkOrder::default()))
+                    .map_err(|e| fail(&e))?
+            };
+            let link = prog.take_link(link_id).map_err(|e| fail(&e))?;
+            if !live {
+                let fd_link: FdLink = link.try_into().map_err(|e: aya::programs::links::LinkError| fail(&e))?;
+                fd_link.pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: cannot pin the link: {}", what(), chain(&e))))?;
+            }
+        }
+        TcMode::Netlink => {
+            if let Err(e) = aya::programs::tc::qdisc_add_clsact(&record.interface) {
+                let exists = matches!(&e, aya::programs::tc::TcError::NetlinkError(n) if n.raw_os_error() == Some(libc::EEXIST));
+                if !exists {
+                    return Err(fail(&e));
+                }
+            }
+            let options = NlOptions { priority: NETLINK_PRIORITY, handle: NETLINK_HANDLE, classid: None };
+            let link_id = if previous.is_some() && netlink_filter(record).is_some() {
+                // Replacing the filter in place swaps the program atomically.
+                let existing = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)
+                    .map_err(|e| fail(&e))?;
+                prog.attach_to_link(existing).map_err(|e| fail(&e))?
+            } else {
+                prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::Netlink(options))
+                    .map_err(|e| fail(&e))?
+            };
+            // A netlink link detaches when dropped: this one must outlive the process.
+            std::mem::forget(prog.take_link(link_id).map_err(|e| fail(&e))?);
+        }
+    }
+    Ok(program_id)
+}
+
+/// Removes one attachment (in the current namespace).
+fn detach_one(record: &AttachRecord) -> Result<()> {
+    match record.mode {
+        TcMode::TcxLink => {
+            let _ = std::fs::remove_file(&record.link_pin);
+        }
+        TcMode::Netlink => {
+            if netlink_filter(record).is_some_and(|f| f.program_id == record.program_id) {
+                let link = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
+                // Dropping an attached netlink link deletes the filter.
+                drop(link);
+            }
+        }
     }
     Ok(())
 }
@@ -791,17 +926,27 @@ pub fn detach(target: &Target) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     let state = NodeState::load(target)?;
     let mut released = Vec::new();
-    for record in state.iter().flat_map(|s| &s.attachments) {
-        let program = pinned_link_program(&record.link_pin);
-        if std::fs::remove_file(&record.link_pin).is_ok() {
-            removed.push(format!("link {}.{}", record.interface, record.direction.as_str()));
-            released.extend(program.map(|id| (record, id)));
-        }
-    }
-    // The kernel frees an unpinned link asynchronously: wait until its
-    // program is off the hook, so that detach is done when it returns.
     let netns = target.netns.clone().or_else(|| state.as_ref().and_then(|s| s.netns.clone()));
     netns::run_in(netns.as_deref(), || -> Result<()> {
+        for record in state.iter().flat_map(|s| &s.attachments) {
+            match record.mode {
+                TcMode::TcxLink => {
+                    let program = pinned_link_program(&record.link_pin);
+                    if std::fs::remove_file(&record.link_pin).is_ok() {
+                        removed.push(format!("link {}.{}", record.interface, record.direction.as_str()));
+                        released.extend(program.map(|id| (record, id)));
+                    }
+                }
+                TcMode::Netlink => {
+                    if is_live(record) {
+                        detach_one(record).context(|| format!("cannot detach {} {}", record.interface, record.direction.as_str()))?;
+                        removed.push(format!("filter {}.{}", record.interface, record.direction.as_str()));
+                    }
+                }
+            }
+        }
+        // The kernel frees an unpinned link asynchronously: wait until its
+        // program is off the hook, so that detach is done when it returns.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         for (record, id) in &released {
             while tcx_programs(&record.interface, record.direction).is_ok_and(|ids| ids.iter().any(|(p, _)| p == id)) {
@@ -844,6 +989,7 @@ pub struct ProgramStatus {
     pub interface: String,
     pub ifindex: u32,
     pub direction: Direction,
+    /// `tcx-link`, `netlink`, or `foreign` for a program routec did not attach.
     pub mode: String,
     pub program: String,
     pub id: u32,
@@ -923,16 +1069,28 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
         let mut out = Vec::new();
         for record in &state.attachments {
             let ifindex = netlink::link_by_name(&record.interface)?.map_or(0, |l| l.ifindex);
-            let ours = pinned_link_program(&record.link_pin);
-            // Every program on the hook, ours or not; the kernel keeps 15
-            // characters of a name, the record has ours in full.
-            for (id, name) in tcx_programs(&record.interface, record.direction).unwrap_or_default() {
-                let (program, mode) =
-                    if Some(id) == ours { (record.program.clone(), record.mode.clone()) } else { (name, "tcx".to_string()) };
+            let ours = match record.mode {
+                TcMode::TcxLink => pinned_link_program(&record.link_pin),
+                TcMode::Netlink => Some(record.program_id),
+            };
+            // Every program on the hook, ours or not (TCX links first, they
+            // run first); the kernel keeps 15 characters of a name, the
+            // record has ours in full.
+            let mut found = tcx_programs(&record.interface, record.direction).unwrap_or_default();
+            let filters = netlink::tc_bpf_filters(ifindex, record.direction.tc_parent()).unwrap_or_default();
+            found.extend(filters.into_iter().map(|f| (f.program_id, f.name)));
+            for (id, name) in found {
+                let (program, mode) = if Some(id) == ours {
+                    (record.program.clone(), record.mode.as_str().to_string())
+                } else {
+                    (name, "foreign".to_string())
+                };
                 out.push(ProgramStatus { interface: record.interface.clone(), ifindex, direction: record.direction, mode, program, id });
             }
         }
         out.sort_by_key(|p| (p.ifindex, p.direction, p.id));
+        // Two records on one hook would list its programs twice.
+        out.dedup_by(|a, b| a.ifindex == b.ifindex && a.direction == b.direction && a.id == b.id);
         Ok(out)
     })?;
     let mut maps = Vec::new();

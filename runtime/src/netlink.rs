@@ -1,9 +1,10 @@
-//! Just enough rtnetlink to describe a link: its ifindex and MAC, and for a
-//! veth the MAC of its peer, which lives in another namespace.
+//! Just enough rtnetlink for the loader: a link's ifindex and MAC, for a
+//! veth the MAC of its peer (which lives in another namespace), and the
+//! cls_bpf filters on a clsact hook.
 //!
-//! Hand-written (about a hundred lines) because aya keeps its netlink code
-//! private and the one query needed here, RTM_GETLINK with
-//! IFLA_TARGET_NETNSID, does not justify a netlink crate stack. The peer is
+//! Hand-written (two small queries) because aya keeps its netlink code
+//! private, and RTM_GETLINK with IFLA_TARGET_NETNSID plus one RTM_GETTFILTER
+//! dump do not justify a netlink crate stack. The peer is
 //! found through the kernel's own pointers (IFLA_LINK + IFLA_LINK_NETNSID),
 //! so no namespace path has to be known or guessed. Works in the calling
 //! thread's network namespace (see `netns`).
@@ -148,4 +149,127 @@ fn parse_reply(msg: &[u8]) -> io::Result<Option<LinkInfo>> {
         }
         _ => Err(short()),
     }
+}
+
+const RTM_NEWTFILTER: u16 = 44;
+const RTM_GETTFILTER: u16 = 46;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_DUMP: u16 = 0x300;
+const TCMSG: usize = 20;
+const TCA_KIND: u16 = 1;
+const TCA_OPTIONS: u16 = 2;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_ID: u16 = 11;
+/// `tcm_parent` of the clsact qdisc's ingress and egress hooks.
+pub const TC_PARENT_INGRESS: u32 = 0xffff_fff2;
+pub const TC_PARENT_EGRESS: u32 = 0xffff_fff3;
+
+/// A cls_bpf filter on a clsact hook, as `tc filter show` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcFilter {
+    pub priority: u16,
+    pub handle: u32,
+    pub program_id: u32,
+    pub name: String,
+}
+
+/// The cls_bpf filters on one clsact hook (`parent`) of `ifindex`, in the
+/// current namespace. Other filter kinds are skipped.
+pub fn tc_bpf_filters(ifindex: u32, parent: u32) -> io::Result<Vec<TcFilter>> {
+    // SAFETY: plain socket(2); the descriptor is owned right away.
+    let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+    let len = NLMSG_HDR + TCMSG;
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&RTM_GETTFILTER.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // handle
+    msg.extend_from_slice(&parent.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // info
+    // SAFETY: msg is a valid buffer of msg.len() bytes.
+    if unsafe { libc::send(socket.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut filters = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // SAFETY: buf is a writable buffer of buf.len() bytes.
+        let got = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut at = 0;
+        let got = got as usize;
+        while at + NLMSG_HDR <= got {
+            let msg_len = u32_at(&buf, at) as usize;
+            if msg_len < NLMSG_HDR || at + msg_len > got {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "short rtnetlink reply"));
+            }
+            let msg = &buf[at..at + msg_len];
+            match u16_at(msg, 4) {
+                NLMSG_DONE => return Ok(filters),
+                NLMSG_ERROR => {
+                    let errno = -(u32_at(msg, NLMSG_HDR) as i32);
+                    // No clsact qdisc (EINVAL) or no device: no filters.
+                    if errno == libc::EINVAL || errno == libc::ENODEV || errno == libc::ENOENT {
+                        return Ok(filters);
+                    }
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+                RTM_NEWTFILTER => filters.extend(parse_filter(msg)),
+                _ => {}
+            }
+            at += msg_len.next_multiple_of(4);
+        }
+    }
+}
+
+fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if rest.len() < 4 {
+            return None;
+        }
+        let len = u16_at(rest, 0) as usize;
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        let item = (u16_at(rest, 2) & 0x3fff, &rest[4..len]);
+        rest = &rest[len.next_multiple_of(4).min(rest.len())..];
+        Some(item)
+    })
+}
+
+fn parse_filter(msg: &[u8]) -> Option<TcFilter> {
+    let tcmsg = msg.get(NLMSG_HDR..NLMSG_HDR + TCMSG)?;
+    let handle = u32_at(tcmsg, 8);
+    let priority = (u32_at(tcmsg, 16) >> 16) as u16;
+    let mut kind_is_bpf = false;
+    let mut filter = TcFilter { priority, handle, program_id: 0, name: String::new() };
+    for (kind, payload) in attributes(&msg[NLMSG_HDR + TCMSG..]) {
+        match kind {
+            TCA_KIND => kind_is_bpf = payload.starts_with(b"bpf\0"),
+            TCA_OPTIONS => {
+                for (option, value) in attributes(payload) {
+                    match option {
+                        TCA_BPF_ID if value.len() == 4 => filter.program_id = u32_at(value, 0),
+                        TCA_BPF_NAME => {
+                            filter.name = String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // The first message of a priority is the chain head without options.
+    (kind_is_bpf && filter.program_id != 0).then_some(filter)
 }

@@ -97,7 +97,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
 
     // detach removes every pin and link of the node; traffic stops.
     let removed = loader::detach(&target).unwrap();
-    assert!(removed.iter().any(|r| r.starts_with("link")), "{removed:?}");
+    assert!(removed.iter().any(|r| r.starts_with("filter")), "{removed:?}");
     assert!(!target.pin_dir().exists());
     assert!(!ping(&busybox, "10.10.2.121"), "no datapath, no forwarding");
 }

@@ -39,6 +39,9 @@ pub struct Args {
     pub cluster: PathBuf,
     #[command(flatten)]
     pub node: NodeArgs,
+    /// How programs are attached to the tc hooks.
+    #[arg(long, value_enum, default_value = "netlink")]
+    pub tc_mode: super::lab::TcModeArg,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -63,7 +66,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let result = NodePlan::from_build(&args.out, cluster, &args.node.node)
-        .and_then(|plan| loader::apply(&plan, &args.node.target()));
+        .and_then(|plan| loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }));
     match result {
         Ok(report) => {
             println!("node {}: {report}", args.node.node);

@@ -19,6 +19,24 @@ pub struct Args {
     pub bpffs: PathBuf,
 }
 
+/// How programs are attached to the tc hooks (both outlive routec).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcModeArg {
+    /// TCX links pinned in bpffs (Linux >= 6.6).
+    Tcx,
+    /// cls_bpf filters on a clsact qdisc, as Cilium 1.14 (shown by any bpftool).
+    Netlink,
+}
+
+impl From<TcModeArg> for loader::TcMode {
+    fn from(mode: TcModeArg) -> Self {
+        match mode {
+            TcModeArg::Tcx => loader::TcMode::TcxLink,
+            TcModeArg::Netlink => loader::TcMode::Netlink,
+        }
+    }
+}
+
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
     /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`.
@@ -27,6 +45,8 @@ pub enum LabCommand {
         path: PathBuf,
         #[arg(long)]
         name: String,
+        #[arg(long, value_enum, default_value = "netlink")]
+        tc_mode: TcModeArg,
     },
     /// Run a command inside a pod's (or node's) network namespace.
     Exec {
@@ -54,9 +74,12 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let options = LabOptions { state_dir: args.state_dir, bpffs: args.bpffs };
+    let mut options = LabOptions { state_dir: args.state_dir, bpffs: args.bpffs, ..LabOptions::default() };
     match args.command {
-        LabCommand::Up { path, name } => up(&path, &name, &options),
+        LabCommand::Up { path, name, tc_mode } => {
+            options.tc_mode = tc_mode.into();
+            up(&path, &name, &options)
+        }
         LabCommand::Exec { lab, pod, command } => exec(&lab, &pod, &command, &options),
         LabCommand::Status { lab, format } => status(&lab, format, &options),
         LabCommand::Down { lab } => match lab::down(&options.state_dir, &lab) {
