@@ -373,6 +373,18 @@ fn bad_endpoints_are_errors() {
         trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 0).unwrap_err(),
         TraceError::ZeroTtl
     );
+    assert_eq!(
+        trace(
+            &v,
+            "10.10.2.117",
+            "networking101/busybox-c8bbbbb84-t6ggh",
+            Proto::Icmp,
+            None,
+            64
+        )
+        .unwrap_err(),
+        TraceError::ToItself("networking101/busybox-c8bbbbb84-t6ggh".into())
+    );
 }
 
 #[test]

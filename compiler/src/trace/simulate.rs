@@ -260,6 +260,10 @@ pub enum TraceError {
     UnknownDestination(String),
     #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
     NoMaps { sender: String, node: String },
+    #[error(
+        "`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet"
+    )]
+    ToItself(String),
     #[error("--port needs --proto tcp or udp")]
     PortWithoutTransport,
     #[error("a TTL of 0 cannot leave the pod")]
@@ -290,6 +294,9 @@ pub fn trace(
         return Err(TraceError::ZeroTtl);
     }
     if let Some(pod) = view.find_pod(src) {
+        if pod.ip == dst_ip {
+            return Err(TraceError::ToItself(pod.label()));
+        }
         let packet = Packet {
             src: pod.ip,
             dst: dst_ip,
