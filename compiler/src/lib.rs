@@ -2,16 +2,17 @@
 //! loads. See docs/ARCHITECTURE.md for the code map.
 
 pub mod bpf;
-pub mod layout;
-pub mod model;
 pub mod build;
 pub mod decode;
-pub mod seeds;
 pub mod diagnostics;
 pub mod fmt;
 pub mod frontend;
 pub mod gen;
+pub mod layout;
+pub mod model;
+pub mod seeds;
 pub mod settings;
 pub mod source;
 pub mod syntax;
+pub mod trace;
 pub mod validate;

@@ -5,6 +5,7 @@
 //! - [`netns`]: the one way code enters a network namespace (a dedicated thread).
 
 pub mod lab;
+pub mod live_trace;
 pub mod loader;
 pub mod netlink;
 pub mod netns;

@@ -1,10 +1,200 @@
-// PLACEHOLDER: replaced by the helper that owns this command.
+//! `routec trace`: explain a packet's path hop by hop, offline (from a
+//! cluster or a build) or live (from the maps pinned in the kernel, with a
+//! drift report). Exit 0 when traced (whatever the packet's fate), 1 for
+//! errors in the input, 2 for usage or I/O errors.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use routec_compiler::trace::{self, Proto, Snapshot};
+use routec_runtime::lab::{LabOptions, LabState};
+use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("routec: this command is not built yet");
+use super::common::{self, InputArgs, MessageFormat};
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Svg,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  routec trace 10.10.2.117 10.10.1.155 examples/mycluster\n  \
+    routec trace ns/a ns/b cluster.route --format svg -o path.svg\n  routec trace --all examples/mycluster\n  \
+    routec trace 10.10.2.117 10.10.2.200 --build out\n  routec trace ns/a ns/b cluster.route --live mylab"
+)]
+pub struct Args {
+    /// SRC DST PATH: the source pod (name or IP), the destination (pod name or
+    /// any IPv4) and the cluster (.route file or folder). With --build or
+    /// --live PATH may be left out; with --all give only PATH.
+    #[arg(value_name = "SRC DST PATH", num_args = 0..=3)]
+    operands: Vec<String>,
+    /// Trace from a `routec build` output folder instead of a cluster.
+    #[arg(long, value_name = "OUT", conflicts_with = "node")]
+    build: Option<PathBuf>,
+    /// Every ordered pair of pods: a reachability matrix.
+    #[arg(long)]
+    all: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[arg(long, default_value = "icmp", value_parser = ["icmp", "tcp", "udp"])]
+    proto: String,
+    /// Destination port (tcp, udp).
+    #[arg(long)]
+    port: Option<u16>,
+    /// TTL of the packet as it leaves the pod.
+    #[arg(long, default_value_t = 64)]
+    ttl: u8,
+    /// Write the result to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Trace the maps pinned in the kernel by this lab, and report drift.
+    #[arg(long, value_name = "LAB", conflicts_with = "node")]
+    live: Option<String>,
+    /// Trace the maps pinned in the kernel on this machine, as node NAME.
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// bpffs mount point (live).
+    #[arg(long, value_name = "DIR")]
+    bpffs: Option<PathBuf>,
+    /// Where labs keep their state (live).
+    #[arg(long, value_name = "DIR", hide = true)]
+    lab_state: Option<PathBuf>,
+    /// How to print diagnostics of the cluster input.
+    #[arg(long, value_enum, default_value = "human")]
+    message_format: MessageFormat,
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
     ExitCode::from(2)
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+fn run_inner(args: Args) -> Result<(), ExitCode> {
+    let wanted = if args.all { 0 } else { 2 };
+    if args.operands.len() < wanted {
+        return Err(usage("give SRC and DST (or --all)"));
+    }
+    if args.operands.len() > wanted + 1 {
+        return Err(usage("too many operands: give SRC DST PATH, or --all PATH"));
+    }
+    let (endpoints, rest) = args.operands.split_at(wanted);
+    let path = rest.first().map(PathBuf::from);
+    let live_source = match (&args.live, &args.node) {
+        (Some(lab), _) => Some(LiveSource::Lab {
+            name: lab.clone(),
+            state_dir: args
+                .lab_state
+                .clone()
+                .unwrap_or_else(|| LabOptions::default().state_dir),
+            bpffs: args.bpffs.clone(),
+        }),
+        (None, Some(node)) => Some(LiveSource::Node {
+            name: node.clone(),
+            bpffs: args
+                .bpffs
+                .clone()
+                .unwrap_or_else(|| LabOptions::default().bpffs),
+        }),
+        (None, None) => None,
+    };
+    if args.bpffs.is_some() && live_source.is_none() {
+        return Err(usage("--bpffs needs --live or --node"));
+    }
+
+    // The expected maps: from the cluster, else the build folder.
+    let expected = match (path, &args.build) {
+        (Some(_), Some(_)) => return Err(usage("give PATH or --build OUT, not both")),
+        (Some(path), None) => {
+            let (cluster, _) = common::load(&InputArgs {
+                path,
+                message_format: args.message_format,
+            })?;
+            Snapshot::from_cluster(&cluster)
+        }
+        (None, Some(out)) => Snapshot::from_build(out).map_err(|e| usage(&e.to_string()))?,
+        // A lab records the build it was applied from.
+        (None, None) => match &live_source {
+            Some(LiveSource::Lab {
+                name, state_dir, ..
+            }) => {
+                let state = LabState::load(state_dir, name).map_err(|e| usage(&e.to_string()))?;
+                Snapshot::from_build(&state.out).map_err(|e| usage(&e.to_string()))?
+            }
+            _ => return Err(usage("give the cluster PATH or --build OUT")),
+        },
+    };
+    let live = match &live_source {
+        Some(source) => Some(live_snapshot(&expected, source).map_err(|e| usage(&e.to_string()))?),
+        None => None,
+    };
+    let view: &Snapshot = live.as_ref().unwrap_or(&expected);
+    let drift = live.as_ref().map(|live| trace::drift(&expected, live));
+
+    let proto: Proto = args.proto.parse().map_err(|e: String| usage(&e))?;
+    let output = if args.all {
+        if args.format == Format::Svg {
+            return Err(usage("--all renders as text or json"));
+        }
+        let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
+        match args.format {
+            Format::Json => trace::MatrixReport {
+                matrix: &matrix,
+                drift: drift.as_ref(),
+            }
+            .to_json(),
+            _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
+        }
+    } else {
+        let t = trace::trace(
+            view,
+            &endpoints[0],
+            &endpoints[1],
+            proto,
+            args.port,
+            args.ttl,
+        )
+        .map_err(|e| usage(&e.to_string()))?;
+        match args.format {
+            Format::Text => with_drift(trace::render_text(&t), drift.as_ref()),
+            Format::Json => trace::TraceReport {
+                trace: &t,
+                drift: drift.as_ref(),
+            }
+            .to_json(),
+            Format::Svg => {
+                if let Some(drift) = &drift {
+                    eprint!("{}", trace::render_drift_text(drift));
+                }
+                trace::render_svg(view, &t)
+            }
+        }
+    };
+    match &args.output {
+        Some(file) => std::fs::write(file, output)
+            .map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
+        None => {
+            use std::io::Write;
+            // A closed stdout (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(output.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+fn with_drift(mut text: String, drift: Option<&trace::DriftReport>) -> String {
+    if let Some(drift) = drift {
+        text.push('\n');
+        text.push_str(&trace::render_drift_text(drift));
+    }
+    text
 }

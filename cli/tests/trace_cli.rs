@@ -1,0 +1,237 @@
+//! `routec trace` offline, through the binary: formats, --all, --build, -o,
+//! and the exit codes of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use routec_compiler::build::{self, BuildOptions, ClangChoice};
+use routec_compiler::frontend;
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route")
+}
+
+fn routec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_routec"))
+        .arg("trace")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout_of(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// A private scratch folder, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("routec-trace-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `routec build` of the example into `out`, without compiling objects
+/// (the tracer reads the seeds and node_config.h).
+fn write_seeds(out: &Path) {
+    let cluster = frontend::analyze_path(&example()).unwrap().cluster.unwrap();
+    let options = BuildOptions::new(ClangChoice::Skip, "trace-cli-test".into());
+    build::build(&cluster, &options, out).unwrap();
+}
+
+#[test]
+fn text_names_the_hops_and_key_bytes() {
+    let text = stdout_of(&routec(&[
+        "10.10.2.117",
+        "10.10.1.155",
+        example().to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains(
+            "1. mycluster-worker  lxc4a891387ff1a (ifindex 9)  tc ingress  cil_from_container"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "key    40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00"
+    ));
+    assert!(text.contains("2. mycluster-worker2  cilium_vxlan  tc ingress  cil_from_overlay"));
+    assert!(
+        text.ends_with("via lxc174c023046ff, endpoint 3564 [overlay-delivery]\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_has_the_trace_and_no_drift_offline() {
+    let out = stdout_of(&routec(&[
+        "networking101/busybox-c8bbbbb84-t6ggh",
+        "10.10.1.200",
+        example().to_str().unwrap(),
+        "--format",
+        "json",
+        "--proto",
+        "udp",
+        "--port",
+        "53",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["drift"], serde_json::Value::Null);
+    assert_eq!(json["trace"]["packet"]["proto"], "udp");
+    assert_eq!(json["trace"]["packet"]["port"], 53);
+    assert_eq!(json["trace"]["verdict"]["result"], "dropped");
+    assert_eq!(json["trace"]["verdict"]["reason"]["name"], "no-endpoint");
+    assert_eq!(json["trace"]["verdict"]["node"], "mycluster-worker2");
+}
+
+#[test]
+fn svg_goes_to_the_output_file() {
+    let scratch = Scratch::new("svg");
+    let file = scratch.0.join("route.svg");
+    let output = routec(&[
+        "10.10.2.117",
+        "192.168.99.1",
+        example().to_str().unwrap(),
+        "--format",
+        "svg",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stdout.is_empty());
+    let svg = std::fs::read_to_string(&file).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("dropped by cil_from_container: no-route (132)"));
+    assert!(svg.ends_with("</svg>\n"));
+    assert!(!svg.contains("<script") && !svg.contains("@import") && !svg.contains("href=\"http"));
+}
+
+#[test]
+fn all_pairs_as_json() {
+    let out = stdout_of(&routec(&[
+        "--all",
+        example().to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["matrix"]["pairs"].as_array().unwrap().len(), 12);
+    assert_eq!(json["matrix"]["delivered"], 12);
+}
+
+#[test]
+fn build_folder_traces_like_the_cluster() {
+    let scratch = Scratch::new("build");
+    let out = scratch.0.join("out");
+    write_seeds(&out);
+    let build = out.to_str().unwrap();
+    let from_build = stdout_of(&routec(&["--all", "--build", build, "--format", "json"]));
+    let from_cluster = stdout_of(&routec(&[
+        "--all",
+        example().to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let verdicts = |text: &str| -> Vec<(String, String, String)> {
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        json["matrix"]["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["src_ip"].to_string(),
+                    p["dst_ip"].to_string(),
+                    p["reason"]["name"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (mut a, mut b) = (verdicts(&from_build), verdicts(&from_cluster));
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    let text = stdout_of(&routec(&["10.10.2.117", "10.10.1.155", "--build", build]));
+    assert!(
+        text.contains("cil_from_overlay") && text.contains("endpoint 3564"),
+        "{text}"
+    );
+    // A build has no pod names.
+    let by_name = routec(&[
+        "networking101/busybox-c8bbbbb84-t6ggh",
+        "10.10.1.155",
+        "--build",
+        build,
+    ]);
+    assert_eq!(by_name.status.code(), Some(2));
+}
+
+#[test]
+fn bad_input_exit_codes() {
+    let path = example();
+    let path = path.to_str().unwrap();
+    let unknown = routec(&["ns/nobody", "10.10.2.121", path]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr)
+        .contains("`ns/nobody` is neither a pod nor a node"));
+    assert_eq!(routec(&["10.10.2.117"]).status.code(), Some(2));
+    assert_eq!(
+        routec(&["10.10.2.117", "10.10.2.121"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        routec(&["10.10.2.117", "10.10.2.121", path, "--port", "80"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        routec(&["--all", path, "--format", "svg"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        routec(&["10.10.2.117", "10.10.2.121", "/nonexistent/cluster.route"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let scratch = Scratch::new("bad");
+    let broken = scratch.0.join("broken.route");
+    std::fs::write(&broken, "node n {\n    address 300.1.1.1\n}\n").unwrap();
+    assert_eq!(
+        routec(&["10.10.2.117", "10.10.2.121", broken.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        routec(&[
+            "10.10.2.117",
+            "10.10.2.121",
+            "--build",
+            scratch.0.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -1,0 +1,131 @@
+//! `routec trace --all`: the verdict for every ordered pair of distinct pods.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::simulate::{trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict};
+use super::view::{Datapath, PodRef};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairVerdict {
+    pub src: String,
+    pub dst: String,
+    pub src_ip: Ipv4Addr,
+    pub dst_ip: Ipv4Addr,
+    /// `delivered`, `to-stack`, `dropped` or `left-cluster`.
+    pub result: &'static str,
+    /// The node whose program decided.
+    pub node: String,
+    pub reason: ReasonRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Matrix {
+    /// Every pod: the columns.
+    pub pods: Vec<PodRef>,
+    /// Indexes into `pods` of the rows: the pods traced from (all of them,
+    /// unless the view lacks some node's maps).
+    pub sources: Vec<usize>,
+    /// Row by row, skipping the diagonal.
+    pub pairs: Vec<PairVerdict>,
+    pub delivered: usize,
+    pub not_delivered: usize,
+}
+
+impl Matrix {
+    /// The verdict from pod `src` to pod `dst` (indexes into `pods`).
+    pub fn get(&self, src: usize, dst: usize) -> Option<&PairVerdict> {
+        let row = self.sources.binary_search(&src).ok()?;
+        if src == dst {
+            return None;
+        }
+        let column = if dst > src { dst - 1 } else { dst };
+        self.pairs.get(row * (self.pods.len() - 1) + column)
+    }
+}
+
+/// Traces an ICMP packet (TTL 64) between every ordered pair of distinct
+/// pods, from every pod on a node whose maps the view has. Rows are traced
+/// on all cores: each trace is independent.
+pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
+    let pods = view.pods().to_vec();
+    let sources: Vec<usize> = (0..pods.len())
+        .filter(|&i| view.has_maps(&pods[i].node))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = sources.len().div_ceil(threads).max(1);
+    let rows: Vec<Result<Vec<PairVerdict>, TraceError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = sources
+            .chunks(chunk)
+            .map(|rows| {
+                let pods = &pods;
+                scope.spawn(move || {
+                    let mut pairs = Vec::with_capacity(rows.len() * pods.len());
+                    for &i in rows {
+                        trace_row(view, pods, i, &mut pairs)?;
+                    }
+                    Ok(pairs)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut pairs = Vec::with_capacity(sources.len() * pods.len().saturating_sub(1));
+    for row in rows {
+        pairs.extend(row?);
+    }
+    let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
+    Ok(Matrix {
+        not_delivered: pairs.len() - delivered,
+        delivered,
+        pods,
+        sources,
+        pairs,
+    })
+}
+
+/// The verdicts from pod `i` to every other pod, appended to `pairs`.
+fn trace_row(
+    view: &dyn Datapath,
+    pods: &[PodRef],
+    i: usize,
+    pairs: &mut Vec<PairVerdict>,
+) -> Result<(), TraceError> {
+    let src = &pods[i];
+    for (j, dst) in pods.iter().enumerate() {
+        if i == j {
+            continue;
+        }
+        let packet = Packet {
+            src: src.ip,
+            dst: dst.ip,
+            proto: Proto::Icmp,
+            port: None,
+            ttl: 64,
+        };
+        let trace = trace_packet(view, src, packet)?;
+        let (result, node) = match &trace.verdict {
+            Verdict::Delivered { node, .. } => ("delivered", node.clone()),
+            Verdict::ToStack { node, .. } => ("to-stack", node.clone()),
+            Verdict::Dropped { node, .. } => ("dropped", node.clone()),
+            Verdict::LeftCluster { node, .. } => ("left-cluster", node.clone()),
+        };
+        pairs.push(PairVerdict {
+            src: src.label(),
+            dst: dst.label(),
+            src_ip: src.ip,
+            dst_ip: dst.ip,
+            result,
+            node,
+            reason: trace.verdict.reason(),
+        });
+    }
+    Ok(())
+}

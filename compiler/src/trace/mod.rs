@@ -1,0 +1,60 @@
+//! `routec trace`: simulate, hop by hop, what the datapath of
+//! docs/datapath.md does with one IPv4 packet, from the map contents of a
+//! [`Datapath`] view (a cluster, a build folder or the live kernel maps).
+//!
+//! Keys and values are encoded and decoded only through `crate::layout`, the
+//! same definitions the seed encoder and the loader use.
+
+mod build_view;
+mod drift;
+mod lpm;
+mod matrix;
+mod render;
+mod simulate;
+mod svg;
+mod view;
+
+pub use build_view::BuildViewError;
+pub use drift::{drift, Drift, DriftKind, DriftReport};
+pub use lpm::Ipcache;
+pub use matrix::{matrix, Matrix, PairVerdict};
+pub use render::{render_drift_text, render_matrix_text, render_text, verdict_text};
+pub use simulate::{
+    program, trace, trace_from_node, trace_packet, Destination, Hop, Lookup, LookupValue, Packet,
+    Proto, ReasonRef, Source, Trace, TraceError, Verdict,
+};
+pub use svg::render_svg;
+pub use view::{hex, Datapath, Mode, NodeConfig, PodRef, Snapshot};
+
+/// What `routec trace --format json` prints: the trace, and the drift report
+/// when the maps were read live (else `null`).
+#[derive(Debug, serde::Serialize)]
+pub struct TraceReport<'a> {
+    pub trace: &'a Trace,
+    pub drift: Option<&'a DriftReport>,
+}
+
+/// What `routec trace --all --format json` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct MatrixReport<'a> {
+    pub matrix: &'a Matrix,
+    pub drift: Option<&'a DriftReport>,
+}
+
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("reports serialize");
+    text.push('\n');
+    text
+}
+
+impl TraceReport<'_> {
+    pub fn to_json(&self) -> String {
+        pretty_json(self)
+    }
+}
+
+impl MatrixReport<'_> {
+    pub fn to_json(&self) -> String {
+        pretty_json(self)
+    }
+}

@@ -1,0 +1,890 @@
+//! The simulation proper: each program of docs/datapath.md as a function
+//! from (node, packet, maps) to one hop of the trace.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::view::{hex, Datapath, Mode, NodeConfig, PodRef};
+use crate::bpf::{self, Interface, Program, OVERLAY_DEVICE, PROGRAMS};
+use crate::layout::{
+    EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH,
+    IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
+};
+use crate::model::Mac;
+
+/// The program that runs on `interface`, from the build's program table.
+pub fn program(interface: Interface) -> &'static Program {
+    PROGRAMS
+        .iter()
+        .find(|p| p.interface == interface)
+        .expect("every interface kind has its program")
+}
+
+fn hook(program: &Program) -> &'static str {
+    match program.direction {
+        bpf::Direction::Ingress => "tc ingress",
+        bpf::Direction::Egress => "tc egress",
+    }
+}
+/// How a MAC the cluster did not declare reads in a seed entry.
+const ZERO_MAC: &str = "00:00:00:00:00:00";
+/// TTL the encapsulating program gives the outer header.
+const TUNNEL_TTL: u8 = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Icmp,
+    Tcp,
+    Udp,
+}
+
+impl std::str::FromStr for Proto {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "icmp" => Ok(Proto::Icmp),
+            "tcp" => Ok(Proto::Tcp),
+            "udp" => Ok(Proto::Udp),
+            _ => Err(format!("`{s}` is not a protocol: use icmp, tcp or udp")),
+        }
+    }
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Icmp => "icmp",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// The traced IPv4 packet. The datapath decides on addresses only; protocol
+/// and port are carried for the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Packet {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: Proto,
+    pub port: Option<u16>,
+    pub ttl: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReasonRef {
+    pub code: u32,
+    pub name: &'static str,
+    pub drop: bool,
+}
+
+impl From<Reason> for ReasonRef {
+    fn from(reason: Reason) -> Self {
+        ReasonRef {
+            code: reason.code(),
+            name: reason.name(),
+            drop: reason.is_drop(),
+        }
+    }
+}
+
+impl ReasonRef {
+    pub fn reason(self) -> Reason {
+        Reason::from_code(self.code).expect("built from a Reason")
+    }
+}
+
+/// A map entry's value, decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LookupValue {
+    Endpoint {
+        endpoint: u16,
+        ifindex: u32,
+        flags: u32,
+        host: bool,
+        mac: String,
+        node_mac: String,
+        identity: u32,
+    },
+    Remote {
+        identity: u32,
+        identity_name: Option<&'static str>,
+        tunnel_endpoint: Option<Ipv4Addr>,
+    },
+}
+
+/// One map lookup a program made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lookup {
+    pub map: &'static str,
+    /// `exact` (hash) or `longest-prefix` (LPM trie).
+    #[serde(rename = "match")]
+    pub match_kind: &'static str,
+    /// What the program looks up: `source` or `destination`.
+    pub purpose: &'static str,
+    /// The key, decoded.
+    pub key: String,
+    pub key_hex: String,
+    pub hit: bool,
+    /// For a longest-prefix hit: the entry that matched.
+    pub matched_key: Option<String>,
+    pub matched_key_hex: Option<String>,
+    pub value_hex: Option<String>,
+    pub value: Option<LookupValue>,
+    /// What the program checked on the result, and how it came out.
+    pub check: Option<String>,
+}
+
+/// One program run on one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    pub node: String,
+    pub device: String,
+    pub ifindex: Option<u32>,
+    pub hook: &'static str,
+    pub program: &'static str,
+    /// Checks other than map lookups (VNI, TTL), in order.
+    pub checks: Vec<String>,
+    pub lookups: Vec<Lookup>,
+    /// The counter the program bumps.
+    pub reason: ReasonRef,
+    /// What the program does with the packet.
+    pub action: String,
+    /// Where the packet goes next (none after a drop or the stack).
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verdict {
+    Delivered {
+        node: String,
+        pod: Option<String>,
+        ip: Ipv4Addr,
+        lxc: Option<String>,
+        endpoint: u16,
+        reason: ReasonRef,
+    },
+    ToStack {
+        node: String,
+        reason: ReasonRef,
+    },
+    Dropped {
+        node: String,
+        program: &'static str,
+        reason: ReasonRef,
+    },
+    /// Encapsulated towards an underlay address beyond the view: no node of
+    /// the view has it, or the view lacks that node's maps.
+    LeftCluster {
+        node: String,
+        tunnel_endpoint: Ipv4Addr,
+        reason: ReasonRef,
+    },
+}
+
+impl Verdict {
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Verdict::Delivered { .. })
+    }
+    /// The counter that decided the packet's fate.
+    pub fn reason(&self) -> ReasonRef {
+        match self {
+            Verdict::Delivered { reason, .. }
+            | Verdict::ToStack { reason, .. }
+            | Verdict::Dropped { reason, .. }
+            | Verdict::LeftCluster { reason, .. } => *reason,
+        }
+    }
+}
+
+/// Where the packet starts: a pod's eth0, or a node's own stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    Pod(PodRef),
+    /// The node's stack, sending from its router address into its pod-cidr.
+    Node {
+        name: String,
+        address: Ipv4Addr,
+        router: Ipv4Addr,
+    },
+}
+
+impl Source {
+    pub fn label(&self) -> String {
+        match self {
+            Source::Pod(pod) => pod.label(),
+            Source::Node { name, .. } => format!("node {name}"),
+        }
+    }
+    pub fn node(&self) -> &str {
+        match self {
+            Source::Pod(pod) => &pod.node,
+            Source::Node { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    pub ip: Ipv4Addr,
+    pub pod: Option<PodRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trace {
+    pub mode: Mode,
+    pub packet: Packet,
+    pub src: Source,
+    pub dst: Destination,
+    pub notes: Vec<String>,
+    pub hops: Vec<Hop>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TraceError {
+    #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IPv4 address, or a node's name")]
+    UnknownSource(String),
+    #[error("node {node} sends {dst} through its own stack, not its datapath: only its pod-cidr {cidr} is routed to cilium_host")]
+    NotViaHost {
+        node: String,
+        dst: Ipv4Addr,
+        cidr: String,
+    },
+    #[error("`{0}` is neither a pod, a node nor an IPv4 address")]
+    UnknownDestination(String),
+    #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
+    NoMaps { sender: String, node: String },
+    #[error(
+        "`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet"
+    )]
+    ToItself(String),
+    #[error("--port needs --proto tcp or udp")]
+    PortWithoutTransport,
+    #[error("a TTL of 0 cannot leave the pod")]
+    ZeroTtl,
+}
+
+/// Traces a packet from `src` (a pod's name or IP, or a node's name) to
+/// `dst` (a pod's name, a node's name for its address, or any IPv4).
+pub fn trace(
+    view: &dyn Datapath,
+    src: &str,
+    dst: &str,
+    proto: Proto,
+    port: Option<u16>,
+    ttl: u8,
+) -> Result<Trace, TraceError> {
+    let dst_ip = match (view.find_pod(dst), view.node(dst)) {
+        (Some(pod), _) => pod.ip,
+        (None, Some(node)) => node.address,
+        (None, None) => dst
+            .parse::<Ipv4Addr>()
+            .map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
+    };
+    if port.is_some() && proto == Proto::Icmp {
+        return Err(TraceError::PortWithoutTransport);
+    }
+    if ttl == 0 {
+        return Err(TraceError::ZeroTtl);
+    }
+    if let Some(pod) = view.find_pod(src) {
+        if pod.ip == dst_ip {
+            return Err(TraceError::ToItself(pod.label()));
+        }
+        let packet = Packet {
+            src: pod.ip,
+            dst: dst_ip,
+            proto,
+            port,
+            ttl,
+        };
+        return trace_packet(view, pod, packet);
+    }
+    let node = view
+        .node(src)
+        .ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
+    let packet = Packet {
+        src: node.router,
+        dst: dst_ip,
+        proto,
+        port,
+        ttl,
+    };
+    trace_from_node(view, node, packet)
+}
+
+/// Traces `packet` leaving `src`'s eth0.
+pub fn trace_packet(
+    view: &dyn Datapath,
+    src: &PodRef,
+    packet: Packet,
+) -> Result<Trace, TraceError> {
+    let no_maps = || TraceError::NoMaps {
+        sender: src.label(),
+        node: src.node.clone(),
+    };
+    let node = view
+        .node(&src.node)
+        .filter(|n| view.has_maps(&n.name))
+        .ok_or_else(no_maps)?;
+    let mut notes = vec![format!(
+        "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
+        node.router,
+        program(Interface::Lxc).name,
+        src.lxc.as_deref().unwrap_or("its lxc"),
+    )];
+    if packet.proto != Proto::Icmp {
+        notes.push(format!(
+            "the datapath decides on IPv4 addresses only: {} is carried untouched",
+            packet.proto.as_str()
+        ));
+    }
+    let mut hops = Vec::new();
+    let mut step = from_container(view, node, src, &packet, &mut hops);
+    let verdict = loop {
+        match step {
+            Step::Done(verdict) => break verdict,
+            Step::Overlay { node, vni, ttl } => {
+                step = from_overlay(view, node, vni, &packet, ttl, &mut hops)
+            }
+        }
+    };
+    let loader_fills = |l: &Lookup| match &l.value {
+        Some(LookupValue::Endpoint {
+            host: false,
+            ifindex,
+            mac,
+            node_mac,
+            ..
+        }) => *ifindex == 0 || mac == ZERO_MAC || node_mac == ZERO_MAC,
+        _ => false,
+    };
+    if view.mode() == Mode::Offline && hops.iter().flat_map(|h| &h.lookups).any(loader_fills) {
+        notes.push("offline: a zero ifindex or MAC in an entry is filled in by the loader from the interface".to_string());
+    }
+    Ok(Trace {
+        mode: view.mode(),
+        packet,
+        src: Source::Pod(src.clone()),
+        dst: Destination {
+            ip: packet.dst,
+            pod: view.pod_by_ip(packet.dst).cloned(),
+        },
+        notes,
+        hops,
+        verdict,
+    })
+}
+
+enum Step<'a> {
+    Done(Verdict),
+    Overlay {
+        node: &'a NodeConfig,
+        vni: u32,
+        ttl: u8,
+    },
+}
+
+fn identity_name(identity: u32) -> Option<&'static str> {
+    match identity {
+        IDENTITY_HOST => Some("host"),
+        IDENTITY_WORLD => Some("world"),
+        IDENTITY_HEALTH => Some("health"),
+        IDENTITY_REMOTE_NODE => Some("remote-node"),
+        _ => None,
+    }
+}
+
+fn endpoint_value(info: &EndpointInfo) -> LookupValue {
+    LookupValue::Endpoint {
+        endpoint: info.lxc_id,
+        ifindex: info.ifindex,
+        flags: info.flags,
+        host: info.is_host(),
+        mac: info.mac().to_string(),
+        node_mac: info.node_mac().to_string(),
+        identity: info.sec_id,
+    }
+}
+
+fn lxc_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: Ipv4Addr,
+    purpose: &'static str,
+) -> (Lookup, Option<EndpointInfo>) {
+    let key = EndpointKey::ipv4(ip);
+    let found = view.lxc_lookup(node, &key);
+    let lookup = Lookup {
+        map: "cilium_lxc",
+        match_kind: "exact",
+        purpose,
+        key: format!("{ip} family ipv4"),
+        key_hex: hex(&key.to_bytes()),
+        hit: found.is_some(),
+        matched_key: None,
+        matched_key_hex: None,
+        value_hex: found.map(|v| hex(&v.to_bytes())),
+        value: found.as_ref().map(endpoint_value),
+        check: None,
+    };
+    (lookup, found)
+}
+
+fn ipcache_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: Ipv4Addr,
+) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
+    let key = IpcacheKey::ipv4(ip, 32);
+    let found = view
+        .ipcache(node)
+        .and_then(|ipcache| ipcache.lookup(&key))
+        .copied();
+    let lookup = Lookup {
+        map: "cilium_ipcache",
+        match_kind: "longest-prefix",
+        purpose: "destination",
+        key: format!("{ip}/32 (prefixlen {})", { key.prefixlen }),
+        key_hex: hex(&key.to_bytes()),
+        hit: found.is_some(),
+        matched_key: found.map(|(k, _)| prefix_text(&k)),
+        matched_key_hex: found.map(|(k, _)| hex(&k.to_bytes())),
+        value_hex: found.map(|(_, v)| hex(&v.to_bytes())),
+        value: found.map(|(_, v)| LookupValue::Remote {
+            identity: v.sec_identity,
+            identity_name: identity_name(v.sec_identity),
+            tunnel_endpoint: v.tunnel_endpoint(),
+        }),
+        check: None,
+    };
+    (lookup, found)
+}
+
+fn prefix_text(key: &IpcacheKey) -> String {
+    match key.ip_prefix_len() {
+        Some(len) => format!("{}/{len}", key.ip4()),
+        None => format!("{} prefixlen {}", key.ip4(), { key.prefixlen }),
+    }
+}
+
+fn mac_text(mac: Mac, mode: Mode) -> String {
+    if mac.is_zero() && mode == Mode::Offline {
+        "(filled by the loader)".to_string()
+    } else {
+        mac.to_string()
+    }
+}
+
+fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
+    let verdict = Verdict::Dropped {
+        node: hop.node.clone(),
+        program: hop.program,
+        reason: reason.into(),
+    };
+    hop.reason = reason.into();
+    hop.action = why;
+    (hop, verdict)
+}
+
+fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
+    let (hop, verdict) = dropped(hop, reason, why);
+    (hop, Step::Done(verdict))
+}
+
+fn from_container<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    src: &PodRef,
+    packet: &Packet,
+    hops: &mut Vec<Hop>,
+) -> Step<'a> {
+    let program = program(Interface::Lxc);
+    let hop = Hop {
+        node: node.name.clone(),
+        device: src
+            .lxc
+            .clone()
+            .unwrap_or_else(|| format!("lxc of {}", src.ip)),
+        ifindex: src.ifindex,
+        hook: hook(program),
+        program: program.name,
+        checks: Vec::new(),
+        lookups: Vec::new(),
+        reason: Reason::InvalidPacket.into(),
+        action: String::new(),
+        next: None,
+    };
+    let (hop, step) = from_container_hop(view, node, src, packet, hop);
+    hops.push(hop);
+    step
+}
+
+fn from_container_hop<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    src: &PodRef,
+    packet: &Packet,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
+    let mode = view.mode();
+    // Source check: the sender must be the endpoint behind this interface.
+    let (mut lookup, found) = lxc_lookup(view, &node.name, packet.src, "source");
+    let source_ok = match found {
+        None => {
+            lookup.check = Some("no endpoint has the source address".to_string());
+            false
+        }
+        Some(info) if info.is_host() => {
+            lookup.check = Some("the source address is the node's own (host entry)".to_string());
+            false
+        }
+        Some(info) => {
+            let (ok, text) = match (info.ifindex, src.ifindex) {
+                (0, _) if mode == Mode::Offline => (
+                    true,
+                    "ifindex 0 in the seed: filled by the loader with the ingress lxc's ifindex"
+                        .to_string(),
+                ),
+                (entry, Some(ingress)) if entry == ingress => {
+                    (true, format!("ifindex {entry} = ingress ifindex {ingress}"))
+                }
+                (entry, Some(ingress)) => (
+                    false,
+                    format!("ifindex {entry} != ingress ifindex {ingress}"),
+                ),
+                (entry, None) => (
+                    true,
+                    format!("ifindex {entry} (the ingress ifindex is not known here)"),
+                ),
+            };
+            lookup.check = Some(text);
+            ok
+        }
+    };
+    hop.lookups.push(lookup);
+    if !source_ok {
+        let why = format!("{} is not the endpoint behind {}", packet.src, hop.device);
+        return drop_hop(hop, Reason::UnknownSource, why);
+    }
+
+    let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+    hop.lookups.push(lookup);
+    match found {
+        Some(info) if info.is_host() => {
+            hop.reason = Reason::ToStack.into();
+            hop.action = format!(
+                "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
+                packet.dst, node.name
+            );
+            let verdict = Verdict::ToStack {
+                node: node.name.clone(),
+                reason: hop.reason,
+            };
+            (hop, Step::Done(verdict))
+        }
+        Some(info) => deliver(
+            view,
+            node,
+            packet,
+            packet.ttl,
+            info,
+            Reason::LocalDelivery,
+            hop,
+        ),
+        None => route(view, node, packet, hop),
+    }
+}
+
+/// A `cilium_lxc` pod hit: TTL check, MAC rewrite, redirect into the pod.
+fn deliver<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    packet: &Packet,
+    ttl: u8,
+    info: EndpointInfo,
+    reason: Reason,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
+    if ttl <= 1 {
+        hop.checks.push(format!("TTL {ttl} <= 1"));
+        return drop_hop(
+            hop,
+            Reason::TtlExceeded,
+            "the TTL would reach zero".to_string(),
+        );
+    }
+    let mode = view.mode();
+    let pod = view.pod_at(&node.name, packet.dst);
+    let lxc = pod.and_then(|p| p.lxc.clone());
+    let ifindex = match (info.ifindex, mode) {
+        (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
+        (ifindex, _) => format!("ifindex {ifindex}"),
+    };
+    hop.reason = reason.into();
+    hop.action = format!(
+        "Ethernet source {} destination {}, TTL {} -> {}, bpf_redirect_peer({ifindex})",
+        mac_text(info.node_mac(), mode),
+        mac_text(info.mac(), mode),
+        ttl,
+        ttl - 1,
+    );
+    hop.next = Some(format!(
+        "{} ({ifindex}) -> eth0 of {}, endpoint {}",
+        lxc.as_deref().unwrap_or("the endpoint's lxc"),
+        pod.map_or_else(|| packet.dst.to_string(), PodRef::label),
+        info.lxc_id,
+    ));
+    let verdict = Verdict::Delivered {
+        node: node.name.clone(),
+        pod: pod.and_then(|p| p.name.clone()),
+        ip: packet.dst,
+        lxc,
+        endpoint: info.lxc_id,
+        reason: hop.reason,
+    };
+    (hop, Step::Done(verdict))
+}
+
+/// A `cilium_lxc` miss: the ipcache decides between encapsulation and a drop.
+fn route<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    packet: &Packet,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
+    let (lookup, found) = ipcache_lookup(view, &node.name, packet.dst);
+    hop.lookups.push(lookup);
+    let Some((key, value)) = found else {
+        return drop_hop(
+            hop,
+            Reason::NoRoute,
+            format!("no cilium_ipcache prefix covers {}", packet.dst),
+        );
+    };
+    let Some(remote) = value.tunnel_endpoint() else {
+        return drop_hop(
+            hop,
+            Reason::NoTunnelEndpoint,
+            format!("{} has no tunnel endpoint", prefix_text(&key)),
+        );
+    };
+    if remote == node.address {
+        return drop_hop(
+            hop,
+            Reason::NoEndpoint,
+            format!(
+                "{} is in {}'s own address space ({}) but no endpoint has it",
+                packet.dst,
+                node.name,
+                prefix_text(&key)
+            ),
+        );
+    }
+    hop.reason = Reason::TunnelEncap.into();
+    hop.action = format!(
+        "bpf_skb_set_tunnel_key(remote {remote}, VNI {}, TTL {TUNNEL_TTL}), bpf_redirect({OVERLAY_DEVICE})",
+        node.vni
+    );
+    match view
+        .node_by_address(remote)
+        .filter(|next| view.has_maps(&next.name))
+    {
+        Some(next) => {
+            hop.next = Some(format!(
+                "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
+                node.overlay, node.overlay_port, next.name, next.address
+            ));
+            (
+                hop,
+                Step::Overlay {
+                    node: next,
+                    vni: node.vni,
+                    ttl: packet.ttl,
+                },
+            )
+        }
+        None => {
+            hop.next = Some(match view.node_by_address(remote) {
+                Some(next) => format!(
+                    "{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have",
+                    next.name
+                ),
+                None => format!("{OVERLAY_DEVICE} -> {remote}, which is no node of this view"),
+            });
+            let verdict = Verdict::LeftCluster {
+                node: node.name.clone(),
+                tunnel_endpoint: remote,
+                reason: hop.reason,
+            };
+            (hop, Step::Done(verdict))
+        }
+    }
+}
+
+fn from_overlay<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    vni: u32,
+    packet: &Packet,
+    ttl: u8,
+    hops: &mut Vec<Hop>,
+) -> Step<'a> {
+    let program = program(Interface::Overlay);
+    let mut hop = Hop {
+        node: node.name.clone(),
+        device: OVERLAY_DEVICE.to_string(),
+        ifindex: None,
+        hook: hook(program),
+        program: program.name,
+        checks: Vec::new(),
+        lookups: Vec::new(),
+        reason: Reason::InvalidPacket.into(),
+        action: String::new(),
+        next: None,
+    };
+    let (hop, step) = if vni != node.vni {
+        hop.checks
+            .push(format!("tunnel id {vni} != VNI {}", node.vni));
+        drop_hop(
+            hop,
+            Reason::WrongVni,
+            format!(
+                "the packet carries VNI {vni}, {} expects {}",
+                node.name, node.vni
+            ),
+        )
+    } else {
+        hop.checks
+            .push(format!("tunnel id {vni} = VNI {}", node.vni));
+        let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+        hop.lookups.push(lookup);
+        match found {
+            Some(info) if info.is_host() => {
+                hop.reason = Reason::ToStack.into();
+                hop.action = format!(
+                    "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
+                    packet.dst, node.name
+                );
+                let verdict = Verdict::ToStack {
+                    node: node.name.clone(),
+                    reason: hop.reason,
+                };
+                (hop, Step::Done(verdict))
+            }
+            Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
+            None => drop_hop(
+                hop,
+                Reason::NoEndpoint,
+                format!("no endpoint on {} has {}", node.name, packet.dst),
+            ),
+        }
+    };
+    hops.push(hop);
+    step
+}
+
+/// A packet the node's stack routes into its pod-cidr: `cil_from_host` on
+/// `cilium_host` egress.
+pub fn trace_from_node(
+    view: &dyn Datapath,
+    node: &NodeConfig,
+    packet: Packet,
+) -> Result<Trace, TraceError> {
+    let cidr: Option<ipnet::Ipv4Net> = node.pod_cidr.as_deref().and_then(|c| c.parse().ok());
+    if !cidr.is_some_and(|c| c.contains(&packet.dst)) {
+        return Err(TraceError::NotViaHost {
+            node: node.name.clone(),
+            dst: packet.dst,
+            cidr: node
+                .pod_cidr
+                .clone()
+                .unwrap_or_else(|| "(unknown)".to_string()),
+        });
+    }
+    if !view.has_maps(&node.name) {
+        return Err(TraceError::NoMaps {
+            sender: format!("node {}", node.name),
+            node: node.name.clone(),
+        });
+    }
+    let program = program(Interface::Host);
+    let mut hop = Hop {
+        node: node.name.clone(),
+        device: program.interface.device().unwrap_or_default().to_string(),
+        ifindex: None,
+        hook: hook(program),
+        program: program.name,
+        checks: Vec::new(),
+        lookups: Vec::new(),
+        reason: Reason::InvalidPacket.into(),
+        action: String::new(),
+        next: None,
+    };
+    let mode = view.mode();
+    let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+    hop.lookups.push(lookup);
+    let (hop, verdict) = match found {
+        Some(info) if !info.is_host() => {
+            let pod = view.pod_at(&node.name, packet.dst);
+            let lxc = pod.and_then(|p| p.lxc.clone());
+            let ifindex = match (info.ifindex, mode) {
+                (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
+                (ifindex, _) => format!("ifindex {ifindex}"),
+            };
+            hop.reason = Reason::HostDelivery.into();
+            hop.action = format!(
+                "Ethernet source {} destination {}, TTL untouched (the stack routed it), bpf_redirect({ifindex}) to the lxc's egress",
+                mac_text(info.node_mac(), mode),
+                mac_text(info.mac(), mode),
+            );
+            hop.next = Some(format!(
+                "{} ({ifindex}) -> eth0 of {}, endpoint {}",
+                lxc.as_deref().unwrap_or("the endpoint's lxc"),
+                pod.map_or_else(|| packet.dst.to_string(), PodRef::label),
+                info.lxc_id,
+            ));
+            let verdict = Verdict::Delivered {
+                node: node.name.clone(),
+                pod: pod.and_then(|p| p.name.clone()),
+                ip: packet.dst,
+                lxc,
+                endpoint: info.lxc_id,
+                reason: hop.reason,
+            };
+            (hop, verdict)
+        }
+        _ => dropped(
+            hop,
+            Reason::NoEndpoint,
+            format!("no endpoint on {} has {}", node.name, packet.dst),
+        ),
+    };
+    Ok(Trace {
+        mode,
+        packet,
+        src: Source::Node {
+            name: node.name.clone(),
+            address: node.address,
+            router: node.router,
+        },
+        dst: Destination {
+            ip: packet.dst,
+            pod: view.pod_by_ip(packet.dst).cloned(),
+        },
+        notes: vec![format!(
+            "the node's stack routes {} to {} with source {}",
+            node.pod_cidr.as_deref().unwrap_or("its pod-cidr"),
+            hop.device,
+            node.router
+        )],
+        hops: vec![hop],
+        verdict,
+    })
+}

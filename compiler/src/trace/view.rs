@@ -1,0 +1,263 @@
+//! What the tracer reads: per node, the load-time constants and the map
+//! contents, behind one trait so that a cluster, a build folder and the live
+//! kernel maps are traced by the same code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::lpm::Ipcache;
+use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
+use crate::model::Cluster;
+use crate::seeds;
+
+/// Where the map contents come from. Offline, a zero ifindex or MAC in an
+/// entry is a value the loader fills in; live, the loader has filled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Offline,
+    Live,
+}
+
+/// A node's load-time constants (`NODE_IPV4`, `ROUTER_IPV4`, `VNI`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeConfig {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub router: Ipv4Addr,
+    pub pod_cidr: Option<String>,
+    pub overlay: String,
+    pub overlay_port: u16,
+    pub vni: u32,
+    /// Underlay device.
+    pub device: String,
+}
+
+/// A pod as the tracer names it: map entries carry no names, so names come
+/// from the cluster description when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodRef {
+    pub name: Option<String>,
+    pub ip: Ipv4Addr,
+    pub node: String,
+    pub endpoint: u16,
+    pub lxc: Option<String>,
+    /// The ifindex of the pod's lxc as the ingress interface has it: declared
+    /// (offline) or discovered (live); `None` when not known.
+    pub ifindex: Option<u32>,
+}
+
+impl PodRef {
+    /// The pod's name, or its IP when the view has no names.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.ip.to_string())
+    }
+}
+
+/// The tracer's view of a datapath.
+pub trait Datapath {
+    fn mode(&self) -> Mode;
+    /// Sorted by name.
+    fn nodes(&self) -> &[NodeConfig];
+    fn pods(&self) -> &[PodRef];
+    /// Exact lookup in the node's `cilium_lxc`.
+    fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo>;
+    /// The node's `cilium_ipcache`.
+    fn ipcache(&self, node: &str) -> Option<&Ipcache>;
+    /// False when the view knows the node but not its maps (a live view of
+    /// one real node knows only that node's).
+    fn has_maps(&self, node: &str) -> bool;
+
+    fn node(&self, name: &str) -> Option<&NodeConfig> {
+        self.nodes().iter().find(|n| n.name == name)
+    }
+    fn node_by_address(&self, address: Ipv4Addr) -> Option<&NodeConfig> {
+        self.nodes().iter().find(|n| n.address == address)
+    }
+    /// The pod that has `ip` (IPs are unique in a cluster).
+    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
+        self.pods().iter().find(|p| p.ip == ip)
+    }
+    /// A pod by name (`namespace/name`) or IP.
+    fn find_pod(&self, name_or_ip: &str) -> Option<&PodRef> {
+        match name_or_ip.parse::<Ipv4Addr>() {
+            Ok(ip) => self.pod_by_ip(ip),
+            Err(_) => self
+                .pods()
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name_or_ip)),
+        }
+    }
+    fn pod_at(&self, node: &str, ip: Ipv4Addr) -> Option<&PodRef> {
+        self.pod_by_ip(ip).filter(|p| p.node == node)
+    }
+}
+
+/// Map contents held in memory: what the offline views (cluster, build
+/// folder) and the live reader produce.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub mode: Mode,
+    pub nodes: Vec<NodeConfig>,
+    /// Fixed at construction: `by_ip` indexes them.
+    pods: Vec<PodRef>,
+    by_ip: HashMap<Ipv4Addr, usize>,
+    lxc: BTreeMap<String, HashMap<[u8; EndpointKey::SIZE], EndpointInfo>>,
+    /// Offline all nodes share one ipcache; live each node has its own pin.
+    ipcache: BTreeMap<String, Arc<Ipcache>>,
+}
+
+impl Snapshot {
+    pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let by_ip = pods.iter().enumerate().map(|(i, p)| (p.ip, i)).collect();
+        Snapshot {
+            mode,
+            nodes,
+            pods,
+            by_ip,
+            lxc: BTreeMap::new(),
+            ipcache: BTreeMap::new(),
+        }
+    }
+
+    pub fn set_lxc(
+        &mut self,
+        node: &str,
+        entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>,
+    ) {
+        let map = entries
+            .into_iter()
+            .map(|(k, v)| (k.to_bytes(), v))
+            .collect();
+        self.lxc.insert(node.to_string(), map);
+    }
+
+    pub fn set_ipcache(&mut self, node: &str, ipcache: Arc<Ipcache>) {
+        self.ipcache.insert(node.to_string(), ipcache);
+    }
+
+    /// One ipcache for every node, as the build emits it.
+    pub fn set_shared_ipcache(
+        &mut self,
+        entries: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>,
+    ) {
+        let shared = Arc::new(Ipcache::new(entries));
+        for node in &self.nodes {
+            self.ipcache.insert(node.name.clone(), shared.clone());
+        }
+    }
+
+    /// The maps a build of `cluster` seeds, as the offline view of it.
+    pub fn from_cluster(cluster: &Cluster) -> Self {
+        let mut snapshot = Snapshot::new(
+            Mode::Offline,
+            NodeConfig::all_from_cluster(cluster),
+            PodRef::all_from_cluster(cluster),
+        );
+        for (index, node) in cluster.nodes.iter().enumerate() {
+            snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
+        }
+        snapshot.set_shared_ipcache(seeds::ipcache_entries(cluster));
+        snapshot
+    }
+
+    /// Sets the ifindex of the lxc that pod `ip` sends through (as the live
+    /// view discovers it); false when no pod has `ip`.
+    pub fn set_pod_ifindex(&mut self, ip: Ipv4Addr, ifindex: Option<u32>) -> bool {
+        match self.by_ip.get(&ip) {
+            Some(&i) => {
+                self.pods[i].ifindex = ifindex;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The node's `cilium_lxc` entries, sorted by key bytes.
+    pub fn lxc_entries(&self, node: &str) -> Vec<(EndpointKey, EndpointInfo)> {
+        let mut entries: Vec<_> = self
+            .lxc
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                (
+                    EndpointKey::from_bytes(k).expect("stored keys have the key size"),
+                    *v,
+                )
+            })
+            .collect();
+        entries.sort_by_key(|(k, _)| k.to_bytes());
+        entries
+    }
+}
+
+impl Datapath for Snapshot {
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn nodes(&self) -> &[NodeConfig] {
+        &self.nodes
+    }
+    fn pods(&self) -> &[PodRef] {
+        &self.pods
+    }
+    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
+        self.by_ip.get(&ip).map(|&i| &self.pods[i])
+    }
+    fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
+        self.lxc.get(node)?.get(&key.to_bytes()).copied()
+    }
+    fn ipcache(&self, node: &str) -> Option<&Ipcache> {
+        self.ipcache.get(node).map(|ipcache| &**ipcache)
+    }
+    fn has_maps(&self, node: &str) -> bool {
+        self.lxc.contains_key(node)
+    }
+}
+
+impl NodeConfig {
+    /// The constants the loader gives each node of `cluster`.
+    pub fn all_from_cluster(cluster: &Cluster) -> Vec<NodeConfig> {
+        cluster
+            .nodes
+            .iter()
+            .map(|node| NodeConfig {
+                name: node.name.clone(),
+                address: node.address,
+                router: node.router,
+                pod_cidr: Some(node.pod_cidr.to_string()),
+                overlay: cluster.overlay.kind.as_str().to_string(),
+                overlay_port: cluster.overlay.port,
+                vni: cluster.overlay.vni,
+                device: node.device.clone(),
+            })
+            .collect()
+    }
+}
+
+impl PodRef {
+    pub fn all_from_cluster(cluster: &Cluster) -> Vec<PodRef> {
+        cluster
+            .pods
+            .iter()
+            .map(|pod| PodRef {
+                name: Some(pod.name.clone()),
+                ip: pod.ip,
+                node: cluster.nodes[pod.node].name.clone(),
+                endpoint: pod.endpoint,
+                lxc: Some(pod.lxc.clone()),
+                ifindex: pod.ifindex,
+            })
+            .collect()
+    }
+}
+
+/// Bytes as bpftool prints them (and seed lines hold them).
+pub fn hex(bytes: &[u8]) -> String {
+    crate::seeds::hex_bytes(bytes)
+}

@@ -1,0 +1,195 @@
+//! `routec trace --live`: the tracer's view of the maps pinned in the kernel,
+//! for a lab (every node) or for the node this runs on. Names and load-time
+//! constants come from the expected view (the cluster or its build); map
+//! contents and the lxc ifindexes come from the kernel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aya::maps::lpm_trie::LpmTrie;
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapInfo};
+use routec_compiler::layout::{
+    self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo,
+};
+use routec_compiler::trace::{Datapath, Ipcache, Mode, PodRef, Snapshot};
+
+use crate::lab::{self, LabState};
+use crate::loader::{self, Target};
+use crate::{netlink, netns, Error, Result};
+
+/// Where the live maps are.
+#[derive(Debug, Clone)]
+pub enum LiveSource {
+    /// Every node of a lab; `bpffs` overrides the one the lab recorded.
+    Lab {
+        name: String,
+        state_dir: PathBuf,
+        bpffs: Option<PathBuf>,
+    },
+    /// The node this runs on (its maps pinned under scope `default`).
+    Node { name: String, bpffs: PathBuf },
+}
+
+impl LiveSource {
+    /// The loader targets of the nodes this source covers.
+    pub fn targets(&self) -> Result<Vec<Target>> {
+        match self {
+            LiveSource::Lab {
+                name,
+                state_dir,
+                bpffs,
+            } => {
+                let mut state = LabState::load(state_dir, name)?;
+                if let Some(bpffs) = bpffs {
+                    state.bpffs = bpffs.clone();
+                }
+                state
+                    .nodes
+                    .iter()
+                    .map(|node| lab::node_target(&state, &node.name))
+                    .collect()
+            }
+            LiveSource::Node { name, bpffs } => {
+                let mut target = Target::new(name, "default");
+                target.bpffs = bpffs.clone();
+                Ok(vec![target])
+            }
+        }
+    }
+}
+
+fn open(target: &Target, spec: &MapSpec) -> Result<Map> {
+    let path = target.map_pin(spec.name);
+    if !path.exists() {
+        return Err(Error::msg(format!(
+            "node {}: no {} pinned at {} (is its datapath applied?)",
+            target.node,
+            spec.name,
+            path.display()
+        )));
+    }
+    // Refuse a pin whose entries would not decode with the layout; its
+    // max_entries is the build's choice and does not matter for reading.
+    let info = MapInfo::from_pin(&path)
+        .map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
+    let found = (
+        info.map_type().map_or(u32::MAX, |t| t as u32),
+        info.key_size(),
+        info.value_size(),
+    );
+    if found != (spec.map_type, spec.key_size, spec.value_size) {
+        return Err(Error::msg(format!(
+            "{} is not a {}: type {}, key {} B, value {} B; wanted type {}, key {} B, value {} B",
+            path.display(),
+            spec.name,
+            found.0,
+            found.1,
+            found.2,
+            spec.map_type,
+            spec.key_size,
+            spec.value_size
+        )));
+    }
+    let data = MapData::from_pin(&path)
+        .map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
+    Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))
+}
+
+fn read_error(spec: &MapSpec, target: &Target) -> impl Fn(aya::maps::MapError) -> Error {
+    let (map, node) = (spec.name, target.node.clone());
+    move |e| Error::msg(format!("node {node}: {map} cannot be read: {e}"))
+}
+
+/// Every entry of the node's pinned `cilium_lxc`.
+pub fn read_lxc(target: &Target) -> Result<Vec<(EndpointKey, EndpointInfo)>> {
+    let spec = &layout::CILIUM_LXC;
+    let map: BpfHashMap<MapData, [u8; EndpointKey::SIZE], [u8; EndpointInfo::SIZE]> =
+        BpfHashMap::try_from(open(target, spec)?).map_err(read_error(spec, target))?;
+    let mut entries = Vec::new();
+    for entry in map.iter() {
+        let (k, v) = entry.map_err(read_error(spec, target))?;
+        let decode = |e: layout::LengthError| Error::msg(e.to_string());
+        entries.push((
+            EndpointKey::from_bytes(&k).map_err(decode)?,
+            EndpointInfo::from_bytes(&v).map_err(decode)?,
+        ));
+    }
+    entries.sort_by_key(|(k, _)| k.to_bytes());
+    Ok(entries)
+}
+
+/// Every entry of the node's pinned `cilium_ipcache`.
+pub fn read_ipcache(target: &Target) -> Result<Vec<(IpcacheKey, RemoteEndpointInfo)>> {
+    let spec = &layout::CILIUM_IPCACHE;
+    // aya splits an LPM key into prefixlen and the 20 data bytes after it.
+    let map: LpmTrie<MapData, [u8; IpcacheKey::SIZE - 4], [u8; RemoteEndpointInfo::SIZE]> =
+        LpmTrie::try_from(open(target, spec)?).map_err(read_error(spec, target))?;
+    let mut entries = Vec::new();
+    for entry in map.iter() {
+        let (k, v) = entry.map_err(read_error(spec, target))?;
+        let mut raw = [0u8; IpcacheKey::SIZE];
+        raw[..4].copy_from_slice(&k.prefix_len().to_le_bytes());
+        raw[4..].copy_from_slice(&k.data());
+        let decode = |e: layout::LengthError| Error::msg(e.to_string());
+        entries.push((
+            IpcacheKey::from_bytes(&raw).map_err(decode)?,
+            RemoteEndpointInfo::from_bytes(&v).map_err(decode)?,
+        ));
+    }
+    entries.sort_by_key(|(k, _)| k.to_bytes());
+    Ok(entries)
+}
+
+/// The ifindex of each named lxc in the node's namespace (`None` when the
+/// pod has no lxc name or the interface does not exist).
+fn lxc_ifindexes(netns: Option<&Path>, pods: &[&PodRef]) -> Result<Vec<Option<u32>>> {
+    let names: Vec<Option<String>> = pods.iter().map(|p| p.lxc.clone()).collect();
+    netns::run_in(netns, move || -> Result<Vec<Option<u32>>> {
+        names
+            .iter()
+            .map(|name| match name {
+                Some(name) => Ok(netlink::link_by_name(name)?.map(|link| link.ifindex)),
+                None => Ok(None),
+            })
+            .collect()
+    })
+}
+
+/// The live view: `expected`'s nodes and pod names, the kernel's maps, and
+/// the real ifindex of every pod's lxc.
+pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapshot> {
+    let targets = source.targets()?;
+    for target in &targets {
+        if !expected.nodes.iter().any(|n| n.name == target.node) {
+            return Err(Error::msg(format!(
+                "the cluster has no node `{}`",
+                target.node
+            )));
+        }
+    }
+    let mut snapshot = Snapshot::new(Mode::Live, expected.nodes.clone(), expected.pods().to_vec());
+    for target in &targets {
+        let on_node: Vec<PodRef> = expected
+            .pods()
+            .iter()
+            .filter(|p| p.node == target.node)
+            .cloned()
+            .collect();
+        let refs: Vec<&PodRef> = on_node.iter().collect();
+        let ifindexes = lxc_ifindexes(target.netns.as_deref(), &refs)?;
+        for (pod, ifindex) in on_node.iter().zip(ifindexes) {
+            snapshot.set_pod_ifindex(pod.ip, ifindex);
+        }
+        snapshot.set_lxc(&target.node, read_lxc(target)?);
+        snapshot.set_ipcache(&target.node, Arc::new(Ipcache::new(read_ipcache(target)?)));
+    }
+    Ok(snapshot)
+}
+
+/// Packets counted per reason on one node, summed over CPUs.
+pub fn counters(target: &Target) -> Result<Vec<(layout::Reason, u64)>> {
+    Ok(loader::counters(target)?
+        .into_iter()
+        .filter_map(|c| layout::Reason::from_code(c.code).map(|r| (r, c.packets)))
+        .collect())
+}
