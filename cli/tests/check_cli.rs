@@ -116,14 +116,14 @@ fn folders_skip_hidden_entries_and_read_subfolders() {
 #[test]
 fn json_lines_on_stdout() {
     let s = Scratch::new("json");
-    let file = s.file("bad.route", b"cluster c {}\nnode n {\n    address 172.18.0.2\n    pod-cidr 10.0.0.0/24\n}\npod a/b on m { ip 10.0.0.2; endpoint 1; identity 300; lxc lxc1 }\n");
+    let file = s.file("bad.route", b"cluster c {}\nnode worker {\n    address 172.18.0.2\n    pod-cidr 10.0.0.0/24\n}\npod a/b on wroker { ip 10.0.0.2; endpoint 1; identity 300; lxc lxc1 }\n");
     let out = routec(&["check", "--message-format", "json", &file]);
     assert_eq!(code(&out), 1);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let objects: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let codes: Vec<&str> = objects.iter().map(|o| o["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["W0102", "E0006"]);
-    assert_eq!(objects[1]["help"], "did you mean `n`?");
+    assert_eq!(objects[1]["help"], "did you mean `worker`?");
     assert_eq!(objects[1]["severity"], "error");
     assert!(objects[1]["file"].as_str().unwrap().ends_with("bad.route"));
 }

@@ -88,28 +88,29 @@ struct PodDecl<'a> {
 }
 
 /// Keeps the first occurrence of each statement of a block and reports the
-/// others (E0003) with both places labelled.
+/// others (E0003) with both places labelled. Statements are numbered per
+/// block (`slot`); no block has more than seven kinds, so nothing allocates.
 struct Once<'a> {
-    /// No block has more than seven kinds of statement: no allocation per block.
-    seen: [(&'static str, Span); 8],
-    len: usize,
+    seen: [Option<Span>; 8],
     diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Once<'_> {
-    fn first(&mut self, keyword: &'static str, span: Span) -> bool {
-        if let Some(&(_, first)) = self.seen[..self.len].iter().find(|(k, _)| std::ptr::eq(*k, keyword) || *k == keyword) {
-            self.diags.push(
-                Diagnostic::new(Code::E0003, span, format!("`{keyword}` is given twice in one block"))
-                    .label("given again here")
-                    .secondary(first, "first given here")
-                    .help(format!("keep one `{keyword}` statement")),
-            );
-            false
-        } else {
-            self.seen[self.len] = (keyword, span);
-            self.len += 1;
-            true
+    fn first(&mut self, slot: usize, keyword: &'static str, span: Span) -> bool {
+        match self.seen[slot] {
+            Some(first) => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0003, span, format!("`{keyword}` is given twice in one block"))
+                        .label("given again here")
+                        .secondary(first, "first given here")
+                        .help(format!("keep one `{keyword}` statement")),
+                );
+                false
+            }
+            None => {
+                self.seen[slot] = Some(span);
+                true
+            }
         }
     }
 }
@@ -120,7 +121,7 @@ impl<'d> Validator<'d> {
     }
 
     fn once(&mut self) -> Once<'_> {
-        Once { seen: [("", Span::default()); 8], len: 0, diags: self.diags }
+        Once { seen: [None; 8], diags: self.diags }
     }
 
     /// E0011 unless `value` is in `range`.
@@ -140,9 +141,10 @@ impl<'d> Validator<'d> {
         None
     }
 
-    fn missing(&mut self, header: Span, what: &str, keyword: &str, example: &str) {
+    /// E0004 for `kind` (`node`, `pod`) `name`.
+    fn missing(&mut self, header: Span, kind: &str, name: &str, keyword: &str, example: &str) {
         self.push(
-            Diagnostic::new(Code::E0004, header, format!("{what} has no `{keyword}`"))
+            Diagnostic::new(Code::E0004, header, format!("{kind} `{name}` has no `{keyword}`"))
                 .label(format!("`{keyword}` is required"))
                 .help(format!("add `{keyword} {example}` inside the block")),
         );
@@ -176,13 +178,13 @@ impl<'d> Validator<'d> {
         for stmt in &first.block.stmts {
             match &stmt.kind {
                 ClusterStmt::Overlay { kind: k, block } => {
-                    if once.first("overlay", stmt.keyword) {
+                    if once.first(0, "overlay", stmt.keyword) {
                         kind = Some(k.value);
                         overlay_blocks.extend(block.as_ref());
                     }
                 }
                 ClusterStmt::Mtu(v) => {
-                    if once.first("mtu", stmt.keyword) {
+                    if once.first(1, "mtu", stmt.keyword) {
                         mtu_stmt = Some(v);
                     }
                 }
@@ -195,8 +197,8 @@ impl<'d> Validator<'d> {
             let mut vni_stmt = None;
             for stmt in &block.stmts {
                 match &stmt.kind {
-                    OverlayStmt::Port(v) if once.first("port", stmt.keyword) => port_stmt = Some(v),
-                    OverlayStmt::Vni(v) if once.first("vni", stmt.keyword) => vni_stmt = Some(v),
+                    OverlayStmt::Port(v) if once.first(0, "port", stmt.keyword) => port_stmt = Some(v),
+                    OverlayStmt::Vni(v) if once.first(1, "vni", stmt.keyword) => vni_stmt = Some(v),
                     _ => {}
                 }
             }
@@ -251,23 +253,22 @@ impl<'d> Validator<'d> {
         let mut has_cidr = false;
         for stmt in &item.block.stmts {
             match &stmt.kind {
-                NodeStmt::Address(a) if once.first("address", stmt.keyword) => decl.address = Some(a.clone()),
-                NodeStmt::PodCidr(p) if once.first("pod-cidr", stmt.keyword) => {
+                NodeStmt::Address(a) if once.first(0, "address", stmt.keyword) => decl.address = Some(a.clone()),
+                NodeStmt::PodCidr(p) if once.first(1, "pod-cidr", stmt.keyword) => {
                     has_cidr = true;
                     cidr_stmt = Some(p)
                 }
-                NodeStmt::Router(r) if once.first("router", stmt.keyword) => decl.router = Some(r.value),
-                NodeStmt::Device(d) if once.first("device", stmt.keyword) => device_stmt = Some(d),
+                NodeStmt::Router(r) if once.first(2, "router", stmt.keyword) => decl.router = Some(r.value),
+                NodeStmt::Device(d) if once.first(3, "device", stmt.keyword) => device_stmt = Some(d),
                 _ => {}
             }
         }
         if !item.block.recovered {
-            let what = format!("node `{}`", item.name.value);
             if decl.address.is_none() {
-                self.missing(item.name.span, &what, "address", "ADDRESS");
+                self.missing(item.name.span, "node", &item.name.value, "address", "ADDRESS");
             }
             if !has_cidr {
-                self.missing(item.name.span, &what, "pod-cidr", "PREFIX");
+                self.missing(item.name.span, "node", &item.name.value, "pod-cidr", "PREFIX");
             }
         }
         if let Some(p) = cidr_stmt {
@@ -454,29 +455,28 @@ impl<'d> Validator<'d> {
                 (None, None, None, None, None, None, None);
             for stmt in &item.block.stmts {
                 match &stmt.kind {
-                    PodStmt::Ip(v) if once.first("ip", stmt.keyword) => ip = Some(v),
-                    PodStmt::Endpoint(v) if once.first("endpoint", stmt.keyword) => endpoint = Some(v),
-                    PodStmt::Identity(v) if once.first("identity", stmt.keyword) => identity = Some(v),
-                    PodStmt::Lxc(v) if once.first("lxc", stmt.keyword) => lxc = Some(v),
-                    PodStmt::Ifindex(v) if once.first("ifindex", stmt.keyword) => ifindex = Some(v),
-                    PodStmt::Mac(v) if once.first("mac", stmt.keyword) => mac = Some(v),
-                    PodStmt::NodeMac(v) if once.first("node-mac", stmt.keyword) => node_mac = Some(v),
+                    PodStmt::Ip(v) if once.first(0, "ip", stmt.keyword) => ip = Some(v),
+                    PodStmt::Endpoint(v) if once.first(1, "endpoint", stmt.keyword) => endpoint = Some(v),
+                    PodStmt::Identity(v) if once.first(2, "identity", stmt.keyword) => identity = Some(v),
+                    PodStmt::Lxc(v) if once.first(3, "lxc", stmt.keyword) => lxc = Some(v),
+                    PodStmt::Ifindex(v) if once.first(4, "ifindex", stmt.keyword) => ifindex = Some(v),
+                    PodStmt::Mac(v) if once.first(5, "mac", stmt.keyword) => mac = Some(v),
+                    PodStmt::NodeMac(v) if once.first(6, "node-mac", stmt.keyword) => node_mac = Some(v),
                     _ => {}
                 }
             }
             if !item.block.recovered {
-                let what = format!("pod `{name}`");
                 if ip.is_none() {
-                    self.missing(item.name.span, &what, "ip", "ADDRESS");
+                    self.missing(item.name.span, "pod", name, "ip", "ADDRESS");
                 }
                 if endpoint.is_none() {
-                    self.missing(item.name.span, &what, "endpoint", "ID");
+                    self.missing(item.name.span, "pod", name, "endpoint", "ID");
                 }
                 if identity.is_none() {
-                    self.missing(item.name.span, &what, "identity", "ID");
+                    self.missing(item.name.span, "pod", name, "identity", "ID");
                 }
                 if lxc.is_none() {
-                    self.missing(item.name.span, &what, "lxc", "INTERFACE");
+                    self.missing(item.name.span, "pod", name, "lxc", "INTERFACE");
                 }
             }
             let endpoint_value = endpoint.and_then(|v| self.in_range("endpoint", v, ENDPOINT_RANGE)).map(|e| e as u16);
@@ -502,7 +502,7 @@ impl<'d> Validator<'d> {
                         let what = if m.value.is_zero() { "all zero" } else { "a multicast address" };
                         self.push(
                             Diagnostic::new(Code::W0103, m.span, format!("`{keyword}` {} is {what}", m.value))
-                                .label(format!("{what}"))
+                                .label(what)
                                 .help("an interface's MAC is a unicast address (lowest bit of the first byte clear)"),
                         );
                     }

@@ -69,20 +69,33 @@ impl Token {
     }
 }
 
-/// Bytes that make up names, numbers, addresses and MACs (all ASCII).
-const WORD_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+/// Byte classes: bytes that make up names, numbers, addresses and MACs (all
+/// ASCII), and the separators that tell those apart, gathered in one pass.
+const WORD: u8 = 1;
+const COLON: u8 = 2;
+const DOT: u8 = 4;
+const SLASH: u8 = 8;
+
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b':');
+        table[b] = match c {
+            b':' => WORD | COLON,
+            b'.' => WORD | DOT,
+            b'/' => WORD | SLASH,
+            b'_' | b'-' => WORD,
+            _ if c.is_ascii_alphanumeric() => WORD,
+            _ => 0,
+        };
         b += 1;
     }
     table
 };
 
 fn is_word_byte(b: u8) -> bool {
-    WORD_BYTES[b as usize]
+    CLASSES[b as usize] & WORD != 0
 }
 
 /// Splits a file into tokens. Spaces, tabs and carriage returns separate
@@ -131,6 +144,9 @@ impl Iterator for Lexer<'_> {
             return Some(match first {
                 b' ' | b'\t' | b'\r' => {
                     self.pos += 1;
+                    while self.pos < self.end && matches!(bytes[self.pos], b' ' | b'\t' | b'\r') {
+                        self.pos += 1;
+                    }
                     continue;
                 }
                 b'\n' => self.token(TokenKind::Newline, 1),
@@ -152,9 +168,17 @@ impl Iterator for Lexer<'_> {
                     self.token(kind, len)
                 }
                 b if is_word_byte(b) => {
-                    let rest = &bytes[self.pos..];
-                    let len = rest.iter().position(|&b| !is_word_byte(b)).unwrap_or(rest.len());
-                    self.token(classify_word(&self.text[self.pos..self.pos + len]), len)
+                    let mut classes = 0;
+                    let mut len = 0;
+                    for &b in &bytes[self.pos..] {
+                        let class = CLASSES[b as usize];
+                        if class == 0 {
+                            break;
+                        }
+                        classes |= class;
+                        len += 1;
+                    }
+                    self.token(classify_word(&self.text[self.pos..self.pos + len], classes), len)
                 }
                 _ => {
                     // One error token for a whole run of stray characters.
@@ -199,18 +223,11 @@ fn string_literal(rest: &str) -> (usize, TokenKind) {
     (rest.len(), TokenKind::Error(LexError::UnterminatedString))
 }
 
-fn classify_word(word: &str) -> TokenKind {
+/// What a word is, given the union of its bytes' classes.
+fn classify_word(word: &str, classes: u8) -> TokenKind {
     let bytes = word.as_bytes();
     let first = bytes[0];
-    let (mut colon, mut dot, mut slash) = (false, false, false);
-    for &b in bytes {
-        match b {
-            b':' => colon = true,
-            b'.' => dot = true,
-            b'/' => slash = true,
-            _ => {}
-        }
-    }
+    let (colon, dot, slash) = (classes & COLON != 0, classes & DOT != 0, classes & SLASH != 0);
     if colon {
         if let Ok((_, mac)) = all_consuming(mac)(bytes) {
             return TokenKind::Mac(mac);
@@ -218,9 +235,11 @@ fn classify_word(word: &str) -> TokenKind {
     }
     if first.is_ascii_alphabetic() || first == b'_' {
         if colon {
-            return TokenKind::Error(LexError::BadLiteral(
-                "a MAC address is six two-digit hex groups joined by `:`, and names cannot contain `:`",
-            ));
+            return TokenKind::Error(LexError::BadLiteral(if bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
+                "a MAC address is six two-digit hex groups joined by `:`"
+            } else {
+                "names cannot contain `:`"
+            }));
         }
         return TokenKind::Name;
     }

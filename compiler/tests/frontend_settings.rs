@@ -1,0 +1,33 @@
+//! `routec.toml`: defaults, relative paths, and refusals.
+
+use std::path::{Path, PathBuf};
+
+use routec_compiler::settings::{MapSizes, Settings};
+
+#[test]
+fn defaults() {
+    let s = Settings::parse("", Path::new("/in")).unwrap();
+    assert_eq!(s, Settings::default());
+    assert_eq!(s.output, None);
+    assert_eq!(s.clang, PathBuf::from("clang"));
+    assert_eq!(s.bpffs, PathBuf::from("/sys/fs/bpf"));
+    assert_eq!(s.maps, MapSizes { lxc: 65535, ipcache: 512000 });
+}
+
+#[test]
+fn relative_paths_are_anchored_at_the_folder() {
+    let s = Settings::parse("output = \"out\"\nclang = \"tools/clang-17\"\n[maps]\nlxc = 10\n", Path::new("/in")).unwrap();
+    assert_eq!(s.output, Some(PathBuf::from("/in/out")));
+    assert_eq!(s.clang, PathBuf::from("/in/tools/clang-17"));
+    assert_eq!(s.maps, MapSizes { lxc: 10, ipcache: 512000 });
+    let s = Settings::parse("output = \"/abs\"\nclang = \"clang-17\"\n", Path::new("/in")).unwrap();
+    assert_eq!(s.output, Some(PathBuf::from("/abs")));
+    assert_eq!(s.clang, PathBuf::from("clang-17"), "a bare name is looked up in PATH");
+}
+
+#[test]
+fn refusals() {
+    for bad in ["outptu = \"x\"", "[maps]\nlxc = 0", "[maps]\nlcx = 5", "bpffs = 3", "output = "] {
+        assert!(Settings::parse(bad, Path::new("/in")).is_err(), "{bad:?}");
+    }
+}
