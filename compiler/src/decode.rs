@@ -40,13 +40,6 @@ impl MapKind {
             MapKind::Ipcache => "cilium_ipcache",
         }
     }
-    pub fn from_name(name: &str) -> Option<MapKind> {
-        match name {
-            "cilium_lxc" => Some(MapKind::Lxc),
-            "cilium_ipcache" => Some(MapKind::Ipcache),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

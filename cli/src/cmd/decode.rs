@@ -47,12 +47,12 @@ pub fn run(args: Args) -> ExitCode {
         MapArg::CiliumLxc => MapKind::Lxc,
         MapArg::CiliumIpcache => MapKind::Ipcache,
     };
-    let entries = match (&args.key, &args.value) {
+    let decoded = match (&args.key, &args.value) {
         (Some(key), Some(value)) => {
             let parse =
                 |what: &str, text: &str| decode::parse_hex_arg(text).map_err(|e| eprintln!("error: --{what}: {e}"));
             match (parse("key", key), parse("value", value)) {
-                (Ok(key), Ok(value)) => vec![RawEntry { key, value }],
+                (Ok(key), Ok(value)) => decode::decode_entry(map, &RawEntry { key, value }, 1).map(|d| vec![d]),
                 _ => return ExitCode::from(1),
             }
         }
@@ -62,17 +62,9 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("error: reading stdin: {e}");
                 return ExitCode::from(2);
             }
-            match decode::parse_entries(&text) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
-            }
+            decode::decode_text(map, &text)
         }
     };
-    let decoded: Result<Vec<_>, _> =
-        entries.iter().enumerate().map(|(i, e)| decode::decode_entry(map, e, i + 1)).collect();
     match decoded {
         Ok(decoded) => {
             let out = match args.format {
