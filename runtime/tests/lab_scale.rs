@@ -40,10 +40,8 @@ fn four_nodes_ten_pods_all_pairs() {
     all_pairs_reach(4, 10, "t-scale");
 }
 
-/// The measurement for docs/performance.md: `cargo test -p routec-runtime
-/// --test lab_scale -- --ignored --nocapture`.
+/// 300 pods, 89,700 pairs: about a minute.
 #[test]
-#[ignore = "measurement: 300 pods, about a minute"]
 fn ten_nodes_thirty_pods_all_pairs() {
     if !can_run("ten_nodes_thirty_pods_all_pairs") {
         return;

@@ -498,6 +498,20 @@ fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
     (hop, Step::Done(verdict))
 }
 
+/// A host entry of `cilium_lxc`: the packet is for the node itself.
+fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'static>) {
+    hop.reason = Reason::ToStack.into();
+    hop.action = format!(
+        "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
+        packet.dst, node.name
+    );
+    let verdict = Verdict::ToStack {
+        node: node.name.clone(),
+        reason: hop.reason,
+    };
+    (hop, Step::Done(verdict))
+}
+
 fn from_container<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
@@ -574,18 +588,7 @@ fn from_container_hop<'a>(
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     match found {
-        Some(info) if info.is_host() => {
-            hop.reason = Reason::ToStack.into();
-            hop.action = format!(
-                "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
-                packet.dst, node.name
-            );
-            let verdict = Verdict::ToStack {
-                node: node.name.clone(),
-                reason: hop.reason,
-            };
-            (hop, Step::Done(verdict))
-        }
+        Some(info) if info.is_host() => to_stack(hop, node, packet),
         Some(info) => deliver(
             view,
             node,
@@ -763,18 +766,7 @@ fn from_overlay<'a>(
         let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
         hop.lookups.push(lookup);
         match found {
-            Some(info) if info.is_host() => {
-                hop.reason = Reason::ToStack.into();
-                hop.action = format!(
-                    "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
-                    packet.dst, node.name
-                );
-                let verdict = Verdict::ToStack {
-                    node: node.name.clone(),
-                    reason: hop.reason,
-                };
-                (hop, Step::Done(verdict))
-            }
+            Some(info) if info.is_host() => to_stack(hop, node, packet),
             Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
             None => drop_hop(
                 hop,
