@@ -241,12 +241,13 @@ impl<'a> FileWriter<'a> {
     fn put_json<T: Serialize>(&mut self, rel: &str, value: &T) -> Result<(), BuildError> {
         let path = self.root.join(rel);
         let file = std::fs::File::create(&path).map_err(io_error(&path))?;
-        let mut sink = HashingWriter { inner: io::BufWriter::new(file), hasher: Sha256::new(), size: 0 };
+        // Buffered before the digest: serde_json writes token by token.
+        let mut sink = io::BufWriter::with_capacity(1 << 16, HashingWriter { inner: file, hasher: Sha256::new(), size: 0 });
         serde_json::to_writer_pretty(&mut sink, value)
             .map_err(io::Error::from)
             .and_then(|()| sink.write_all(b"\n"))
-            .and_then(|()| sink.inner.flush())
             .map_err(io_error(&path))?;
+        let sink = sink.into_inner().map_err(|e| BuildError::Io { path: path.clone(), source: e.into_error() })?;
         self.records.push(FileRecord {
             path: rel.to_string(),
             size: sink.size,
