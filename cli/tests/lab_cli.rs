@@ -93,8 +93,7 @@ fn lab_up_exec_status_apply_down() {
     let out = Path::new(STATE_DIR).join(LAB).join("out");
     let netns = format!("/run/netns/{LAB}-mycluster-worker");
     let apply = routec(&[
-        "apply", out.to_str().unwrap(), "--cluster", example.to_str().unwrap(), "--node", "mycluster-worker",
-        "--netns", &netns, "--scope", LAB,
+        "apply", out.to_str().unwrap(), "--node", "mycluster-worker", "--netns", &netns, "--scope", LAB,
     ]);
     assert!(apply.status.success());
     assert!(String::from_utf8_lossy(&apply.stdout).contains("nothing to change"));

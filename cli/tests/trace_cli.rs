@@ -47,7 +47,7 @@ impl Drop for Scratch {
 }
 
 /// `routec build` of the example into `out`, without compiling objects
-/// (the tracer reads the seeds and node_config.h).
+/// (the tracer reads the seeds and the cluster the build records).
 fn write_seeds(out: &Path) {
     let cluster = frontend::analyze_path(&example()).unwrap().cluster.unwrap();
     let options = BuildOptions::new(ClangChoice::Skip, "trace-cli-test".into());
@@ -144,45 +144,49 @@ fn build_folder_traces_like_the_cluster() {
     let out = scratch.0.join("out");
     write_seeds(&out);
     let build = out.to_str().unwrap();
-    let from_build = stdout_of(&routec(&["--all", "--build", build, "--format", "json"]));
-    let from_cluster = stdout_of(&routec(&[
-        "--all",
-        example().to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
-    let verdicts = |text: &str| -> Vec<(String, String, String)> {
-        let json: serde_json::Value = serde_json::from_str(text).unwrap();
-        json["matrix"]["pairs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["src_ip"].to_string(),
-                    p["dst_ip"].to_string(),
-                    p["reason"]["name"].to_string(),
-                )
-            })
-            .collect()
-    };
-    let (mut a, mut b) = (verdicts(&from_build), verdicts(&from_cluster));
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
-    let text = stdout_of(&routec(&["10.10.2.117", "10.10.1.155", "--build", build]));
+    let cluster = example();
+    let cluster = cluster.to_str().unwrap();
+    // Same pods, names, hops and verdicts: the build records its cluster.
+    assert_eq!(
+        stdout_of(&routec(&["--all", "--build", build, "--format", "json"])),
+        stdout_of(&routec(&["--all", cluster, "--format", "json"]))
+    );
+    let busybox = "networking101/busybox-c8bbbbb84-t6ggh";
+    for (src, dst) in [
+        (busybox, "10.10.1.155"),
+        ("10.10.2.117", "networking101/netshoot-7d996d7884-gcxrm"),
+    ] {
+        for format in ["text", "json", "svg"] {
+            let from_build = stdout_of(&routec(&[src, dst, "--build", build, "--format", format]));
+            assert_eq!(
+                from_build,
+                stdout_of(&routec(&[src, dst, cluster, "--format", format])),
+                "{src} -> {dst} as {format}"
+            );
+        }
+    }
+    let text = stdout_of(&routec(&[busybox, "10.10.1.155", "--build", build]));
     assert!(
-        text.contains("cil_from_overlay") && text.contains("endpoint 3564"),
+        text.contains("cil_from_overlay")
+            && text.contains("endpoint 3564")
+            && text.contains(busybox),
         "{text}"
     );
-    // A build has no pod names.
-    let by_name = routec(&[
-        "networking101/busybox-c8bbbbb84-t6ggh",
-        "10.10.1.155",
-        "--build",
-        build,
-    ]);
-    assert_eq!(by_name.status.code(), Some(2));
+    // A build whose recorded cluster changed after the build is refused.
+    let recorded = out.join("cluster/cluster.json");
+    let json = std::fs::read_to_string(&recorded).unwrap();
+    std::fs::write(
+        &recorded,
+        json.replace("busybox-c8bbbbb84-t6ggh", "busybox-c8bbbbb84-xxxxx"),
+    )
+    .unwrap();
+    let changed = routec(&[busybox, "10.10.1.155", "--build", build]);
+    assert_eq!(changed.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&changed.stderr).contains("changed after the build"),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
 }
 
 #[test]

@@ -175,7 +175,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
     assert_eq!((cluster.nodes.len(), cluster.pods.len()), (4, 40));
     let out = work.join("out");
     write_build(&cluster, &out);
-    let state = lab::up_from_build(&cluster, &out, LAB, &options, &mut |_| {}).unwrap();
+    let state = lab::up_from_build(&out, LAB, &options, &mut |_| {}).unwrap();
 
     // Offline verdicts for every ordered pair, from the cluster and from the build.
     let offline = Snapshot::from_cluster(&cluster);

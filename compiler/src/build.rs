@@ -7,10 +7,10 @@
 //! absolute paths, every list sorted.
 
 use std::fmt::Write as _;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bpf;
@@ -24,6 +24,9 @@ use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 pub const IPCACHE_SEED: &str = "cluster/cilium_ipcache.seed";
+/// The validated cluster the build was made from: what a node's loader and
+/// the tracer need beyond the seeds (pod names, lxc names, node addresses).
+pub const CLUSTER_JSON: &str = "cluster/cluster.json";
 pub const LXC_SEED: &str = "cilium_lxc.seed";
 pub const NODE_CONFIG: &str = "node_config.h";
 pub const ATTACH_PLAN: &str = "attach.json";
@@ -137,7 +140,7 @@ fn hex_digest(bytes: &[u8]) -> String {
 }
 
 /// One file of the output, as the manifest lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     /// Relative to OUT, `/`-separated.
     pub path: String,
@@ -233,6 +236,25 @@ impl<'a> FileWriter<'a> {
         });
         Ok(())
     }
+    /// Writes `value` as [`json_bytes`] would, streamed: the cluster of a
+    /// large input is tens of megabytes of JSON, not worth holding in memory.
+    fn put_json<T: Serialize>(&mut self, rel: &str, value: &T) -> Result<(), BuildError> {
+        let path = self.root.join(rel);
+        let file = std::fs::File::create(&path).map_err(io_error(&path))?;
+        // Buffered before the digest: serde_json writes token by token.
+        let mut sink = io::BufWriter::with_capacity(1 << 16, HashingWriter { inner: file, hasher: Sha256::new(), size: 0 });
+        serde_json::to_writer_pretty(&mut sink, value)
+            .map_err(io::Error::from)
+            .and_then(|()| sink.write_all(b"\n"))
+            .map_err(io_error(&path))?;
+        let sink = sink.into_inner().map_err(|e| BuildError::Io { path: path.clone(), source: e.into_error() })?;
+        self.records.push(FileRecord {
+            path: rel.to_string(),
+            size: sink.size,
+            sha256: hex_digest(sink.hasher.finalize().as_slice()),
+        });
+        Ok(())
+    }
     fn mkdir(&self, rel: &str) -> Result<(), BuildError> {
         let path = self.root.join(rel);
         std::fs::create_dir_all(&path).map_err(io_error(&path))
@@ -258,6 +280,25 @@ impl<'a> FileWriter<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// A writer that digests and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: io::Write> io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.size += written as u64;
+        Ok(written)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -349,7 +390,7 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
     // largest file) is rendered alongside.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunk = cluster.nodes.len().div_ceil(threads).max(1);
-    let (ipcache_count, node_results) = std::thread::scope(|scope| {
+    let (ipcache_count, cluster_record, node_results) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..cluster.nodes.len())
             .step_by(chunk)
             .map(|start| {
@@ -357,14 +398,20 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
                 scope.spawn(move || write_nodes(cluster, start..end, root))
             })
             .collect();
+        let cluster_json = scope.spawn(move || {
+            let mut writer = FileWriter::new(root);
+            writer.put_json(CLUSTER_JSON, cluster).map(|()| writer.records)
+        });
         let ipcache = ipcache_entries(cluster);
         let ipcache_result = writer.put(IPCACHE_SEED, render_seed(&ipcache).as_bytes()).map(|()| ipcache.len());
         drop(ipcache);
+        let cluster_record = cluster_json.join().expect("cluster writer panicked");
         let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("node writer panicked")).collect();
-        (ipcache_result, nodes)
+        (ipcache_result, cluster_record, nodes)
     });
     let ipcache_count = ipcache_count?;
     let mut records = writer.records;
+    records.extend(cluster_record?);
     let mut lxc_count = 0;
     for result in node_results {
         let (node_records, count) = result?;
@@ -403,6 +450,55 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
         objects_compiled: clang.is_some(),
         input_digest: options.input_digest.clone(),
     })
+}
+
+/// Why the cluster of a build output could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{} is not a routec build output: cannot read its manifest.json: {source}", .0.display(), source = .1)]
+    NotAnOutput(PathBuf, #[source] io::Error),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The parts of manifest.json that tie cluster.json to the build.
+#[derive(Deserialize)]
+struct ManifestFiles {
+    cluster: String,
+    nodes: Vec<String>,
+    files: Vec<FileRecord>,
+}
+
+/// The cluster `out` was built from ([`CLUSTER_JSON`]): the file the
+/// manifest lists (same sha256), for the cluster and nodes the manifest
+/// names, and well formed ([`Cluster::check_well_formed`]).
+pub fn read_cluster(out: &Path) -> Result<Cluster, ReadError> {
+    let manifest_path = out.join(MANIFEST);
+    let invalid = |path: &Path, message: String| ReadError::Invalid { path: path.to_path_buf(), message };
+    let manifest_text =
+        std::fs::read_to_string(&manifest_path).map_err(|e| ReadError::NotAnOutput(out.to_path_buf(), e))?;
+    let manifest: ManifestFiles = serde_json::from_str(&manifest_text)
+        .map_err(|e| invalid(&manifest_path, format!("not a routec manifest: {e}")))?;
+    let Some(record) = manifest.files.iter().find(|f| f.path == CLUSTER_JSON) else {
+        return Err(invalid(
+            &manifest_path,
+            format!("lists no {CLUSTER_JSON} (a build by an older routec): rebuild {}", out.display()),
+        ));
+    };
+    let path = out.join(CLUSTER_JSON);
+    let bytes = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+    if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
+        return Err(invalid(&path, "changed after the build (its sha256 differs from manifest.json)".into()));
+    }
+    let cluster: Cluster =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(&path, format!("not a routec cluster: {e}")))?;
+    cluster.check_well_formed().map_err(|e| invalid(&path, e))?;
+    if cluster.name != manifest.cluster || !cluster.nodes.iter().map(|n| &n.name).eq(&manifest.nodes) {
+        return Err(invalid(&path, "its cluster or nodes differ from those of manifest.json".into()));
+    }
+    Ok(cluster)
 }
 
 /// Refuses a cluster whose seeds would not fit the maps: the loader could

@@ -5,11 +5,15 @@
 use std::net::Ipv4Addr;
 
 pub use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
 
 /// Overhead of VXLAN over IPv4 (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14).
 pub const VXLAN_OVERHEAD: u32 = 50;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised as `OUT/cluster/cluster.json` by `routec build` (field names
+/// as here; see docs/build-output.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub name: String,
     pub overlay: Overlay,
@@ -21,14 +25,16 @@ pub struct Cluster {
     pub pods: Vec<Pod>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Overlay {
     pub kind: OverlayKind,
     pub port: u16,
     pub vni: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OverlayKind {
     Vxlan,
     Geneve,
@@ -45,7 +51,8 @@ impl OverlayKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Node {
     /// DNS-1123 subdomain: safe as a path component and in generated C comments.
     pub name: String,
@@ -57,7 +64,8 @@ pub struct Node {
     pub device: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pod {
     /// `namespace/name`.
     pub name: String,
@@ -80,8 +88,23 @@ pub struct Pod {
 
 /// A MAC address in wire order. Kept as a newtype: the lexer already parses
 /// it, and six bytes with a `Display` do not justify another dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// Serialised as its `aa:bb:cc:dd:ee:ff` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Mac(pub [u8; 6]);
+
+impl From<Mac> for String {
+    fn from(mac: Mac) -> String {
+        mac.to_string()
+    }
+}
+
+impl TryFrom<String> for Mac {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
 
 impl Mac {
     pub fn is_zero(self) -> bool {
@@ -131,6 +154,46 @@ impl Cluster {
             Ok(ip) => self.pods.iter().find(|p| p.ip == ip),
             Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
         }
+    }
+    /// Checks what consumers rely on without re-checking: a cluster read back
+    /// from `cluster.json` rather than made by the front end could otherwise
+    /// index out of bounds or put foreign names into paths and `ip` commands.
+    /// Only the structure and the names and ranges are checked, not the
+    /// language's relations between declarations (overlapping cidrs, ...).
+    pub fn check_well_formed(&self) -> Result<(), String> {
+        use crate::validate::{self, check_interface, check_pod_name, check_subdomain};
+        let mtu_range = if self.overlay.kind == OverlayKind::None { validate::MTU_RANGE } else { validate::MTU_RANGE_OVERLAY };
+        if !mtu_range.contains(&u64::from(self.mtu)) {
+            return Err(format!("mtu {} is outside {mtu_range:?}", self.mtu));
+        }
+        check_subdomain(&self.name).map_err(|e| format!("cluster name `{}`: {e}", self.name))?;
+        for (index, node) in self.nodes.iter().enumerate() {
+            check_subdomain(&node.name).map_err(|e| format!("node name `{}`: {e}", node.name))?;
+            check_interface(&node.device).map_err(|e| format!("node {} device `{}`: {e}", node.name, node.device))?;
+            if index > 0 && self.nodes[index - 1].name >= node.name {
+                return Err(format!("nodes are not sorted by name with no repeats at `{}`", node.name));
+            }
+        }
+        for (index, pod) in self.pods.iter().enumerate() {
+            check_pod_name(&pod.name).map_err(|e| format!("pod name `{}`: {e}", pod.name))?;
+            if pod.node >= self.nodes.len() {
+                return Err(format!("pod {} is on node #{} of {}", pod.name, pod.node, self.nodes.len()));
+            }
+            check_interface(&pod.lxc).map_err(|e| format!("pod {} lxc `{}`: {e}", pod.name, pod.lxc))?;
+            if !validate::ENDPOINT_RANGE.contains(&u64::from(pod.endpoint)) {
+                return Err(format!("pod {} endpoint {} is outside {:?}", pod.name, pod.endpoint, validate::ENDPOINT_RANGE));
+            }
+            if !validate::IDENTITY_RANGE.contains(&u64::from(pod.identity)) {
+                return Err(format!("pod {} identity {} is outside {:?}", pod.name, pod.identity, validate::IDENTITY_RANGE));
+            }
+            if index > 0 {
+                let previous = &self.pods[index - 1];
+                if (previous.node, previous.ip) >= (pod.node, pod.ip) {
+                    return Err(format!("pods are not sorted by (node, ip) with no repeats at {}", pod.name));
+                }
+            }
+        }
+        Ok(())
     }
     /// MTU that pods get: the underlay MTU minus the overlay's overhead.
     pub fn pod_mtu(&self) -> u32 {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use build_support::reference_cluster;
-use routec_compiler::build::{build, input_digest, BuildError, BuildOptions, ClangChoice};
+use routec_compiler::build::{build, input_digest, read_cluster, BuildError, BuildOptions, ClangChoice, ReadError};
 
 fn no_clang() -> BuildOptions {
     BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]))
@@ -44,6 +44,7 @@ fn output_has_the_documented_layout() {
         }
     }
     assert!(files.contains_key("cluster/cilium_ipcache.seed"));
+    assert!(files.contains_key("cluster/cluster.json"));
     assert!(files.contains_key("manifest.json"));
     assert!(files.keys().any(|f| f.starts_with("bpf/") && f.ends_with(".c")));
     assert!(!files.keys().any(|f| f.ends_with(".o")), "--no-clang writes no objects");
@@ -201,4 +202,72 @@ fn a_build_failing_half_way_leaves_nothing_behind() {
     let mut names: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     names.sort();
     assert_eq!(names, ["fake-clang", "out"]);
+}
+
+#[test]
+fn the_output_records_the_cluster_it_was_built_from() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let cluster = reference_cluster();
+    build(&cluster, &no_clang(), &out).unwrap();
+    assert_eq!(read_cluster(&out).unwrap(), cluster);
+    // Plain JSON a reader can follow: addresses, cidrs and MACs as text.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cluster/cluster.json")).unwrap()).unwrap();
+    assert_eq!(json["overlay"], serde_json::json!({"kind": "vxlan", "port": 8472, "vni": 0}));
+    assert_eq!(json["nodes"][1]["pod_cidr"], "10.10.2.0/24");
+    let netshoot = &json["pods"][1];
+    assert_eq!(netshoot["name"], "networking101/netshoot-7d996d7884-fwt8z");
+    assert_eq!((&netshoot["node"], &netshoot["ip"]), (&1.into(), &"10.10.2.121".into()));
+    assert_eq!((&netshoot["mac"], &netshoot["node_mac"]), (&"ea:c4:71:d6:4f:a0".into(), &"f6:87:b6:c3:a6:45".into()));
+    assert_eq!(json["pods"][0]["mac"], serde_json::Value::Null, "undeclared: found at load time");
+}
+
+#[test]
+fn a_recorded_cluster_is_read_back_only_as_built() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let recorded = out.join("cluster/cluster.json");
+    let original = std::fs::read_to_string(&recorded).unwrap();
+    let message = |out: &Path| read_cluster(out).unwrap_err().to_string();
+
+    std::fs::write(&recorded, original.replace("10.10.2.121", "10.10.2.122")).unwrap();
+    assert!(message(&out).contains("changed after the build"), "{}", message(&out));
+
+    // Well formed as well as listed: a pod on a node that does not exist is
+    // refused, not an index out of bounds later.
+    let mut json: serde_json::Value = serde_json::from_str(&original).unwrap();
+    json["pods"][0]["node"] = 7.into();
+    std::fs::write(&recorded, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    reseal(&out, "cluster/cluster.json");
+    assert!(message(&out).contains("is on node #7 of 3"), "{}", message(&out));
+    json["pods"][0]["node"] = 1.into();
+    json["pods"][0]["mac"] = "not-a-mac".into();
+    std::fs::write(&recorded, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    reseal(&out, "cluster/cluster.json");
+    assert!(message(&out).contains("`not-a-mac` is not a MAC address"), "{}", message(&out));
+
+    // A build of an older routec lists no cluster.json: rebuild.
+    let manifest_path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["files"].as_array_mut().unwrap().retain(|f| f["path"] != "cluster/cluster.json");
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::remove_file(&recorded).unwrap();
+    assert!(message(&out).contains("lists no cluster/cluster.json"), "{}", message(&out));
+
+    assert!(matches!(read_cluster(scratch.path()), Err(ReadError::NotAnOutput(..))));
+}
+
+/// Records the current digest of `rel` in the manifest, as if built so.
+fn reseal(out: &Path, rel: &str) {
+    use sha2::Digest;
+    let bytes = std::fs::read(out.join(rel)).unwrap();
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for file in manifest["files"].as_array_mut().unwrap().iter_mut().filter(|f| f["path"] == rel) {
+        file["sha256"] = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+        file["size"] = bytes.len().into();
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 }

@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use routec_compiler::model::{Cluster, Node};
 use serde::{Deserialize, Serialize};
 
+use crate::loader::BuildOutput;
 use crate::{netns, Context, Error, Result};
 
 /// Where labs keep their state and build output, and where bpffs is.
@@ -454,18 +455,19 @@ pub fn node_target(state: &LabState, node: &str) -> Result<crate::loader::Target
     })
 }
 
-/// Applies the build at `state.out` to every node of the lab, several nodes
-/// at a time.
+/// Applies `build` (the lab's build, at `state.out`) to every node of the
+/// lab, several nodes at a time.
 pub fn apply_all(
-    cluster: &Cluster,
+    build: &BuildOutput,
     state: &LabState,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
+    let cluster = &build.cluster;
     let results = in_parallel(
         cluster.nodes.len(),
         |index| {
             let node = &cluster.nodes[index].name;
-            crate::loader::NodePlan::from_build(&state.out, cluster, node)
+            crate::loader::NodePlan::from_build(build, node)
                 .and_then(|plan| crate::loader::apply(&plan, &node_target(state, node)?))
                 .context(|| format!("apply to node {node} failed"))
                 .map(|report| (node.clone(), report))
@@ -475,23 +477,20 @@ pub fn apply_all(
     results.into_iter().collect()
 }
 
-/// Brings a lab up from an existing build of `cluster` at `out`: topology,
-/// then every node applied. On failure everything made is removed again.
-pub fn up_from_build(
-    cluster: &Cluster,
-    out: &Path,
-    name: &str,
-    options: &LabOptions,
-    progress: &mut dyn FnMut(&str),
-) -> Result<LabState> {
+/// Brings a lab up from an existing build at `out` (of the cluster it
+/// records): topology, then every node applied. On failure everything made
+/// is removed again.
+pub fn up_from_build(out: &Path, name: &str, options: &LabOptions, progress: &mut dyn FnMut(&str)) -> Result<LabState> {
     if LabState::state_file(&options.state_dir, name).exists() {
         return Err(Error::msg(format!("lab `{name}` is already up (`routec lab down {name}` first)")));
     }
     check_root()?;
+    let build = BuildOutput::open(out)?;
+    let cluster = &build.cluster;
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     state.tc_mode = options.tc_mode;
     let result = create_topology(cluster, &mut state, &options.state_dir, progress)
-        .and_then(|()| apply_all(cluster, &state, progress));
+        .and_then(|()| apply_all(&build, &state, progress));
     match result {
         Ok(_) => Ok(state),
         Err(e) => {
@@ -542,7 +541,7 @@ pub fn up(
             build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
                 .map_err(|e| Error::msg(format!("routec build failed: {e}")))
         });
-    let result = built.and_then(|_| up_from_build(cluster, &out, name, options, progress));
+    let result = built.and_then(|_| up_from_build(&out, name, options, progress));
     // A lab that never got a state file leaves only its build behind: remove it.
     if result.is_err() && !LabState::state_file(&options.state_dir, name).exists() {
         let _ = std::fs::remove_dir_all(options.state_dir.join(name));

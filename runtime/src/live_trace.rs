@@ -140,18 +140,12 @@ pub fn read_ipcache(target: &Target) -> Result<Vec<(IpcacheKey, RemoteEndpointIn
     Ok(entries)
 }
 
-/// The ifindex of each named lxc in the node's namespace (`None` when the
-/// pod has no lxc name or the interface does not exist).
+/// The ifindex of each pod's lxc in the node's namespace (`None` when the
+/// interface does not exist).
 fn lxc_ifindexes(netns: Option<&Path>, pods: &[&PodRef]) -> Result<Vec<Option<u32>>> {
-    let names: Vec<Option<String>> = pods.iter().map(|p| p.lxc.clone()).collect();
+    let names: Vec<String> = pods.iter().map(|p| p.lxc.clone()).collect();
     netns::run_in(netns, move || -> Result<Vec<Option<u32>>> {
-        names
-            .iter()
-            .map(|name| match name {
-                Some(name) => Ok(netlink::link_by_name(name)?.map(|link| link.ifindex)),
-                None => Ok(None),
-            })
-            .collect()
+        names.iter().map(|name| Ok(netlink::link_by_name(name)?.map(|link| link.ifindex))).collect()
     })
 }
 

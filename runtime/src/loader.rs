@@ -32,7 +32,7 @@ use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
 use routec_compiler::layout::{self, EndpointInfo, EndpointKey, MapSpec, Reason};
-use routec_compiler::model::Mac;
+use routec_compiler::model::{Cluster, Mac};
 use serde::{Deserialize, Serialize};
 
 use crate::netlink::{self, LinkInfo};
@@ -321,27 +321,36 @@ pub fn check_pinned_map(path: &Path, spec: &MapSpec) -> Result<bool> {
 }
 
 
-/// Reads one node's part of a `routec build` output. The cluster supplies
-/// what the files do not carry: which lxc belongs to which pod, and the
-/// node's constants.
+/// A `routec build` output opened for loading: its manifest and the cluster
+/// it was built from (`cluster/cluster.json`, checked against the manifest),
+/// which says which lxc belongs to which pod and gives the nodes' constants.
+/// Opened once, it serves the plans of all its nodes.
+#[derive(Debug)]
+pub struct BuildOutput {
+    pub out: PathBuf,
+    pub cluster: Cluster,
+    manifest: Manifest,
+}
+
+impl BuildOutput {
+    pub fn open(out: &Path) -> Result<Self> {
+        let manifest = Manifest::read(out)?;
+        let cluster = routec_compiler::build::read_cluster(out).map_err(|e| Error::msg(e.to_string()))?;
+        Ok(BuildOutput { out: out.to_path_buf(), cluster, manifest })
+    }
+}
+
+/// Reads one node's part of a build output.
 impl NodePlan {
-    pub fn from_build(out: &Path, cluster: &routec_compiler::model::Cluster, node: &str) -> Result<Self> {
+    pub fn from_build(build: &BuildOutput, node: &str) -> Result<Self> {
         use routec_compiler::model::OverlayKind;
+        let (out, cluster, manifest) = (build.out.as_path(), &build.cluster, &build.manifest);
         let node_index = cluster
             .nodes
             .iter()
             .position(|n| n.name == node)
-            .ok_or_else(|| Error::msg(format!("the build has no node `{node}`")))?;
+            .ok_or_else(|| Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), cluster.name)))?;
         let constants = LoadConstants::for_node(cluster, node_index);
-        let manifest = Manifest::read(out)?;
-        if manifest.cluster != cluster.name || !manifest.nodes.iter().any(|n| n == node) {
-            return Err(Error::msg(format!(
-                "{} is a build of cluster `{}`, not of this cluster `{}` with node `{node}`",
-                out.display(),
-                manifest.cluster,
-                cluster.name
-            )));
-        }
         if !manifest.objects_compiled {
             return Err(Error::msg(format!("{} was built without eBPF objects (--no-clang): rebuild with clang", out.display())));
         }
@@ -395,10 +404,7 @@ impl NodePlan {
 /// The parts of `OUT/manifest.json` the loader checks.
 #[derive(Debug, Deserialize)]
 struct Manifest {
-    cluster: String,
-    input_digest: String,
     objects_compiled: bool,
-    nodes: Vec<String>,
     maps: Vec<ManifestMap>,
     files: Vec<ManifestFile>,
 }
@@ -440,12 +446,6 @@ impl Manifest {
             })
             .collect()
     }
-}
-
-/// The digest of the input a build was made from (`manifest.json`), to
-/// check that a cluster given beside a build is the one it was built from.
-pub fn build_input_digest(out: &Path) -> Result<String> {
-    Ok(Manifest::read(out)?.input_digest)
 }
 
 fn seed_error(e: layout::LengthError) -> Error {

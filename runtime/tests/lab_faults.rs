@@ -25,12 +25,12 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
     build(&cluster, &out);
-    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
+    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
     let target = lab::node_target(&state, WORKER).unwrap();
 
     // Apply the same build again: nothing is written.
-    let plan = loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap();
+    let plan = node_plan(&out, WORKER).unwrap();
     let again = loader::apply(&plan, &target).unwrap();
     assert!(again.changed_nothing(), "second apply changed: {again}");
     assert_eq!(again.cilium_lxc.unchanged, 4);
@@ -47,7 +47,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let grown_out = options.state_dir.join(name).join("out-grown");
     build(&grown, &grown_out);
     let status_before = loader::status(&target).unwrap();
-    let plan = loader::NodePlan::from_build(&grown_out, &grown, WORKER).unwrap();
+    let plan = node_plan(&grown_out, WORKER).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
     assert!(err.contains("lxcmissing0"), "the error names the missing interface: {err}");
     let status_after = loader::status(&target).unwrap();
@@ -61,7 +61,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     wrong.pods[0].ifindex = Some(77);
     let wrong_out = options.state_dir.join(name).join("out-wrong");
     build(&wrong, &wrong_out);
-    let plan = loader::NodePlan::from_build(&wrong_out, &wrong, WORKER).unwrap();
+    let plan = node_plan(&wrong_out, WORKER).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
     assert!(err.contains("declared ifindex 77") && err.contains("has ifindex 9"), "{err}");
 
@@ -70,7 +70,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     changed.pods[0].identity = 4242;
     let changed_out = options.state_dir.join(name).join("out-changed");
     build(&changed, &changed_out);
-    let plan = loader::NodePlan::from_build(&changed_out, &changed, WORKER).unwrap();
+    let plan = node_plan(&changed_out, WORKER).unwrap();
     let report = loader::apply(&plan, &target).unwrap();
     assert_eq!((report.cilium_lxc.updated, report.cilium_lxc.added, report.cilium_lxc.deleted), (1, 0, 0), "{report}");
     assert_eq!((report.cilium_ipcache.updated, report.cilium_ipcache.added), (1, 0), "{report}");
@@ -83,10 +83,10 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     build(&cluster, &bad_out);
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rejected_by_verifier.c");
     compile_bpf(&source, &bad_out.join("bpf/bpf_host.o"));
-    let plan = loader::NodePlan::from_build(&bad_out, &cluster, WORKER);
+    let plan = node_plan(&bad_out, WORKER);
     assert!(plan.unwrap_err().to_string().contains("changed after the build"), "the manifest guards the objects");
     reseal_manifest(&bad_out, "bpf/bpf_host.o");
-    let plan = loader::NodePlan::from_build(&bad_out, &cluster, WORKER).unwrap();
+    let plan = node_plan(&bad_out, WORKER).unwrap();
     let before = loader::status(&target).unwrap();
     let err = loader::apply(&plan, &target).unwrap_err().to_string();
     eprintln!("{err}");
@@ -118,7 +118,7 @@ fn two_labs_side_by_side_and_nothing_left_after_down() {
         for name in [a, b] {
             let out = options.state_dir.join(name).join("out");
             build(&cluster, &out);
-            states.push(lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap());
+            states.push(lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap());
         }
         for state in &states {
             let src = &state.pod("10.10.2.117").unwrap().netns;
@@ -126,7 +126,7 @@ fn two_labs_side_by_side_and_nothing_left_after_down() {
             assert!(counter(state, WORKER, Reason::TunnelEncap) >= 1);
         }
         // A third lab with a taken name is refused, and leaves the first alone.
-        let err = lab::up_from_build(&cluster, &states[0].out, a, &options, &mut |_| {}).unwrap_err();
+        let err = lab::up_from_build(&states[0].out, a, &options, &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("already up"), "{err}");
         assert!(ping(&states[0].pod("10.10.2.117").unwrap().netns, "10.10.2.121"));
         lab::down(&options.state_dir, a).unwrap();
@@ -154,7 +154,7 @@ fn down_cleans_up_after_a_crashed_up() {
     lab::create_topology(&cluster, &mut state, &options.state_dir, &mut |_| {}).unwrap();
     // And one node applied.
     let target = lab::node_target(&state, WORKER).unwrap();
-    loader::apply(&loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap(), &target).unwrap();
+    loader::apply(&node_plan(&out, WORKER).unwrap(), &target).unwrap();
     lab::down(&options.state_dir, name).unwrap();
     assert_eq!(leftovers(name, &options), Vec::<String>::new());
 }

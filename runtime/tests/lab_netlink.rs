@@ -30,7 +30,7 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
     build(&cluster, &out);
-    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
+    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
     let worker_ns = state.node(WORKER).unwrap().netns.clone();
     assert!(ping(&busybox, "10.10.2.121") && ping(&busybox, "10.10.1.155") && ping(&worker_ns, "10.10.2.117"));
@@ -41,7 +41,7 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
     assert!(shown.contains("clsact/egress cil_from_host"), "{shown}");
 
     let mut target = lab::node_target(&state, WORKER).unwrap();
-    let plan = loader::NodePlan::from_build(&out, &cluster, WORKER).unwrap();
+    let plan = node_plan(&out, WORKER).unwrap();
     let again = loader::apply(&plan, &target).unwrap();
     assert!(again.changed_nothing(), "{again}");
 

@@ -12,7 +12,7 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
     let out = options.state_dir.join(name).join("out");
     build(&cluster, &out);
     let started = std::time::Instant::now();
-    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |_| {}).unwrap();
+    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
     let up = started.elapsed();
     let pairs: Vec<(String, String)> = state
         .pods

@@ -20,7 +20,7 @@ fn reference_cluster_carries_icmp_and_tcp() {
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
     build(&cluster, &out);
-    let state = lab::up_from_build(&cluster, &out, name, &options, &mut |l| eprintln!("{l}")).unwrap();
+    let state = lab::up_from_build(&out, name, &options, &mut |l| eprintln!("{l}")).unwrap();
     let ns = |ip: &str| state.pod(ip).unwrap().netns.clone();
     let (busybox, netshoot, remote) = (ns("10.10.2.117"), ns("10.10.2.121"), ns("10.10.1.155"));
 

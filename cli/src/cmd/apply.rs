@@ -1,10 +1,11 @@
-//! `routec apply OUT --node NAME --cluster PATH`: load a build's datapath for
-//! one node (runtime::loader). Exit 0 applied (or nothing to change), 1 failed.
+//! `routec apply OUT --node NAME`: load a build's datapath for one node
+//! (runtime::loader); the build records its cluster, so OUT is all it needs.
+//! Exit 0 applied (or nothing to change), 1 failed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_runtime::loader::{self, NodePlan, Target};
+use routec_runtime::loader::{BuildOutput, NodePlan, Target};
 
 /// Where a node's datapath lives; shared by apply, detach and status.
 #[derive(clap::Args, Debug, Clone)]
@@ -33,10 +34,6 @@ impl NodeArgs {
 pub struct Args {
     /// Output folder of `routec build`.
     pub out: PathBuf,
-    /// The cluster the build was made from (a .route file or folder): it says
-    /// which lxc belongs to which pod and the node's addresses.
-    #[arg(long)]
-    pub cluster: PathBuf,
     #[command(flatten)]
     pub node: NodeArgs,
     /// How programs are attached to the tc hooks.
@@ -45,28 +42,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let input = super::common::InputArgs { path: args.cluster.clone(), message_format: super::common::MessageFormat::Human };
-    let analysis = match super::common::analyze(&input) {
-        Ok(analysis) => analysis,
-        Err(code) => return code,
-    };
-    let Some(cluster) = analysis.cluster.as_ref() else { return ExitCode::from(1) };
-    let same_input = routec_compiler::build::analysis_digest(&args.cluster, &analysis)
-        .map_err(|e| e.to_string())
-        .and_then(|digest| Ok(digest == loader::build_input_digest(&args.out).map_err(|e| e.to_string())?));
-    match same_input {
-        Ok(true) => {}
-        Ok(false) => {
-            eprintln!("error: {} was not built from {}: rebuild, or pass the input it was built from", args.out.display(), args.cluster.display());
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    let result = NodePlan::from_build(&args.out, cluster, &args.node.node)
-        .and_then(|plan| loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }));
+    let result = BuildOutput::open(&args.out)
+        .and_then(|build| NodePlan::from_build(&build, &args.node.node))
+        .and_then(|plan| routec_runtime::loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }));
     match result {
         Ok(report) => {
             println!("node {}: {report}", args.node.node);

@@ -118,8 +118,8 @@ fn trace_row(
             Verdict::LeftCluster { node, .. } => ("left-cluster", node.clone()),
         };
         pairs.push(PairVerdict {
-            src: src.label(),
-            dst: dst.label(),
+            src: src.name.clone(),
+            dst: dst.name.clone(),
             src_ip: src.ip,
             dst_ip: dst.ip,
             result,

@@ -79,12 +79,7 @@ fn lookup_text(out: &mut String, lookup: &Lookup, mode: Mode) {
 pub fn render_text(trace: &Trace) -> String {
     let mut out = String::new();
     let packet = &trace.packet;
-    let dst_name = trace
-        .dst
-        .pod
-        .as_ref()
-        .and_then(|p| p.name.clone())
-        .unwrap_or_else(|| "no pod".to_string());
+    let dst_name = trace.dst.pod.as_ref().map_or("no pod", |p| p.name.as_str());
     let port = packet.port.map_or(String::new(), |p| format!(" port {p}"));
     let _ = writeln!(
         out,
@@ -208,12 +203,7 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
     }
     let _ = writeln!(out);
     let width = n.to_string().len().max(2);
-    let name_width = matrix
-        .pods
-        .iter()
-        .map(|p| p.label().len())
-        .max()
-        .unwrap_or(0);
+    let name_width = matrix.pods.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let _ = write!(
         out,
         "{:>w$}  {:<nw$}  ",
@@ -232,7 +222,7 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
             out,
             "{:>w$}  {:<nw$}  {:<15} ",
             i + 1,
-            pod.label(),
+            pod.name,
             pod.ip.to_string(),
             w = width,
             nw = name_width

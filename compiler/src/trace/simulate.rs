@@ -217,7 +217,7 @@ pub enum Source {
 impl Source {
     pub fn label(&self) -> String {
         match self {
-            Source::Pod(pod) => pod.label(),
+            Source::Pod(pod) => pod.name.clone(),
             Source::Node { name, .. } => format!("node {name}"),
         }
     }
@@ -295,7 +295,7 @@ pub fn trace(
     }
     if let Some(pod) = view.find_pod(src) {
         if pod.ip == dst_ip {
-            return Err(TraceError::ToItself(pod.label()));
+            return Err(TraceError::ToItself(pod.name.clone()));
         }
         let packet = Packet {
             src: pod.ip,
@@ -326,7 +326,7 @@ pub fn trace_packet(
     packet: Packet,
 ) -> Result<Trace, TraceError> {
     let no_maps = || TraceError::NoMaps {
-        sender: src.label(),
+        sender: src.name.clone(),
         node: src.node.clone(),
     };
     let node = view
@@ -337,7 +337,7 @@ pub fn trace_packet(
         "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
         node.router,
         program(Interface::Lxc).name,
-        src.lxc.as_deref().unwrap_or("its lxc"),
+        src.lxc,
     )];
     if packet.proto != Proto::Icmp {
         notes.push(format!(
@@ -522,10 +522,7 @@ fn from_container<'a>(
     let program = program(Interface::Lxc);
     let hop = Hop {
         node: node.name.clone(),
-        device: src
-            .lxc
-            .clone()
-            .unwrap_or_else(|| format!("lxc of {}", src.ip)),
+        device: src.lxc.clone(),
         ifindex: src.ifindex,
         hook: hook(program),
         program: program.name,
@@ -625,7 +622,7 @@ fn deliver<'a>(
     }
     let mode = view.mode();
     let pod = view.pod_at(&node.name, packet.dst);
-    let lxc = pod.and_then(|p| p.lxc.clone());
+    let lxc = pod.map(|p| p.lxc.clone());
     let ifindex = match (info.ifindex, mode) {
         (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
         (ifindex, _) => format!("ifindex {ifindex}"),
@@ -641,12 +638,12 @@ fn deliver<'a>(
     hop.next = Some(format!(
         "{} ({ifindex}) -> eth0 of {}, endpoint {}",
         lxc.as_deref().unwrap_or("the endpoint's lxc"),
-        pod.map_or_else(|| packet.dst.to_string(), PodRef::label),
+        pod.map_or_else(|| packet.dst.to_string(), |p| p.name.clone()),
         info.lxc_id,
     ));
     let verdict = Verdict::Delivered {
         node: node.name.clone(),
-        pod: pod.and_then(|p| p.name.clone()),
+        pod: pod.map(|p| p.name.clone()),
         ip: packet.dst,
         lxc,
         endpoint: info.lxc_id,
@@ -825,7 +822,7 @@ pub fn trace_from_node(
     let (hop, verdict) = match found {
         Some(info) if !info.is_host() => {
             let pod = view.pod_at(&node.name, packet.dst);
-            let lxc = pod.and_then(|p| p.lxc.clone());
+            let lxc = pod.map(|p| p.lxc.clone());
             let ifindex = match (info.ifindex, mode) {
                 (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
                 (ifindex, _) => format!("ifindex {ifindex}"),
@@ -839,12 +836,12 @@ pub fn trace_from_node(
             hop.next = Some(format!(
                 "{} ({ifindex}) -> eth0 of {}, endpoint {}",
                 lxc.as_deref().unwrap_or("the endpoint's lxc"),
-                pod.map_or_else(|| packet.dst.to_string(), PodRef::label),
+                pod.map_or_else(|| packet.dst.to_string(), |p| p.name.clone()),
                 info.lxc_id,
             ));
             let verdict = Verdict::Delivered {
                 node: node.name.clone(),
-                pod: pod.and_then(|p| p.name.clone()),
+                pod: pod.map(|p| p.name.clone()),
                 ip: packet.dst,
                 lxc,
                 endpoint: info.lxc_id,

@@ -284,10 +284,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         .max(2 * MARGIN + result_chars * 8);
 
     let packet = &trace.packet;
-    let name = |pod: Option<&PodRef>| {
-        pod.and_then(|p| p.name.clone())
-            .map_or(String::new(), |n| format!(" ({n})"))
-    };
+    let name = |pod: Option<&PodRef>| pod.map_or(String::new(), |p| format!(" ({})", p.name));
     let title = format!(
         "routec trace: {}{} -> {}{}, {}",
         packet.src,
@@ -383,7 +380,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 y + 18,
                 10,
                 r##" font-weight="bold" fill="#263238""##,
-                &pod.label(),
+                &pod.name,
             );
             canvas.text(
                 x + POD_X + 8,
@@ -393,13 +390,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 &format!("{} · endpoint {}", pod.ip, pod.endpoint),
             );
             canvas.rect((x + DEV_X, cy - 16, DEV_W, 32), "#eceff1", "#78909c", 1);
-            canvas.text(
-                x + DEV_X + 6,
-                cy - 3,
-                10,
-                r##" fill="#263238""##,
-                pod.lxc.as_deref().unwrap_or("lxc"),
-            );
+            canvas.text(x + DEV_X + 6, cy - 3, 10, r##" fill="#263238""##, &pod.lxc);
             let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| {
                 format!("ifindex {i}")
             });

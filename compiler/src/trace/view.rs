@@ -37,24 +37,19 @@ pub struct NodeConfig {
 }
 
 /// A pod as the tracer names it: map entries carry no names, so names come
-/// from the cluster description when there is one.
+/// from the cluster (given, or the one a build records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodRef {
-    pub name: Option<String>,
+    /// `namespace/name`.
+    pub name: String,
     pub ip: Ipv4Addr,
     pub node: String,
     pub endpoint: u16,
-    pub lxc: Option<String>,
+    /// Host-side veth name.
+    pub lxc: String,
     /// The ifindex of the pod's lxc as the ingress interface has it: declared
     /// (offline) or discovered (live); `None` when not known.
     pub ifindex: Option<u32>,
-}
-
-impl PodRef {
-    /// The pod's name, or its IP when the view has no names.
-    pub fn label(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.ip.to_string())
-    }
 }
 
 /// The tracer's view of a datapath.
@@ -85,10 +80,7 @@ pub trait Datapath {
     fn find_pod(&self, name_or_ip: &str) -> Option<&PodRef> {
         match name_or_ip.parse::<Ipv4Addr>() {
             Ok(ip) => self.pod_by_ip(ip),
-            Err(_) => self
-                .pods()
-                .iter()
-                .find(|p| p.name.as_deref() == Some(name_or_ip)),
+            Err(_) => self.pods().iter().find(|p| p.name == name_or_ip),
         }
     }
     fn pod_at(&self, node: &str, ip: Ipv4Addr) -> Option<&PodRef> {
@@ -246,11 +238,11 @@ impl PodRef {
             .pods
             .iter()
             .map(|pod| PodRef {
-                name: Some(pod.name.clone()),
+                name: pod.name.clone(),
                 ip: pod.ip,
                 node: cluster.nodes[pod.node].name.clone(),
                 endpoint: pod.endpoint,
-                lxc: Some(pod.lxc.clone()),
+                lxc: pod.lxc.clone(),
                 ifindex: pod.ifindex,
             })
             .collect()

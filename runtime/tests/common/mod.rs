@@ -53,6 +53,12 @@ pub fn build(cluster: &routec_compiler::model::Cluster, out: &std::path::Path) {
     build(cluster, &BuildOptions::new(ClangChoice::Use(None), "test".into()), out).unwrap();
 }
 
+/// The loader's plan for `node` from the build at `out`.
+pub fn node_plan(out: &std::path::Path, node: &str) -> routec_runtime::Result<routec_runtime::loader::NodePlan> {
+    use routec_runtime::loader::{BuildOutput, NodePlan};
+    BuildOutput::open(out).and_then(|build| NodePlan::from_build(&build, node))
+}
+
 /// Records a file swapped into a build in its manifest, as if built so.
 pub fn reseal_manifest(out: &std::path::Path, rel: &str) {
     use sha2::Digest;
