@@ -399,6 +399,19 @@ fn all_pairs_matrix() {
 }
 
 #[test]
+fn a_matrix_too_large_to_hold_is_a_clear_error() {
+    let options = routec_compiler::gen::GenOptions { nodes: 100, pods_per_node: 30, seed: 1 };
+    let text = routec_compiler::gen::generate_string(&options).unwrap();
+    let cluster = routec_compiler::frontend::analyze_str("big.route", &text).cluster.unwrap();
+    let err = matrix(&Snapshot::from_cluster(&cluster)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--all on 3000 pods is 8997000 pairs, more than the 4194304 a matrix holds: \
+         trace single pairs, or a smaller cluster"
+    );
+}
+
+#[test]
 fn matrix_reports_drops() {
     // Remove worker2's entry for 10.10.1.155: packets to it die there, and its
     // own packets fail the source check.

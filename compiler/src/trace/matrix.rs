@@ -45,10 +45,19 @@ impl Matrix {
     }
 }
 
+/// The most pairs `--all` computes (about 2,000 pods): every pair is kept in
+/// memory with its verdict, around 250 bytes each.
+pub const MAX_PAIRS: u64 = 4_194_304;
+
 /// Traces an ICMP packet (TTL 64) between every ordered pair of distinct
 /// pods, from every pod on a node whose maps the view has. Rows are traced
 /// on all cores: each trace is independent.
 pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
+    let pod_count = view.pods().len();
+    let pairs = pod_count as u64 * pod_count.saturating_sub(1) as u64;
+    if pairs > MAX_PAIRS {
+        return Err(TraceError::MatrixTooLarge { pods: pod_count, pairs, limit: MAX_PAIRS });
+    }
     let pods = view.pods().to_vec();
     let sources: Vec<usize> = (0..pods.len())
         .filter(|&i| view.has_maps(&pods[i].node))

@@ -268,6 +268,8 @@ pub enum TraceError {
     PortWithoutTransport,
     #[error("a TTL of 0 cannot leave the pod")]
     ZeroTtl,
+    #[error("--all on {pods} pods is {pairs} pairs, more than the {limit} a matrix holds: trace single pairs, or a smaller cluster")]
+    MatrixTooLarge { pods: usize, pairs: u64, limit: u64 },
 }
 
 /// Traces a packet from `src` (a pod's name or IP, or a node's name) to
