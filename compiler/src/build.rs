@@ -184,14 +184,15 @@ impl MapRecord {
     }
 }
 
-/// One line of a node's attach plan.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// One line of a node's attach plan (`attach.json`), as build writes it and
+/// the loader reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Attachment {
     pub interface: String,
-    /// `ingress` or `egress` (tc).
-    pub direction: &'static str,
-    pub program: &'static str,
-    /// Relative to OUT.
+    /// The tc hook: `ingress` or `egress`.
+    pub direction: bpf::Direction,
+    pub program: String,
+    /// Object file, relative to OUT (`bpf/bpf_lxc.o`).
     pub object: String,
 }
 
@@ -203,8 +204,8 @@ pub fn attach_plan(cluster: &Cluster, node: usize) -> Vec<Attachment> {
     for program in bpf::PROGRAMS {
         let attach = |interface: &str| Attachment {
             interface: interface.to_string(),
-            direction: program.direction.as_str(),
-            program: program.name,
+            direction: program.direction,
+            program: program.name.to_string(),
             object: format!("bpf/{}", program.object),
         };
         match program.interface.device() {

@@ -30,7 +30,8 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::{NlOptions, SchedClassifierLink, TcAttachOptions, TcHandle};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
-use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
+use routec_compiler::bpf::{Direction, LoadConstants, OVERLAY_DEVICE};
+use routec_compiler::build::Attachment;
 use routec_compiler::layout::{self, EndpointInfo, EndpointKey, MapSpec, Reason};
 use routec_compiler::model::{Cluster, Mac};
 use serde::{Deserialize, Serialize};
@@ -107,42 +108,18 @@ impl Target {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-    fn tc(self) -> TcAttachType {
-        match self {
-            Direction::Ingress => TcAttachType::Ingress,
-            Direction::Egress => TcAttachType::Egress,
-        }
-    }
-    fn tc_parent(self) -> u32 {
-        match self {
-            Direction::Ingress => netlink::TC_PARENT_INGRESS,
-            Direction::Egress => netlink::TC_PARENT_EGRESS,
-        }
+fn tc_attach_type(direction: Direction) -> TcAttachType {
+    match direction {
+        Direction::Ingress => TcAttachType::Ingress,
+        Direction::Egress => TcAttachType::Egress,
     }
 }
 
-/// One line of `attach.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    pub interface: String,
-    pub direction: Direction,
-    pub program: String,
-    /// Object file, relative to OUT (`bpf/bpf_lxc.o`).
-    pub object: String,
+fn tc_parent(direction: Direction) -> u32 {
+    match direction {
+        Direction::Ingress => netlink::TC_PARENT_INGRESS,
+        Direction::Egress => netlink::TC_PARENT_EGRESS,
+    }
 }
 
 /// Per-node load-time constants (the `const volatile` globals of the
@@ -653,7 +630,7 @@ fn raw_ipcache_key(key: &LpmKey<[u8; 20]>) -> [u8; 24] {
 
 /// Program ids attached with TCX on `interface`/`direction` in the current namespace.
 fn tcx_programs(interface: &str, direction: Direction) -> Result<Vec<(u32, String)>> {
-    let (_, programs) = SchedClassifier::query_tcx(interface, direction.tc())
+    let (_, programs) = SchedClassifier::query_tcx(interface, tc_attach_type(direction))
         .map_err(|e| Error::msg(format!("cannot list the tcx programs of {interface} {}: {}", direction.as_str(), chain(&e))))?;
     Ok(programs.iter().map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string())).collect())
 }
@@ -830,7 +807,7 @@ const NETLINK_HANDLE: TcHandle = TcHandle::new(0, 1);
 
 fn netlink_filter(record: &AttachRecord) -> Option<netlink::TcFilter> {
     let ifindex = netlink::link_by_name(&record.interface).ok()??.ifindex;
-    netlink::tc_bpf_filters(ifindex, record.direction.tc_parent())
+    netlink::tc_bpf_filters(ifindex, tc_parent(record.direction))
         .ok()?
         .into_iter()
         .find(|f| f.priority == NETLINK_PRIORITY && f.handle == u32::from(NETLINK_HANDLE))
@@ -862,7 +839,7 @@ fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Optio
             } else {
                 // A pin whose link no longer works (its interface was re-created) is replaced.
                 let _ = std::fs::remove_file(&record.link_pin);
-                prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::TcxOrder(LinkOrder::default()))
+                prog.attach_with_options(&record.interface, tc_attach_type(record.direction), TcAttachOptions::TcxOrder(LinkOrder::default()))
                     .map_err(|e| fail(&e))?
             };
             let link = prog.take_link(link_id).map_err(|e| fail(&e))?;
@@ -881,11 +858,11 @@ fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Optio
             let options = NlOptions { priority: NETLINK_PRIORITY, handle: NETLINK_HANDLE, classid: None };
             let link_id = if previous.is_some() && netlink_filter(record).is_some() {
                 // Replacing the filter in place swaps the program atomically.
-                let existing = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)
+                let existing = SchedClassifierLink::attached(&record.interface, tc_attach_type(record.direction), NETLINK_PRIORITY, NETLINK_HANDLE, None)
                     .map_err(|e| fail(&e))?;
                 prog.attach_to_link(existing).map_err(|e| fail(&e))?
             } else {
-                prog.attach_with_options(&record.interface, record.direction.tc(), TcAttachOptions::Netlink(options))
+                prog.attach_with_options(&record.interface, tc_attach_type(record.direction), TcAttachOptions::Netlink(options))
                     .map_err(|e| fail(&e))?
             };
             // A netlink link detaches when dropped: this one must outlive the process.
@@ -924,7 +901,7 @@ fn detach_one(record: &AttachRecord) -> Result<bool> {
             if netlink_filter(record).is_none_or(|f| f.program_id != record.program_id) {
                 return Ok(false);
             }
-            let link = SchedClassifierLink::attached(&record.interface, record.direction.tc(), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
+            let link = SchedClassifierLink::attached(&record.interface, tc_attach_type(record.direction), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
             // Dropping an attached netlink link deletes the filter.
             drop(link);
             Ok(true)
@@ -1074,7 +1051,7 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
             // run first); the kernel keeps 15 characters of a name, the
             // record has ours in full.
             let mut found = tcx_programs(&record.interface, record.direction).unwrap_or_default();
-            let filters = netlink::tc_bpf_filters(ifindex, record.direction.tc_parent()).unwrap_or_default();
+            let filters = netlink::tc_bpf_filters(ifindex, tc_parent(record.direction)).unwrap_or_default();
             found.extend(filters.into_iter().map(|f| (f.program_id, f.name)));
             for (id, name) in found {
                 let (program, mode) = if Some(id) == ours {
