@@ -68,3 +68,46 @@ pub fn render_text(status: &NodeStatus) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use routec_compiler::bpf::Direction;
+    use routec_runtime::loader::{NodeStatus, ProgramStatus, TcMode};
+
+    fn program(interface: &str, ifindex: u32, direction: Direction, mode: &str, name: &str, id: u32) -> ProgramStatus {
+        ProgramStatus {
+            interface: interface.into(),
+            ifindex,
+            direction,
+            mode: mode.into(),
+            program: name.into(),
+            id,
+        }
+    }
+
+    #[test]
+    fn programs_read_like_bpftool_with_the_mode_only_where_unusual() {
+        let status = NodeStatus {
+            node: "worker".into(),
+            scope: "default".into(),
+            programs: vec![
+                program("lxc4a891387ff1a", 9, Direction::Ingress, TcMode::Netlink.as_str(), "cil_from_container", 1285),
+                program("cilium_vxlan", 4, Direction::Egress, TcMode::TcxLink.as_str(), "cil_to_overlay", 1290),
+                program("eth0", 2, Direction::Ingress, "foreign", "other", 7),
+            ],
+            maps: vec![],
+            counters: vec![],
+        };
+        let text = super::render_text(&status);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1..5],
+            [
+                "tc:",
+                "lxc4a891387ff1a(9) clsact/ingress cil_from_container id 1285",
+                "cilium_vxlan(4) clsact/egress cil_to_overlay id 1290 (tcx)",
+                "eth0(2) clsact/ingress other id 7 (not routec's)",
+            ]
+        );
+    }
+}
