@@ -39,6 +39,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so every print to a closed pipe (`routec status |
+    // head -1`) would panic. Like other Unix filters (ripgrep does the same),
+    // end quietly instead: the default disposition kills the process.
+    // SAFETY: called before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
@@ -51,5 +58,17 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::Trace(args) => cmd::trace::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own checks of every command (duplicate ids, bad defaults...),
+    /// which otherwise only fire when that command runs.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -203,7 +203,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         route_arg,
         "--live",
         LAB,
-        "--lab-state",
+        "--state-dir",
         state_dir,
         "--format",
         "json",
@@ -414,7 +414,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
         route_arg,
         "--live",
         LAB,
-        "--lab-state",
+        "--state-dir",
         state_dir,
         "--format",
         "json",
@@ -440,7 +440,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
             route_arg,
             "--live",
             LAB,
-            "--lab-state",
+            "--state-dir",
             state_dir,
         ])
         .output()

@@ -17,7 +17,9 @@ pub struct Settings {
     pub output: Option<PathBuf>,
     /// The clang used to compile the eBPF programs (a name looked up in PATH, or a path).
     pub clang: PathBuf,
-    /// Mount point of the BPF filesystem; maps are pinned below `<bpffs>/routec/`.
+    /// Mount point of the BPF filesystem `routec lab up` pins below (its
+    /// `--bpffs` wins). A relative path is relative to the folder holding
+    /// `routec.toml`.
     pub bpffs: PathBuf,
     pub maps: MapSizes,
 }
@@ -55,6 +57,9 @@ impl Settings {
             if output.is_relative() {
                 settings.output = Some(root.join(output));
             }
+        }
+        if settings.bpffs.is_relative() {
+            settings.bpffs = root.join(&settings.bpffs);
         }
         // A bare name is looked up in PATH; only a relative path is anchored.
         if settings.clang.components().count() > 1 && settings.clang.is_relative() {

@@ -27,10 +27,13 @@ pub struct LabOptions {
     pub tc_mode: crate::loader::TcMode,
 }
 
+/// Where labs keep their state and build output unless told otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/run/routec/labs";
+
 impl Default for LabOptions {
     fn default() -> Self {
         LabOptions {
-            state_dir: PathBuf::from("/run/routec/labs"),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             bpffs: PathBuf::from("/sys/fs/bpf"),
             tc_mode: crate::loader::TcMode::default(),
         }
@@ -78,6 +81,24 @@ pub fn netns_path(name: &str) -> PathBuf {
 
 /// Lab names become namespace and pin folder names: keep them short and plain.
 pub fn check_lab_name(name: &str) -> Result<()> {
+    check_plain_name("lab name", name)
+}
+
+/// A pin scope becomes a folder below `<bpffs>/routec/` (labs use their
+/// name as scope): plain like a lab name, so it cannot reach outside.
+pub fn check_scope(name: &str) -> Result<()> {
+    check_plain_name("scope", name)
+}
+
+/// Node names become pin and record folder names: DNS-1123 subdomains, as
+/// the language requires, so none reaches outside its folder.
+pub fn check_node_name(name: &str) -> Result<()> {
+    routec_compiler::validate::check_subdomain(name).map_err(|why| {
+        Error::msg(format!("invalid node name `{name}`: {why} (node names are DNS-1123 subdomains)"))
+    })
+}
+
+fn check_plain_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -86,7 +107,7 @@ pub fn check_lab_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::msg(format!(
-            "invalid lab name `{name}`: use 1 to 32 characters of a-z, 0-9 and `-`, not starting with `-`"
+            "invalid {what} `{name}`: use 1 to 32 characters of a-z, 0-9 and `-`, not starting with `-`"
         )))
     }
 }
@@ -385,8 +406,14 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node,
 
 /// Removes everything the lab made: namespaces (in reverse order), pins,
 /// build output and the state file. Tolerates objects already gone, so it
-/// also cleans up after a crash half way through `up`.
+/// also cleans up after a crash half way through `up`, including one before
+/// the state file was written (only the lab's folder exists then).
 pub fn down(state_dir: &Path, name: &str) -> Result<()> {
+    check_lab_name(name)?;
+    let folder = state_dir.join(name);
+    if !LabState::state_file(state_dir, name).exists() && folder.is_dir() {
+        return std::fs::remove_dir_all(&folder).context(|| format!("cannot remove {}", folder.display()));
+    }
     let state = LabState::load(state_dir, name)?;
     let mut failures = Vec::new();
     for ns in state.namespaces.iter().rev() {
@@ -419,18 +446,32 @@ pub fn down(state_dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Lab names with a state file.
-pub fn list(state_dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let Ok(entries) = std::fs::read_dir(state_dir) else { return Ok(names) };
+/// A lab found in the state folder.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LabEntry {
+    pub name: String,
+    /// False for a folder without a state file: a lab stopped after its
+    /// build and before its first namespace (`lab down NAME` removes it).
+    pub complete: bool,
+}
+
+/// Labs with a state file, and lab folders left without one.
+pub fn list(state_dir: &Path) -> Result<Vec<LabEntry>> {
+    let mut labs = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_dir) else { return Ok(labs) };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if let Some(name) = file.strip_suffix(".json") {
-            names.push(name.to_string());
+            labs.push(LabEntry { name: name.to_string(), complete: true });
+        } else if entry.path().is_dir()
+            && check_lab_name(&file).is_ok()
+            && !LabState::state_file(state_dir, &file).exists()
+        {
+            labs.push(LabEntry { name: file, complete: false });
         }
     }
-    names.sort();
-    Ok(names)
+    labs.sort();
+    Ok(labs)
 }
 
 /// A command that runs `argv` inside the lab namespace `netns` (setns via
@@ -494,12 +535,13 @@ pub fn up_from_build(out: &Path, name: &str, options: &LabOptions, progress: &mu
     match result {
         Ok(_) => Ok(state),
         Err(e) => {
-            if LabState::state_file(&options.state_dir, name).exists() {
-                if let Err(cleanup) = down(&options.state_dir, name) {
-                    return Err(Error::msg(format!("{e}\n(and cleaning up failed: {cleanup})")));
-                }
+            if !LabState::state_file(&options.state_dir, name).exists() {
+                return Err(e);
             }
-            Err(e)
+            match down(&options.state_dir, name) {
+                Ok(()) => Err(Error::msg(format!("{e} (everything it made was removed)"))),
+                Err(cleanup) => Err(Error::msg(format!("{e}\n(and cleaning up failed: {cleanup})"))),
+            }
         }
     }
 }
@@ -543,8 +585,14 @@ pub fn up(
         });
     let result = built.and_then(|_| up_from_build(&out, name, options, progress));
     // A lab that never got a state file leaves only its build behind: remove it.
-    if result.is_err() && !LabState::state_file(&options.state_dir, name).exists() {
-        let _ = std::fs::remove_dir_all(options.state_dir.join(name));
+    let folder = options.state_dir.join(name);
+    match result {
+        Err(e) if !LabState::state_file(&options.state_dir, name).exists() && folder.exists() => {
+            match std::fs::remove_dir_all(&folder) {
+                Ok(()) => Err(Error::msg(format!("{e} (everything it made was removed)"))),
+                Err(cleanup) => Err(Error::msg(format!("{e}\n(and removing {} failed: {cleanup})", folder.display()))),
+            }
+        }
+        result => result,
     }
-    result
 }

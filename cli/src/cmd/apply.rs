@@ -7,26 +7,28 @@ use std::process::ExitCode;
 
 use routec_runtime::loader::{BuildOutput, NodePlan, Target};
 
+use super::common::{self, BpffsArg, TcModeArg};
+
 /// Where a node's datapath lives; shared by apply, detach and status.
+/// Node and scope become path components: both are checked while parsing.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NodeArgs {
     /// The node, as named in the cluster.
-    #[arg(long)]
+    #[arg(long, value_parser = common::node_name)]
     pub node: String,
     /// The node's network namespace (`/run/netns/NAME`, `/proc/PID/ns/net`); default: this one.
     #[arg(long)]
     pub netns: Option<PathBuf>,
-    /// Where bpffs is mounted.
-    #[arg(long, default_value = "/sys/fs/bpf")]
-    pub bpffs: PathBuf,
+    #[command(flatten)]
+    pub bpffs: BpffsArg,
     /// Pin scope: pins go to `<bpffs>/routec/<scope>/<node>/` (labs use their name).
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = "default", value_parser = common::scope_name)]
     pub scope: String,
 }
 
 impl NodeArgs {
     pub fn target(&self) -> Target {
-        Target { netns: self.netns.clone(), bpffs: self.bpffs.clone(), ..Target::new(&self.node, &self.scope) }
+        Target { netns: self.netns.clone(), bpffs: self.bpffs.or_default(), ..Target::new(&self.node, &self.scope) }
     }
 }
 
@@ -38,7 +40,7 @@ pub struct Args {
     pub node: NodeArgs,
     /// How programs are attached to the tc hooks.
     #[arg(long, value_enum, default_value = "netlink")]
-    pub tc_mode: super::lab::TcModeArg,
+    pub tc_mode: TcModeArg,
 }
 
 pub fn run(args: Args) -> ExitCode {

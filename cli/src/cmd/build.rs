@@ -49,7 +49,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(report) => {
             let summary = summary(&cluster.name, &report);
             // JSON diagnostics own stdout: people's summary goes to stderr then.
-            match args.input.message_format {
+            match args.input.messages.message_format {
                 MessageFormat::Human => print!("{summary}"),
                 MessageFormat::Json => eprint!("{summary}"),
             }

@@ -1,5 +1,6 @@
-//! Flags and loading shared by every command that reads a cluster, so they
-//! are defined once: `check`, `build`, `trace` flatten [`InputArgs`].
+//! Flags used by more than one command, defined once here (each command
+//! flattens the groups it needs), and the loading of a cluster input shared
+//! by `check`, `build`, `trace` and `lab up`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,11 +9,18 @@ use std::process::ExitCode;
 use routec_compiler::frontend::{self, Analysis};
 use routec_compiler::model::Cluster;
 use routec_compiler::settings::Settings;
+use routec_runtime::{lab, loader};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
     /// A .route file, or a folder whose *.route files (recursively) form one input.
     pub path: PathBuf,
+    #[command(flatten)]
+    pub messages: MessageFormatArg,
+}
+
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct MessageFormatArg {
     /// How to print diagnostics: `human` on stderr, or `json` (one object per line) on stdout.
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
@@ -43,7 +51,7 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
             return Err(ExitCode::from(2));
         }
     };
-    report(&analysis, input.message_format);
+    report(&analysis, input.messages.message_format);
     Ok(analysis)
 }
 
@@ -64,4 +72,72 @@ pub fn report(analysis: &Analysis, format: MessageFormat) {
             let _ = analysis.render_json(&mut out).and_then(|_| out.flush());
         }
     }
+}
+
+/// `--format` of commands that print a report for people or for programs.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BpffsArg {
+    /// Where bpffs is mounted [default: /sys/fs/bpf]
+    #[arg(long, value_name = "DIR")]
+    pub bpffs: Option<PathBuf>,
+}
+
+impl BpffsArg {
+    /// The given mount point, else `fallback` (e.g. routec.toml's `bpffs`).
+    pub fn or(&self, fallback: PathBuf) -> PathBuf {
+        self.bpffs.clone().unwrap_or(fallback)
+    }
+
+    /// The given mount point, else the usual one.
+    pub fn or_default(&self) -> PathBuf {
+        self.or(Settings::default().bpffs)
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct LabStateDirArg {
+    /// Where labs keep their state and build output.
+    #[arg(long, value_name = "DIR", global = true, default_value = lab::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+/// How programs are attached to the tc hooks (both outlive routec).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcModeArg {
+    /// TCX links pinned in bpffs (Linux >= 6.6).
+    Tcx,
+    /// cls_bpf filters on a clsact qdisc, as Cilium 1.14 (shown by any bpftool).
+    Netlink,
+}
+
+impl From<TcModeArg> for loader::TcMode {
+    fn from(mode: TcModeArg) -> Self {
+        match mode {
+            TcModeArg::Tcx => loader::TcMode::TcxLink,
+            TcModeArg::Netlink => loader::TcMode::Netlink,
+        }
+    }
+}
+
+/// clap value parser: a node name as the language allows it (a DNS-1123
+/// subdomain), so it is safe as a path component.
+pub fn node_name(name: &str) -> Result<String, String> {
+    lab::check_node_name(name).map(|()| name.to_string()).map_err(|e| e.to_string())
+}
+
+/// clap value parser: a lab name (it becomes namespace and folder names).
+pub fn lab_name(name: &str) -> Result<String, String> {
+    lab::check_lab_name(name).map(|()| name.to_string()).map_err(|e| e.to_string())
+}
+
+/// clap value parser: a pin scope, plain like a lab name (labs use their
+/// name as scope), so it is safe as a path component.
+pub fn scope_name(name: &str) -> Result<String, String> {
+    lab::check_scope(name).map(|()| name.to_string()).map_err(|e| e.to_string())
 }

@@ -7,19 +7,14 @@ use std::process::ExitCode;
 
 use routec_compiler::decode::{self, MapKind, RawEntry};
 
+use super::common::OutputFormat;
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum MapArg {
     #[value(name = "cilium_lxc")]
     CiliumLxc,
     #[value(name = "cilium_ipcache")]
     CiliumIpcache,
-}
-
-#[derive(Clone, Copy, Default, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(clap::Args)]
@@ -38,8 +33,8 @@ pub struct Args {
     #[arg(long, requires = "key", allow_hyphen_values = true)]
     value: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value = "text")]
+    format: OutputFormat,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -68,8 +63,8 @@ pub fn run(args: Args) -> ExitCode {
     match decoded {
         Ok(decoded) => {
             let out = match args.format {
-                Format::Text => decode::render_text(map, &decoded),
-                Format::Json => decode::render_json(&decoded),
+                OutputFormat::Text => decode::render_text(map, &decoded),
+                OutputFormat::Json => decode::render_json(&decoded),
             };
             print!("{out}");
             ExitCode::SUCCESS

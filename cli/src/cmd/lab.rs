@@ -7,46 +7,29 @@ use std::process::ExitCode;
 use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::loader;
 
+use super::common::{self, BpffsArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArg};
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
     pub command: LabCommand,
-    /// Where labs keep their state and build output.
-    #[arg(long, global = true, default_value = "/run/routec/labs")]
-    pub state_dir: PathBuf,
-    /// Where bpffs is mounted.
-    #[arg(long, global = true, default_value = "/sys/fs/bpf")]
-    pub bpffs: PathBuf,
-}
-
-/// How programs are attached to the tc hooks (both outlive routec).
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TcModeArg {
-    /// TCX links pinned in bpffs (Linux >= 6.6).
-    Tcx,
-    /// cls_bpf filters on a clsact qdisc, as Cilium 1.14 (shown by any bpftool).
-    Netlink,
-}
-
-impl From<TcModeArg> for loader::TcMode {
-    fn from(mode: TcModeArg) -> Self {
-        match mode {
-            TcModeArg::Tcx => loader::TcMode::TcxLink,
-            TcModeArg::Netlink => loader::TcMode::Netlink,
-        }
-    }
+    #[command(flatten)]
+    pub state: LabStateDirArg,
 }
 
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
     /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`.
     Up {
-        /// A .route file or a folder of them.
+        /// A .route file or a folder of them (a folder's routec.toml `bpffs`
+        /// is the default of --bpffs).
         path: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = common::lab_name)]
         name: String,
         #[arg(long, value_enum, default_value = "netlink")]
         tc_mode: TcModeArg,
+        #[command(flatten)]
+        bpffs: BpffsArg,
     },
     /// Run a command inside a pod's (or node's) network namespace.
     Exec {
@@ -60,11 +43,11 @@ pub enum LabCommand {
     Status {
         lab: String,
         #[arg(long, value_enum, default_value = "text")]
-        format: super::status::Format,
+        format: OutputFormat,
     },
     /// Remove everything the lab made: namespaces, pins, state.
     Down { lab: String },
-    /// Labs that are up.
+    /// Labs that are up (and, marked incomplete, folders of labs stopped half way up).
     List,
 }
 
@@ -74,11 +57,11 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let mut options = LabOptions { state_dir: args.state_dir, bpffs: args.bpffs, ..LabOptions::default() };
+    let mut options = LabOptions { state_dir: args.state.state_dir, ..LabOptions::default() };
     match args.command {
-        LabCommand::Up { path, name, tc_mode } => {
+        LabCommand::Up { path, name, tc_mode, bpffs } => {
             options.tc_mode = tc_mode.into();
-            up(&path, &name, &options)
+            up(&path, &name, &bpffs, &mut options)
         }
         LabCommand::Exec { lab, pod, command } => exec(&lab, &pod, &command, &options),
         LabCommand::Status { lab, format } => status(&lab, format, &options),
@@ -90,8 +73,13 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => fail(e),
         },
         LabCommand::List => match lab::list(&options.state_dir) {
-            Ok(names) => {
-                names.iter().for_each(|n| println!("{n}"));
+            Ok(labs) => {
+                for entry in labs {
+                    match entry.complete {
+                        true => println!("{}", entry.name),
+                        false => println!("{} (incomplete: stopped before it was up; `routec lab down {}`)", entry.name, entry.name),
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
@@ -99,12 +87,13 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn up(path: &std::path::Path, name: &str, options: &LabOptions) -> ExitCode {
-    let input = super::common::InputArgs { path: path.to_path_buf(), message_format: super::common::MessageFormat::Human };
-    let analysis = match super::common::analyze(&input) {
+fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOptions) -> ExitCode {
+    let input = InputArgs { path: path.to_path_buf(), messages: MessageFormatArg { message_format: MessageFormat::Human } };
+    let analysis = match common::analyze(&input) {
         Ok(analysis) => analysis,
         Err(code) => return code,
     };
+    options.bpffs = bpffs.or(analysis.settings.bpffs.clone());
     let Some(cluster) = analysis.cluster.as_ref() else { return ExitCode::from(1) };
     let digest = match routec_compiler::build::analysis_digest(path, &analysis) {
         Ok(digest) => digest,
@@ -122,7 +111,7 @@ fn up(path: &std::path::Path, name: &str, options: &LabOptions) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("lab {name} did not come up (everything it made was removed): {e}")),
+        Err(e) => fail(format!("lab {name} did not come up: {e}")),
     }
 }
 
@@ -142,7 +131,7 @@ fn exec(name: &str, who: &str, command: &[String], options: &LabOptions) -> Exit
     }
 }
 
-fn status(name: &str, format: super::status::Format, options: &LabOptions) -> ExitCode {
+fn status(name: &str, format: OutputFormat, options: &LabOptions) -> ExitCode {
     let state = match LabState::load(&options.state_dir, name) {
         Ok(state) => state,
         Err(e) => return fail(e),
@@ -156,7 +145,7 @@ fn status(name: &str, format: super::status::Format, options: &LabOptions) -> Ex
         nodes.push((node, loader::status(&target)));
     }
     match format {
-        super::status::Format::Json => {
+        OutputFormat::Json => {
             let json = serde_json::json!({
                 "lab": state.name,
                 "nodes": nodes.iter().map(|(node, status)| serde_json::json!({
@@ -170,7 +159,7 @@ fn status(name: &str, format: super::status::Format, options: &LabOptions) -> Ex
             });
             println!("{}", serde_json::to_string_pretty(&json).expect("status serializes"));
         }
-        super::status::Format::Text => {
+        OutputFormat::Text => {
             println!("lab {} ({} nodes, {} pods)", state.name, state.nodes.len(), state.pods.len());
             for (node, status) in &nodes {
                 println!("\nnode {} {} netns {}", node.name, node.address, node.netns);
@@ -178,7 +167,7 @@ fn status(name: &str, format: super::status::Format, options: &LabOptions) -> Ex
                     println!("  pod {} {} netns {}", pod.name, pod.ip, pod.netns);
                 }
                 match status {
-                    Ok(status) => print!("{}", indent(&status.to_string())),
+                    Ok(status) => print!("{}", indent(&super::status::render_text(status))),
                     Err(e) => println!("  datapath: {e}"),
                 }
             }

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use routec_compiler::trace::{self, Proto, Snapshot};
-use routec_runtime::lab::{LabOptions, LabState};
+use routec_runtime::lab::LabState;
 use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
-use super::common::{self, InputArgs, MessageFormat};
+use super::common::{self, BpffsArg, InputArgs, LabStateDirArg, MessageFormatArg};
 
+/// `--format`: the common text and json, and a drawing.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
@@ -19,8 +20,27 @@ pub enum Format {
     Svg,
 }
 
+/// `--proto`, mapped onto the simulator's [`Proto`].
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtoArg {
+    Icmp,
+    Tcp,
+    Udp,
+}
+
+impl From<ProtoArg> for Proto {
+    fn from(proto: ProtoArg) -> Self {
+        match proto {
+            ProtoArg::Icmp => Proto::Icmp,
+            ProtoArg::Tcp => Proto::Tcp,
+            ProtoArg::Udp => Proto::Udp,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 #[command(
+    override_usage = "routec trace [OPTIONS] <SRC> <DST> [PATH]\n       routec trace [OPTIONS] --all [PATH]",
     after_help = "Examples:\n  routec trace 10.10.2.117 10.10.1.155 examples/mycluster\n  \
     routec trace ns/a ns/b cluster.route --format svg -o path.svg\n  routec trace --all examples/mycluster\n  \
     routec trace 10.10.2.117 10.10.2.200 --build out\n  routec trace ns/a ns/b cluster.route --live mylab"
@@ -29,7 +49,7 @@ pub struct Args {
     /// SRC DST PATH: the source pod (name or IP), the destination (pod name or
     /// any IPv4) and the cluster (.route file or folder). With --build or
     /// --live PATH may be left out; with --all give only PATH.
-    #[arg(value_name = "SRC DST PATH", num_args = 0..=3)]
+    #[arg(value_name = "OPERAND", num_args = 0..=3)]
     operands: Vec<String>,
     /// Trace from a `routec build` output folder instead of a cluster.
     #[arg(long, value_name = "OUT", conflicts_with = "node")]
@@ -39,8 +59,8 @@ pub struct Args {
     all: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    #[arg(long, default_value = "icmp", value_parser = ["icmp", "tcp", "udp"])]
-    proto: String,
+    #[arg(long, value_enum, default_value = "icmp")]
+    proto: ProtoArg,
     /// Destination port (tcp, udp).
     #[arg(long)]
     port: Option<u16>,
@@ -56,15 +76,14 @@ pub struct Args {
     /// Trace the maps pinned in the kernel on this machine, as node NAME.
     #[arg(long, value_name = "NAME")]
     node: Option<String>,
-    /// bpffs mount point (live).
-    #[arg(long, value_name = "DIR")]
-    bpffs: Option<PathBuf>,
-    /// Where labs keep their state (live).
-    #[arg(long, value_name = "DIR", hide = true)]
-    lab_state: Option<PathBuf>,
-    /// How to print diagnostics of the cluster input.
-    #[arg(long, value_enum, default_value = "human")]
-    message_format: MessageFormat,
+    // With --live or --node: where the maps are pinned.
+    #[command(flatten)]
+    bpffs: BpffsArg,
+    // With --live: the lab's state folder.
+    #[command(flatten)]
+    lab_state: LabStateDirArg,
+    #[command(flatten)]
+    messages: MessageFormatArg,
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -92,22 +111,16 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let live_source = match (&args.live, &args.node) {
         (Some(lab), _) => Some(LiveSource::Lab {
             name: lab.clone(),
-            state_dir: args
-                .lab_state
-                .clone()
-                .unwrap_or_else(|| LabOptions::default().state_dir),
-            bpffs: args.bpffs.clone(),
+            state_dir: args.lab_state.state_dir.clone(),
+            bpffs: args.bpffs.bpffs.clone(),
         }),
         (None, Some(node)) => Some(LiveSource::Node {
             name: node.clone(),
-            bpffs: args
-                .bpffs
-                .clone()
-                .unwrap_or_else(|| LabOptions::default().bpffs),
+            bpffs: args.bpffs.or_default(),
         }),
         (None, None) => None,
     };
-    if args.bpffs.is_some() && live_source.is_none() {
+    if args.bpffs.bpffs.is_some() && live_source.is_none() {
         return Err(usage("--bpffs needs --live or --node"));
     }
 
@@ -117,7 +130,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         (Some(path), None) => {
             let (cluster, _) = common::load(&InputArgs {
                 path,
-                message_format: args.message_format,
+                messages: args.messages,
             })?;
             Snapshot::from_cluster(&cluster)
         }
@@ -140,7 +153,6 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let view: &Snapshot = live.as_ref().unwrap_or(&expected);
     let drift = live.as_ref().map(|live| trace::drift(&expected, live));
 
-    let proto: Proto = args.proto.parse().map_err(|e: String| usage(&e))?;
     let output = if args.all {
         if args.format == Format::Svg {
             return Err(usage("--all renders as text or json"));
@@ -159,7 +171,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
             view,
             &endpoints[0],
             &endpoints[1],
-            proto,
+            args.proto.into(),
             args.port,
             args.ttl,
         )
@@ -183,9 +195,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         Some(file) => std::fs::write(file, output)
             .map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
         None => {
-            use std::io::Write;
-            // A closed stdout (`| head`) is not an error worth a panic.
-            let _ = std::io::stdout().lock().write_all(output.as_bytes());
+            print!("{output}");
             Ok(())
         }
     }

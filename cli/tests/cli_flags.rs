@@ -1,0 +1,145 @@
+//! Whole-binary behaviour of the CLI that no single command owns: a closed
+//! stdout, names that become paths, shared flags, lab leftovers.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// SIGPIPE's number on every Linux architecture.
+const SIGPIPE: i32 = 13;
+
+fn routec() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_routec"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `command` with its stdout a pipe whose reader is already closed,
+/// as `routec ... | head -0` would leave it.
+fn into_closed_pipe(mut command: Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command.stdout(writer).stderr(Stdio::piped()).stdin(Stdio::null());
+    command.output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let mut decode = routec();
+    decode.args(["decode", "--map", "cilium_lxc"]);
+    let dump = std::fs::File::open(repo("compiler/tests/data/cilium_lxc-mycluster-worker.dump")).unwrap();
+    let mut trace = routec();
+    trace.args(["trace", "--all"]).arg(repo("examples/mycluster"));
+    for (name, mut command) in [("decode", decode), ("trace", trace)] {
+        if name == "decode" {
+            command.stdin(dump.try_clone().unwrap());
+        }
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = command.stdout(writer).stderr(Stdio::piped()).output().unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert_eq!(output.status.signal(), Some(SIGPIPE), "{name}: {:?} {stderr}", output.status);
+    }
+    let output = into_closed_pipe({
+        let mut c = routec();
+        c.args(["lab", "list", "--state-dir"]).arg(lab_folder_with_leftover("pipe").path());
+        c
+    });
+    assert!(!text(&output.stderr).contains("panicked"), "{}", text(&output.stderr));
+    assert_ne!(output.status.code(), Some(101));
+}
+
+
+#[test]
+fn node_and_scope_cannot_reach_outside_bpffs() {
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::write(victim.path().join("keep"), "x").unwrap();
+    let escape = format!("../../../..{}", victim.path().display());
+    for (command, flag, value) in [
+        ("detach", "--scope", escape.as_str()),
+        ("detach", "--node", escape.as_str()),
+        ("status", "--scope", "a/b"),
+        ("status", "--node", ".."),
+        ("detach", "--node", "Node_1"),
+    ] {
+        let mut args = vec![command, "--node", "x", "--scope", "default"];
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+        let output = routec().args(&args).output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let what = if flag == "--scope" { "invalid scope" } else { "invalid node name" };
+        assert!(stderr.contains(what), "{args:?}: {stderr}");
+    }
+    let output = routec().args(["apply", "out", "--node", "x", "--scope", "../x"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(victim.path().join("keep").exists());
+}
+
+#[test]
+fn trace_help_names_its_operands_and_defaults() {
+    let output = routec().args(["trace", "--help"]).output().unwrap();
+    let help = text(&output.stdout);
+    assert!(help.contains("routec trace [OPTIONS] <SRC> <DST> [PATH]"), "{help}");
+    assert!(help.contains("routec trace [OPTIONS] --all [PATH]"), "{help}");
+    assert!(help.contains("[default: /sys/fs/bpf]"), "{help}");
+    assert!(help.contains("--state-dir"), "{help}");
+    let bad = routec().args(["trace", "a", "b", "x.route", "--proto", "sctp"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("[possible values: icmp, tcp, udp]"), "{}", text(&bad.stderr));
+}
+
+/// A state folder holding `<name>/out/` but no `<name>.json`: a lab killed
+/// after its build and before its state file.
+fn lab_folder_with_leftover(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(name).join("out")).unwrap();
+    std::fs::write(dir.path().join(name).join("out/manifest.json"), "{}").unwrap();
+    dir
+}
+
+fn lab(args: &[&str], state_dir: &Path) -> Output {
+    routec().arg("lab").args(args).arg("--state-dir").arg(state_dir).output().unwrap()
+}
+
+#[test]
+fn lab_down_removes_a_lab_stopped_before_its_state_file() {
+    let dir = lab_folder_with_leftover("half");
+    let list = lab(&["list"], dir.path());
+    assert!(list.status.success());
+    assert!(text(&list.stdout).contains("half (incomplete"), "{}", text(&list.stdout));
+
+    let down = lab(&["down", "half"], dir.path());
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(!dir.path().join("half").exists());
+    assert_eq!(text(&lab(&["list"], dir.path()).stdout), "");
+
+    let missing = lab(&["down", "half"], dir.path());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("no lab named `half`"), "{}", text(&missing.stderr));
+    let bad = lab(&["down", "../etc"], dir.path());
+    assert!(text(&bad.stderr).contains("invalid lab name"), "{}", text(&bad.stderr));
+}
+
+#[test]
+fn lab_up_says_it_cleaned_up_only_when_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("taken.json"), "{}").unwrap();
+    let up = lab(&["up", repo("examples/mycluster").to_str().unwrap(), "--name", "taken"], dir.path());
+    let stderr = text(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("everything it made was removed"), "{stderr}");
+    assert!(stderr.contains("already up") || stderr.contains("as root"), "{stderr}");
+
+    let bad = lab(&["up", repo("examples/mycluster").to_str().unwrap(), "--name", "Bad_Name"], dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("invalid lab name"), "{}", text(&bad.stderr));
+    assert!(!text(&bad.stderr).contains("everything it made was removed"));
+}
