@@ -143,6 +143,13 @@ impl Canvas {
             points.join(" ")
         );
     }
+    /// A device box with its name and, smaller, a detail.
+    fn device(&mut self, x: i32, y: i32, name: &str, detail: &str) {
+        self.rect((x, y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
+        self.text(x + 8, y + 14, 10, r##" fill="#263238""##, name);
+        self.text(x + 8, y + 27, 9, r##" fill="#607d8b""##, detail);
+    }
+
     /// A numbered circle.
     fn badge(&mut self, x: i32, y: i32, number: usize) {
         let _ = writeln!(
@@ -402,12 +409,10 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 r##" fill="#455a64""##,
                 &format!("{} · endpoint {}", pod.ip, pod.endpoint),
             );
-            canvas.rect((x + DEV_X, cy - 16, DEV_W, 32), "#eceff1", "#78909c", 1);
-            canvas.text(x + DEV_X + 6, cy - 3, 10, r##" fill="#263238""##, &pod.lxc);
             let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| {
                 format!("ifindex {i}")
             });
-            canvas.text(x + DEV_X + 6, cy + 11, 9, r##" fill="#607d8b""##, &ifindex);
+            canvas.device(x + DEV_X, cy - DEV_H / 2, &pod.lxc, &ifindex);
         }
         if layout.hidden_pods[i] > 0 {
             let y = layout.row_y(layout.rows[i].len());
@@ -421,36 +426,9 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             );
         }
         let dev_y = layout.dev_y();
-        canvas.rect((x + HOST_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
-        canvas.text(
-            x + HOST_X + 8,
-            dev_y + 14,
-            10,
-            r##" fill="#263238""##,
-            HOST_DEVICE,
-        );
-        canvas.text(
-            x + HOST_X + 8,
-            dev_y + 27,
-            9,
-            r##" fill="#607d8b""##,
-            &node.router.to_string(),
-        );
-        canvas.rect((x + DEV_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
-        canvas.text(
-            x + DEV_X + 8,
-            dev_y + 14,
-            10,
-            r##" fill="#263238""##,
-            OVERLAY_DEVICE,
-        );
-        canvas.text(
-            x + DEV_X + 8,
-            dev_y + 27,
-            9,
-            r##" fill="#607d8b""##,
-            &format!("{} VNI {}", node.overlay, node.vni),
-        );
+        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.router.to_string());
+        let overlay = format!("{} VNI {}", node.overlay, node.vni);
+        canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
         // The underlay link of the node.
         canvas.line(
             x + DEV_X + DEV_W / 2,
