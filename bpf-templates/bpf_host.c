@@ -21,12 +21,9 @@ int cil_from_host(struct __sk_buff *skb)
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 
-	struct iphdr *ip4 = ipv4_header(skb);
+	struct iphdr *ip4 = ipv4_header(skb, &eth);
 
 	if (!ip4)
-		return drop(skb, DROP_INVALID_PACKET);
-	eth = (void *)(long)skb->data;
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
 		return drop(skb, DROP_INVALID_PACKET);
 
 	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);

@@ -17,7 +17,8 @@
 /* Answers the pod's ARP request for its gateway with its lxc's MAC. */
 static __always_inline int handle_arp(struct __sk_buff *skb)
 {
-	struct arp_ipv4 *arp = arp_header(skb);
+	struct ethhdr *eth;
+	struct arp_ipv4 *arp = arp_header(skb, &eth);
 
 	if (!arp)
 		return drop(skb, DROP_INVALID_PACKET);
@@ -30,12 +31,6 @@ static __always_inline int handle_arp(struct __sk_buff *skb)
 		return drop(skb, DROP_UNKNOWN_SOURCE);
 	if (arp->tip != ROUTER_IPV4)
 		return drop(skb, DROP_ARP_UNSUPPORTED);
-
-	/* arp_header() may have pulled data: reload the Ethernet header. */
-	struct ethhdr *eth = (void *)(long)skb->data;
-
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
-		return drop(skb, DROP_INVALID_PACKET);
 
 	__u8 lxc_mac[ETH_ALEN];
 
@@ -60,14 +55,10 @@ static __always_inline int encapsulate(struct __sk_buff *skb, __be32 tunnel_endp
 
 static __always_inline int handle_ipv4(struct __sk_buff *skb)
 {
-	struct iphdr *ip4 = ipv4_header(skb);
+	struct ethhdr *eth;
+	struct iphdr *ip4 = ipv4_header(skb, &eth);
 
 	if (!ip4)
-		return drop(skb, DROP_INVALID_PACKET);
-
-	struct ethhdr *eth = (void *)(long)skb->data;
-
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
 		return drop(skb, DROP_INVALID_PACKET);
 	if (!lookup_source_pod(ip4->saddr, skb->ifindex))
 		return drop(skb, DROP_UNKNOWN_SOURCE);

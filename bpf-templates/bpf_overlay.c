@@ -28,12 +28,9 @@ int cil_from_overlay(struct __sk_buff *skb)
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return drop(skb, DROP_UNKNOWN_L3);
 
-	struct iphdr *ip4 = ipv4_header(skb);
+	struct iphdr *ip4 = ipv4_header(skb, &eth);
 
 	if (!ip4)
-		return drop(skb, DROP_INVALID_PACKET);
-	eth = (void *)(long)skb->data;
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
 		return drop(skb, DROP_INVALID_PACKET);
 
 	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);

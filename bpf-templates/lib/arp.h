@@ -25,17 +25,17 @@ struct arp_ipv4 {
 } __attribute__((packed));
 _Static_assert(sizeof(struct arp_ipv4) == 28, "arp_ipv4 is 28 bytes");
 
-/* The ARP packet, or NULL when the packet is too short to hold one. */
-static __always_inline struct arp_ipv4 *arp_header(struct __sk_buff *skb)
+/* The ARP packet, or NULL when the packet is too short to hold one. It may
+ * pull data, which invalidates earlier packet pointers: *eth is set to the
+ * Ethernet header taken again. */
+static __always_inline struct arp_ipv4 *arp_header(struct __sk_buff *skb, struct ethhdr **eth)
 {
-	if (!pull_headers(skb, sizeof(struct ethhdr) + sizeof(struct arp_ipv4)))
-		return NULL;
+	struct ethhdr *l2 = eth_header_and(skb, sizeof(struct arp_ipv4));
 
-	struct arp_ipv4 *arp = (void *)(long)skb->data + sizeof(struct ethhdr);
-
-	if ((void *)(arp + 1) > (void *)(long)skb->data_end)
+	if (!l2)
 		return NULL;
-	return arp;
+	*eth = l2;
+	return (void *)(l2 + 1);
 }
 
 static __always_inline bool arp_is_ipv4_request(const struct arp_ipv4 *arp)

@@ -16,17 +16,25 @@ static __always_inline bool pull_headers(struct __sk_buff *skb, __u32 len)
 	return bpf_skb_pull_data(skb, len) == 0;
 }
 
-/* The Ethernet header, or NULL when the packet is shorter than one. */
-static __always_inline struct ethhdr *eth_header(struct __sk_buff *skb)
+/* The Ethernet header, with the `l3_len` bytes after it directly accessible
+ * too, or NULL when the packet is shorter. Pulling data invalidates every
+ * packet pointer taken before: take them again from the one returned. */
+static __always_inline struct ethhdr *eth_header_and(struct __sk_buff *skb, __u32 l3_len)
 {
-	if (!pull_headers(skb, sizeof(struct ethhdr)))
+	if (!pull_headers(skb, sizeof(struct ethhdr) + l3_len))
 		return NULL;
 
 	struct ethhdr *eth = (void *)(long)skb->data;
 
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+	if ((void *)(eth + 1) + l3_len > (void *)(long)skb->data_end)
 		return NULL;
 	return eth;
+}
+
+/* The Ethernet header, or NULL when the packet is shorter than one. */
+static __always_inline struct ethhdr *eth_header(struct __sk_buff *skb)
+{
+	return eth_header_and(skb, 0);
 }
 
 /* A MAC stored in a cilium_lxc u64 slot (wire order, 2 zero bytes after). */

@@ -6,19 +6,21 @@
 #include "lib/eth.h"
 
 /* The IPv4 header after the Ethernet header, or NULL when the packet is
- * truncated or the header length is below the minimum. Invalidates earlier
- * packet pointers (it may pull data): reload the Ethernet header after it. */
-static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb)
+ * truncated or the header length is below the minimum. It may pull data,
+ * which invalidates earlier packet pointers: *eth is set to the Ethernet
+ * header taken again. */
+static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct ethhdr **eth)
 {
-	if (!pull_headers(skb, sizeof(struct ethhdr) + sizeof(struct iphdr)))
+	struct ethhdr *l2 = eth_header_and(skb, sizeof(struct iphdr));
+
+	if (!l2)
 		return NULL;
 
-	struct iphdr *ip4 = (void *)(long)skb->data + sizeof(struct ethhdr);
+	struct iphdr *ip4 = (void *)(l2 + 1);
 
-	if ((void *)(ip4 + 1) > (void *)(long)skb->data_end)
-		return NULL;
 	if (ip4->ihl < 5)
 		return NULL;
+	*eth = l2;
 	return ip4;
 }
 

@@ -207,6 +207,13 @@ pod_ping() {
 	ip netns exec "$P-$pod" ping -n -q -c "$n" -i 0.2 -W 1 "$@" "$destination"
 }
 
+# expect_dropped POD DESTINATION NODE REASON: two pings go unanswered and
+# NODE counts both under REASON.
+expect_dropped() {
+	! pod_ping "$1" "$2" 2 >/dev/null || fail "$2 answered"
+	expect_count "$3" "$4" 2
+}
+
 # tcp_transfer FROM_POD TO_POD TO_IP BYTES: the receiver must count them all.
 tcp_transfer() {
 	local received="$WORK/received"
@@ -274,20 +281,16 @@ expect_count worker FWD_HOST_DELIVERY 3
 expect_count worker FWD_TO_STACK 3
 
 echo "== no such pod: 10.10.2.117 -> 10.10.2.200 (dropped, no-endpoint)"
-! pod_ping busybox-t6ggh 10.10.2.200 2 >/dev/null || fail "10.10.2.200 answered"
-expect_count worker DROP_NO_ENDPOINT 2
+expect_dropped busybox-t6ggh 10.10.2.200 worker DROP_NO_ENDPOINT
 
 echo "== no such pod on the other node: 10.10.2.117 -> 10.10.1.200 (encapsulated, dropped by worker2)"
-! pod_ping busybox-t6ggh 10.10.1.200 2 >/dev/null || fail "10.10.1.200 answered"
-expect_count worker2 DROP_NO_ENDPOINT 2
+expect_dropped busybox-t6ggh 10.10.1.200 worker2 DROP_NO_ENDPOINT
 
 echo "== outside the cluster: 10.10.2.117 -> 192.0.2.1 (dropped, no-route)"
-! pod_ping busybox-t6ggh 192.0.2.1 2 >/dev/null || fail "192.0.2.1 answered"
-expect_count worker DROP_NO_ROUTE 2
+expect_dropped busybox-t6ggh 192.0.2.1 worker DROP_NO_ROUTE
 
 echo "== another node's address: 10.10.2.117 -> 172.18.0.4 (dropped, no-tunnel-endpoint)"
-! pod_ping busybox-t6ggh 172.18.0.4 2 >/dev/null || fail "172.18.0.4 answered"
-expect_count worker DROP_NO_TUNNEL_ENDPOINT 2
+expect_dropped busybox-t6ggh 172.18.0.4 worker DROP_NO_TUNNEL_ENDPOINT
 
 echo "== pod -> its gateway: 10.10.2.117 -> 10.10.2.1 (to-stack, reply host-delivery)"
 pod_ping busybox-t6ggh 10.10.2.1 2 || fail "pod-to-router ping"

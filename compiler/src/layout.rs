@@ -5,6 +5,11 @@
 //!
 //! All integers are little-endian except IPv4 addresses, which are kept in
 //! network order (as `[u8; 4]`), exactly as Cilium lays them out.
+//!
+//! Bytes are encoded field by field rather than viewed through zerocopy or
+//! bytemuck: the seed bytes must be little-endian whatever the host's byte
+//! order, addresses stay in network order, and the two keys are packed. The
+//! structs still mirror the C layout, which `assert_layout!` checks.
 
 use std::net::Ipv4Addr;
 
@@ -82,6 +87,17 @@ fn exact<const N: usize>(what: &'static str, bytes: &[u8]) -> Result<[u8; N], Le
     bytes.try_into().map_err(|_| LengthError { what, expected: N, got: bytes.len() })
 }
 
+/// Compile-time checks that a struct has the size and field offsets that its
+/// `to_bytes`/`from_bytes` and its C twin in `bpf-templates/lib/maps.h` use.
+macro_rules! assert_layout {
+    ($ty:ty, $size:expr, { $($field:ident: $offset:literal),* $(,)? }) => {
+        const _: () = {
+            assert!(std::mem::size_of::<$ty>() == $size);
+            $(assert!(std::mem::offset_of!($ty, $field) == $offset);)*
+        };
+    };
+}
+
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
@@ -105,7 +121,7 @@ pub struct EndpointKey {
     pub key: u8,
     pub cluster_id: u16,
 }
-const _: () = assert!(std::mem::size_of::<EndpointKey>() == EndpointKey::SIZE);
+assert_layout!(EndpointKey, EndpointKey::SIZE, { ip: 0, family: 16, key: 17, cluster_id: 18 });
 
 impl EndpointKey {
     pub const SIZE: usize = 20;
@@ -153,7 +169,9 @@ pub struct EndpointInfo {
     pub sec_id: u32,
     pub pad: [u32; 3],
 }
-const _: () = assert!(std::mem::size_of::<EndpointInfo>() == EndpointInfo::SIZE);
+assert_layout!(EndpointInfo, EndpointInfo::SIZE, {
+    ifindex: 0, unused: 4, lxc_id: 6, flags: 8, pad0: 12, mac: 16, node_mac: 24, sec_id: 32, pad: 36,
+});
 
 fn mac_slot(mac: Mac) -> [u8; 8] {
     let mut slot = [0u8; 8];
@@ -227,7 +245,7 @@ pub struct IpcacheKey {
     pub family: u8,
     pub ip: [u8; 16],
 }
-const _: () = assert!(std::mem::size_of::<IpcacheKey>() == IpcacheKey::SIZE);
+assert_layout!(IpcacheKey, IpcacheKey::SIZE, { prefixlen: 0, cluster_id: 4, pad1: 6, family: 7, ip: 8 });
 
 impl IpcacheKey {
     pub const SIZE: usize = 24;
@@ -287,7 +305,7 @@ pub struct RemoteEndpointInfo {
     pub key: u8,
     pub flags: u8,
 }
-const _: () = assert!(std::mem::size_of::<RemoteEndpointInfo>() == RemoteEndpointInfo::SIZE);
+assert_layout!(RemoteEndpointInfo, RemoteEndpointInfo::SIZE, { sec_identity: 0, tunnel_endpoint: 4, pad: 8, key: 10, flags: 11 });
 
 impl RemoteEndpointInfo {
     pub const SIZE: usize = 12;
@@ -332,7 +350,7 @@ pub struct Counter {
     pub packets: u64,
     pub bytes: u64,
 }
-const _: () = assert!(std::mem::size_of::<Counter>() == Counter::SIZE);
+assert_layout!(Counter, Counter::SIZE, { packets: 0, bytes: 8 });
 
 impl Counter {
     pub const SIZE: usize = 16;

@@ -3,14 +3,16 @@
 //! their reason codes and map definitions equal layout.rs; and, as root, the
 //! lab script proves them with real packets.
 
+#[path = "data/trace/mycluster.rs"]
+mod mycluster;
+
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use routec_compiler::bpf::{self, ClangError, Direction, Interface, LoadConstants, PROGRAMS};
 use routec_compiler::layout::{Reason, ALL_MAPS};
-use routec_compiler::model::{Cluster, Ipv4Net, Node, Overlay, OverlayKind};
+use routec_compiler::model::{Cluster, OverlayKind};
 
 /// A scratch directory removed when the test ends, also on failure.
 struct ScratchDir(PathBuf);
@@ -346,47 +348,11 @@ fn program_table_names_the_hooks() {
     }
 }
 
-fn node(name: &str, address: [u8; 4], pod_cidr: &str, router: [u8; 4]) -> Node {
-    Node {
-        name: name.to_string(),
-        address: Ipv4Addr::from(address),
-        pod_cidr: pod_cidr.parse::<Ipv4Net>().unwrap(),
-        router: Ipv4Addr::from(router),
-        device: "eth0".to_string(),
-    }
-}
-
+/// examples/mycluster with its overlay replaced by `kind`.
 fn mycluster(kind: OverlayKind) -> Cluster {
-    Cluster {
-        name: "mycluster".to_string(),
-        overlay: Overlay {
-            kind,
-            port: 8472,
-            vni: 0,
-        },
-        mtu: 1500,
-        nodes: vec![
-            node(
-                "mycluster-control-plane",
-                [172, 18, 0, 3],
-                "10.10.0.0/24",
-                [10, 10, 0, 1],
-            ),
-            node(
-                "mycluster-worker",
-                [172, 18, 0, 2],
-                "10.10.2.0/24",
-                [10, 10, 2, 1],
-            ),
-            node(
-                "mycluster-worker2",
-                [172, 18, 0, 4],
-                "10.10.1.0/24",
-                [10, 10, 1, 1],
-            ),
-        ],
-        pods: vec![],
-    }
+    let mut cluster = mycluster::mycluster();
+    cluster.overlay.kind = kind;
+    cluster
 }
 
 #[test]

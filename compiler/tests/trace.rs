@@ -7,7 +7,9 @@ mod mycluster;
 
 use std::net::Ipv4Addr;
 
+use routec_compiler::bpf;
 use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo};
+use routec_compiler::model::OverlayKind;
 use routec_compiler::trace::{
     drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, Datapath,
     DriftKind, Ipcache, LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
@@ -581,4 +583,100 @@ fn large_cluster_svg_draws_the_path_part() {
     for hidden in ["node-1", "node-2", "node-3", "node-4"] {
         assert!(!svg.contains(hidden), "{hidden} is off the path");
     }
+}
+
+#[test]
+fn a_cluster_the_build_refuses_is_not_traced() {
+    for kind in [OverlayKind::None, OverlayKind::Geneve] {
+        let mut cluster = mycluster::mycluster();
+        cluster.overlay.kind = kind;
+        let refused = TraceError::Unsupported(bpf::check_supported(&cluster).unwrap_err());
+        let v = Snapshot::from_cluster(&cluster);
+        for (src, dst) in [
+            ("10.10.2.117", "10.10.1.155"),
+            ("10.10.2.117", "10.10.2.121"),
+            ("mycluster-worker", "10.10.2.117"),
+        ] {
+            let err = trace(&v, src, dst, Proto::Icmp, None, 64).unwrap_err();
+            assert_eq!(err, refused, "{src} -> {dst}");
+        }
+        assert_eq!(matrix(&v).unwrap_err(), refused);
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "no datapath to trace: the datapath does not support `overlay {}` yet: \
+                 only `overlay vxlan` is built ({})",
+                kind.as_str(),
+                bpf::check_supported(&cluster).unwrap_err().why
+            )
+        );
+    }
+}
+
+/// The boxes (x, y, width, height) of the SVG's `<rect>`s with `rx="{rx}"`,
+/// and their fills.
+fn svg_rects(svg: &str, rx: &str) -> Vec<([i32; 4], String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        tag[start..].split('"').next().map(str::to_string)
+    };
+    svg.lines()
+        .filter(|l| l.starts_with("<rect ") && attr(l, "rx").as_deref() == Some(rx))
+        .map(|l| {
+            let n = |name| attr(l, name).unwrap().parse::<i32>().unwrap();
+            let fill = attr(l, "fill").unwrap();
+            ([n("x"), n("y"), n("width"), n("height")], fill)
+        })
+        .collect()
+}
+
+#[test]
+fn svg_labels_never_cover_a_pod_or_device_box() {
+    let v = view();
+    let pods: Vec<String> = v.pods().iter().map(|p| p.ip.to_string()).collect();
+    let mut cases = Vec::new();
+    for src in &pods {
+        for dst in pods.iter().chain(&[
+            "10.10.2.200".to_string(),
+            "10.10.1.200".to_string(),
+            "192.0.2.1".to_string(),
+            "172.18.0.4".to_string(),
+            "10.10.2.1".to_string(),
+        ]) {
+            if src != dst {
+                cases.push((src.clone(), dst.clone(), 64));
+                cases.push((src.clone(), dst.clone(), 1));
+            }
+        }
+    }
+    for node in ["mycluster-worker", "mycluster-worker2"] {
+        for dst in ["10.10.2.117", "10.10.2.121", "10.10.2.200", "10.10.1.155", "10.10.1.200"] {
+            cases.push((node.to_string(), dst.to_string(), 64));
+        }
+    }
+    let mut labels_seen = 0;
+    for (src, dst, ttl) in &cases {
+        let Ok(t) = trace(&v, src, dst, Proto::Icmp, None, *ttl) else {
+            continue;
+        };
+        let svg = render_svg(&v, &t);
+        let boxes: Vec<[i32; 4]> = svg_rects(&svg, "6")
+            .into_iter()
+            .filter(|(_, fill)| fill == "#eceff1" || fill == "white")
+            .map(|(b, _)| b)
+            .collect();
+        let labels = svg_rects(&svg, "3");
+        assert_eq!(labels.len(), t.hops.len(), "{src} -> {dst}: one label a hop");
+        for ([lx, ly, lw, lh], _) in &labels {
+            for [bx, by, bw, bh] in &boxes {
+                let apart = lx + lw <= *bx || bx + bw <= *lx || ly + lh <= *by || by + bh <= *ly;
+                assert!(
+                    apart,
+                    "{src} -> {dst} TTL {ttl}: label at ({lx}, {ly}) {lw}x{lh} covers the box at ({bx}, {by}) {bw}x{bh}"
+                );
+            }
+        }
+        labels_seen += labels.len();
+    }
+    assert!(labels_seen > 80, "only {labels_seen} labels checked");
 }

@@ -31,6 +31,12 @@ fn route2_svg_renders_in_headless_chromium() {
     let view = Snapshot::from_cluster(&mycluster::mycluster());
     let t = trace(&view, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
     let svg = render_svg(&view, &t);
+    // The window is the picture's own size, from the root element.
+    let size = |name: &str| -> u32 {
+        let start = svg.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        svg[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (width, height) = (size("width"), size("height"));
     let dir = std::env::temp_dir().join(format!("routec-trace-chromium-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (svg_path, png_path) = (dir.join("route2.svg"), dir.join("route2.png"));
@@ -50,7 +56,7 @@ fn route2_svg_renders_in_headless_chromium() {
         ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", png_path.display()))
-        .arg("--window-size=1760,446")
+        .arg(format!("--window-size={width},{height}"))
         .arg(format!("file://{}", svg_path.display()))
         .output()
         .unwrap();
@@ -63,8 +69,8 @@ fn route2_svg_renders_in_headless_chromium() {
     );
     // A PNG of the requested size (IHDR width and height, big-endian).
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1760);
-    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 446);
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), width);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), height);
     // A blank page compresses to a few hundred bytes; the drawing does not.
     assert!(
         png.len() > 20_000,

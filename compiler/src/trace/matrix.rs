@@ -4,7 +4,9 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::simulate::{trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict};
+use super::simulate::{
+    check_buildable, trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict,
+};
 use super::view::{Datapath, PodRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,10 +55,15 @@ pub const MAX_PAIRS: u64 = 4_194_304;
 /// pods, from every pod on a node whose maps the view has. Rows are traced
 /// on all cores: each trace is independent.
 pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
+    check_buildable(view)?;
     let pod_count = view.pods().len();
     let pairs = pod_count as u64 * pod_count.saturating_sub(1) as u64;
     if pairs > MAX_PAIRS {
-        return Err(TraceError::MatrixTooLarge { pods: pod_count, pairs, limit: MAX_PAIRS });
+        return Err(TraceError::MatrixTooLarge {
+            pods: pod_count,
+            pairs,
+            limit: MAX_PAIRS,
+        });
     }
     let pods = view.pods().to_vec();
     let sources: Vec<usize> = (0..pods.len())

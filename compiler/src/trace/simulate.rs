@@ -270,6 +270,17 @@ pub enum TraceError {
     ZeroTtl,
     #[error("--all on {pods} pods is {pairs} pairs, more than the {limit} a matrix holds: trace single pairs, or a smaller cluster")]
     MatrixTooLarge { pods: usize, pairs: u64, limit: u64 },
+    #[error("no datapath to trace: {0}")]
+    Unsupported(#[from] bpf::Unsupported),
+}
+
+/// Refuses a view of a cluster the datapath cannot be built for: tracing it
+/// would follow programs that `routec build` never emits.
+pub(super) fn check_buildable(view: &dyn Datapath) -> Result<(), TraceError> {
+    match view.unsupported() {
+        Some(unsupported) => Err(unsupported.clone().into()),
+        None => Ok(()),
+    }
 }
 
 /// Traces a packet from `src` (a pod's name or IP, or a node's name) to
@@ -327,6 +338,7 @@ pub fn trace_packet(
     src: &PodRef,
     packet: Packet,
 ) -> Result<Trace, TraceError> {
+    check_buildable(view)?;
     let no_maps = || TraceError::NoMaps {
         sender: src.name.clone(),
         node: src.node.clone(),
@@ -500,6 +512,15 @@ fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
     (hop, Step::Done(verdict))
 }
 
+/// A `cilium_lxc` miss where only a local endpoint could be meant.
+fn no_endpoint(hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Verdict) {
+    dropped(
+        hop,
+        Reason::NoEndpoint,
+        format!("no endpoint on {} has {}", node.name, packet.dst),
+    )
+}
+
 /// A host entry of `cilium_lxc`: the packet is for the node itself.
 fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'static>) {
     hop.reason = Reason::ToStack.into();
@@ -514,18 +535,12 @@ fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'sta
     (hop, Step::Done(verdict))
 }
 
-fn from_container<'a>(
-    view: &'a dyn Datapath,
-    node: &'a NodeConfig,
-    src: &PodRef,
-    packet: &Packet,
-    hops: &mut Vec<Hop>,
-) -> Step<'a> {
-    let program = program(Interface::Lxc);
-    let hop = Hop {
+/// A hop of `program` on `device` before it decides anything.
+fn new_hop(node: &NodeConfig, program: &Program, device: String, ifindex: Option<u32>) -> Hop {
+    Hop {
         node: node.name.clone(),
-        device: src.lxc.clone(),
-        ifindex: src.ifindex,
+        device,
+        ifindex,
         hook: hook(program),
         program: program.name,
         checks: Vec::new(),
@@ -533,7 +548,17 @@ fn from_container<'a>(
         reason: Reason::InvalidPacket.into(),
         action: String::new(),
         next: None,
-    };
+    }
+}
+
+fn from_container<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    src: &PodRef,
+    packet: &Packet,
+    hops: &mut Vec<Hop>,
+) -> Step<'a> {
+    let hop = new_hop(node, program(Interface::Lxc), src.lxc.clone(), src.ifindex);
     let (hop, step) = from_container_hop(view, node, src, packet, hop);
     hops.push(hop);
     step
@@ -604,7 +629,7 @@ fn from_container_hop<'a>(
     }
 }
 
-/// A `cilium_lxc` pod hit: TTL check, MAC rewrite, redirect into the pod.
+/// A `cilium_lxc` pod hit on an ingress hook: TTL check, then delivery.
 fn deliver<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
@@ -622,6 +647,36 @@ fn deliver<'a>(
             "the TTL would reach zero".to_string(),
         );
     }
+    let (hop, verdict) = delivered(
+        view,
+        node,
+        packet,
+        info,
+        reason,
+        Handover::Peer { ttl },
+        hop,
+    );
+    (hop, Step::Done(verdict))
+}
+
+/// How a program hands a packet to a pod on its node.
+enum Handover {
+    /// From an ingress hook, straight into the pod: the TTL drops by one.
+    Peer { ttl: u8 },
+    /// From `cilium_host` egress, out of the lxc: the stack already routed it.
+    LxcEgress,
+}
+
+/// MAC rewrite and redirect to the pod of the `cilium_lxc` entry `info`.
+fn delivered(
+    view: &dyn Datapath,
+    node: &NodeConfig,
+    packet: &Packet,
+    info: EndpointInfo,
+    reason: Reason,
+    handover: Handover,
+    mut hop: Hop,
+) -> (Hop, Verdict) {
     let mode = view.mode();
     let pod = view.pod_at(&node.name, packet.dst);
     let lxc = pod.map(|p| p.lxc.clone());
@@ -629,13 +684,21 @@ fn deliver<'a>(
         (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
         (ifindex, _) => format!("ifindex {ifindex}"),
     };
+    let (ttl, redirect) = match handover {
+        Handover::Peer { ttl } => (
+            format!("TTL {ttl} -> {}", ttl - 1),
+            format!("bpf_redirect_peer({ifindex})"),
+        ),
+        Handover::LxcEgress => (
+            "TTL untouched (the stack routed it)".to_string(),
+            format!("bpf_redirect({ifindex}) to the lxc's egress"),
+        ),
+    };
     hop.reason = reason.into();
     hop.action = format!(
-        "Ethernet source {} destination {}, TTL {} -> {}, bpf_redirect_peer({ifindex})",
+        "Ethernet source {} destination {}, {ttl}, {redirect}",
         mac_text(info.node_mac(), mode),
         mac_text(info.mac(), mode),
-        ttl,
-        ttl - 1,
     );
     hop.next = Some(format!(
         "{} ({ifindex}) -> eth0 of {}, endpoint {}",
@@ -651,7 +714,7 @@ fn deliver<'a>(
         endpoint: info.lxc_id,
         reason: hop.reason,
     };
-    (hop, Step::Done(verdict))
+    (hop, verdict)
 }
 
 /// A `cilium_lxc` miss: the ipcache decides between encapsulation and a drop.
@@ -738,19 +801,12 @@ fn from_overlay<'a>(
     ttl: u8,
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
-    let program = program(Interface::Overlay);
-    let mut hop = Hop {
-        node: node.name.clone(),
-        device: OVERLAY_DEVICE.to_string(),
-        ifindex: None,
-        hook: hook(program),
-        program: program.name,
-        checks: Vec::new(),
-        lookups: Vec::new(),
-        reason: Reason::InvalidPacket.into(),
-        action: String::new(),
-        next: None,
-    };
+    let mut hop = new_hop(
+        node,
+        program(Interface::Overlay),
+        OVERLAY_DEVICE.to_string(),
+        None,
+    );
     let (hop, step) = if vni != node.vni {
         hop.checks
             .push(format!("tunnel id {vni} != VNI {}", node.vni));
@@ -770,11 +826,10 @@ fn from_overlay<'a>(
         match found {
             Some(info) if info.is_host() => to_stack(hop, node, packet),
             Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
-            None => drop_hop(
-                hop,
-                Reason::NoEndpoint,
-                format!("no endpoint on {} has {}", node.name, packet.dst),
-            ),
+            None => {
+                let (hop, verdict) = no_endpoint(hop, node, packet);
+                (hop, Step::Done(verdict))
+            }
         }
     };
     hops.push(hop);
@@ -788,6 +843,7 @@ pub fn trace_from_node(
     node: &NodeConfig,
     packet: Packet,
 ) -> Result<Trace, TraceError> {
+    check_buildable(view)?;
     let cidr: Option<ipnet::Ipv4Net> = node.pod_cidr.as_deref().and_then(|c| c.parse().ok());
     if !cidr.is_some_and(|c| c.contains(&packet.dst)) {
         return Err(TraceError::NotViaHost {
@@ -806,59 +862,24 @@ pub fn trace_from_node(
         });
     }
     let program = program(Interface::Host);
-    let mut hop = Hop {
-        node: node.name.clone(),
-        device: program.interface.device().unwrap_or_default().to_string(),
-        ifindex: None,
-        hook: hook(program),
-        program: program.name,
-        checks: Vec::new(),
-        lookups: Vec::new(),
-        reason: Reason::InvalidPacket.into(),
-        action: String::new(),
-        next: None,
-    };
-    let mode = view.mode();
+    let device = program.interface.device().unwrap_or_default().to_string();
+    let mut hop = new_hop(node, program, device, None);
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let (hop, verdict) = match found {
-        Some(info) if !info.is_host() => {
-            let pod = view.pod_at(&node.name, packet.dst);
-            let lxc = pod.map(|p| p.lxc.clone());
-            let ifindex = match (info.ifindex, mode) {
-                (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
-                (ifindex, _) => format!("ifindex {ifindex}"),
-            };
-            hop.reason = Reason::HostDelivery.into();
-            hop.action = format!(
-                "Ethernet source {} destination {}, TTL untouched (the stack routed it), bpf_redirect({ifindex}) to the lxc's egress",
-                mac_text(info.node_mac(), mode),
-                mac_text(info.mac(), mode),
-            );
-            hop.next = Some(format!(
-                "{} ({ifindex}) -> eth0 of {}, endpoint {}",
-                lxc.as_deref().unwrap_or("the endpoint's lxc"),
-                pod.map_or_else(|| packet.dst.to_string(), |p| p.name.clone()),
-                info.lxc_id,
-            ));
-            let verdict = Verdict::Delivered {
-                node: node.name.clone(),
-                pod: pod.map(|p| p.name.clone()),
-                ip: packet.dst,
-                lxc,
-                endpoint: info.lxc_id,
-                reason: hop.reason,
-            };
-            (hop, verdict)
-        }
-        _ => dropped(
+        Some(info) if !info.is_host() => delivered(
+            view,
+            node,
+            &packet,
+            info,
+            Reason::HostDelivery,
+            Handover::LxcEgress,
             hop,
-            Reason::NoEndpoint,
-            format!("no endpoint on {} has {}", node.name, packet.dst),
         ),
+        _ => no_endpoint(hop, node, &packet),
     };
     Ok(Trace {
-        mode,
+        mode: view.mode(),
         packet,
         src: Source::Node {
             name: node.name.clone(),

@@ -13,7 +13,6 @@ use crate::layout::Reason;
 
 const MARGIN: i32 = 20;
 const TOP: i32 = 70;
-const NODE_W: i32 = 540;
 const GAP: i32 = 50;
 const HEADER_H: i32 = 52;
 const ROW_H: i32 = 56;
@@ -24,10 +23,17 @@ const DEV_X: i32 = 284;
 const HOST_X: i32 = 150;
 const DEV_W: i32 = 120;
 const DEV_H: i32 = 32;
-/// The vertical lane right of the devices that arrows between rows take.
-const LANE_X: i32 = 522;
 /// Step badges sit just right of the device where the program runs.
 const BADGE_X: i32 = DEV_X + DEV_W + 16;
+/// Step labels sit in a column right of every device box, so they never
+/// cover one.
+const LABEL_X: i32 = DEV_X + DEV_W + 4;
+/// The widest label line: `lxc miss · ipcache /32 hit`.
+const LABEL_W: i32 = label_width(26);
+/// The vertical lane right of the labels that arrows between rows take
+/// (a drop's stop sign sits on it).
+const LANE_X: i32 = LABEL_X + LABEL_W + 16;
+const NODE_W: i32 = LANE_X + 18;
 const STATUS_H: i32 = 24;
 const LINE_H: i32 = 18;
 
@@ -35,6 +41,12 @@ const PATH: &str = "#1565c0";
 const DROP: &str = "#c62828";
 const SRC: &str = "#1565c0";
 const DST: &str = "#2e7d32";
+
+/// Width of a label box whose longest line has `chars` characters: 9px
+/// monospace glyphs are about 5.5px wide, plus 5px padding each side.
+const fn label_width(chars: i32) -> i32 {
+    (chars * 11 + 1) / 2 + 10
+}
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -131,9 +143,15 @@ impl Canvas {
             points.join(" ")
         );
     }
-    /// A numbered circle, with the program and its lookups in a label
-    /// below it (or above it, near the bottom of a node).
-    fn badge(&mut self, x: i32, y: i32, number: usize, label: &[String], above: bool, right: i32) {
+    /// A device box with its name and, smaller, a detail.
+    fn device(&mut self, x: i32, y: i32, name: &str, detail: &str) {
+        self.rect((x, y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
+        self.text(x + 8, y + 14, 10, r##" fill="#263238""##, name);
+        self.text(x + 8, y + 27, 9, r##" fill="#607d8b""##, detail);
+    }
+
+    /// A numbered circle.
+    fn badge(&mut self, x: i32, y: i32, number: usize) {
         let _ = writeln!(
             self.body,
             r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#
@@ -145,18 +163,20 @@ impl Canvas {
             r#" fill="white" font-weight="bold" text-anchor="middle""#,
             &number.to_string(),
         );
-        if label.is_empty() {
-            return;
-        }
-        // 9px monospace glyphs are about 5.5px wide.
+    }
+
+    /// A badge at (`x + BADGE_X`, `y`) of the node at `x`, with the program
+    /// and its lookups in the label column below it (or above it).
+    fn step(&mut self, x: i32, y: i32, number: usize, label: &[String], above: bool) {
+        self.badge(x + BADGE_X, y, number);
         let w = label
             .iter()
-            .map(|l| (l.chars().count() as i32 * 11 + 1) / 2 + 10)
+            .map(|l| label_width(l.chars().count() as i32))
             .max()
             .unwrap_or(0);
         let h = label.len() as i32 * 11 + 5;
         let top = if above { y - 12 - h } else { y + 12 };
-        let left = (x - 10).min(right - w - 4);
+        let left = x + LABEL_X;
         let _ = writeln!(
             self.body,
             r#"<rect x="{left}" y="{top}" width="{w}" height="{h}" rx="3" fill="white" fill-opacity="0.92" stroke="{PATH}" stroke-width="1"/>"#,
@@ -253,7 +273,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     // The numbered steps, in full, under the drawing.
     let mut y = layout.underlay_y() + 40;
     for (number, text) in &steps {
-        canvas.badge(MARGIN + 10, y - 4, *number, &[], false, i32::MAX);
+        canvas.badge(MARGIN + 10, y - 4, *number);
         canvas.text(MARGIN + 28, y, 11, "", text);
         y += LINE_H + 4;
     }
@@ -389,12 +409,10 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 r##" fill="#455a64""##,
                 &format!("{} · endpoint {}", pod.ip, pod.endpoint),
             );
-            canvas.rect((x + DEV_X, cy - 16, DEV_W, 32), "#eceff1", "#78909c", 1);
-            canvas.text(x + DEV_X + 6, cy - 3, 10, r##" fill="#263238""##, &pod.lxc);
             let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| {
                 format!("ifindex {i}")
             });
-            canvas.text(x + DEV_X + 6, cy + 11, 9, r##" fill="#607d8b""##, &ifindex);
+            canvas.device(x + DEV_X, cy - DEV_H / 2, &pod.lxc, &ifindex);
         }
         if layout.hidden_pods[i] > 0 {
             let y = layout.row_y(layout.rows[i].len());
@@ -408,36 +426,9 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             );
         }
         let dev_y = layout.dev_y();
-        canvas.rect((x + HOST_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
-        canvas.text(
-            x + HOST_X + 8,
-            dev_y + 14,
-            10,
-            r##" fill="#263238""##,
-            HOST_DEVICE,
-        );
-        canvas.text(
-            x + HOST_X + 8,
-            dev_y + 27,
-            9,
-            r##" fill="#607d8b""##,
-            &node.router.to_string(),
-        );
-        canvas.rect((x + DEV_X, dev_y, DEV_W, DEV_H), "#eceff1", "#78909c", 1);
-        canvas.text(
-            x + DEV_X + 8,
-            dev_y + 14,
-            10,
-            r##" fill="#263238""##,
-            OVERLAY_DEVICE,
-        );
-        canvas.text(
-            x + DEV_X + 8,
-            dev_y + 27,
-            9,
-            r##" fill="#607d8b""##,
-            &format!("{} VNI {}", node.overlay, node.vni),
-        );
+        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.router.to_string());
+        let overlay = format!("{} VNI {}", node.overlay, node.vni);
+        canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
         // The underlay link of the node.
         canvas.line(
             x + DEV_X + DEV_W / 2,
@@ -578,7 +569,7 @@ fn draw_path(
                     ]);
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
-                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
+                canvas.step(x, start_y, number, &label, above);
             }
             Reason::HostDelivery => {
                 let above_devices = layout.dev_y() - 8;
@@ -594,20 +585,14 @@ fn draw_path(
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
                 // Right of cilium_vxlan the space below the line is free.
-                canvas.badge(
-                    x + BADGE_X,
-                    above_devices,
-                    number,
-                    &label,
-                    false,
-                    x + NODE_W,
-                );
+                canvas.step(x, above_devices, number, &label, false);
             }
             _ if hop.program == from_host => {
-                let stop_y = layout.dev_y() - 20;
-                canvas.arrow(&[start, (start.0, stop_y + 14)]);
-                canvas.stop_sign(start.0, stop_y);
-                canvas.badge(start.0 + 30, stop_y, number, &label, true, x + NODE_W);
+                // Between the pods and the devices, to a stop on the lane.
+                let above_devices = layout.dev_y() - 8;
+                canvas.arrow(&[start, (start.0, above_devices), (lane - 16, above_devices)]);
+                canvas.stop_sign(lane - 2, above_devices);
+                canvas.step(x, above_devices, number, &label, true);
                 draw_drop_status(canvas, layout, x, hop);
             }
             Reason::TunnelEncap => {
@@ -617,7 +602,7 @@ fn draw_path(
                     (lane, dev_cy),
                     (x + DEV_X + DEV_W + 2, dev_cy),
                 ]);
-                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
+                canvas.step(x, start_y, number, &label, above);
                 let from_x = x + DEV_X + DEV_W / 2 - 8;
                 let underlay = layout.underlay_y() - 6;
                 match &trace.verdict {
@@ -668,12 +653,12 @@ fn draw_path(
                 } else {
                     canvas.arrow(&[(x + DEV_X, dev_cy), (x + HOST_X + DEV_W + 2, dev_cy)]);
                 }
-                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
+                canvas.step(x, start_y, number, &label, above);
             }
             _ => {
                 canvas.arrow(&[start, (lane - 16, start_y)]);
                 canvas.stop_sign(lane - 2, start_y);
-                canvas.badge(x + BADGE_X, start_y, number, &label, above, x + NODE_W);
+                canvas.step(x, start_y, number, &label, above);
                 draw_drop_status(canvas, layout, x, hop);
             }
         }

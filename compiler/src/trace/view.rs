@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::lpm::Ipcache;
+use crate::bpf::{self, Unsupported};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
 use crate::model::Cluster;
 use crate::seeds;
@@ -65,6 +66,11 @@ pub trait Datapath {
     /// False when the view knows the node but not its maps (a live view of
     /// one real node knows only that node's).
     fn has_maps(&self, node: &str) -> bool;
+    /// Why the datapath cannot be built for the cluster this view shows, if
+    /// it cannot: there is then no datapath to trace.
+    fn unsupported(&self) -> Option<&Unsupported> {
+        None
+    }
 
     fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.nodes().iter().find(|n| n.name == name)
@@ -100,6 +106,8 @@ pub struct Snapshot {
     lxc: BTreeMap<String, HashMap<[u8; EndpointKey::SIZE], EndpointInfo>>,
     /// Offline all nodes share one ipcache; live each node has its own pin.
     ipcache: BTreeMap<String, Arc<Ipcache>>,
+    /// Set by [`Snapshot::from_cluster`] from `bpf::check_supported`.
+    unsupported: Option<Unsupported>,
 }
 
 impl Snapshot {
@@ -113,6 +121,7 @@ impl Snapshot {
             by_ip,
             lxc: BTreeMap::new(),
             ipcache: BTreeMap::new(),
+            unsupported: None,
         }
     }
 
@@ -143,13 +152,16 @@ impl Snapshot {
         }
     }
 
-    /// The maps a build of `cluster` seeds, as the offline view of it.
+    /// The maps a build of `cluster` seeds, as the offline view of it. A
+    /// cluster the build refuses (`bpf::check_supported`) gives a view that
+    /// every trace refuses with the same message.
     pub fn from_cluster(cluster: &Cluster) -> Self {
         let mut snapshot = Snapshot::new(
             Mode::Offline,
             NodeConfig::all_from_cluster(cluster),
             PodRef::all_from_cluster(cluster),
         );
+        snapshot.unsupported = bpf::check_supported(cluster).err();
         for (index, node) in cluster.nodes.iter().enumerate() {
             snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
         }
@@ -209,6 +221,9 @@ impl Datapath for Snapshot {
     }
     fn has_maps(&self, node: &str) -> bool {
         self.lxc.contains_key(node)
+    }
+    fn unsupported(&self) -> Option<&Unsupported> {
+        self.unsupported.as_ref()
     }
 }
 
