@@ -11,6 +11,11 @@
 //!    links pinned in bpffs ([`TcMode`]); both outlive this process, and an
 //!    attachment that exists is switched to the new program atomically.
 //!
+//! Phases 2 and 3 journal every change (the previous value of each written
+//! or deleted entry, the previous program of each switched or removed hook,
+//! held open); a failure undoes them, last first, and the error ends with
+//! what it left: unchanged (phase 1), rolled back, or a rollback that failed.
+//!
 //! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
 //! and, for TCX links, `.../links/<direction>/<interface>`. bpffs holds no
 //! regular files, so the record of what was attached (mode, object digest,
