@@ -161,18 +161,33 @@ fn down_cleans_up_after_a_crashed_up() {
 
 #[test]
 fn a_failure_after_seeding_and_switching_rolls_everything_back() {
-    if !can_run("a_failure_after_seeding_and_switching_rolls_everything_back") {
-        return;
+    if can_run("a_failure_after_seeding_and_switching_rolls_everything_back") {
+        rollback_after_a_late_failure("t-rollback-nl", loader::TcMode::Netlink);
     }
+}
+
+#[test]
+fn a_failure_after_switching_tcx_links_rolls_everything_back() {
+    if can_run("a_failure_after_switching_tcx_links_rolls_everything_back") {
+        rollback_after_a_late_failure("t-rollback-tcx", loader::TcMode::TcxLink);
+    }
+}
+
+/// Applies a changed build in `mode` whose last attach fails (its interface
+/// disappears just before), after the seeds were written and the other hooks
+/// switched: everything must be as before, and traffic flow.
+fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
     use routec_runtime::live_trace::{read_ipcache, read_lxc};
     let options = options();
-    let name = "t-rollback";
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
     let out = options.state_dir.join(name).join("out");
     build(&cluster, &out);
     let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
-    let target = lab::node_target(&state, WORKER).unwrap();
+    let mut target = lab::node_target(&state, WORKER).unwrap();
+    target.tc_mode = mode;
+    // The datapath to fall back to, in the mode under test.
+    loader::apply(&node_plan(&out, WORKER).unwrap(), &target).unwrap();
     let node_ns = worker_ns(&state).to_string();
 
     // A build that changes a seed entry and, through the pod MTU (a load-time
@@ -211,8 +226,7 @@ fn a_failure_after_seeding_and_switching_rolls_everything_back() {
     assert_eq!(seen, hooks, "every hook was reached");
     let (status_mid, lxc_mid) = at_failure.unwrap();
     assert_ne!(lxc_mid, lxc_before, "the new seeds were written before the failure");
-    let switched = |s: &loader::NodeStatus| s.programs.iter().filter(|p| p.mode == "foreign").count();
-    assert!(switched(&status_mid) >= 1, "a hook ran a new program before the failure: {status_mid}");
+    assert_ne!(programs(&status_mid), programs(&status_before), "hooks ran new programs before the failure");
 
     assert!(err.contains("cannot attach") && err.contains(&last), "the error names the failed step: {err}");
     assert!(err.contains("rolled back: the previous datapath is restored"), "{err}");
@@ -221,7 +235,7 @@ fn a_failure_after_seeding_and_switching_rolls_everything_back() {
     assert_eq!(read_ipcache(&target).unwrap(), ipcache_before, "cilium_ipcache restored");
     let status_after = loader::status(&target).unwrap();
     assert_eq!(programs(&status_after), programs(&status_before), "the previous programs are attached again");
-    assert_eq!(switched(&status_after), 0, "no new program is left on a hook: {status_after}");
+    assert!(status_after.programs.iter().all(|p| p.mode == mode.as_str()), "no other program is left on a hook: {status_after}");
 
     // Traffic still flows through the previous datapath, from the worker's
     // pod whose lxc is still there, across nodes and on the node.
