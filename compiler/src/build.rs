@@ -86,8 +86,9 @@ pub enum BuildError {
     MapTooSmall { map: &'static str, setting: &'static str, needed: usize, max_entries: u32, where_: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
-    #[error("refusing to replace {}: it is not empty and has no manifest.json, so it is not a routec build output", .0.display())]
-    NotAnOutput(PathBuf),
+    /// OUT is something other than a previous routec build output: never replaced.
+    #[error("refusing to replace {}: {why}", path.display())]
+    NotAnOutput { path: PathBuf, why: String },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BuildError + '_ {
@@ -464,42 +465,106 @@ pub enum ReadError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// The parts of manifest.json that tie cluster.json to the build.
-#[derive(Deserialize)]
-struct ManifestFiles {
-    cluster: String,
-    nodes: Vec<String>,
-    files: Vec<FileRecord>,
+/// A map's size as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestMap {
+    pub name: String,
+    pub max_entries: u32,
 }
 
-/// The cluster `out` was built from ([`CLUSTER_JSON`]): the file the
-/// manifest lists (same sha256), for the cluster and nodes the manifest
-/// names, and well formed ([`Cluster::check_well_formed`]).
-pub fn read_cluster(out: &Path) -> Result<Cluster, ReadError> {
-    let manifest_path = out.join(MANIFEST);
-    let invalid = |path: &Path, message: String| ReadError::Invalid { path: path.to_path_buf(), message };
-    let manifest_text =
-        std::fs::read_to_string(&manifest_path).map_err(|e| ReadError::NotAnOutput(out.to_path_buf(), e))?;
-    let manifest: ManifestFiles = serde_json::from_str(&manifest_text)
-        .map_err(|e| invalid(&manifest_path, format!("not a routec manifest: {e}")))?;
-    let Some(record) = manifest.files.iter().find(|f| f.path == CLUSTER_JSON) else {
-        return Err(invalid(
-            &manifest_path,
-            format!("lists no {CLUSTER_JSON} (a build by an older routec): rebuild {}", out.display()),
+/// manifest.json as read back: only a manifest routec wrote (same
+/// [`FORMAT_VERSION`], every field present) is accepted.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuildManifest {
+    pub format_version: u32,
+    pub routec_version: String,
+    pub cluster: String,
+    pub input_digest: String,
+    pub objects_compiled: bool,
+    pub nodes: Vec<String>,
+    pub maps: Vec<ManifestMap>,
+    pub files: Vec<FileRecord>,
+}
+
+/// A build output opened for reading: every file is read through
+/// [`BuildFiles::read`], which refuses one that is not the file the manifest
+/// lists (missing, unlisted, or changed after the build). The loader and
+/// the tracer read OUT only this way.
+#[derive(Debug, Clone)]
+pub struct BuildFiles {
+    pub out: PathBuf,
+    pub manifest: BuildManifest,
+}
+
+impl BuildFiles {
+    pub fn open(out: &Path) -> Result<Self, ReadError> {
+        let path = out.join(MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(|e| ReadError::NotAnOutput(out.to_path_buf(), e))?;
+        let manifest = parse_manifest(&text).map_err(|message| ReadError::Invalid { path, message })?;
+        Ok(BuildFiles { out: out.to_path_buf(), manifest })
+    }
+
+    /// The bytes of `rel` (relative to OUT, `/`-separated), checked against
+    /// the sha256 the manifest lists for it.
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>, ReadError> {
+        let path = self.out.join(rel);
+        let Some(record) = self.manifest.files.iter().find(|f| f.path == rel) else {
+            return Err(ReadError::Invalid { path, message: "is not listed in manifest.json".into() });
+        };
+        let bytes = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
+            return Err(ReadError::Invalid {
+                path,
+                message: "changed after the build (its sha256 differs from manifest.json): rebuild".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// [`BuildFiles::read`] for a text file.
+    pub fn read_text(&self, rel: &str) -> Result<String, ReadError> {
+        String::from_utf8(self.read(rel)?)
+            .map_err(|_| ReadError::Invalid { path: self.out.join(rel), message: "is not UTF-8 text".into() })
+    }
+
+    /// The cluster the build was made from ([`CLUSTER_JSON`]), for the
+    /// cluster and nodes the manifest names, and well formed
+    /// ([`Cluster::check_well_formed`]).
+    pub fn read_cluster(&self) -> Result<Cluster, ReadError> {
+        let path = self.out.join(CLUSTER_JSON);
+        let invalid = |message: String| ReadError::Invalid { path: path.clone(), message };
+        if !self.manifest.files.iter().any(|f| f.path == CLUSTER_JSON) {
+            return Err(ReadError::Invalid {
+                path: self.out.join(MANIFEST),
+                message: format!("lists no {CLUSTER_JSON} (a build by an older routec): rebuild {}", self.out.display()),
+            });
+        }
+        let bytes = self.read(CLUSTER_JSON)?;
+        let cluster: Cluster =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(format!("not a routec cluster: {e}")))?;
+        cluster.check_well_formed().map_err(invalid)?;
+        if cluster.name != self.manifest.cluster || !cluster.nodes.iter().map(|n| &n.name).eq(&self.manifest.nodes) {
+            return Err(invalid("its cluster or nodes differ from those of manifest.json".into()));
+        }
+        Ok(cluster)
+    }
+}
+
+/// A manifest routec wrote, or why it is not one.
+fn parse_manifest(text: &str) -> Result<BuildManifest, String> {
+    let manifest: BuildManifest = serde_json::from_str(text).map_err(|e| format!("not a routec manifest: {e}"))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(format!(
+            "format_version {} is not the one this routec reads ({FORMAT_VERSION}): rebuild",
+            manifest.format_version
         ));
-    };
-    let path = out.join(CLUSTER_JSON);
-    let bytes = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
-    if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
-        return Err(invalid(&path, "changed after the build (its sha256 differs from manifest.json)".into()));
     }
-    let cluster: Cluster =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(&path, format!("not a routec cluster: {e}")))?;
-    cluster.check_well_formed().map_err(|e| invalid(&path, e))?;
-    if cluster.name != manifest.cluster || !cluster.nodes.iter().map(|n| &n.name).eq(&manifest.nodes) {
-        return Err(invalid(&path, "its cluster or nodes differ from those of manifest.json".into()));
-    }
-    Ok(cluster)
+    Ok(manifest)
+}
+
+/// The cluster `out` was built from: [`BuildFiles::read_cluster`].
+pub fn read_cluster(out: &Path) -> Result<Cluster, ReadError> {
+    BuildFiles::open(out)?.read_cluster()
 }
 
 /// Refuses a cluster whose seeds would not fit the maps: the loader could
@@ -532,22 +597,66 @@ fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> 
     Ok(())
 }
 
-/// OUT may be missing, an empty folder, or a previous build (it has a
-/// manifest.json): anything else could be someone's files, never replaced.
+/// OUT may be missing, an empty folder, or a previous build: a folder whose
+/// manifest.json is routec's and which holds nothing but the files that
+/// manifest lists. Anything else could be someone's files, never replaced.
 fn check_replaceable(out: &Path) -> Result<(), BuildError> {
-    match std::fs::symlink_metadata(out) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(BuildError::Io { path: out.to_path_buf(), source: e }),
-        Ok(meta) if !meta.is_dir() => Err(BuildError::NotAnOutput(out.to_path_buf())),
-        Ok(_) => {
-            let empty = std::fs::read_dir(out).map_err(io_error(out))?.next().is_none();
-            if empty || out.join(MANIFEST).is_file() {
-                Ok(())
-            } else {
-                Err(BuildError::NotAnOutput(out.to_path_buf()))
-            }
+    let refuse = |why: String| Err(BuildError::NotAnOutput { path: out.to_path_buf(), why });
+    let meta = match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(BuildError::Io { path: out.to_path_buf(), source: e }),
+        Ok(meta) => meta,
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("it is a symlink, not a build output folder (give the folder itself)".into());
+    }
+    if !meta.is_dir() {
+        return refuse("it is a file, not a build output folder".into());
+    }
+    if std::fs::read_dir(out).map_err(io_error(out))?.next().is_none() {
+        return Ok(());
+    }
+    let manifest_path = out.join(MANIFEST);
+    let text = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return refuse("it is not empty and has no manifest.json, so it is not a routec build output".into())
+        }
+        Err(e) => return refuse(format!("cannot read its manifest.json ({e}), so it may not be a routec build output")),
+    };
+    let manifest = match parse_manifest(&text) {
+        Ok(manifest) => manifest,
+        Err(why) => return refuse(format!("its manifest.json is not routec's ({why})")),
+    };
+    let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    // The folders the listed files need: every proper prefix of their paths.
+    let folders: std::collections::HashSet<&str> = manifest
+        .files
+        .iter()
+        .flat_map(|f| f.path.match_indices('/').map(|(at, _)| &f.path[..at]))
+        .collect();
+    for entry in walkdir::WalkDir::new(out).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(out).to_path_buf();
+            BuildError::Io { path, source: e.into() }
+        })?;
+        let rel = entry.path().strip_prefix(out).expect("walked below OUT");
+        let rel: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+        let rel = rel.join("/");
+        let kind = entry.file_type();
+        let expected = if kind.is_file() {
+            rel == MANIFEST || listed.contains(rel.as_str())
+        } else {
+            kind.is_dir() && folders.contains(rel.as_str())
+        };
+        if !expected {
+            return refuse(format!(
+                "{} is not part of the routec build its manifest.json lists (move it away or build elsewhere)",
+                entry.path().display()
+            ));
         }
     }
+    Ok(())
 }
 
 /// Moves the finished `temp` to `out`. A previous `out` is swapped with it in

@@ -134,8 +134,11 @@ fn two_builds_in_different_folders_are_byte_identical() {
     build(&reference_cluster(), &no_clang(), &one).unwrap();
     build(&reference_cluster(), &no_clang(), &two).unwrap();
     assert_eq!(tree(&one), tree(&two));
-    // Rebuilding over a previous build replaces it whole.
-    std::fs::write(one.join("nodes/stale.txt"), "left over").unwrap();
+    // Rebuilding over a previous build replaces it whole: edited and
+    // missing files of the build come back as built (a stray file would be
+    // refused: see a_folder_with_someone_elses_manifest_is_never_replaced).
+    std::fs::write(one.join("cluster/cilium_ipcache.seed"), "edited").unwrap();
+    std::fs::remove_file(one.join("nodes/mycluster-worker/attach.json")).unwrap();
     build(&reference_cluster(), &no_clang(), &one).unwrap();
     assert_eq!(tree(&one), tree(&two));
     let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -165,20 +168,112 @@ fn a_failed_build_leaves_a_previous_output_untouched() {
 #[test]
 fn a_folder_that_is_not_a_build_output_is_never_replaced() {
     let scratch = tempfile::tempdir().unwrap();
+    let refused = |out: &Path| match build(&reference_cluster(), &no_clang(), out) {
+        Err(e @ BuildError::NotAnOutput { .. }) => e.to_string(),
+        other => panic!("{} was not refused: {other:?}", out.display()),
+    };
     let out = scratch.path().join("home");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    let err = build(&reference_cluster(), &no_clang(), &out).unwrap_err();
-    assert!(matches!(err, BuildError::NotAnOutput(_)), "{err}");
+    assert!(refused(&out).contains("has no manifest.json"));
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
-    // A file in the way is refused as well; an empty folder is fine.
+    // A file or a symlink in the way is refused as such; an empty folder is fine.
     let file = scratch.path().join("file");
     std::fs::write(&file, "x").unwrap();
-    assert!(matches!(build(&reference_cluster(), &no_clang(), &file), Err(BuildError::NotAnOutput(_))));
+    assert!(refused(&file).contains("it is a file"), "{}", refused(&file));
+    let link = scratch.path().join("link");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    assert!(refused(&link).contains("it is a symlink"), "{}", refused(&link));
     let empty = scratch.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     build(&reference_cluster(), &no_clang(), &empty).unwrap();
     assert!(empty.join("manifest.json").is_file());
+}
+
+#[test]
+fn a_folder_with_someone_elses_manifest_is_never_replaced() {
+    // The reviewer's case: a web app's folder that happens to hold a manifest.json.
+    let scratch = tempfile::tempdir().unwrap();
+    let webapp = scratch.path().join("webapp");
+    std::fs::create_dir(&webapp).unwrap();
+    std::fs::write(webapp.join("manifest.json"), "{}").unwrap();
+    std::fs::write(webapp.join("index.html"), "x").unwrap();
+    let err = build(&reference_cluster(), &no_clang(), &webapp).unwrap_err();
+    assert!(matches!(err, BuildError::NotAnOutput { .. }), "{err}");
+    assert!(err.to_string().contains("its manifest.json is not routec's"), "{err}");
+    assert_eq!(std::fs::read_to_string(webapp.join("index.html")).unwrap(), "x");
+    assert_eq!(std::fs::read_to_string(webapp.join("manifest.json")).unwrap(), "{}");
+
+    // A manifest of another format version is not taken for routec's either.
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let manifest_path = out.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&original).unwrap();
+    manifest["format_version"] = 99.into();
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let err = build(&reference_cluster(), &no_clang(), &out).unwrap_err().to_string();
+    assert!(err.contains("format_version 99"), "{err}");
+    std::fs::write(&manifest_path, &original).unwrap();
+
+    // A real build with a file or a folder of someone else's added: refused,
+    // naming it; the build output stays as it was.
+    std::fs::write(out.join("nodes/mycluster-worker/notes.txt"), "mine").unwrap();
+    let before = tree(&out);
+    let err = build(&reference_cluster(), &no_clang(), &out).unwrap_err().to_string();
+    assert!(err.contains("nodes/mycluster-worker/notes.txt is not part of the routec build"), "{err}");
+    assert_eq!(tree(&out), before);
+    std::fs::remove_file(out.join("nodes/mycluster-worker/notes.txt")).unwrap();
+    std::fs::create_dir(out.join("extra")).unwrap();
+    let err = build(&reference_cluster(), &no_clang(), &out).unwrap_err().to_string();
+    assert!(err.contains("extra is not part of the routec build"), "{err}");
+    std::fs::remove_dir(out.join("extra")).unwrap();
+
+    // Files of the build that went missing do not matter: it is rebuilt.
+    std::fs::remove_file(out.join("nodes/mycluster-worker/attach.json")).unwrap();
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    assert!(out.join("nodes/mycluster-worker/attach.json").is_file());
+}
+
+#[test]
+fn every_file_is_read_back_only_as_built() {
+    use routec_compiler::build::BuildFiles;
+    use routec_compiler::trace::Snapshot;
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let seed = "nodes/mycluster-worker/cilium_lxc.seed";
+    let files = BuildFiles::open(&out).unwrap();
+    let original = files.read(seed).unwrap();
+    assert_eq!(original, std::fs::read(out.join(seed)).unwrap());
+    assert!(Snapshot::from_build(&out).is_ok());
+
+    // One line of a seed deleted after the build.
+    let text = String::from_utf8(original.clone()).unwrap();
+    let edited: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(out.join(seed), edited).unwrap();
+    let err = files.read(seed).unwrap_err().to_string();
+    assert!(err.contains(seed) && err.contains("changed after the build"), "{err}");
+    let err = Snapshot::from_build(&out).unwrap_err().to_string();
+    assert!(err.contains(seed) && err.contains("changed after the build"), "trace --build refuses it too: {err}");
+    std::fs::write(out.join(seed), &original).unwrap();
+
+    for rel in ["cluster/cilium_ipcache.seed", "nodes/mycluster-worker/attach.json"] {
+        let bytes = std::fs::read(out.join(rel)).unwrap();
+        std::fs::write(out.join(rel), [&bytes[..], b"\n"].concat()).unwrap();
+        let err = files.read(rel).unwrap_err().to_string();
+        assert!(err.contains("changed after the build"), "{rel}: {err}");
+        std::fs::write(out.join(rel), &bytes).unwrap();
+        assert_eq!(files.read(rel).unwrap(), bytes);
+    }
+    assert!(Snapshot::from_build(&out).is_ok());
+
+    // Files the manifest does not list, or that are gone, are not read.
+    std::fs::write(out.join("nodes/extra.seed"), "").unwrap();
+    assert!(files.read("nodes/extra.seed").unwrap_err().to_string().contains("is not listed in manifest.json"));
+    std::fs::remove_file(out.join(seed)).unwrap();
+    assert!(files.read(seed).is_err());
+    assert!(Snapshot::from_build(&out).is_err());
 }
 
 #[test]

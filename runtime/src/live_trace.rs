@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aya::maps::lpm_trie::LpmTrie;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapInfo};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use routec_compiler::layout::{
     self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo,
 };
@@ -70,26 +70,7 @@ fn open(target: &Target, spec: &MapSpec) -> Result<Map> {
     }
     // Refuse a pin whose entries would not decode with the layout; its
     // max_entries is the build's choice and does not matter for reading.
-    let info = MapInfo::from_pin(&path)
-        .map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
-    let found = (
-        info.map_type().map_or(u32::MAX, |t| t as u32),
-        info.key_size(),
-        info.value_size(),
-    );
-    if found != (spec.map_type, spec.key_size, spec.value_size) {
-        return Err(Error::msg(format!(
-            "{} is not a {}: type {}, key {} B, value {} B; wanted type {}, key {} B, value {} B",
-            path.display(),
-            spec.name,
-            found.0,
-            found.1,
-            found.2,
-            spec.map_type,
-            spec.key_size,
-            spec.value_size
-        )));
-    }
+    loader::check_pin(&path, spec, loader::MaxEntries::Ignore)?;
     let data = MapData::from_pin(&path)
         .map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))

@@ -11,6 +11,11 @@
 //!    links pinned in bpffs ([`TcMode`]); both outlive this process, and an
 //!    attachment that exists is switched to the new program atomically.
 //!
+//! Phases 2 and 3 journal every change (the previous value of each written
+//! or deleted entry, the previous program of each switched or removed hook,
+//! held open); a failure undoes them, last first, and the error ends with
+//! what it left: unchanged (phase 1), rolled back, or a rollback that failed.
+//!
 //! Pins: `<bpffs>/routec/<scope>/<node>/{cilium_lxc,cilium_ipcache,routec_counters}`
 //! and, for TCX links, `.../links/<direction>/<interface>`. bpffs holds no
 //! regular files, so the record of what was attached (mode, object digest,
@@ -31,7 +36,7 @@ use aya::programs::tc::{NlOptions, SchedClassifierLink, TcAttachOptions, TcHandl
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 use routec_compiler::bpf::{Direction, LoadConstants, OVERLAY_DEVICE};
-use routec_compiler::build::Attachment;
+use routec_compiler::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED};
 use routec_compiler::layout::{self, EndpointInfo, EndpointKey, MapSpec, Reason};
 use routec_compiler::model::{Cluster, Mac};
 use serde::{Deserialize, Serialize};
@@ -275,8 +280,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks a pinned map against the layout; `Ok(false)` when it is not pinned yet.
-pub fn check_pinned_map(path: &Path, spec: &MapSpec) -> Result<bool> {
+/// Whether a pinned map's `max_entries` must equal the wanted one: apply
+/// needs the size the build chose; a reader only needs the entries to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxEntries {
+    Check,
+    Ignore,
+}
+
+/// Checks a pinned map against the layout (type, key and value sizes, flags
+/// and, unless ignored, `max_entries`); `Ok(false)` when it is not pinned.
+pub fn check_pin(path: &Path, spec: &MapSpec, max_entries: MaxEntries) -> Result<bool> {
     if !path.exists() {
         return Ok(false);
     }
@@ -284,72 +298,97 @@ pub fn check_pinned_map(path: &Path, spec: &MapSpec) -> Result<bool> {
     let map_type = info.map_type().map_or(u32::MAX, |t| t as u32);
     let found = [map_type, info.key_size(), info.value_size(), info.max_entries(), info.map_flags()];
     let wanted = [spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags];
-    if found != wanted {
+    let differs = |i: usize| found[i] != wanted[i] && !(i == 3 && max_entries == MaxEntries::Ignore);
+    if (0..found.len()).any(differs) {
         return Err(Error::msg(format!(
             "pinned map {} does not match {}: found type {}, key {} B, value {} B, max entries {}, flags {:#x}; \
-             wanted type {}, key {} B, value {} B, max entries {}, flags {:#x} (remove it with `routec detach` first)",
+             wanted type {}, key {} B, value {} B, max entries {}{}, flags {:#x}",
             path.display(),
             spec.name,
             found[0], found[1], found[2], found[3], found[4],
-            wanted[0], wanted[1], wanted[2], wanted[3], wanted[4],
+            wanted[0], wanted[1], wanted[2], wanted[3],
+            if max_entries == MaxEntries::Ignore { " (or any)" } else { "" },
+            wanted[4],
         )));
     }
     Ok(true)
 }
 
+/// [`check_pin`] as apply needs it: exactly the build's definition.
+pub fn check_pinned_map(path: &Path, spec: &MapSpec) -> Result<bool> {
+    check_pin(path, spec, MaxEntries::Check)
+        .map_err(|e| Error::msg(format!("{e} (remove it with `routec detach` first)")))
+}
 
 /// A `routec build` output opened for loading: its manifest and the cluster
-/// it was built from (`cluster/cluster.json`, checked against the manifest),
-/// which says which lxc belongs to which pod and gives the nodes' constants.
+/// it was built from (`cluster/cluster.json`), which says which lxc belongs
+/// to which pod and gives the nodes' constants. Every file is read through
+/// [`BuildFiles::read`], checked against the manifest's sha256 before use.
 /// Opened once, it serves the plans of all its nodes.
 #[derive(Debug)]
 pub struct BuildOutput {
     pub out: PathBuf,
     pub cluster: Cluster,
-    manifest: Manifest,
+    files: BuildFiles,
 }
 
 impl BuildOutput {
     pub fn open(out: &Path) -> Result<Self> {
-        let manifest = Manifest::read(out)?;
-        let cluster = routec_compiler::build::read_cluster(out).map_err(|e| Error::msg(e.to_string()))?;
-        Ok(BuildOutput { out: out.to_path_buf(), cluster, manifest })
+        let files = BuildFiles::open(out).map_err(read_error)?;
+        let cluster = files.read_cluster().map_err(read_error)?;
+        Ok(BuildOutput { out: out.to_path_buf(), cluster, files })
     }
+    /// The layout's map definitions with the build's `max_entries`.
+    fn map_specs(&self) -> Result<Vec<MapSpec>> {
+        layout::ALL_MAPS
+            .iter()
+            .map(|spec| match self.files.manifest.maps.iter().find(|m| m.name == spec.name) {
+                Some(m) => Ok(MapSpec { max_entries: m.max_entries, ..*spec }),
+                None => Err(Error::msg(format!("manifest.json does not size map {}", spec.name))),
+            })
+            .collect()
+    }
+    fn read_seed(&self, rel: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let text = self.files.read_text(rel).map_err(read_error)?;
+        routec_compiler::seeds::parse_seed(&text).map_err(|e| Error::msg(format!("{}: {e}", self.out.join(rel).display())))
+    }
+}
+
+fn read_error(e: ReadError) -> Error {
+    Error::msg(e.to_string())
 }
 
 /// Reads one node's part of a build output.
 impl NodePlan {
     pub fn from_build(build: &BuildOutput, node: &str) -> Result<Self> {
         use routec_compiler::model::OverlayKind;
-        let (out, cluster, manifest) = (build.out.as_path(), &build.cluster, &build.manifest);
+        let (out, cluster) = (build.out.as_path(), &build.cluster);
         let node_index = cluster
             .nodes
             .iter()
             .position(|n| n.name == node)
             .ok_or_else(|| Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), cluster.name)))?;
         let constants = LoadConstants::for_node(cluster, node_index);
-        if !manifest.objects_compiled {
+        if !build.files.manifest.objects_compiled {
             return Err(Error::msg(format!("{} was built without eBPF objects (--no-clang): rebuild with clang", out.display())));
         }
-        let node_dir = out.join("nodes").join(node);
-        let attach_path = node_dir.join("attach.json");
-        let attach_text = std::fs::read_to_string(&attach_path).context(|| format!("cannot read {}", attach_path.display()))?;
+        let attach_rel = format!("nodes/{node}/{ATTACH_PLAN}");
+        let attach_text = build.files.read_text(&attach_rel).map_err(read_error)?;
         let attachments: Vec<Attachment> = serde_json::from_str(&attach_text)
-            .map_err(|e| Error::msg(format!("{} is not an attach plan: {e}", attach_path.display())))?;
+            .map_err(|e| Error::msg(format!("{} is not an attach plan: {e}", out.join(&attach_rel).display())))?;
         let mut objects = BTreeMap::new();
         for a in &attachments {
             if !objects.contains_key(&a.object) {
-                let path = out.join(&a.object);
-                let bytes = std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
-                manifest.check_file(&a.object, &bytes)?;
-                objects.insert(a.object.clone(), bytes);
+                objects.insert(a.object.clone(), build.files.read(&a.object).map_err(read_error)?);
             }
         }
-        let lxc_seed = read_seed(&node_dir.join("cilium_lxc.seed"))?
+        let lxc_seed = build
+            .read_seed(&format!("nodes/{node}/{LXC_SEED}"))?
             .into_iter()
             .map(|(k, v)| Ok((EndpointKey::from_bytes(&k).map_err(seed_error)?, EndpointInfo::from_bytes(&v).map_err(seed_error)?)))
             .collect::<Result<Vec<_>>>()?;
-        let ipcache_seed = read_seed(&out.join("cluster").join("cilium_ipcache.seed"))?
+        let ipcache_seed = build
+            .read_seed(IPCACHE_SEED)?
             .into_iter()
             .map(|(k, v)| Ok((fixed(&k, "a cilium_ipcache key")?, fixed(&v, "a cilium_ipcache value")?)))
             .collect::<Result<Vec<_>>>()?;
@@ -372,56 +411,9 @@ impl NodePlan {
                 pod_mtu: constants.pod_mtu,
                 overlay_ifindex: 0,
             },
-            maps: manifest.map_specs()?,
+            maps: build.map_specs()?,
             overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
         })
-    }
-}
-
-/// The parts of `OUT/manifest.json` the loader checks.
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    objects_compiled: bool,
-    maps: Vec<ManifestMap>,
-    files: Vec<ManifestFile>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ManifestMap {
-    name: String,
-    max_entries: u32,
-}
-
-#[derive(Debug, Deserialize)]
-struct ManifestFile {
-    path: String,
-    sha256: String,
-}
-
-impl Manifest {
-    fn read(out: &Path) -> Result<Self> {
-        let path = out.join("manifest.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::msg(format!("{} is not a routec build output: cannot read manifest.json: {e}", out.display())))?;
-        serde_json::from_str(&text).map_err(|e| Error::msg(format!("{}: not a routec manifest: {e}", path.display())))
-    }
-    /// A file of the build must be the one the manifest lists.
-    fn check_file(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        match self.files.iter().find(|f| f.path == rel) {
-            Some(f) if f.sha256 == sha256_hex(bytes) => Ok(()),
-            Some(_) => Err(Error::msg(format!("{rel} changed after the build (its sha256 differs from manifest.json)"))),
-            None => Err(Error::msg(format!("{rel} is not listed in manifest.json"))),
-        }
-    }
-    /// The layout's map definitions with the build's `max_entries`.
-    fn map_specs(&self) -> Result<Vec<MapSpec>> {
-        layout::ALL_MAPS
-            .iter()
-            .map(|spec| match self.maps.iter().find(|m| m.name == spec.name) {
-                Some(m) => Ok(MapSpec { max_entries: m.max_entries, ..*spec }),
-                None => Err(Error::msg(format!("manifest.json does not size map {}", spec.name))),
-            })
-            .collect()
     }
 }
 
@@ -431,11 +423,6 @@ fn seed_error(e: layout::LengthError) -> Error {
 
 fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N]> {
     bytes.try_into().map_err(|_| Error::msg(format!("{what} must be {N} bytes, got {}", bytes.len())))
-}
-
-fn read_seed(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let text = std::fs::read_to_string(path).context(|| format!("cannot read {}", path.display()))?;
-    routec_compiler::seeds::parse_seed(&text).map_err(|e| Error::msg(format!("{}: {e}", path.display())))
 }
 
 /// Finds every interface the plan names in the current namespace and fills
@@ -560,9 +547,28 @@ fn map_error(spec: &MapSpec, what: &str) -> impl Fn(aya::maps::MapError) -> Erro
 
 /// Writes `wanted` into cilium_lxc: only differing entries, stale ones deleted.
 pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
+    sync_lxc_journaled(target, wanted, &mut Vec::new())
+}
+
+fn lxc_map(target: &Target) -> Result<BpfHashMap<MapData, [u8; 20], [u8; 48]>> {
     let spec = &layout::CILIUM_LXC;
-    let mut map: BpfHashMap<MapData, [u8; 20], [u8; 48]> =
-        BpfHashMap::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
+    BpfHashMap::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))
+}
+
+fn ipcache_map(target: &Target) -> Result<LpmTrie<MapData, [u8; 20], [u8; 12]>> {
+    let spec = &layout::CILIUM_IPCACHE;
+    LpmTrie::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))
+}
+
+/// [`sync_lxc`], recording in `journal` each key it writes or deletes with
+/// its previous value, before the change.
+fn sync_lxc_journaled(
+    target: &Target,
+    wanted: &[(EndpointKey, EndpointInfo)],
+    journal: &mut Vec<([u8; 20], Option<[u8; 48]>)>,
+) -> Result<MapChanges> {
+    let spec = &layout::CILIUM_LXC;
+    let mut map = lxc_map(target)?;
     let mut current = HashMap::new();
     for entry in map.iter() {
         let (k, v) = entry.map_err(map_error(spec, "cannot be read"))?;
@@ -576,12 +582,14 @@ pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Resu
         match current.get(&k) {
             Some(old) if *old == v => changes.unchanged += 1,
             found => {
+                journal.push((k, found.copied()));
                 map.insert(k, v, 0).map_err(map_error(spec, &format!("update of {} failed", key.ip4())))?;
                 if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
             }
         }
     }
-    for k in current.keys().filter(|k| !keep.contains(*k)) {
+    for (k, v) in current.iter().filter(|(k, _)| !keep.contains(*k)) {
+        journal.push((*k, Some(*v)));
         map.remove(k).map_err(map_error(spec, "delete failed"))?;
         changes.deleted += 1;
     }
@@ -590,9 +598,17 @@ pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Resu
 
 /// Writes `wanted` into cilium_ipcache: only differing entries, stale ones deleted.
 pub fn sync_ipcache(target: &Target, wanted: &[([u8; 24], [u8; 12])]) -> Result<MapChanges> {
+    sync_ipcache_journaled(target, wanted, &mut Vec::new())
+}
+
+/// [`sync_ipcache`], journaled as [`sync_lxc_journaled`].
+fn sync_ipcache_journaled(
+    target: &Target,
+    wanted: &[([u8; 24], [u8; 12])],
+    journal: &mut Vec<([u8; 24], Option<[u8; 12]>)>,
+) -> Result<MapChanges> {
     let spec = &layout::CILIUM_IPCACHE;
-    let mut map: LpmTrie<MapData, [u8; 20], [u8; 12]> =
-        LpmTrie::try_from(open_map(target, spec)?).map_err(map_error(spec, "has the wrong shape"))?;
+    let mut map = ipcache_map(target)?;
     let mut current = HashMap::new();
     for entry in map.iter() {
         let (k, v) = entry.map_err(map_error(spec, "cannot be read"))?;
@@ -605,16 +621,49 @@ pub fn sync_ipcache(target: &Target, wanted: &[([u8; 24], [u8; 12])]) -> Result<
         match current.get(k) {
             Some(old) if old == v => changes.unchanged += 1,
             found => {
+                journal.push((*k, found.copied()));
                 map.insert(&lpm_key(k), v, 0).map_err(map_error(spec, "update failed"))?;
                 if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
             }
         }
     }
-    for k in current.keys().filter(|k| !keep.contains(*k)) {
+    for (k, v) in current.iter().filter(|(k, _)| !keep.contains(*k)) {
+        journal.push((*k, Some(*v)));
         map.remove(&lpm_key(k)).map_err(map_error(spec, "delete failed"))?;
         changes.deleted += 1;
     }
     Ok(changes)
+}
+
+/// Puts back the previous values a journal recorded, last change first.
+fn restore_lxc(target: &Target, journal: &[([u8; 20], Option<[u8; 48]>)]) -> Result<()> {
+    if journal.is_empty() {
+        return Ok(());
+    }
+    let spec = &layout::CILIUM_LXC;
+    let mut map = lxc_map(target)?;
+    for (k, old) in journal.iter().rev() {
+        match old {
+            Some(v) => map.insert(k, v, 0).map_err(map_error(spec, "restore failed"))?,
+            None => map.remove(k).map_err(map_error(spec, "restore failed"))?,
+        }
+    }
+    Ok(())
+}
+
+fn restore_ipcache(target: &Target, journal: &[([u8; 24], Option<[u8; 12]>)]) -> Result<()> {
+    if journal.is_empty() {
+        return Ok(());
+    }
+    let spec = &layout::CILIUM_IPCACHE;
+    let mut map = ipcache_map(target)?;
+    for (k, old) in journal.iter().rev() {
+        match old {
+            Some(v) => map.insert(&lpm_key(k), v, 0).map_err(map_error(spec, "restore failed"))?,
+            None => map.remove(&lpm_key(k)).map_err(map_error(spec, "restore failed"))?,
+        }
+    }
+    Ok(())
 }
 
 fn lpm_key(raw: &[u8; 24]) -> LpmKey<[u8; 20]> {
@@ -678,30 +727,44 @@ fn check_bpffs(bpffs: &Path) -> Result<()> {
     let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 || stat.f_type as i64 != BPF_FS_MAGIC {
         return Err(Error::msg(format!(
-            "{} is not a bpffs mount (mount one with `mount -t bpf bpf {}`)",
-            bpffs.display(),
+            "{} is not a bpffs mount: point --bpffs at one (the usual place is /sys/fs/bpf; \
+             if nothing is mounted there, `mount -t bpf bpf /sys/fs/bpf`)",
             bpffs.display()
         )));
     }
     Ok(())
 }
 
+/// How an apply that failed before touching anything ends its error. Every
+/// error of [`apply`] ends with what it left: this, "rolled back: ..." or
+/// "rollback failed: ...".
+pub const UNCHANGED: &str = "nothing was changed: the previous datapath is unchanged";
+
 /// `routec apply`: see the module documentation for the phases.
 pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
-    check_bpffs(&target.bpffs)?;
+    apply_observed(plan, target, &mut |_| {})
+}
+
+/// [`apply`], calling `before_switch` with each hook (`interface.direction`)
+/// just before phase 3 attaches or switches it, inside the node's namespace:
+/// it lets a test change the world at that moment (remove an interface) to
+/// check that a late failure is rolled back.
+pub fn apply_observed(plan: &NodePlan, target: &Target, before_switch: &mut (dyn FnMut(&str) + Send)) -> Result<ApplyReport> {
+    let unchanged = |e: Error| Error::msg(format!("{e}\n{UNCHANGED}"));
+    check_bpffs(&target.bpffs).map_err(unchanged)?;
     // Phase 1: validate. Pinned maps first (cheap, and outside any namespace).
     let mut preexisting = Vec::new();
     for spec in &plan.maps {
-        if check_pinned_map(&target.map_pin(spec.name), spec)? {
+        if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
             preexisting.push(spec.name);
         }
     }
-    let previous = NodeState::load(target)?;
-    netns::run_in(target.netns.as_deref(), || -> Result<ApplyReport> {
-        let (lxc, overlay_ifindex) = discover(plan).context(|| format!("node {}", plan.node))?;
+    let previous = NodeState::load(target).map_err(unchanged)?;
+    let applied = netns::run_in(target.netns.as_deref(), || -> Result<ApplyReport> {
+        let (lxc, overlay_ifindex) = discover(plan).context(|| format!("node {}", plan.node)).map_err(unchanged)?;
         let constants = NodeConstants { overlay_ifindex, ..plan.constants };
         let digests: BTreeMap<&str, String> = plan.objects.iter().map(|(k, v)| (k.as_str(), sha256_hex(v))).collect();
-        let wanted: Vec<AttachRecord> = plan
+        let mut wanted: Vec<AttachRecord> = plan
             .attachments
             .iter()
             .map(|a| AttachRecord {
@@ -717,7 +780,6 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
             })
             .collect();
         let previous_records = previous.as_ref().map_or(&[][..], |s| &s.attachments[..]);
-        let mut wanted = wanted;
         let mut to_attach = Vec::new();
         for (index, w) in wanted.iter_mut().enumerate() {
             match previous_records.iter().find(|p| p.same_program_as(w) && is_live(p)) {
@@ -726,63 +788,170 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
             }
         }
         let maps_missing = preexisting.len() < plan.maps.len();
+        // Only pins this apply created go when it fails: nothing else saw them.
+        let remove_created = || {
+            for spec in plan.maps.iter().filter(|s| !preexisting.contains(&s.name)) {
+                let _ = std::fs::remove_file(target.map_pin(spec.name));
+            }
+            if previous.is_none() {
+                remove_empty_dirs(target);
+            }
+        };
 
         std::fs::create_dir_all(target.pin_dir().join("links/ingress"))
             .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
-            .context(|| format!("cannot create {}", target.pin_dir().display()))?;
+            .context(|| format!("cannot create {}", target.pin_dir().display()))
+            .map_err(unchanged)?;
         let mut loaded = BTreeMap::new();
         if !to_attach.is_empty() || maps_missing {
-            loaded = match load_objects(plan, target, &constants) {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    // Only pins this apply created go: nothing else saw them.
-                    for spec in plan.maps.iter().filter(|s| !preexisting.contains(&s.name)) {
-                        let _ = std::fs::remove_file(target.map_pin(spec.name));
+            loaded = load_objects(plan, target, &constants).map_err(|e| {
+                remove_created();
+                unchanged(e)
+            })?;
+        }
+
+        // Phases 2 and 3 change the live datapath: every change is journaled
+        // so that a failure puts the previous datapath back.
+        let mut undo = Undo::default();
+        let changed = (|| -> Result<ApplyReport> {
+            // Phase 2: seed.
+            let mut report = ApplyReport {
+                cilium_lxc: sync_lxc_journaled(target, &lxc, &mut undo.lxc)?,
+                cilium_ipcache: sync_ipcache_journaled(target, &plan.ipcache_seed, &mut undo.ipcache)?,
+                ..ApplyReport::default()
+            };
+
+            // Phase 3: attach.
+            for &index in &to_attach {
+                let record = &mut wanted[index];
+                let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
+                let prog: &mut SchedClassifier =
+                    ebpf.program_mut(&record.program).expect("checked while loading").try_into().expect("checked while loading");
+                let previous = previous_records.iter().find(|p| p.same_hook_as(record) && p.mode == record.mode);
+                let hook = format!("{}.{}", record.interface, record.direction.as_str());
+                before_switch(&hook);
+                let running = previous.map(running_program).transpose()?.flatten();
+                record.program_id = attach_one(prog, record, previous)?;
+                undo.hooks.push(match (previous, running) {
+                    (Some(previous), Some(program)) => HookUndo::Switched { previous: previous.clone(), program },
+                    _ => HookUndo::Added(record.clone()),
+                });
+                report.attached.push(hook);
+            }
+            // Hooks no longer in the plan, or attached in the other mode.
+            for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
+                let running = running_program(stale)?;
+                if detach_one(stale)? {
+                    if let Some(program) = running {
+                        undo.hooks.push(HookUndo::Removed { previous: stale.clone(), program });
                     }
-                    if previous.is_none() {
-                        remove_empty_dirs(target);
-                    }
-                    return Err(e);
+                }
+                if !wanted.iter().any(|w| w.same_hook_as(stale)) {
+                    report.detached.push(format!("{}.{}", stale.interface, stale.direction.as_str()));
+                }
+            }
+            let state = NodeState {
+                node: plan.node.clone(),
+                scope: target.scope.clone(),
+                bpffs: target.bpffs.clone(),
+                netns: target.netns.clone(),
+                attachments: wanted.clone(),
+            };
+            if previous.as_ref() != Some(&state) {
+                state.save(target)?;
+            }
+            Ok(report)
+        })();
+        changed.map_err(|e| match undo.restore(target) {
+            Ok(()) => {
+                remove_created();
+                Error::msg(format!("{e}\nrolled back: the previous datapath is restored (map entries and attachments)"))
+            }
+            Err(problems) => Error::msg(format!(
+                "{e}\nrollback failed, the datapath may mix old and new parts: {problems}\n\
+                 apply a good build again, or remove the node's datapath with `routec detach`"
+            )),
+        })
+    });
+    // The work reports its outcome in every error; a bare I/O error means
+    // the namespace could not be entered, before anything was touched.
+    applied.map_err(|e| match e {
+        Error::Io(_) => unchanged(e),
+        e => e,
+    })
+}
+
+/// What phases 2 and 3 of an apply changed, in order, so that a failure can
+/// put the previous datapath back.
+#[derive(Default)]
+struct Undo {
+    /// Each written or deleted cilium_lxc key with its previous value (`None`: it was absent).
+    lxc: Vec<([u8; 20], Option<[u8; 48]>)>,
+    ipcache: Vec<([u8; 24], Option<[u8; 12]>)>,
+    hooks: Vec<HookUndo>,
+}
+
+enum HookUndo {
+    /// An attachment on a hook that ran nothing of ours: remove it.
+    Added(AttachRecord),
+    /// The hook ran `program` per `previous` before it was switched: switch back.
+    Switched { previous: AttachRecord, program: SchedClassifier },
+    /// A stale attachment that was removed: attach it again.
+    Removed { previous: AttachRecord, program: SchedClassifier },
+}
+
+impl Undo {
+    /// Undoes everything, last change first; the problems, if any.
+    fn restore(self, target: &Target) -> std::result::Result<(), String> {
+        let mut problems = Vec::new();
+        for hook in self.hooks.into_iter().rev() {
+            let (what, result) = match hook {
+                HookUndo::Added(record) => (record, Err(())),
+                HookUndo::Switched { previous, mut program } => {
+                    let result = attach_one(&mut program, &previous, Some(&previous)).map(drop);
+                    (previous, Ok(result))
+                }
+                HookUndo::Removed { previous, mut program } => {
+                    let result = attach_one(&mut program, &previous, None).map(drop);
+                    (previous, Ok(result))
                 }
             };
-        }
-
-        // Phase 2: seed.
-        let mut report = ApplyReport {
-            cilium_lxc: sync_lxc(target, &lxc)?,
-            cilium_ipcache: sync_ipcache(target, &plan.ipcache_seed)?,
-            ..ApplyReport::default()
-        };
-
-        // Phase 3: attach.
-        for &index in &to_attach {
-            let record = &mut wanted[index];
-            let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
-            let prog: &mut SchedClassifier =
-                ebpf.program_mut(&record.program).expect("checked while loading").try_into().expect("checked while loading");
-            let previous = previous_records.iter().find(|p| p.same_hook_as(record) && p.mode == record.mode);
-            record.program_id = attach_one(prog, record, previous)?;
-            report.attached.push(format!("{}.{}", record.interface, record.direction.as_str()));
-        }
-        // Hooks no longer in the plan, or attached in the other mode.
-        for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
-            detach_one(stale)?;
-            if !wanted.iter().any(|w| w.same_hook_as(stale)) {
-                report.detached.push(format!("{}.{}", stale.interface, stale.direction.as_str()));
+            let result = match result {
+                Ok(result) => result,
+                Err(()) => detach_one(&what).map(drop),
+            };
+            if let Err(e) = result {
+                problems.push(format!("{}.{}: {e}", what.interface, what.direction.as_str()));
             }
         }
-        let state = NodeState {
-            node: plan.node.clone(),
-            scope: target.scope.clone(),
-            bpffs: target.bpffs.clone(),
-            netns: target.netns.clone(),
-            attachments: wanted,
+        let mut restore_map = |spec: &MapSpec, result: Result<()>| {
+            if let Err(e) = result {
+                problems.push(format!("{}: {e}", spec.name));
+            }
         };
-        if previous.as_ref() != Some(&state) {
-            state.save(target)?;
+        restore_map(&layout::CILIUM_LXC, restore_lxc(target, &self.lxc));
+        restore_map(&layout::CILIUM_IPCACHE, restore_ipcache(target, &self.ipcache));
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}
+
+/// The program of ours that runs on `record`'s hook now (in the current
+/// namespace), held open so that it can be attached again.
+fn running_program(record: &AttachRecord) -> Result<Option<SchedClassifier>> {
+    let id = match record.mode {
+        TcMode::TcxLink if link_is_live(record) => pinned_link_program(&record.link_pin),
+        TcMode::Netlink => netlink_filter(record).map(|f| f.program_id).filter(|id| *id == record.program_id),
+        TcMode::TcxLink => None,
+    };
+    let Some(id) = id else { return Ok(None) };
+    let held = |e: ProgramError| Error::msg(format!("cannot hold program {id} of {} {}: {}", record.interface, record.direction.as_str(), chain(&e)));
+    for info in aya::programs::loaded_programs() {
+        let info = info.map_err(held)?;
+        if info.id() == id {
+            return SchedClassifier::from_program_info(info, record.program.clone().into()).map(Some).map_err(held);
         }
-        Ok(report)
-    })
+    }
+    Ok(None)
 }
 
 impl AttachRecord {

@@ -158,3 +158,92 @@ fn down_cleans_up_after_a_crashed_up() {
     lab::down(&options.state_dir, name).unwrap();
     assert_eq!(leftovers(name, &options), Vec::<String>::new());
 }
+
+#[test]
+fn a_failure_after_seeding_and_switching_rolls_everything_back() {
+    if can_run("a_failure_after_seeding_and_switching_rolls_everything_back") {
+        rollback_after_a_late_failure("t-rollback-nl", loader::TcMode::Netlink);
+    }
+}
+
+#[test]
+fn a_failure_after_switching_tcx_links_rolls_everything_back() {
+    if can_run("a_failure_after_switching_tcx_links_rolls_everything_back") {
+        rollback_after_a_late_failure("t-rollback-tcx", loader::TcMode::TcxLink);
+    }
+}
+
+/// Applies a changed build in `mode` whose last attach fails (its interface
+/// disappears just before), after the seeds were written and the other hooks
+/// switched: everything must be as before, and traffic flow.
+fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
+    use routec_runtime::live_trace::{read_ipcache, read_lxc};
+    let options = options();
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let cluster = reference_cluster();
+    let out = options.state_dir.join(name).join("out");
+    build(&cluster, &out);
+    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
+    let mut target = lab::node_target(&state, WORKER).unwrap();
+    target.tc_mode = mode;
+    // The datapath to fall back to, in the mode under test.
+    loader::apply(&node_plan(&out, WORKER).unwrap(), &target).unwrap();
+    let node_ns = worker_ns(&state).to_string();
+
+    // A build that changes a seed entry and, through the pod MTU (a load-time
+    // constant), every program of the node.
+    let mut changed = cluster.clone();
+    changed.pods[0].identity = 4242;
+    changed.mtu -= 10;
+    let changed_out = options.state_dir.join(name).join("out-changed");
+    build(&changed, &changed_out);
+    let plan = node_plan(&changed_out, WORKER).unwrap();
+    let hooks: Vec<String> = plan.attachments.iter().map(|a| format!("{}.{}", a.interface, a.direction.as_str())).collect();
+    assert!(hooks.len() >= 3, "{hooks:?}");
+    let last = plan.attachments.last().unwrap().interface.clone();
+
+    let programs = |s: &loader::NodeStatus| {
+        s.programs.iter().filter(|p| p.interface != last).map(|p| (p.interface.clone(), p.id)).collect::<Vec<_>>()
+    };
+    let status_before = loader::status(&target).unwrap();
+    let (lxc_before, ipcache_before) = (read_lxc(&target).unwrap(), read_ipcache(&target).unwrap());
+    // Just before the last hook is switched, its interface disappears: the
+    // kernel refuses the attach after the seeds were written and the other
+    // hooks switched to the new programs.
+    let mut seen = Vec::new();
+    let mut at_failure = None;
+    let err = loader::apply_observed(&plan, &target, &mut |hook| {
+        seen.push(hook.to_string());
+        if seen.len() == hooks.len() {
+            at_failure = Some((loader::status(&target).unwrap(), read_lxc(&target).unwrap()));
+            let deleted = std::process::Command::new("ip").args(["-n", &node_ns, "link", "del", &last]).status().unwrap();
+            assert!(deleted.success(), "ip link del {last}");
+        }
+    })
+    .unwrap_err()
+    .to_string();
+    eprintln!("{err}");
+    assert_eq!(seen, hooks, "every hook was reached");
+    let (status_mid, lxc_mid) = at_failure.unwrap();
+    assert_ne!(lxc_mid, lxc_before, "the new seeds were written before the failure");
+    assert_ne!(programs(&status_mid), programs(&status_before), "hooks ran new programs before the failure");
+
+    assert!(err.contains("cannot attach") && err.contains(&last), "the error names the failed step: {err}");
+    assert!(err.contains("rolled back: the previous datapath is restored"), "{err}");
+    assert!(!err.contains("unchanged"), "{err}");
+    assert_eq!(read_lxc(&target).unwrap(), lxc_before, "cilium_lxc restored");
+    assert_eq!(read_ipcache(&target).unwrap(), ipcache_before, "cilium_ipcache restored");
+    let status_after = loader::status(&target).unwrap();
+    assert_eq!(programs(&status_after), programs(&status_before), "the previous programs are attached again");
+    assert!(status_after.programs.iter().all(|p| p.mode == mode.as_str()), "no other program is left on a hook: {status_after}");
+
+    // Traffic still flows through the previous datapath, from the worker's
+    // pod whose lxc is still there, across nodes and on the node.
+    let pod = cluster
+        .pods_on(cluster.nodes.iter().position(|n| n.name == WORKER).unwrap())
+        .find(|p| p.lxc != last)
+        .unwrap();
+    let src = state.pod(&pod.ip.to_string()).unwrap().netns.clone();
+    assert!(ping(&src, "10.10.1.155"), "cross-node traffic flows");
+    assert!(ping(&node_ns, &pod.ip.to_string()), "node to pod traffic flows");
+}

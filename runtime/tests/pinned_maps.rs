@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use routec_compiler::layout::{CILIUM_IPCACHE, CILIUM_LXC};
-use routec_runtime::loader::{self, Target};
+use routec_runtime::loader::{self, MaxEntries, Target};
 
 struct PinCleanup(Target);
 impl Drop for PinCleanup {
@@ -51,4 +51,16 @@ fn incompatible_pinned_maps_are_refused() {
     create(&target, "cilium_lxc", "type hash key 20 value 48 entries 1024 name cilium_lxc");
     let err = loader::check_pinned_map(&target.map_pin("cilium_lxc"), &CILIUM_LXC).unwrap_err().to_string();
     assert!(err.contains("max entries 1024") && err.contains("max entries 65535") && err.contains("flags 0x0"), "{err}");
+    std::fs::remove_file(target.map_pin("cilium_lxc")).unwrap();
+
+    // A reader (trace --live) takes any max entries the build chose, and
+    // nothing else: the same one check, with max entries ignored.
+    create(&target, "cilium_lxc", "type hash key 20 value 48 entries 1024 name cilium_lxc flags 1");
+    assert!(loader::check_pinned_map(&target.map_pin("cilium_lxc"), &CILIUM_LXC).is_err());
+    assert!(loader::check_pin(&target.map_pin("cilium_lxc"), &CILIUM_LXC, MaxEntries::Ignore).unwrap());
+    std::fs::remove_file(target.map_pin("cilium_lxc")).unwrap();
+    create(&target, "cilium_lxc", "type hash key 20 value 40 entries 1024 name cilium_lxc flags 1");
+    let err = loader::check_pin(&target.map_pin("cilium_lxc"), &CILIUM_LXC, MaxEntries::Ignore).unwrap_err().to_string();
+    assert!(err.contains("value 40 B") && err.contains("max entries 65535 (or any)"), "{err}");
+    assert!(!err.contains("routec detach"), "no advice to detach for a reader: {err}");
 }

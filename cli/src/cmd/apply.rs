@@ -44,16 +44,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let result = BuildOutput::open(&args.out)
-        .and_then(|build| NodePlan::from_build(&build, &args.node.node))
-        .and_then(|plan| routec_runtime::loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }));
-    match result {
+    let plan = match BuildOutput::open(&args.out).and_then(|build| NodePlan::from_build(&build, &args.node.node)) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: apply to node {} failed, the previous datapath is unchanged: {e}", args.node.node);
+            return ExitCode::from(1);
+        }
+    };
+    match routec_runtime::loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }) {
         Ok(report) => {
             println!("node {}: {report}", args.node.node);
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: apply to node {} failed, the previous datapath is unchanged: {e}", args.node.node);
+            // The loader's error ends with what the failure left: unchanged,
+            // rolled back, or a rollback that failed.
+            eprintln!("error: apply to node {} failed: {e}", args.node.node);
             ExitCode::from(1)
         }
     }

@@ -1,11 +1,13 @@
 //! The offline view of a `routec build` output folder: the seeds as the
 //! loader would write them, with nodes and pods named as in the cluster the
-//! build records (`cluster/cluster.json`).
+//! build records (`cluster/cluster.json`). Every file is read through
+//! [`BuildFiles`], so a file edited after the build is refused, as the
+//! loader refuses it.
 
 use std::path::{Path, PathBuf};
 
 use super::view::{Mode, NodeConfig, PodRef, Snapshot};
-use crate::build::{self, ReadError, IPCACHE_SEED, LXC_SEED};
+use crate::build::{BuildFiles, ReadError, IPCACHE_SEED, LXC_SEED};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
 use crate::seeds;
 
@@ -13,28 +15,21 @@ use crate::seeds;
 pub enum BuildViewError {
     #[error(transparent)]
     Cluster(#[from] ReadError),
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 }
 
 /// Seed lines decoded with `decode` (a layout's `from_bytes` pair).
 fn read_seed<K, V>(
-    path: &Path,
+    files: &BuildFiles,
+    rel: &str,
     decode: impl Fn(&[u8], &[u8]) -> Result<(K, V), crate::layout::LengthError>,
 ) -> Result<Vec<(K, V)>, BuildViewError> {
     let invalid = |message: String| BuildViewError::Invalid {
-        path: path.to_path_buf(),
+        path: files.out.join(rel),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| BuildViewError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = files.read_text(rel)?;
     let lines = seeds::parse_seed(&text).map_err(|e| invalid(e.to_string()))?;
     lines
         .iter()
@@ -46,20 +41,21 @@ impl Snapshot {
     /// The maps a build folder `out` seeds, read from its seed files; nodes
     /// and pods are those of the cluster it was built from.
     pub fn from_build(out: &Path) -> Result<Self, BuildViewError> {
-        let cluster = build::read_cluster(out)?;
+        let files = BuildFiles::open(out)?;
+        let cluster = files.read_cluster()?;
         let mut snapshot = Snapshot::new(
             Mode::Offline,
             NodeConfig::all_from_cluster(&cluster),
             PodRef::all_from_cluster(&cluster),
         );
         for node in &cluster.nodes {
-            let path = out.join("nodes").join(&node.name).join(LXC_SEED);
-            let entries = read_seed(&path, |k, v| {
+            let rel = format!("nodes/{}/{LXC_SEED}", node.name);
+            let entries = read_seed(&files, &rel, |k, v| {
                 Ok((EndpointKey::from_bytes(k)?, EndpointInfo::from_bytes(v)?))
             })?;
             snapshot.set_lxc(&node.name, entries);
         }
-        let ipcache = read_seed(&out.join(IPCACHE_SEED), |k, v| {
+        let ipcache = read_seed(&files, IPCACHE_SEED, |k, v| {
             Ok((
                 IpcacheKey::from_bytes(k)?,
                 RemoteEndpointInfo::from_bytes(v)?,
