@@ -20,12 +20,16 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
         .flat_map(|a| state.pods.iter().filter(move |b| b.ip != a.ip).map(move |b| (a.netns.clone(), b.ip.to_string())))
         .collect();
     let started = std::time::Instant::now();
-    let failed = ping_pairs(&pairs, 16);
+    let first_pass = ping_pairs(&pairs, 16);
+    // A ping lost while 16 others compete for two loaded cores is tried once
+    // more, alone: a pair the datapath cannot route fails both times.
+    let failed = ping_pairs(&first_pass, 1);
     eprintln!(
-        "{nodes} nodes x {pods} pods: lab up {:.2}s, {} pairs pinged in {:.2}s, {} failed",
+        "{nodes} nodes x {pods} pods: lab up {:.2}s, {} pairs pinged in {:.2}s, {} retried, {} failed",
         up.as_secs_f64(),
         pairs.len(),
         started.elapsed().as_secs_f64(),
+        first_pass.len(),
         failed.len()
     );
     assert_eq!(pairs.len(), nodes * pods * (nodes * pods - 1));
