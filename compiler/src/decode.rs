@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
+use crate::diagnostics::short;
 use crate::layout::{
     EndpointInfo, EndpointKey, IpcacheKey, LengthError, RemoteEndpointInfo, FAMILY_IPV4, IDENTITY_HEALTH,
     IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
@@ -78,10 +79,10 @@ pub fn parse_hex_arg(text: &str) -> Result<Vec<u8>, String> {
     for token in text.split(|c: char| c.is_ascii_whitespace() || c == ',' || c == ':').filter(|t| !t.is_empty()) {
         let digits = token.strip_prefix("0x").or_else(|| token.strip_prefix("0X")).unwrap_or(token);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("`{token}` is not hex"));
+            return Err(format!("`{}` is not hex", short(token)));
         }
         if digits.len() % 2 != 0 {
-            return Err(format!("`{token}` has an odd number of hex digits"));
+            return Err(format!("`{}` has an odd number of hex digits", short(token)));
         }
         for pair in digits.as_bytes().chunks(2) {
             let pair = std::str::from_utf8(pair).expect("hex digits are ASCII");
@@ -144,7 +145,7 @@ pub fn parse_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
                 }
                 _ => {
                     let byte = parse_hex_byte(token).ok_or_else(|| {
-                        syntax(format!("`{token}` is not a hex byte (two hex digits, like `0a`) nor `key:`/`value:`"))
+                        syntax(format!("`{}` is not a hex byte (two hex digits, like `0a`) nor `key:`/`value:`", short(token)))
                     })?;
                     match field {
                         Field::Key => current.key.push(byte),
@@ -212,7 +213,7 @@ fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
                 b.as_str()
                     .and_then(|s| s.strip_prefix("0x"))
                     .and_then(parse_hex_byte)
-                    .ok_or_else(|| json_error(format!("`{b}` in `{field}` is not a byte like \"0x0a\"")))
+                    .ok_or_else(|| json_error(format!("`{}` in `{field}` is not a byte like \"0x0a\"", short(&b.to_string()))))
             })
             .collect()
     };

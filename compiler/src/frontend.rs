@@ -50,10 +50,24 @@ impl Analysis {
         self.diagnostics.iter().filter(|d| d.severity() == Severity::Warning).count()
     }
 
-    /// Every diagnostic for people, with source excerpts.
+    /// The diagnostics for people, with source excerpts: the first
+    /// [`MAX_HUMAN_DIAGNOSTICS_PER_FILE`] of each file, then a line counting
+    /// the rest (`--message-format json` lists every one).
     pub fn render_human(&self, out: &mut dyn WriteColor) -> io::Result<()> {
-        for d in &self.diagnostics {
-            d.render_human(&self.sources, out)?;
+        // Sorted by file: each file's diagnostics are one run.
+        for run in self.diagnostics.chunk_by(|a, b| a.primary_span().file == b.primary_span().file) {
+            let (shown, hidden) = run.split_at(run.len().min(MAX_HUMAN_DIAGNOSTICS_PER_FILE));
+            for d in shown {
+                d.render_human(&self.sources, out)?;
+            }
+            if !hidden.is_empty() {
+                let file = &self.sources.get(hidden[0].primary_span().file()).name;
+                let errors = hidden.iter().filter(|d| d.severity() == Severity::Error).count();
+                let counts = count_words(errors, hidden.len() - errors);
+                let more = hidden.len();
+                let plural = if more == 1 { "" } else { "s" };
+                writeln!(out, "note: {more} more diagnostic{plural} in `{file}` not shown ({counts}); `--message-format json` lists them all\n")?;
+            }
         }
         Ok(())
     }
@@ -88,13 +102,22 @@ impl Analysis {
 
     /// "2 errors, 1 warning" (empty when clean).
     pub fn summary(&self) -> String {
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-        match (self.error_count(), self.warning_count()) {
-            (0, 0) => String::new(),
-            (e, 0) => plural(e, "error"),
-            (0, w) => plural(w, "warning"),
-            (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
-        }
+        count_words(self.error_count(), self.warning_count())
+    }
+}
+
+/// Human output shows at most this many diagnostics of one file: past that,
+/// a file is more likely garbage or generated wrong than worth reading on.
+pub const MAX_HUMAN_DIAGNOSTICS_PER_FILE: usize = 200;
+
+/// "2 errors, 1 warning" (empty for none).
+fn count_words(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => String::new(),
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
     }
 }
 

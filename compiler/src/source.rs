@@ -48,22 +48,80 @@ pub struct SourceFile {
     pub text: String,
     /// Computed on first use: only rendering a diagnostic needs lines.
     line_starts: OnceLock<Vec<usize>>,
+    /// `(byte, characters before it)` every [`CHAR_CHECKPOINT_BYTES`] or so,
+    /// at char boundaries; computed on the first column on a long line.
+    char_checkpoints: OnceLock<Vec<(usize, usize)>>,
 }
+
+/// Columns on lines longer than this are counted from a checkpoint, so that
+/// thousands of diagnostics on one megabyte-long line cost linear time.
+const CHAR_CHECKPOINT_BYTES: usize = 4096;
 
 impl SourceFile {
     pub fn new(name: String, text: String) -> SourceFile {
-        SourceFile { name, text, line_starts: OnceLock::new() }
+        SourceFile { name, text, line_starts: OnceLock::new(), char_checkpoints: OnceLock::new() }
+    }
+
+    /// Characters in `text[start..end]` (bytes, when not at char boundaries).
+    fn chars_between(&self, start: usize, end: usize) -> usize {
+        if end - start <= CHAR_CHECKPOINT_BYTES {
+            return self.text.get(start..end).map_or(end - start, |s| s.chars().count());
+        }
+        self.chars_before(end).saturating_sub(self.chars_before(start))
+    }
+
+    fn chars_before(&self, byte: usize) -> usize {
+        let checkpoints = self.char_checkpoints.get_or_init(|| {
+            let mut checkpoints = vec![(0, 0)];
+            let (mut at, mut chars) = (0, 0);
+            while at + CHAR_CHECKPOINT_BYTES < self.text.len() {
+                let mut next = at + CHAR_CHECKPOINT_BYTES;
+                while !self.text.is_char_boundary(next) {
+                    next -= 1;
+                }
+                chars += self.text[at..next].chars().count();
+                checkpoints.push((next, chars));
+                at = next;
+            }
+            checkpoints
+        });
+        let (at, chars) = checkpoints[checkpoints.partition_point(|&(at, _)| at <= byte) - 1];
+        chars + self.text.get(at..byte).map_or(byte - at, |s| s.chars().count())
     }
 
     fn line_starts(&self) -> &[usize] {
         self.line_starts.get_or_init(|| files::line_starts(&self.text).collect())
     }
 
-    fn line_index(&self, byte: usize) -> usize {
-        match self.line_starts().binary_search(&byte) {
+    /// 0-based index of the line holding a byte offset (the last line past the end).
+    pub fn line_index(&self, byte: usize) -> usize {
+        match self.line_starts().binary_search(&byte.min(self.text.len())) {
             Ok(line) => line,
             Err(next) => next - 1,
         }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts().len()
+    }
+
+    /// A line's bytes, its newline included.
+    pub fn line_range(&self, index: usize) -> Range<usize> {
+        let starts = self.line_starts();
+        starts[index]..starts.get(index + 1).copied().unwrap_or(self.text.len())
+    }
+
+    /// A line's bytes without its `\n` or `\r\n`.
+    pub fn line_content(&self, index: usize) -> Range<usize> {
+        let range = self.line_range(index);
+        let line = &self.text[range.clone()];
+        let trimmed = line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l));
+        range.start..range.start + trimmed.len()
+    }
+
+    /// Length in bytes of a line's text, without its newline.
+    pub fn line_len(&self, index: usize) -> usize {
+        self.line_content(index).len()
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -71,7 +129,7 @@ impl SourceFile {
         let byte = byte.min(self.text.len());
         let line = self.line_index(byte);
         let start = self.line_starts()[line];
-        let column = self.text.get(start..byte).map_or(byte - start, |s| s.chars().count());
+        let column = self.chars_between(start, byte);
         LineColumn { line: line + 1, column: column + 1 }
     }
 }
@@ -128,15 +186,20 @@ impl<'a> Files<'a> for Sources {
     }
 
     fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, files::Error> {
-        let file = self.files.get(id).ok_or(files::Error::FileMissing)?;
-        Ok(file.line_index(byte_index.min(file.text.len())))
+        Ok(self.files.get(id).ok_or(files::Error::FileMissing)?.line_index(byte_index))
     }
 
     fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, files::Error> {
         let file = self.files.get(id).ok_or(files::Error::FileMissing)?;
-        let starts = file.line_starts();
-        let start = *starts.get(line_index).ok_or(files::Error::LineTooLarge { given: line_index, max: starts.len() - 1 })?;
-        let end = starts.get(line_index + 1).copied().unwrap_or(file.text.len());
-        Ok(start..end)
+        let max = file.line_count() - 1;
+        if line_index > max {
+            return Err(files::Error::LineTooLarge { given: line_index, max });
+        }
+        Ok(file.line_range(line_index))
+    }
+
+    /// The same column as codespan's own count, from [`SourceFile::location`].
+    fn column_number(&'a self, id: FileId, _line_index: usize, byte_index: usize) -> Result<usize, files::Error> {
+        Ok(self.files.get(id).ok_or(files::Error::FileMissing)?.location(byte_index).column)
     }
 }

@@ -5,7 +5,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::net::Ipv4Addr;
 
-use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::diagnostics::{short, suggest, Code, Diagnostic};
 use crate::model::{self, Ipv4Net, Mac, OverlayKind};
 use crate::source::Span;
 use crate::syntax::ast::*;
@@ -144,7 +144,7 @@ impl<'d> Validator<'d> {
     /// E0004 for `kind` (`node`, `pod`) `name`.
     fn missing(&mut self, header: Span, kind: &str, name: &str, keyword: &str, example: &str) {
         self.push(
-            Diagnostic::new(Code::E0004, header, format!("{kind} `{name}` has no `{keyword}`"))
+            Diagnostic::new(Code::E0004, header, format!("{kind} `{}` has no `{keyword}`", short(name)))
                 .label(format!("`{keyword}` is required"))
                 .help(format!("add `{keyword} {example}` inside the block")),
         );
@@ -228,7 +228,7 @@ impl<'d> Validator<'d> {
         for item in items {
             if let Some(first) = names.get(item.name.value.as_str()) {
                 self.push(
-                    Diagnostic::new(Code::E0005, item.name.span, format!("node `{}` is declared twice", item.name.value))
+                    Diagnostic::new(Code::E0005, item.name.span, format!("node `{}` is declared twice", short(&item.name.value)))
                         .label("declared again here")
                         .secondary(*first, "first declared here")
                         .help("node names must be unique"),
@@ -319,7 +319,7 @@ impl<'d> Validator<'d> {
             _ => "interface names are 1..15 bytes of letters, digits, `_`, `-` and `.`",
         };
         self.push(
-            Diagnostic::new(Code::E0012, span, format!("invalid {kind} name `{name}`"))
+            Diagnostic::new(Code::E0012, span, format!("invalid {kind} name `{}`", short(name)))
                 .label(why.to_string())
                 .help(rule),
         );
@@ -339,7 +339,7 @@ impl<'d> Validator<'d> {
                         Diagnostic::new(
                             Code::E0014,
                             addr.span,
-                            format!("nodes `{}` and `{}` have the same address {}", other.item.name.value, d.item.name.value, addr.value),
+                            format!("nodes `{}` and `{}` have the same address {}", short(&other.item.name.value), short(&d.item.name.value), addr.value),
                         )
                         .label("used again here")
                         .secondary(other.address.as_ref().map_or(other.item.name.span, |a| a.span), "first used here")
@@ -372,11 +372,11 @@ impl<'d> Validator<'d> {
                             second_span,
                             format!(
                                 "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
-                                second.item.name.value, first.item.name.value
+                                short(&second.item.name.value), short(&first.item.name.value)
                             ),
                         )
                         .label("overlaps")
-                        .secondary(first_span, format!("pod-cidr of `{}`", first.item.name.value))
+                        .secondary(first_span, format!("pod-cidr of `{}`", short(&first.item.name.value)))
                         .help("give every node its own, disjoint pod-cidr"),
                     );
                     if end > widest_end {
@@ -397,10 +397,10 @@ impl<'d> Validator<'d> {
                     Diagnostic::new(
                         Code::E0014,
                         addr.span,
-                        format!("address {} of node `{}` is inside pod-cidr {net}", addr.value, d.item.name.value),
+                        format!("address {} of node `{}` is inside pod-cidr {net}", addr.value, short(&d.item.name.value)),
                     )
                     .label("node address in a pod-cidr")
-                    .secondary(span, format!("pod-cidr of `{}`", other.item.name.value))
+                    .secondary(span, format!("pod-cidr of `{}`", short(&other.item.name.value)))
                     .help("node addresses are on the underlay, outside every pod-cidr"),
                 );
             }
@@ -425,7 +425,7 @@ impl<'d> Validator<'d> {
             let name = item.name.value.as_str();
             if let Some(first) = names.get(name) {
                 self.push(
-                    Diagnostic::new(Code::E0005, item.name.span, format!("pod `{name}` is declared twice"))
+                    Diagnostic::new(Code::E0005, item.name.span, format!("pod `{}` is declared twice", short(name)))
                         .label("declared again here")
                         .secondary(*first, "first declared here")
                         .help("pod names must be unique"),
@@ -440,11 +440,11 @@ impl<'d> Validator<'d> {
             match node {
                 Some(n) => pod_counts[n] += 1,
                 None => {
-                    let diag = Diagnostic::new(Code::E0006, item.node.span, format!("pod `{name}` is on node `{}`, which is not declared", item.node.value))
+                    let diag = Diagnostic::new(Code::E0006, item.node.span, format!("pod `{}` is on node `{}`, which is not declared", short(name), short(&item.node.value)))
                         .label("unknown node");
                     let diag = match suggest(&item.node.value, nodes.iter().map(|n| n.item.name.value.as_str())) {
-                        Some(s) => diag.help(format!("did you mean `{s}`?")),
-                        None => diag.help(format!("declare it with `node {} {{ ... }}`", item.node.value)),
+                        Some(s) => diag.help(format!("did you mean `{}`?", short(s))),
+                        None => diag.help(format!("declare it with `node {} {{ ... }}`", short(&item.node.value))),
                     };
                     self.push(diag);
                 }
@@ -526,13 +526,13 @@ impl<'d> Validator<'d> {
             }
             if let Some(n) = node {
                 if let (Some(e), Some(v)) = (endpoint_value, endpoint) {
-                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, || format!("endpoint {e} is used twice on node `{}`", item.node.value));
+                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, || format!("endpoint {e} is used twice on node `{}`", short(&item.node.value)));
                 }
                 if let Some(l) = lxc {
-                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, || format!("lxc `{}` is used twice on node `{}`", l.value, item.node.value));
+                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, || format!("lxc `{}` is used twice on node `{}`", short(&l.value), short(&item.node.value)));
                 }
                 if let (Some(i), Some(v)) = (ifindex_value, ifindex) {
-                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, || format!("ifindex {i} is used twice on node `{}`", item.node.value));
+                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, || format!("ifindex {i} is used twice on node `{}`", short(&item.node.value)));
                 }
             }
 
@@ -556,7 +556,7 @@ impl<'d> Validator<'d> {
             let duplicate = node_index[decl.item.name.value.as_str()] != i;
             if *count == 0 && !duplicate {
                 self.push(
-                    Diagnostic::new(Code::W0102, decl.item.name.span, format!("node `{}` has no pods", decl.item.name.value))
+                    Diagnostic::new(Code::W0102, decl.item.name.span, format!("node `{}` has no pods", short(&decl.item.name.value)))
                         .label("no pod is placed on this node")
                         .help("nothing is routed to this node's pod-cidr; place pods on it with `pod NAME on NODE`"),
                 );
@@ -582,13 +582,13 @@ impl<'d> Validator<'d> {
     /// E0007 (outside the node's pod-cidr) and E0015 (a reserved address of it).
     fn pod_ip_in_node(&mut self, pod: &PodItem, ip: &Spanned<Ipv4Addr>, node: &NodeDecl, nodes: &[NodeDecl], lookup: &CidrLookup) {
         let Some((net, cidr_span)) = node.pod_cidr else { return };
-        let node_name = &node.item.name.value;
+        let node_name = short(&node.item.name.value);
         if !net.contains(&ip.value) {
-            let diag = Diagnostic::new(Code::E0007, ip.span, format!("ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`", ip.value, pod.name.value))
+            let diag = Diagnostic::new(Code::E0007, ip.span, format!("ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`", ip.value, short(&pod.name.value)))
                 .label("outside the node's pod-cidr")
                 .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
             let diag = match lookup.find(ip.value) {
-                Some(other) => diag.help(format!("{} is in the pod-cidr of node `{}`: did you mean `on {}`?", ip.value, nodes[other].item.name.value, nodes[other].item.name.value)),
+                Some(other) => diag.help(format!("{} is in the pod-cidr of node `{}`: did you mean `on {}`?", ip.value, short(&nodes[other].item.name.value), short(&nodes[other].item.name.value))),
                 None => diag.help(format!("pick an ip inside {net}")),
             };
             self.push(diag);
@@ -606,7 +606,7 @@ impl<'d> Validator<'d> {
         };
         if let Some(role) = role {
             self.push(
-                Diagnostic::new(Code::E0015, ip.span, format!("ip {} of pod `{}` is {role} of pod-cidr {net}", ip.value, pod.name.value))
+                Diagnostic::new(Code::E0015, ip.span, format!("ip {} of pod `{}` is {role} of pod-cidr {net}", ip.value, short(&pod.name.value)))
                     .label(role.to_string())
                     .secondary(cidr_span, format!("pod-cidr of `{node_name}`"))
                     .help(format!("pods use addresses of {net} other than its network ({}), broadcast ({}) and router ({router})", net.network(), net.broadcast())),

@@ -72,3 +72,18 @@ fn btf_formatted_dumps_point_to_bpftool_json() {
     let json = r#"[{"key":["0x0a","0x0b"],"value":["0x01"],"formatted":{"key":{},"value":{}}}]"#;
     assert_eq!(parse_entries(json).unwrap(), vec![RawEntry { key: vec![10, 11], value: vec![1] }]);
 }
+
+#[test]
+fn a_huge_bad_token_is_shortened_in_errors() {
+    let token = "z".repeat(1_000_000);
+    let shortened = format!("`{}…{}`", "z".repeat(40), "z".repeat(20));
+    let text_error = parse_entries(&format!("key: 0a {token}\nvalue: 00\n")).unwrap_err().to_string();
+    let arg_error = parse_hex_arg(&format!("0a {token}")).unwrap_err();
+    let json_error = parse_entries(&format!("[{{\"key\": [\"{token}\"], \"value\": [\"0x00\"]}}]")).unwrap_err().to_string();
+    for error in [&text_error, &arg_error, &json_error] {
+        assert!(error.len() < 200, "{} bytes", error.len());
+    }
+    assert!(text_error.starts_with(&format!("line 1: {shortened} is not a hex byte")), "{text_error}");
+    assert_eq!(arg_error, format!("{shortened} is not hex"));
+    assert!(json_error.contains(&format!("`\"{}…{}\"`", "z".repeat(39), "z".repeat(19))), "{json_error}");
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use routec_compiler::diagnostics::Code;
-use routec_compiler::frontend::analyze_str;
+use routec_compiler::frontend::{analyze_str, MAX_HUMAN_DIAGNOSTICS_PER_FILE};
 
 fn inputs() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
@@ -74,4 +74,92 @@ fn all_problems_are_reported_in_one_run() {
     let analysis = analyze_str("t.route", text);
     let codes: Vec<Code> = analysis.diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, [Code::E0001, Code::E0002, Code::E0011, Code::E0006]);
+}
+
+/// `cluster` header, then `body` as one line.
+fn one_long_line(body: &str) -> String {
+    format!("cluster c {{\n    overlay vxlan\n}}\n{body}\n")
+}
+
+#[test]
+fn a_megabyte_line_renders_clipped_around_the_labels() {
+    let unit = "node a { address 1.2.3.4 pod-cidr 10.0.0.0/24 } ";
+    let text = one_long_line(&unit.repeat(1_000_000 / unit.len()));
+    let analysis = analyze_str("long.route", &text);
+    let human = analysis.render_human_string();
+    // Each diagnostic shown has a few short lines, not the line.
+    let shown = human.matches("─ long.route:4:").count();
+    assert_eq!(shown, analysis.diagnostics.len().min(MAX_HUMAN_DIAGNOSTICS_PER_FILE));
+    assert!(human.lines().all(|l| l.chars().count() < 200), "a line of the output is long");
+    assert!(human.len() < 400 * shown, "{} bytes", human.len());
+    // Columns are the source's, and the carets sit under the labelled text.
+    let second_unit = 1 + unit.len() + "node a { address 1.2.3.4 ".len();
+    let at = format!("long.route:4:{second_unit}");
+    let block = human.split("\n\n").find(|b| b.contains(&at)).unwrap_or_else(|| panic!("no diagnostic at {at}:\n{human}"));
+    let lines: Vec<&str> = block.lines().collect();
+    let source = lines.iter().position(|l| l.starts_with("4 │ …")).expect("the clipped source line");
+    let caret = lines[source + 1].find('^').expect("carets under it");
+    let label = lines[source].char_indices().map(|(i, _)| i).find(|&i| lines[source][i..].starts_with("pod-cidr"));
+    let column = |line: &str, byte: usize| line[..byte].chars().count();
+    assert!(
+        label.is_some_and(|l| column(lines[source], l) == column(lines[source + 1], caret)),
+        "carets not under `pod-cidr`:\n{block}"
+    );
+}
+
+#[test]
+fn a_huge_name_is_shortened_in_messages_but_not_in_spans() {
+    let name = "x".repeat(1_000_000);
+    let analysis = analyze_str("name.route", &one_long_line(&name));
+    assert_eq!(analysis.diagnostics.len(), 1);
+    let message = &analysis.diagnostics[0].message;
+    assert_eq!(message, &format!("unknown statement `{}…{}`", "x".repeat(40), "x".repeat(20)));
+    let human = analysis.render_human_string();
+    assert!(human.len() < 1000, "{human}");
+    assert!(human.contains("4 │ xxxxxxxx"), "{human}");
+    let json: serde_json::Value = serde_json::from_str(analysis.render_json_string().trim()).unwrap();
+    assert_eq!(json["message"], message.as_str());
+    assert_eq!(json["range"][1].as_u64().unwrap() - json["range"][0].as_u64().unwrap(), 1_000_000, "the span is the whole name");
+    assert_eq!(json["end"]["column"], 1_000_001);
+}
+
+#[test]
+fn names_up_to_the_limit_are_quoted_whole() {
+    use routec_compiler::diagnostics::{short, SHORT_MAX_CHARS};
+    let name = "é".repeat(SHORT_MAX_CHARS);
+    assert_eq!(short(&name).to_string(), name);
+    let longer = format!("{name}z");
+    assert_eq!(short(&longer).to_string(), format!("{}…{}z", "é".repeat(40), "é".repeat(19)));
+}
+
+#[test]
+fn human_output_shows_a_bounded_number_of_diagnostics_per_file() {
+    let hidden = 57;
+    let nodes: String = (0..MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden)
+        .map(|i| format!("node n{i} {{\n    address 172.16.{}.{}\n    pod-cidr 10.{}.{}.0/24\n}}\n", i / 256, i % 256, i / 256, i % 256))
+        .collect();
+    let analysis = analyze_str("many.route", &format!("cluster c {{\n    overlay vxlan\n}}\n{nodes}"));
+    assert_eq!(analysis.warning_count(), MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden, "one W0102 per node");
+    let human = analysis.render_human_string();
+    assert_eq!(human.matches("warning[W0102]").count(), MAX_HUMAN_DIAGNOSTICS_PER_FILE);
+    assert!(
+        human.ends_with(&format!(
+            "note: {hidden} more diagnostics in `many.route` not shown ({hidden} warnings); `--message-format json` lists them all\n\n"
+        )),
+        "{}",
+        &human[human.len() - 300..]
+    );
+    assert_eq!(analysis.render_json_string().lines().count(), MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden, "JSON lists every one");
+}
+
+#[test]
+fn columns_on_a_long_line_count_characters() {
+    use routec_compiler::source::SourceFile;
+    let text = format!("ab\n{}x\n", "é".repeat(10_000));
+    let file = SourceFile::new("t".into(), text.clone());
+    for byte in [3, 5, 4099, 8193, 20_003, 20_004] {
+        let expected = text[3..byte].chars().count() + 1;
+        assert_eq!(file.location(byte).column, expected, "byte {byte}");
+        assert_eq!(file.location(byte).line, 2);
+    }
 }

@@ -10,6 +10,7 @@ use nom::combinator::{all_consuming, map, opt};
 use nom::sequence::{preceded, tuple};
 use nom::IResult;
 
+use crate::diagnostics::short;
 use crate::model::Mac;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct Token {
 
 impl Token {
     pub fn describe(&self, text: &str) -> String {
-        let slice = &text[self.start..self.end];
+        let slice = short(&text[self.start..self.end]);
         match self.kind {
             TokenKind::Name => format!("name `{slice}`"),
             TokenKind::Int(_) => format!("number `{slice}`"),

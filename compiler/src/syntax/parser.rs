@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::ast::*;
 use super::lexer::{LexError, Lexer, Token, TokenKind};
-use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::diagnostics::{short, suggest, Code, Diagnostic};
 use crate::model::{Mac, OverlayKind};
 use crate::source::{FileId, Span};
 
@@ -217,14 +217,14 @@ impl<'a> Parser<'a, '_> {
                 let slice = self.slice(tok);
                 match tok.kind {
                     TokenKind::Error(LexError::UnexpectedChar) => {
-                        Diagnostic::new(Code::E0001, span, format!("unexpected character `{slice}`"))
+                        Diagnostic::new(Code::E0001, span, format!("unexpected character `{}`", short(slice)))
                             .label(format!("expected {expected}"))
                     }
                     TokenKind::Error(LexError::UnterminatedString) => {
                         Diagnostic::new(Code::E0001, span, "unterminated string").label("this string has no closing `\"`")
                     }
                     TokenKind::Error(LexError::BadLiteral(why)) => {
-                        Diagnostic::new(Code::E0001, span, format!("invalid literal `{slice}`"))
+                        Diagnostic::new(Code::E0001, span, format!("invalid literal `{}`", short(slice)))
                             .label(format!("expected {expected}"))
                             .help(help.unwrap_or(why))
                     }
@@ -343,7 +343,7 @@ impl<'a> Parser<'a, '_> {
                 Some(Item::Pod(PodItem { keyword: kw_span, name, node, block, span }))
             }
             other => {
-                let diag = Diagnostic::new(Code::E0002, kw_span, format!("unknown statement `{other}`"))
+                let diag = Diagnostic::new(Code::E0002, kw_span, format!("unknown statement `{}`", short(other)))
                     .label("expected `cluster`, `node` or `pod`");
                 let diag = match suggest(other, ITEM_KEYWORDS.iter().copied()) {
                     Some(s) => diag.help(format!("did you mean `{s}`?")),
@@ -446,7 +446,7 @@ impl<'a> Parser<'a, '_> {
 
     fn unknown_statement(&mut self, keyword: Token, block: &str, known: &[&str]) {
         let word = self.slice(keyword);
-        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{word}` in {} `{block}` block", article(block)))
+        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{}` in {} `{block}` block", short(word), article(block)))
             .label("unknown statement");
         let diag = match suggest(word, known.iter().copied()) {
             Some(s) => diag.help(format!("did you mean `{s}`?")),
@@ -498,7 +498,7 @@ impl<'a> Parser<'a, '_> {
                             }
                             None => {
                                 let help = suggest(word, ["vxlan", "geneve", "none"]).map(|s| format!("did you mean `{s}`?"));
-                                let diag = Diagnostic::new(Code::E0001, self.span(tok), format!("unknown overlay `{word}`"))
+                                let diag = Diagnostic::new(Code::E0001, self.span(tok), format!("unknown overlay `{}`", short(word)))
                                     .label("expected `vxlan`, `geneve` or `none`");
                                 self.push(match help {
                                     Some(h) => diag.help(h),
