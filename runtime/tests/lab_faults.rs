@@ -21,11 +21,9 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     }
     let options = options();
     let name = "t-fault";
-    let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
-    let out = options.state_dir.join(name).join("out");
-    build(&cluster, &out);
-    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let out = state.out.clone();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
     let target = lab::node_target(&state, WORKER).unwrap();
 
@@ -179,11 +177,9 @@ fn a_failure_after_switching_tcx_links_rolls_everything_back() {
 fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
     use routec_runtime::live_trace::{read_ipcache, read_lxc};
     let options = options();
-    let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
-    let out = options.state_dir.join(name).join("out");
-    build(&cluster, &out);
-    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let out = state.out.clone();
     let mut target = lab::node_target(&state, WORKER).unwrap();
     target.tc_mode = mode;
     // The datapath to fall back to, in the mode under test.

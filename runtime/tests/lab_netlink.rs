@@ -26,11 +26,9 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
     let options = LabOptions { tc_mode: TcMode::Netlink, ..options() };
     assert_eq!(TcMode::default(), TcMode::Netlink, "the default mode");
     let name = "t-netlink";
-    let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
-    let out = options.state_dir.join(name).join("out");
-    build(&cluster, &out);
-    let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let out = state.out.clone();
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
     let worker_ns = state.node(WORKER).unwrap().netns.clone();
     assert!(ping(&busybox, "10.10.2.121") && ping(&busybox, "10.10.1.155") && ping(&worker_ns, "10.10.2.117"));

@@ -16,11 +16,7 @@ fn reference_cluster_carries_icmp_and_tcp() {
     }
     let options = options();
     let name = "t-ref";
-    let _guard = LabGuard { name: name.into(), options: options.clone() };
-    let cluster = reference_cluster();
-    let out = options.state_dir.join(name).join("out");
-    build(&cluster, &out);
-    let state = lab::up_from_build(&out, name, &options, &mut |l| eprintln!("{l}")).unwrap();
+    let (_guard, state) = up_lab(name, &options, &reference_cluster());
     let ns = |ip: &str| state.pod(ip).unwrap().netns.clone();
     let (busybox, netshoot, remote) = (ns("10.10.2.117"), ns("10.10.2.121"), ns("10.10.1.155"));
 

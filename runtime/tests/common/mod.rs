@@ -32,19 +32,23 @@ pub struct LabGuard {
 
 impl Drop for LabGuard {
     fn drop(&mut self) {
-        if LabState::state_file_exists(&self.options, &self.name) {
-            if let Err(e) = lab::down(&self.options.state_dir, &self.name) {
+        let state_dir = &self.options.state_dir;
+        let made_anything = lab::LabState::state_file(state_dir, &self.name).exists() || state_dir.join(&self.name).exists();
+        if made_anything {
+            if let Err(e) = lab::down(state_dir, &self.name) {
                 eprintln!("lab down {}: {e}", self.name);
             }
         }
     }
 }
 
-struct LabState;
-impl LabState {
-    fn state_file_exists(options: &LabOptions, name: &str) -> bool {
-        routec_runtime::lab::LabState::state_file(&options.state_dir, name).exists()
-    }
+/// Builds `cluster` and brings it up as lab `name`; the guard takes it down.
+pub fn up_lab(name: &str, options: &LabOptions, cluster: &routec_compiler::model::Cluster) -> (LabGuard, lab::LabState) {
+    let guard = LabGuard { name: name.into(), options: options.clone() };
+    let out = options.state_dir.join(name).join("out");
+    build(cluster, &out);
+    let state = lab::up_from_build(&out, name, options, &mut |_| {}).unwrap();
+    (guard, state)
 }
 
 /// `routec build` of `cluster` into `out` (objects compiled with clang).
