@@ -1169,12 +1169,22 @@ impl NodeStatus {
     }
 }
 
+/// The status for people. Programs read like `bpftool net show`'s tc lines
+/// (`lxc4a891387ff1a(9) clsact/ingress cil_from_container id 1285`); how a
+/// program is attached follows only where it is not the classic cls_bpf
+/// filter: `(tcx)` for a TCX link, `(not routec's)` for a program routec did
+/// not attach.
 impl std::fmt::Display for NodeStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "node {} (scope {})", self.node, self.scope)?;
         writeln!(f, "tc:")?;
         for p in &self.programs {
-            writeln!(f, "{}({}) {}/{} {} id {}", p.interface, p.ifindex, p.mode, p.direction.as_str(), p.program, p.id)?;
+            let mode = match p.mode.as_str() {
+                m if m == TcMode::TcxLink.as_str() => " (tcx)",
+                m if m == TcMode::Netlink.as_str() => "",
+                _ => " (not routec's)",
+            };
+            writeln!(f, "{}({}) clsact/{} {} id {}{mode}", p.interface, p.ifindex, p.direction.as_str(), p.program, p.id)?;
         }
         writeln!(f, "maps:")?;
         for m in &self.maps {
@@ -1182,7 +1192,8 @@ impl std::fmt::Display for NodeStatus {
         }
         writeln!(f, "counters:")?;
         for c in self.counters.iter().filter(|c| c.packets > 0) {
-            writeln!(f, "{:<8} {:<20} {:>10} packets {:>12} bytes", if c.drop { "drop" } else { "forward" }, c.reason, c.packets, c.bytes)?;
+            let verdict = if c.drop { "drop" } else { "forward" };
+            writeln!(f, "{verdict:<8} {:<20} {:>10} packets {:>12} bytes", c.reason, c.packets, c.bytes)?;
         }
         Ok(())
     }

@@ -167,7 +167,7 @@ fn status(name: &str, format: OutputFormat, options: &LabOptions) -> ExitCode {
                     println!("  pod {} {} netns {}", pod.name, pod.ip, pod.netns);
                 }
                 match status {
-                    Ok(status) => print!("{}", indent(&super::status::render_text(status))),
+                    Ok(status) => print!("{}", indent(&status.to_string())),
                     Err(e) => println!("  datapath: {e}"),
                 }
             }
