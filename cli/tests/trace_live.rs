@@ -19,7 +19,7 @@ use routec_compiler::model::Cluster;
 use routec_compiler::trace::{self, Datapath, Proto, Snapshot, Trace, Verdict};
 use routec_compiler::{frontend, seeds};
 use routec_runtime::lab::{self, LabOptions, LabState};
-use routec_runtime::live_trace;
+use routec_runtime::{live_trace, loader};
 
 const LAB: &str = "t-trace";
 
@@ -106,8 +106,9 @@ fn counters(state: &LabState) -> BTreeMap<(String, Reason), u64> {
     let mut all = BTreeMap::new();
     for node in &state.nodes {
         let target = lab::node_target(state, &node.name).unwrap();
-        for (reason, packets) in live_trace::counters(&target).unwrap() {
-            all.insert((node.name.clone(), reason), packets);
+        for counter in loader::counters(&target).unwrap() {
+            let reason = Reason::from_code(counter.code).expect("routec counts only its own reasons");
+            all.insert((node.name.clone(), reason), counter.packets);
         }
     }
     all

@@ -161,10 +161,3 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
     Ok(snapshot)
 }
 
-/// Packets counted per reason on one node, summed over CPUs.
-pub fn counters(target: &Target) -> Result<Vec<(layout::Reason, u64)>> {
-    Ok(loader::counters(target)?
-        .into_iter()
-        .filter_map(|c| layout::Reason::from_code(c.code).map(|r| (r, c.packets)))
-        .collect())
-}
