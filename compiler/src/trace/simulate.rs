@@ -844,15 +844,11 @@ pub fn trace_from_node(
     packet: Packet,
 ) -> Result<Trace, TraceError> {
     check_buildable(view)?;
-    let cidr: Option<ipnet::Ipv4Net> = node.pod_cidr.as_deref().and_then(|c| c.parse().ok());
-    if !cidr.is_some_and(|c| c.contains(&packet.dst)) {
+    if !node.pod_cidr.contains(&packet.dst) {
         return Err(TraceError::NotViaHost {
             node: node.name.clone(),
             dst: packet.dst,
-            cidr: node
-                .pod_cidr
-                .clone()
-                .unwrap_or_else(|| "(unknown)".to_string()),
+            cidr: node.pod_cidr.to_string(),
         });
     }
     if !view.has_maps(&node.name) {
@@ -892,7 +888,7 @@ pub fn trace_from_node(
         },
         notes: vec![format!(
             "the node's stack routes {} to {} with source {}",
-            node.pod_cidr.as_deref().unwrap_or("its pod-cidr"),
+            node.pod_cidr,
             hop.device,
             node.router
         )],

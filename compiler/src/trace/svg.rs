@@ -365,10 +365,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             r##" font-weight="bold" fill="#263238""##,
             &node.name,
         );
-        let cidr = node
-            .pod_cidr
-            .as_deref()
-            .map_or(String::new(), |c| format!(" · pod-cidr {c}"));
+        let cidr = format!(" · pod-cidr {}", node.pod_cidr);
         canvas.text(
             x + 14,
             TOP + 40,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::lpm::Ipcache;
 use crate::bpf::{self, Unsupported};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
-use crate::model::Cluster;
+use crate::model::{Cluster, Ipv4Net};
 use crate::seeds;
 
 /// Where the map contents come from. Offline, a zero ifindex or MAC in an
@@ -29,7 +29,7 @@ pub struct NodeConfig {
     pub name: String,
     pub address: Ipv4Addr,
     pub router: Ipv4Addr,
-    pub pod_cidr: Option<String>,
+    pub pod_cidr: Ipv4Net,
     pub overlay: String,
     pub overlay_port: u16,
     pub vni: u32,
@@ -237,7 +237,7 @@ impl NodeConfig {
                 name: node.name.clone(),
                 address: node.address,
                 router: node.router,
-                pod_cidr: Some(node.pod_cidr.to_string()),
+                pod_cidr: node.pod_cidr,
                 overlay: cluster.overlay.kind.as_str().to_string(),
                 overlay_port: cluster.overlay.port,
                 vni: cluster.overlay.vni,
