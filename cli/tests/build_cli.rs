@@ -131,7 +131,10 @@ fn usage_and_toolchain_errors_exit_2() {
         .unwrap();
     assert_eq!(no_path.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&no_path.stderr);
-    assert!(stderr.contains("clang not found") && stderr.contains("apt-get install -y clang llvm libbpf-dev"), "{stderr}");
+    assert!(
+        stderr.contains("clang not found") && stderr.contains("apt-get install -y clang llvm libbpf-dev"),
+        "{stderr}"
+    );
     assert!(!out.exists());
     let both = routec(&["build", path_str(&example("mycluster")), "-o", path_str(&out), "--no-clang", "--clang", "x"]);
     assert_eq!(both.status.code(), Some(2));

@@ -63,7 +63,13 @@ fn multi_file_example_is_clean() {
 #[test]
 fn garbage_is_an_error_not_a_crash() {
     let s = Scratch::new("garbage");
-    let inputs: [&[u8]; 5] = [b"\x00\x01{{{{}}}} @@@ \"", b"node", b"}}}}}}", b"cluster c { overlay vxlan { port 99999999999999999999999 } }", &[b'{'; 200_000]];
+    let inputs: [&[u8]; 5] = [
+        b"\x00\x01{{{{}}}} @@@ \"",
+        b"node",
+        b"}}}}}}",
+        b"cluster c { overlay vxlan { port 99999999999999999999999 } }",
+        &[b'{'; 200_000],
+    ];
     for (i, bytes) in inputs.iter().enumerate() {
         let file = s.file(&format!("g{i}.route"), bytes);
         let out = routec(&["check", &file]);
@@ -131,7 +137,10 @@ fn json_lines_on_stdout() {
 #[test]
 fn fmt_rewrites_and_checks() {
     let s = Scratch::new("fmt");
-    let file = s.file("x.route", b"cluster c { overlay vxlan { port 8472 } }   # keep me\nnode n { address 172.18.0.2; pod-cidr 10.0.0.0/24 }\n");
+    let file = s.file(
+        "x.route",
+        b"cluster c { overlay vxlan { port 8472 } }   # keep me\nnode n { address 172.18.0.2; pod-cidr 10.0.0.0/24 }\n",
+    );
     let out = routec(&["fmt", "--check", &s.path()]);
     assert_eq!(code(&out), 1);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), file);

@@ -56,7 +56,6 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_ne!(output.status.code(), Some(101));
 }
 
-
 #[test]
 fn node_and_scope_cannot_reach_outside_bpffs() {
     let victim = tempfile::tempdir().unwrap();

@@ -54,7 +54,9 @@ fn lab_up_exec_status_apply_down() {
     assert!(String::from_utf8_lossy(&up.stderr).contains("applied (3/3)"), "progress is shown");
 
     let exec = |pod: &str, dst: &str| {
-        routec(&["lab", "exec", LAB, pod, "--state-dir", STATE_DIR, "--", "ping", "-c", "1", "-W", "2", dst]).status.success()
+        routec(&["lab", "exec", LAB, pod, "--state-dir", STATE_DIR, "--", "ping", "-c", "1", "-W", "2", dst])
+            .status
+            .success()
     };
     assert!(exec("networking101/busybox-c8bbbbb84-t6ggh", "10.10.1.155"), "by pod name, to the other node");
     assert!(exec("10.10.1.155", "10.10.2.121"), "by pod IP, back");
@@ -80,7 +82,9 @@ fn lab_up_exec_status_apply_down() {
     let lxc = status["maps"].as_array().unwrap().iter().find(|m| m["name"] == "cilium_lxc").unwrap();
     assert_eq!(lxc["entries"], 4, "two pods and two host entries");
     let counter = |name: &str| {
-        status["counters"].as_array().unwrap().iter().find(|c| c["reason"] == name).unwrap()["packets"].as_u64().unwrap()
+        status["counters"].as_array().unwrap().iter().find(|c| c["reason"] == name).unwrap()["packets"]
+            .as_u64()
+            .unwrap()
     };
     assert!(counter("tunnel-encap") >= 1 && counter("no-endpoint") >= 1);
 
@@ -92,9 +96,8 @@ fn lab_up_exec_status_apply_down() {
     // Re-applying the lab's own build through `routec apply` changes nothing.
     let out = Path::new(STATE_DIR).join(LAB).join("out");
     let netns = format!("/run/netns/{LAB}-mycluster-worker");
-    let apply = routec(&[
-        "apply", out.to_str().unwrap(), "--node", "mycluster-worker", "--netns", &netns, "--scope", LAB,
-    ]);
+    let apply =
+        routec(&["apply", out.to_str().unwrap(), "--node", "mycluster-worker", "--netns", &netns, "--scope", LAB]);
     assert!(apply.status.success());
     assert!(String::from_utf8_lossy(&apply.stdout).contains("nothing to change"));
 

@@ -12,19 +12,11 @@ fn example() -> PathBuf {
 }
 
 fn routec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_routec"))
-        .arg("trace")
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_routec")).arg("trace").args(args).output().unwrap()
 }
 
 fn stdout_of(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
@@ -56,25 +48,14 @@ fn write_seeds(out: &Path) {
 
 #[test]
 fn text_names_the_hops_and_key_bytes() {
-    let text = stdout_of(&routec(&[
-        "10.10.2.117",
-        "10.10.1.155",
-        example().to_str().unwrap(),
-    ]));
+    let text = stdout_of(&routec(&["10.10.2.117", "10.10.1.155", example().to_str().unwrap()]));
     assert!(
-        text.contains(
-            "1. mycluster-worker  lxc4a891387ff1a (ifindex 9)  tc ingress  cil_from_container"
-        ),
+        text.contains("1. mycluster-worker  lxc4a891387ff1a (ifindex 9)  tc ingress  cil_from_container"),
         "{text}"
     );
-    assert!(text.contains(
-        "key    40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00"
-    ));
+    assert!(text.contains("key    40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00"));
     assert!(text.contains("2. mycluster-worker2  cilium_vxlan  tc ingress  cil_from_overlay"));
-    assert!(
-        text.ends_with("via lxc174c023046ff, endpoint 3564 [overlay-delivery]\n"),
-        "{text}"
-    );
+    assert!(text.ends_with("via lxc174c023046ff, endpoint 3564 [overlay-delivery]\n"), "{text}");
 }
 
 #[test]
@@ -112,11 +93,7 @@ fn svg_goes_to_the_output_file() {
         "-o",
         file.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty());
     let svg = std::fs::read_to_string(&file).unwrap();
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -127,12 +104,7 @@ fn svg_goes_to_the_output_file() {
 
 #[test]
 fn all_pairs_as_json() {
-    let out = stdout_of(&routec(&[
-        "--all",
-        example().to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let out = stdout_of(&routec(&["--all", example().to_str().unwrap(), "--format", "json"]));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["matrix"]["pairs"].as_array().unwrap().len(), 12);
     assert_eq!(json["matrix"]["delivered"], 12);
@@ -152,10 +124,7 @@ fn build_folder_traces_like_the_cluster() {
         stdout_of(&routec(&["--all", cluster, "--format", "json"]))
     );
     let busybox = "networking101/busybox-c8bbbbb84-t6ggh";
-    for (src, dst) in [
-        (busybox, "10.10.1.155"),
-        ("10.10.2.117", "networking101/netshoot-7d996d7884-gcxrm"),
-    ] {
+    for (src, dst) in [(busybox, "10.10.1.155"), ("10.10.2.117", "networking101/netshoot-7d996d7884-gcxrm")] {
         for format in ["text", "json", "svg"] {
             let from_build = stdout_of(&routec(&[src, dst, "--build", build, "--format", format]));
             assert_eq!(
@@ -166,20 +135,11 @@ fn build_folder_traces_like_the_cluster() {
         }
     }
     let text = stdout_of(&routec(&[busybox, "10.10.1.155", "--build", build]));
-    assert!(
-        text.contains("cil_from_overlay")
-            && text.contains("endpoint 3564")
-            && text.contains(busybox),
-        "{text}"
-    );
+    assert!(text.contains("cil_from_overlay") && text.contains("endpoint 3564") && text.contains(busybox), "{text}");
     // A build whose recorded cluster changed after the build is refused.
     let recorded = out.join("cluster/cluster.json");
     let json = std::fs::read_to_string(&recorded).unwrap();
-    std::fs::write(
-        &recorded,
-        json.replace("busybox-c8bbbbb84-t6ggh", "busybox-c8bbbbb84-xxxxx"),
-    )
-    .unwrap();
+    std::fs::write(&recorded, json.replace("busybox-c8bbbbb84-t6ggh", "busybox-c8bbbbb84-xxxxx")).unwrap();
     let changed = routec(&[busybox, "10.10.1.155", "--build", build]);
     assert_eq!(changed.status.code(), Some(2));
     assert!(
@@ -195,47 +155,15 @@ fn bad_input_exit_codes() {
     let path = path.to_str().unwrap();
     let unknown = routec(&["ns/nobody", "10.10.2.121", path]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr)
-        .contains("`ns/nobody` is neither a pod nor a node"));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("`ns/nobody` is neither a pod nor a node"));
     assert_eq!(routec(&["10.10.2.117"]).status.code(), Some(2));
-    assert_eq!(
-        routec(&["10.10.2.117", "10.10.2.121"]).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        routec(&["10.10.2.117", "10.10.2.121", path, "--port", "80"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        routec(&["--all", path, "--format", "svg"]).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        routec(&["10.10.2.117", "10.10.2.121", "/nonexistent/cluster.route"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(routec(&["10.10.2.117", "10.10.2.121"]).status.code(), Some(2));
+    assert_eq!(routec(&["10.10.2.117", "10.10.2.121", path, "--port", "80"]).status.code(), Some(2));
+    assert_eq!(routec(&["--all", path, "--format", "svg"]).status.code(), Some(2));
+    assert_eq!(routec(&["10.10.2.117", "10.10.2.121", "/nonexistent/cluster.route"]).status.code(), Some(2));
     let scratch = Scratch::new("bad");
     let broken = scratch.0.join("broken.route");
     std::fs::write(&broken, "node n {\n    address 300.1.1.1\n}\n").unwrap();
-    assert_eq!(
-        routec(&["10.10.2.117", "10.10.2.121", broken.to_str().unwrap()])
-            .status
-            .code(),
-        Some(1)
-    );
-    assert_eq!(
-        routec(&[
-            "10.10.2.117",
-            "10.10.2.121",
-            "--build",
-            scratch.0.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(2)
-    );
+    assert_eq!(routec(&["10.10.2.117", "10.10.2.121", broken.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(routec(&["10.10.2.117", "10.10.2.121", "--build", scratch.0.to_str().unwrap()]).status.code(), Some(2));
 }

@@ -135,9 +135,7 @@ pub const PROGRAMS: &[Program] = &[
 
 /// A cluster feature the datapath does not implement yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the datapath does not support `overlay {overlay}` yet: only `overlay vxlan` is built ({why})"
-)]
+#[error("the datapath does not support `overlay {overlay}` yet: only `overlay vxlan` is built ({why})")]
 pub struct Unsupported {
     pub overlay: &'static str,
     pub why: &'static str,
@@ -147,14 +145,12 @@ pub struct Unsupported {
 pub fn check_supported(cluster: &Cluster) -> Result<(), Unsupported> {
     match cluster.overlay.kind {
         OverlayKind::Vxlan => Ok(()),
-        OverlayKind::Geneve => Err(Unsupported {
-            overlay: OverlayKind::Geneve.as_str(),
-            why: "no program handles Geneve tunnel metadata",
-        }),
-        OverlayKind::None => Err(Unsupported {
-            overlay: OverlayKind::None.as_str(),
-            why: "native routing between nodes has no program",
-        }),
+        OverlayKind::Geneve => {
+            Err(Unsupported { overlay: OverlayKind::Geneve.as_str(), why: "no program handles Geneve tunnel metadata" })
+        }
+        OverlayKind::None => {
+            Err(Unsupported { overlay: OverlayKind::None.as_str(), why: "native routing between nodes has no program" })
+        }
     }
 }
 
@@ -172,7 +168,8 @@ pub fn write_sources(dir: &Path) -> io::Result<Vec<PathBuf>> {
         .collect()
 }
 
-const INSTALL_HINT: &str = "install the Debian packages clang, llvm and libbpf-dev (apt-get install -y clang llvm libbpf-dev)";
+const INSTALL_HINT: &str =
+    "install the Debian packages clang, llvm and libbpf-dev (apt-get install -y clang llvm libbpf-dev)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClangError {
@@ -183,21 +180,14 @@ pub enum ClangError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("clang failed to compile {source_file}:\n{stderr}{hint}")]
-    Compile {
-        source_file: PathBuf,
-        stderr: String,
-        hint: &'static str,
-    },
+    Compile { source_file: PathBuf, stderr: String, hint: &'static str },
 }
 
 /// The clang to use: `explicit` when given (it must run), else the first of
 /// `clang`, `clang-<N>` (newest first) on `PATH`.
 pub fn find_clang(explicit: Option<&Path>) -> Result<PathBuf, ClangError> {
     if let Some(path) = explicit {
-        let not_runnable = |source| ClangError::NotRunnable {
-            path: path.to_path_buf(),
-            source,
-        };
+        let not_runnable = |source| ClangError::NotRunnable { path: path.to_path_buf(), source };
         let status = Command::new(path)
             .arg("--version")
             .stdout(Stdio::null())
@@ -205,15 +195,12 @@ pub fn find_clang(explicit: Option<&Path>) -> Result<PathBuf, ClangError> {
             .status()
             .map_err(not_runnable)?;
         if !status.success() {
-            return Err(not_runnable(io::Error::other(format!(
-                "`--version` exited with {status}"
-            ))));
+            return Err(not_runnable(io::Error::other(format!("`--version` exited with {status}"))));
         }
         return Ok(path.to_path_buf());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let names =
-        std::iter::once("clang".to_string()).chain((14..=21).rev().map(|v| format!("clang-{v}")));
+    let names = std::iter::once("clang".to_string()).chain((14..=21).rev().map(|v| format!("clang-{v}")));
     for name in names {
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(&name);
@@ -230,14 +217,8 @@ pub fn find_clang(explicit: Option<&Path>) -> Result<PathBuf, ClangError> {
 /// [`PROGRAMS`] order. The objects do not depend on where `dir` is: debug
 /// paths are rewritten to `.`.
 pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
-    let not_runnable = |source| ClangError::NotRunnable {
-        path: clang.to_path_buf(),
-        source,
-    };
-    let dir = std::fs::canonicalize(dir).map_err(|source| ClangError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let not_runnable = |source| ClangError::NotRunnable { path: clang.to_path_buf(), source };
+    let dir = std::fs::canonicalize(dir).map_err(|source| ClangError::Io { path: dir.to_path_buf(), source })?;
     let mut common_args = vec![
         "-O2".to_string(),
         "-g".to_string(),
@@ -281,11 +262,7 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
             } else {
                 ""
             };
-            return Err(ClangError::Compile {
-                source_file: dir.join(program.source),
-                stderr,
-                hint,
-            });
+            return Err(ClangError::Compile { source_file: dir.join(program.source), stderr, hint });
         }
         objects.push(dir.join(program.object));
     }
@@ -294,11 +271,7 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
 
 /// The host's multiarch tuple (`x86_64-linux-gnu`), when clang knows one.
 fn host_multiarch(clang: &Path) -> Option<String> {
-    let output = Command::new(clang)
-        .arg("-print-multiarch")
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let output = Command::new(clang).arg("-print-multiarch").stderr(Stdio::null()).output().ok()?;
     let tuple = String::from_utf8(output.stdout).ok()?.trim().to_string();
     (output.status.success() && !tuple.is_empty()).then_some(tuple)
 }
@@ -355,10 +328,7 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         format!("IPV4({}, {}, {}, {})", ip[0], ip[1], ip[2], ip[3])
     };
     let lines = [
-        format!(
-            "/* node_config.h of node {} in cluster {}, generated by routec.",
-            n.name, cluster.name
-        ),
+        format!("/* node_config.h of node {} in cluster {}, generated by routec.", n.name, cluster.name),
         " *".to_string(),
         " * The load-time constants of lib/config.h for this node: the loader sets".to_string(),
         " * the globals of the same names without the ROUTEC_ prefix. For review;".to_string(),

@@ -244,7 +244,8 @@ impl<'a> FileWriter<'a> {
         let path = self.root.join(rel);
         let file = std::fs::File::create(&path).map_err(io_error(&path))?;
         // Buffered before the digest: serde_json writes token by token.
-        let mut sink = io::BufWriter::with_capacity(1 << 16, HashingWriter { inner: file, hasher: Sha256::new(), size: 0 });
+        let mut sink =
+            io::BufWriter::with_capacity(1 << 16, HashingWriter { inner: file, hasher: Sha256::new(), size: 0 });
         serde_json::to_writer_pretty(&mut sink, value)
             .map_err(io::Error::from)
             .and_then(|()| sink.write_all(b"\n"))
@@ -536,7 +537,10 @@ impl BuildFiles {
         if !self.manifest.files.iter().any(|f| f.path == CLUSTER_JSON) {
             return Err(ReadError::Invalid {
                 path: self.out.join(MANIFEST),
-                message: format!("lists no {CLUSTER_JSON} (a build by an older routec): rebuild {}", self.out.display()),
+                message: format!(
+                    "lists no {CLUSTER_JSON} (a build by an older routec): rebuild {}",
+                    self.out.display()
+                ),
             });
         }
         let bytes = self.read(CLUSTER_JSON)?;
@@ -622,7 +626,9 @@ fn check_replaceable(out: &Path) -> Result<(), BuildError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return refuse("it is not empty and has no manifest.json, so it is not a routec build output".into())
         }
-        Err(e) => return refuse(format!("cannot read its manifest.json ({e}), so it may not be a routec build output")),
+        Err(e) => {
+            return refuse(format!("cannot read its manifest.json ({e}), so it may not be a routec build output"))
+        }
     };
     let manifest = match parse_manifest(&text) {
         Ok(manifest) => manifest,
@@ -630,11 +636,8 @@ fn check_replaceable(out: &Path) -> Result<(), BuildError> {
     };
     let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     // The folders the listed files need: every proper prefix of their paths.
-    let folders: std::collections::HashSet<&str> = manifest
-        .files
-        .iter()
-        .flat_map(|f| f.path.match_indices('/').map(|(at, _)| &f.path[..at]))
-        .collect();
+    let folders: std::collections::HashSet<&str> =
+        manifest.files.iter().flat_map(|f| f.path.match_indices('/').map(|(at, _)| &f.path[..at])).collect();
     for entry in walkdir::WalkDir::new(out).min_depth(1).sort_by_file_name() {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(out).to_path_buf();

@@ -145,7 +145,10 @@ pub fn parse_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
                 }
                 _ => {
                     let byte = parse_hex_byte(token).ok_or_else(|| {
-                        syntax(format!("`{}` is not a hex byte (two hex digits, like `0a`) nor `key:`/`value:`", short(token)))
+                        syntax(format!(
+                            "`{}` is not a hex byte (two hex digits, like `0a`) nor `key:`/`value:`",
+                            short(token)
+                        ))
                     })?;
                     match field {
                         Field::Key => current.key.push(byte),
@@ -210,10 +213,9 @@ fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
         };
         list.iter()
             .map(|b| {
-                b.as_str()
-                    .and_then(|s| s.strip_prefix("0x"))
-                    .and_then(parse_hex_byte)
-                    .ok_or_else(|| json_error(format!("`{}` in `{field}` is not a byte like \"0x0a\"", short(&b.to_string()))))
+                b.as_str().and_then(|s| s.strip_prefix("0x")).and_then(parse_hex_byte).ok_or_else(|| {
+                    json_error(format!("`{}` in `{field}` is not a byte like \"0x0a\"", short(&b.to_string())))
+                })
             })
             .collect()
     };

@@ -221,11 +221,7 @@ impl Diagnostic {
             .labels
             .iter()
             .enumerate()
-            .map(|(i, l)| JsonLabel {
-                primary: i == 0,
-                message: &l.message,
-                place: JsonPlace::new(sources, l.span),
-            })
+            .map(|(i, l)| JsonLabel { primary: i == 0, message: &l.message, place: JsonPlace::new(sources, l.span) })
             .collect();
         serde_json::to_string(&JsonDiagnostic {
             code: self.code,
@@ -326,7 +322,8 @@ fn shown_lines(sources: &Sources, diag: &Diagnostic, config: &term::Config) -> B
         let file = sources.get(label.span.file());
         let start = file.line_index(label.span.start as usize);
         let end = file.line_index(label.span.end as usize);
-        let context = (start..=end).filter(|&l| l - start <= config.start_context_lines || end - l <= config.end_context_lines);
+        let context =
+            (start..=end).filter(|&l| l - start <= config.start_context_lines || end - l <= config.end_context_lines);
         for line in context {
             shown.insert((label.span.file(), line));
             if line + 1 < file.line_count() {

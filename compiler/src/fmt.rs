@@ -26,7 +26,8 @@ pub fn format_source(file_name: &str, text: &str) -> Result<String, Box<Analysis
         analysis.diagnostics = diagnostics;
         return Err(Box::new(analysis));
     }
-    let mut printer = Printer { text, comments: comments(text), next: 0, out: String::with_capacity(text.len()), last_end: 0 };
+    let mut printer =
+        Printer { text, comments: comments(text), next: 0, out: String::with_capacity(text.len()), last_end: 0 };
     printer.file(&file);
     Ok(printer.out)
 }

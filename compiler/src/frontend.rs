@@ -177,7 +177,9 @@ pub fn read_settings(dir: &Path) -> Result<Settings, InputError> {
 /// The `*.route` files below `dir`, sorted by path; hidden entries skipped.
 pub fn route_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
-    let walk = walkdir::WalkDir::new(dir).into_iter().filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    let walk = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walk {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(dir).to_path_buf();
@@ -194,7 +196,8 @@ pub fn route_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
 /// Parses every file and validates them together.
 pub fn analyze_sources(sources: Sources, settings: Settings) -> Analysis {
     let mut diagnostics = Vec::new();
-    let files: Vec<syntax::ast::File> = sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
+    let files: Vec<syntax::ast::File> =
+        sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
     let cluster = validate::validate(&files, &mut diagnostics);
     diagnostics.sort_by_key(|d| {
         let span = d.primary_span();

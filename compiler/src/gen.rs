@@ -31,7 +31,8 @@ pub enum GenError {
 }
 
 const NAMESPACES: &[&str] = &["default", "shop", "payments", "search", "monitoring", "batch", "auth", "media"];
-const APPS: &[&str] = &["frontend", "api", "worker", "cache", "db", "gateway", "indexer", "exporter", "scheduler", "proxy"];
+const APPS: &[&str] =
+    &["frontend", "api", "worker", "cache", "db", "gateway", "indexer", "exporter", "scheduler", "proxy"];
 
 /// splitmix64: a dozen lines that keep generated clusters identical across
 /// versions of any random-number crate.

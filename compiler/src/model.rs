@@ -162,7 +162,8 @@ impl Cluster {
     /// language's relations between declarations (overlapping cidrs, ...).
     pub fn check_well_formed(&self) -> Result<(), String> {
         use crate::validate::{self, check_interface, check_pod_name, check_subdomain};
-        let mtu_range = if self.overlay.kind == OverlayKind::None { validate::MTU_RANGE } else { validate::MTU_RANGE_OVERLAY };
+        let mtu_range =
+            if self.overlay.kind == OverlayKind::None { validate::MTU_RANGE } else { validate::MTU_RANGE_OVERLAY };
         if !mtu_range.contains(&u64::from(self.mtu)) {
             return Err(format!("mtu {} is outside {mtu_range:?}", self.mtu));
         }
@@ -181,10 +182,20 @@ impl Cluster {
             }
             check_interface(&pod.lxc).map_err(|e| format!("pod {} lxc `{}`: {e}", pod.name, pod.lxc))?;
             if !validate::ENDPOINT_RANGE.contains(&u64::from(pod.endpoint)) {
-                return Err(format!("pod {} endpoint {} is outside {:?}", pod.name, pod.endpoint, validate::ENDPOINT_RANGE));
+                return Err(format!(
+                    "pod {} endpoint {} is outside {:?}",
+                    pod.name,
+                    pod.endpoint,
+                    validate::ENDPOINT_RANGE
+                ));
             }
             if !validate::IDENTITY_RANGE.contains(&u64::from(pod.identity)) {
-                return Err(format!("pod {} identity {} is outside {:?}", pod.name, pod.identity, validate::IDENTITY_RANGE));
+                return Err(format!(
+                    "pod {} identity {} is outside {:?}",
+                    pod.name,
+                    pod.identity,
+                    validate::IDENTITY_RANGE
+                ));
             }
             if index > 0 {
                 let previous = &self.pods[index - 1];

@@ -36,7 +36,12 @@ pub struct MapSizes {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { output: None, clang: PathBuf::from("clang"), bpffs: PathBuf::from("/sys/fs/bpf"), maps: MapSizes::default() }
+        Settings {
+            output: None,
+            clang: PathBuf::from("clang"),
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            maps: MapSizes::default(),
+        }
     }
 }
 

@@ -134,10 +134,11 @@ impl<'d> Validator<'d> {
         } else {
             format!("{what} {} is out of range", value.value)
         };
-        self.push(
-            Diagnostic::new(Code::E0011, value.span, message)
-                .label(format!("expected {}..={}", range.start(), range.end())),
-        );
+        self.push(Diagnostic::new(Code::E0011, value.span, message).label(format!(
+            "expected {}..={}",
+            range.start(),
+            range.end()
+        )));
         None
     }
 
@@ -228,10 +229,14 @@ impl<'d> Validator<'d> {
         for item in items {
             if let Some(first) = names.get(item.name.value.as_str()) {
                 self.push(
-                    Diagnostic::new(Code::E0005, item.name.span, format!("node `{}` is declared twice", short(&item.name.value)))
-                        .label("declared again here")
-                        .secondary(*first, "first declared here")
-                        .help("node names must be unique"),
+                    Diagnostic::new(
+                        Code::E0005,
+                        item.name.span,
+                        format!("node `{}` is declared twice", short(&item.name.value)),
+                    )
+                    .label("declared again here")
+                    .secondary(*first, "first declared here")
+                    .help("node names must be unique"),
                 );
             } else {
                 names.insert(&item.name.value, item.name.span);
@@ -339,7 +344,12 @@ impl<'d> Validator<'d> {
                         Diagnostic::new(
                             Code::E0014,
                             addr.span,
-                            format!("nodes `{}` and `{}` have the same address {}", short(&other.item.name.value), short(&d.item.name.value), addr.value),
+                            format!(
+                                "nodes `{}` and `{}` have the same address {}",
+                                short(&other.item.name.value),
+                                short(&d.item.name.value),
+                                addr.value
+                            ),
                         )
                         .label("used again here")
                         .secondary(other.address.as_ref().map_or(other.item.name.span, |a| a.span), "first used here")
@@ -372,7 +382,8 @@ impl<'d> Validator<'d> {
                             second_span,
                             format!(
                                 "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
-                                short(&second.item.name.value), short(&first.item.name.value)
+                                short(&second.item.name.value),
+                                short(&first.item.name.value)
                             ),
                         )
                         .label("overlaps")
@@ -397,7 +408,11 @@ impl<'d> Validator<'d> {
                     Diagnostic::new(
                         Code::E0014,
                         addr.span,
-                        format!("address {} of node `{}` is inside pod-cidr {net}", addr.value, short(&d.item.name.value)),
+                        format!(
+                            "address {} of node `{}` is inside pod-cidr {net}",
+                            addr.value,
+                            short(&d.item.name.value)
+                        ),
                     )
                     .label("node address in a pod-cidr")
                     .secondary(span, format!("pod-cidr of `{}`", short(&other.item.name.value)))
@@ -440,8 +455,16 @@ impl<'d> Validator<'d> {
             match node {
                 Some(n) => pod_counts[n] += 1,
                 None => {
-                    let diag = Diagnostic::new(Code::E0006, item.node.span, format!("pod `{}` is on node `{}`, which is not declared", short(name), short(&item.node.value)))
-                        .label("unknown node");
+                    let diag = Diagnostic::new(
+                        Code::E0006,
+                        item.node.span,
+                        format!(
+                            "pod `{}` is on node `{}`, which is not declared",
+                            short(name),
+                            short(&item.node.value)
+                        ),
+                    )
+                    .label("unknown node");
                     let diag = match suggest(&item.node.value, nodes.iter().map(|n| n.item.name.value.as_str())) {
                         Some(s) => diag.help(format!("did you mean `{}`?", short(s))),
                         None => diag.help(format!("declare it with `node {} {{ ... }}`", short(&item.node.value))),
@@ -526,17 +549,25 @@ impl<'d> Validator<'d> {
             }
             if let Some(n) = node {
                 if let (Some(e), Some(v)) = (endpoint_value, endpoint) {
-                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, || format!("endpoint {e} is used twice on node `{}`", short(&item.node.value)));
+                    self.unique_on_node(&mut endpoints, (n, e), v.span, Code::E0010, || {
+                        format!("endpoint {e} is used twice on node `{}`", short(&item.node.value))
+                    });
                 }
                 if let Some(l) = lxc {
-                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, || format!("lxc `{}` is used twice on node `{}`", short(&l.value), short(&item.node.value)));
+                    self.unique_on_node(&mut lxcs, (n, l.value.as_str()), l.span, Code::E0016, || {
+                        format!("lxc `{}` is used twice on node `{}`", short(&l.value), short(&item.node.value))
+                    });
                 }
                 if let (Some(i), Some(v)) = (ifindex_value, ifindex) {
-                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, || format!("ifindex {i} is used twice on node `{}`", short(&item.node.value)));
+                    self.unique_on_node(&mut ifindexes, (n, i), v.span, Code::E0016, || {
+                        format!("ifindex {i} is used twice on node `{}`", short(&item.node.value))
+                    });
                 }
             }
 
-            if let (Some(node), Some(ip), Some(endpoint), Some(identity), Some(lxc)) = (node, ip, endpoint_value, identity_value, lxc) {
+            if let (Some(node), Some(ip), Some(endpoint), Some(identity), Some(lxc)) =
+                (node, ip, endpoint_value, identity_value, lxc)
+            {
                 decls.push(PodDecl {
                     item,
                     node,
@@ -556,16 +587,27 @@ impl<'d> Validator<'d> {
             let duplicate = node_index[decl.item.name.value.as_str()] != i;
             if *count == 0 && !duplicate {
                 self.push(
-                    Diagnostic::new(Code::W0102, decl.item.name.span, format!("node `{}` has no pods", short(&decl.item.name.value)))
-                        .label("no pod is placed on this node")
-                        .help("nothing is routed to this node's pod-cidr; place pods on it with `pod NAME on NODE`"),
+                    Diagnostic::new(
+                        Code::W0102,
+                        decl.item.name.span,
+                        format!("node `{}` has no pods", short(&decl.item.name.value)),
+                    )
+                    .label("no pod is placed on this node")
+                    .help("nothing is routed to this node's pod-cidr; place pods on it with `pod NAME on NODE`"),
                 );
             }
         }
         decls
     }
 
-    fn unique_on_node<K: std::hash::Hash + Eq>(&mut self, seen: &mut HashMap<K, Span>, key: K, span: Span, code: Code, message: impl FnOnce() -> String) {
+    fn unique_on_node<K: std::hash::Hash + Eq>(
+        &mut self,
+        seen: &mut HashMap<K, Span>,
+        key: K,
+        span: Span,
+        code: Code,
+        message: impl FnOnce() -> String,
+    ) {
         match seen.get(&key) {
             Some(first) => self.push(
                 Diagnostic::new(code, span, message())
@@ -580,15 +622,35 @@ impl<'d> Validator<'d> {
     }
 
     /// E0007 (outside the node's pod-cidr) and E0015 (a reserved address of it).
-    fn pod_ip_in_node(&mut self, pod: &PodItem, ip: &Spanned<Ipv4Addr>, node: &NodeDecl, nodes: &[NodeDecl], lookup: &CidrLookup) {
+    fn pod_ip_in_node(
+        &mut self,
+        pod: &PodItem,
+        ip: &Spanned<Ipv4Addr>,
+        node: &NodeDecl,
+        nodes: &[NodeDecl],
+        lookup: &CidrLookup,
+    ) {
         let Some((net, cidr_span)) = node.pod_cidr else { return };
         let node_name = short(&node.item.name.value);
         if !net.contains(&ip.value) {
-            let diag = Diagnostic::new(Code::E0007, ip.span, format!("ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`", ip.value, short(&pod.name.value)))
-                .label("outside the node's pod-cidr")
-                .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
+            let diag = Diagnostic::new(
+                Code::E0007,
+                ip.span,
+                format!(
+                    "ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`",
+                    ip.value,
+                    short(&pod.name.value)
+                ),
+            )
+            .label("outside the node's pod-cidr")
+            .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
             let diag = match lookup.find(ip.value) {
-                Some(other) => diag.help(format!("{} is in the pod-cidr of node `{}`: did you mean `on {}`?", ip.value, short(&nodes[other].item.name.value), short(&nodes[other].item.name.value))),
+                Some(other) => diag.help(format!(
+                    "{} is in the pod-cidr of node `{}`: did you mean `on {}`?",
+                    ip.value,
+                    short(&nodes[other].item.name.value),
+                    short(&nodes[other].item.name.value)
+                )),
                 None => diag.help(format!("pick an ip inside {net}")),
             };
             self.push(diag);
@@ -606,10 +668,18 @@ impl<'d> Validator<'d> {
         };
         if let Some(role) = role {
             self.push(
-                Diagnostic::new(Code::E0015, ip.span, format!("ip {} of pod `{}` is {role} of pod-cidr {net}", ip.value, short(&pod.name.value)))
-                    .label(role.to_string())
-                    .secondary(cidr_span, format!("pod-cidr of `{node_name}`"))
-                    .help(format!("pods use addresses of {net} other than its network ({}), broadcast ({}) and router ({router})", net.network(), net.broadcast())),
+                Diagnostic::new(
+                    Code::E0015,
+                    ip.span,
+                    format!("ip {} of pod `{}` is {role} of pod-cidr {net}", ip.value, short(&pod.name.value)),
+                )
+                .label(role.to_string())
+                .secondary(cidr_span, format!("pod-cidr of `{node_name}`"))
+                .help(format!(
+                    "pods use addresses of {net} other than its network ({}), broadcast ({}) and router ({router})",
+                    net.network(),
+                    net.broadcast()
+                )),
             );
         }
     }
@@ -652,7 +722,13 @@ pub fn first_usable(net: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(net.network()).wrapping_add(1))
 }
 
-fn build_model(name: String, overlay: model::Overlay, mtu: u32, nodes: Vec<NodeDecl>, pods: Vec<PodDecl>) -> Option<model::Cluster> {
+fn build_model(
+    name: String,
+    overlay: model::Overlay,
+    mtu: u32,
+    nodes: Vec<NodeDecl>,
+    pods: Vec<PodDecl>,
+) -> Option<model::Cluster> {
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.sort_by(|&a, &b| nodes[a].item.name.value.cmp(&nodes[b].item.name.value));
     let mut new_index = vec![0usize; nodes.len()];
@@ -716,10 +792,12 @@ pub fn check_subdomain(name: &str) -> Result<(), &'static str> {
         return Err("`..` is not allowed");
     }
     name.split('.').try_for_each(|label| {
-        check_label(label).map_err(|e| if e == "only lowercase letters, digits and `-` are allowed" {
-            "only lowercase letters, digits, `-` and `.` are allowed"
-        } else {
-            e
+        check_label(label).map_err(|e| {
+            if e == "only lowercase letters, digits and `-` are allowed" {
+                "only lowercase letters, digits, `-` and `.` are allowed"
+            } else {
+                e
+            }
         })
     })
 }

@@ -19,8 +19,7 @@ struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("routec-bpf-test-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("routec-bpf-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         ScratchDir(dir)
@@ -47,10 +46,7 @@ fn require(available: bool, what: &str) -> bool {
 }
 
 fn tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 fn clang() -> Option<PathBuf> {
@@ -65,11 +61,7 @@ fn compiled(dir: &ScratchDir, clang: &Path) -> Vec<PathBuf> {
 
 fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -79,24 +71,13 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
     let dir = ScratchDir::new("objects");
     let objects = compiled(&dir, &clang);
     assert_eq!(objects.len(), PROGRAMS.len());
-    let globals = LoadConstants {
-        node_ipv4: [0; 4],
-        router_ipv4: [0; 4],
-        overlay_port: 0,
-        vni: 0,
-        pod_mtu: 0,
-    }
-    .globals(0);
+    let globals =
+        LoadConstants { node_ipv4: [0; 4], router_ipv4: [0; 4], overlay_port: 0, vni: 0, pod_mtu: 0 }.globals(0);
 
     for (program, object) in PROGRAMS.iter().zip(&objects) {
         assert_eq!(object.file_name().unwrap(), program.object);
         let bytes = std::fs::read(object).unwrap();
-        assert_eq!(
-            &bytes[..4],
-            b"\x7fELF",
-            "{} is not an ELF file",
-            program.object
-        );
+        assert_eq!(&bytes[..4], b"\x7fELF", "{} is not an ELF file", program.object);
         let machine = u16::from_le_bytes([bytes[18], bytes[19]]);
         assert_eq!(machine, 247, "{} is not EM_BPF", program.object);
 
@@ -104,9 +85,7 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
             let headers = run("llvm-objdump", &["-h", object.to_str().unwrap()]);
             for section in [program.section, ".maps", ".rodata", "license", ".BTF"] {
                 assert!(
-                    headers
-                        .lines()
-                        .any(|l| l.split_whitespace().nth(1) == Some(section)),
+                    headers.lines().any(|l| l.split_whitespace().nth(1) == Some(section)),
                     "{} has no section {section}:\n{headers}",
                     program.object
                 );
@@ -119,9 +98,7 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
                     .lines()
                     .map(|l| l.split_whitespace().collect::<Vec<_>>())
                     .find(|f| f.last() == Some(&name))
-                    .unwrap_or_else(|| {
-                        panic!("{} has no symbol {name}:\n{symbols}", program.object)
-                    })
+                    .unwrap_or_else(|| panic!("{} has no symbol {name}:\n{symbols}", program.object))
             };
             let function = symbol(program.name);
             assert!(function.contains(&program.section), "{function:?}");
@@ -130,27 +107,16 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
             }
             for (name, value) in &globals {
                 let fields = symbol(name);
-                assert!(
-                    fields.contains(&".rodata"),
-                    "{name} is not in .rodata: {fields:?}"
-                );
+                assert!(fields.contains(&".rodata"), "{name} is not in .rodata: {fields:?}");
                 let size = u64::from_str_radix(fields[fields.len() - 2], 16).unwrap();
                 assert_eq!(size, value.len() as u64, "{name} in {}", program.object);
             }
         }
         if require(tool_bpftool(), "bpftool") {
-            let btf = run(
-                "bpftool",
-                &["btf", "dump", "file", object.to_str().unwrap()],
-            );
+            let btf = run("bpftool", &["btf", "dump", "file", object.to_str().unwrap()]);
             assert!(btf.contains(&format!("FUNC '{}'", program.name)), "{btf}");
             for map in ALL_MAPS {
-                assert!(
-                    btf.contains(&format!("VAR '{}'", map.name)),
-                    "{} lacks map {}",
-                    program.object,
-                    map.name
-                );
+                assert!(btf.contains(&format!("VAR '{}'", map.name)), "{} lacks map {}", program.object, map.name);
             }
             assert!(btf.contains("DATASEC '.maps'") && btf.contains("DATASEC '.rodata'"));
         }
@@ -158,10 +124,7 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
 }
 
 fn tool_bpftool() -> bool {
-    Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("bpftool").arg("version").output().is_ok_and(|o| o.status.success())
 }
 
 #[test]
@@ -174,12 +137,7 @@ fn objects_do_not_depend_on_the_output_directory() {
     bpf::write_sources(&nested).unwrap();
     let b = bpf::compile(&nested, &clang).unwrap();
     for (a, b) in a.iter().zip(&b) {
-        assert_eq!(
-            std::fs::read(a).unwrap(),
-            std::fs::read(b).unwrap(),
-            "{} differs",
-            a.display()
-        );
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{} differs", a.display());
     }
 }
 
@@ -188,17 +146,9 @@ fn compile_errors_carry_clangs_stderr() {
     let Some(clang) = clang() else { return };
     let dir = ScratchDir::new("broken");
     bpf::write_sources(&dir.0).unwrap();
-    std::fs::write(
-        dir.0.join("bpf_host.c"),
-        "int broken(void) { return undeclared; }\n",
-    )
-    .unwrap();
+    std::fs::write(dir.0.join("bpf_host.c"), "int broken(void) { return undeclared; }\n").unwrap();
     match bpf::compile(&dir.0, &clang) {
-        Err(ClangError::Compile {
-            source_file,
-            stderr,
-            ..
-        }) => {
+        Err(ClangError::Compile { source_file, stderr, .. }) => {
             assert!(source_file.ends_with("bpf_host.c"));
             assert!(stderr.contains("undeclared"), "{stderr}");
         }
@@ -230,10 +180,7 @@ fn reason_codes_in_reasons_h_equal_layout() {
             Some((name.to_string(), code))
         })
         .collect();
-    let in_layout: BTreeMap<String, u32> = Reason::ALL
-        .iter()
-        .map(|r| (r.c_name().to_string(), r.code()))
-        .collect();
+    let in_layout: BTreeMap<String, u32> = Reason::ALL.iter().map(|r| (r.c_name().to_string(), r.code())).collect();
     assert_eq!(in_header, in_layout);
 }
 
@@ -273,48 +220,21 @@ fn map_definitions_in_maps_h_equal_layout() {
         let name = rest.split_whitespace().next().unwrap();
         let field = |field: &str| {
             body.lines()
-                .find_map(|l| {
-                    l.trim()
-                        .strip_prefix(&format!("{field}, "))?
-                        .strip_suffix(");")
-                })
+                .find_map(|l| l.trim().strip_prefix(&format!("{field}, "))?.strip_suffix(");"))
                 .map(str::to_string)
         };
-        let spec = ALL_MAPS
-            .iter()
-            .find(|m| m.name == name)
-            .unwrap_or_else(|| panic!("map {name} not in layout"));
-        assert_eq!(
-            map_type(&field("__uint(type").unwrap()),
-            spec.map_type,
-            "{name} type"
-        );
-        assert_eq!(
-            size_of(&field("__type(key").unwrap()),
-            spec.key_size,
-            "{name} key size"
-        );
-        assert_eq!(
-            size_of(&field("__type(value").unwrap()),
-            spec.value_size,
-            "{name} value size"
-        );
-        assert_eq!(
-            field("__uint(max_entries").unwrap().parse::<u32>().unwrap(),
-            spec.max_entries,
-            "{name} entries"
-        );
+        let spec = ALL_MAPS.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("map {name} not in layout"));
+        assert_eq!(map_type(&field("__uint(type").unwrap()), spec.map_type, "{name} type");
+        assert_eq!(size_of(&field("__type(key").unwrap()), spec.key_size, "{name} key size");
+        assert_eq!(size_of(&field("__type(value").unwrap()), spec.value_size, "{name} value size");
+        assert_eq!(field("__uint(max_entries").unwrap().parse::<u32>().unwrap(), spec.max_entries, "{name} entries");
         let flags = match field("__uint(map_flags").as_deref() {
             None => 0,
             Some("BPF_F_NO_PREALLOC") => 1,
             Some(other) => panic!("unexpected flags {other}"),
         };
         assert_eq!(flags, spec.flags, "{name} flags");
-        assert_eq!(
-            field("__uint(pinning").as_deref(),
-            Some("LIBBPF_PIN_BY_NAME"),
-            "{name} pinning"
-        );
+        assert_eq!(field("__uint(pinning").as_deref(), Some("LIBBPF_PIN_BY_NAME"), "{name} pinning");
         found.push(name.to_string());
     }
     let mut expected: Vec<_> = ALL_MAPS.iter().map(|m| m.name.to_string()).collect();
@@ -325,10 +245,7 @@ fn map_definitions_in_maps_h_equal_layout() {
 
 #[test]
 fn program_table_names_the_hooks() {
-    let hooks: Vec<_> = PROGRAMS
-        .iter()
-        .map(|p| (p.name, p.interface.device(), p.direction.as_str()))
-        .collect();
+    let hooks: Vec<_> = PROGRAMS.iter().map(|p| (p.name, p.interface.device(), p.direction.as_str())).collect();
     assert_eq!(
         hooks,
         [
@@ -341,10 +258,7 @@ fn program_table_names_the_hooks() {
     assert_eq!(PROGRAMS[2].direction, Direction::Egress);
     for program in PROGRAMS {
         let source = template(program.source);
-        assert!(source.contains(&format!(
-            "SEC(\"{}\")\nint {}(",
-            program.section, program.name
-        )));
+        assert!(source.contains(&format!("SEC(\"{}\")\nint {}(", program.section, program.name)));
     }
 }
 
@@ -402,45 +316,17 @@ fn a_node_config_header_builds_into_an_object() {
     let Some(clang) = clang() else { return };
     let dir = ScratchDir::new("node-config");
     bpf::write_sources(&dir.0).unwrap();
-    std::fs::write(
-        dir.0.join("node_config.h"),
-        bpf::node_config_header(&mycluster(OverlayKind::Vxlan), 1),
-    )
-    .unwrap();
+    std::fs::write(dir.0.join("node_config.h"), bpf::node_config_header(&mycluster(OverlayKind::Vxlan), 1)).unwrap();
     let status = Command::new(&clang)
         .current_dir(&dir.0)
-        .args([
-            "-O2",
-            "-target",
-            "bpf",
-            "-Wall",
-            "-Werror",
-            "-I",
-            ".",
-            "-include",
-            "node_config.h",
-        ])
-        .args([
-            "-idirafter",
-            &format!(
-                "/usr/include/{}",
-                run(clang.to_str().unwrap(), &["-print-multiarch"]).trim()
-            ),
-        ])
+        .args(["-O2", "-target", "bpf", "-Wall", "-Werror", "-I", ".", "-include", "node_config.h"])
+        .args(["-idirafter", &format!("/usr/include/{}", run(clang.to_str().unwrap(), &["-print-multiarch"]).trim())])
         .args(["-c", "bpf_lxc.c", "-o", "bpf_lxc.o"])
         .status()
         .unwrap();
     assert!(status.success());
     if require(tool("llvm-objdump"), "llvm-objdump") {
-        let rodata = run(
-            "llvm-objdump",
-            &[
-                "-s",
-                "-j",
-                ".rodata",
-                dir.0.join("bpf_lxc.o").to_str().unwrap(),
-            ],
-        );
+        let rodata = run("llvm-objdump", &["-s", "-j", ".rodata", dir.0.join("bpf_lxc.o").to_str().unwrap()]);
         // NODE_IPV4 = 172.18.0.2 and ROUTER_IPV4 = 10.10.2.1 lead .rodata.
         assert!(rodata.contains("ac120002 0a0a0201"), "{rodata}");
     }
@@ -450,17 +336,9 @@ fn a_node_config_header_builds_into_an_object() {
 fn only_vxlan_is_supported() {
     assert_eq!(bpf::check_supported(&mycluster(OverlayKind::Vxlan)), Ok(()));
     for kind in [OverlayKind::Geneve, OverlayKind::None] {
-        let message = bpf::check_supported(&mycluster(kind))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains(&format!("`overlay {}`", kind.as_str())),
-            "{message}"
-        );
-        assert!(
-            message.contains("only `overlay vxlan` is built"),
-            "{message}"
-        );
+        let message = bpf::check_supported(&mycluster(kind)).unwrap_err().to_string();
+        assert!(message.contains(&format!("`overlay {}`", kind.as_str())), "{message}");
+        assert!(message.contains("only `overlay vxlan` is built"), "{message}");
     }
 }
 
@@ -474,24 +352,15 @@ fn written_sources_are_the_templates() {
     }
     // Every header the sources include is among the templates.
     for template in bpf::TEMPLATES {
-        for include in template
-            .text
-            .lines()
-            .filter_map(|l| l.strip_prefix("#include \""))
-        {
+        for include in template.text.lines().filter_map(|l| l.strip_prefix("#include \"")) {
             let header = include.trim_end_matches('"');
-            assert!(
-                bpf::TEMPLATES.iter().any(|t| t.path == header),
-                "{} includes unknown {header}",
-                template.path
-            );
+            assert!(bpf::TEMPLATES.iter().any(|t| t.path == header), "{} includes unknown {header}", template.path);
         }
     }
 }
 
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
 fn is_root() -> bool {
@@ -502,23 +371,14 @@ fn is_root() -> bool {
 /// workers of examples/mycluster in network namespaces, checking counters.
 #[test]
 fn lab_script_moves_real_packets() {
-    let tools = ["clang", "bpftool", "ip", "tc", "nsenter", "unshare"]
-        .iter()
-        .all(|t| on_path(t));
+    let tools = ["clang", "bpftool", "ip", "tc", "nsenter", "unshare"].iter().all(|t| on_path(t));
     if !require(is_root(), "root") || !require(tools, "clang, bpftool, iproute2 and util-linux") {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-templates/tests/lab.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("RBPF_PREFIX", format!("rbpf{}", std::process::id()))
-        .output()
-        .unwrap();
+    let out =
+        Command::new("bash").arg(&script).env("RBPF_PREFIX", format!("rbpf{}", std::process::id())).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("lab: all checks passed"), "{stdout}");
 }

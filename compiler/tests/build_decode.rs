@@ -79,7 +79,8 @@ fn a_huge_bad_token_is_shortened_in_errors() {
     let shortened = format!("`{}…{}`", "z".repeat(40), "z".repeat(20));
     let text_error = parse_entries(&format!("key: 0a {token}\nvalue: 00\n")).unwrap_err().to_string();
     let arg_error = parse_hex_arg(&format!("0a {token}")).unwrap_err();
-    let json_error = parse_entries(&format!("[{{\"key\": [\"{token}\"], \"value\": [\"0x00\"]}}]")).unwrap_err().to_string();
+    let json_error =
+        parse_entries(&format!("[{{\"key\": [\"{token}\"], \"value\": [\"0x00\"]}}]")).unwrap_err().to_string();
     for error in [&text_error, &arg_error, &json_error] {
         assert!(error.len() < 200, "{} bytes", error.len());
     }

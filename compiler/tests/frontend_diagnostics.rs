@@ -48,7 +48,8 @@ fn diagnostics_snapshots() {
 
 #[test]
 fn json_lines_have_the_documented_fields() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics/E0008.route")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics/E0008.route")).unwrap();
     let analysis = analyze_str("E0008.route", &text);
     let json = analysis.render_json_string();
     let line = json.lines().next().unwrap();
@@ -95,7 +96,8 @@ fn a_megabyte_line_renders_clipped_around_the_labels() {
     // Columns are the source's, and the carets sit under the labelled text.
     let second_unit = 1 + unit.len() + "node a { address 1.2.3.4 ".len();
     let at = format!("long.route:4:{second_unit}");
-    let block = human.split("\n\n").find(|b| b.contains(&at)).unwrap_or_else(|| panic!("no diagnostic at {at}:\n{human}"));
+    let block =
+        human.split("\n\n").find(|b| b.contains(&at)).unwrap_or_else(|| panic!("no diagnostic at {at}:\n{human}"));
     let lines: Vec<&str> = block.lines().collect();
     let source = lines.iter().position(|l| l.starts_with("4 │ …")).expect("the clipped source line");
     let caret = lines[source + 1].find('^').expect("carets under it");
@@ -119,7 +121,11 @@ fn a_huge_name_is_shortened_in_messages_but_not_in_spans() {
     assert!(human.contains("4 │ xxxxxxxx"), "{human}");
     let json: serde_json::Value = serde_json::from_str(analysis.render_json_string().trim()).unwrap();
     assert_eq!(json["message"], message.as_str());
-    assert_eq!(json["range"][1].as_u64().unwrap() - json["range"][0].as_u64().unwrap(), 1_000_000, "the span is the whole name");
+    assert_eq!(
+        json["range"][1].as_u64().unwrap() - json["range"][0].as_u64().unwrap(),
+        1_000_000,
+        "the span is the whole name"
+    );
     assert_eq!(json["end"]["column"], 1_000_001);
 }
 
@@ -136,7 +142,15 @@ fn names_up_to_the_limit_are_quoted_whole() {
 fn human_output_shows_a_bounded_number_of_diagnostics_per_file() {
     let hidden = 57;
     let nodes: String = (0..MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden)
-        .map(|i| format!("node n{i} {{\n    address 172.16.{}.{}\n    pod-cidr 10.{}.{}.0/24\n}}\n", i / 256, i % 256, i / 256, i % 256))
+        .map(|i| {
+            format!(
+                "node n{i} {{\n    address 172.16.{}.{}\n    pod-cidr 10.{}.{}.0/24\n}}\n",
+                i / 256,
+                i % 256,
+                i / 256,
+                i % 256
+            )
+        })
         .collect();
     let analysis = analyze_str("many.route", &format!("cluster c {{\n    overlay vxlan\n}}\n{nodes}"));
     assert_eq!(analysis.warning_count(), MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden, "one W0102 per node");
@@ -149,7 +163,11 @@ fn human_output_shows_a_bounded_number_of_diagnostics_per_file() {
         "{}",
         &human[human.len() - 300..]
     );
-    assert_eq!(analysis.render_json_string().lines().count(), MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden, "JSON lists every one");
+    assert_eq!(
+        analysis.render_json_string().lines().count(),
+        MAX_HUMAN_DIAGNOSTICS_PER_FILE + hidden,
+        "JSON lists every one"
+    );
 }
 
 #[test]

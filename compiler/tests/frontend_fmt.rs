@@ -14,7 +14,8 @@ fn manifest() -> &'static Path {
 }
 
 fn route_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walk(dir).into_iter().filter(|p| p.extension().is_some_and(|x| x == "route")).collect();
+    let mut files: Vec<PathBuf> =
+        walk(dir).into_iter().filter(|p| p.extension().is_some_and(|x| x == "route")).collect();
     files.sort();
     files
 }
@@ -98,7 +99,11 @@ fn diagnostics_inputs_keep_their_meaning() {
         if diags.is_empty() {
             check_laws(&path.display().to_string(), &text);
         } else {
-            assert!(format_source("x.route", &text).is_err(), "{}: files with syntax errors are not formatted", path.display());
+            assert!(
+                format_source("x.route", &text).is_err(),
+                "{}: files with syntax errors are not formatted",
+                path.display()
+            );
         }
     }
 }
@@ -115,8 +120,12 @@ fn value(keyword: &'static str) -> BoxedStrategy<String> {
         "mtu" | "port" | "vni" | "endpoint" | "identity" | "ifindex" => {
             prop_oneof![any::<u32>().prop_map(|n| n.to_string()), any::<u16>().prop_map(|n| format!("0x{n:x}"))].boxed()
         }
-        "address" | "router" | "ip" => any::<[u8; 4]>().prop_map(|b| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])).boxed(),
-        "pod-cidr" => (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| format!("{}.{}.{}.{}/{l}", b[0], b[1], b[2], b[3])).boxed(),
+        "address" | "router" | "ip" => {
+            any::<[u8; 4]>().prop_map(|b| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])).boxed()
+        }
+        "pod-cidr" => {
+            (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| format!("{}.{}.{}.{}/{l}", b[0], b[1], b[2], b[3])).boxed()
+        }
         "mac" | "node-mac" => any::<[u8; 6]>().prop_map(|b| routec_compiler::model::Mac(b).to_string()).boxed(),
         _ => "[a-z_][a-z0-9_./-]{0,12}".boxed(),
     }
@@ -124,7 +133,9 @@ fn value(keyword: &'static str) -> BoxedStrategy<String> {
 
 fn statements(keywords: &'static [&'static str]) -> BoxedStrategy<Vec<String>> {
     prop::collection::vec(prop::sample::select(keywords), 0..6)
-        .prop_flat_map(|kws| kws.into_iter().map(|k| value(k).prop_map(move |v| format!("{k} {v}"))).collect::<Vec<_>>())
+        .prop_flat_map(|kws| {
+            kws.into_iter().map(|k| value(k).prop_map(move |v| format!("{k} {v}"))).collect::<Vec<_>>()
+        })
         .boxed()
 }
 
@@ -149,7 +160,13 @@ fn layout(header: String, stmts: Vec<String>, choices: Vec<(u8, u8)>) -> String 
 fn item() -> BoxedStrategy<String> {
     let choices = prop::collection::vec((any::<u8>(), any::<u8>()), 1..4);
     prop_oneof![
-        ("[a-z][a-z0-9-]{0,8}", statements(&["mtu"]), prop::sample::select(&["vxlan", "geneve", "none"][..]), statements(&["port", "vni"]), choices.clone())
+        (
+            "[a-z][a-z0-9-]{0,8}",
+            statements(&["mtu"]),
+            prop::sample::select(&["vxlan", "geneve", "none"][..]),
+            statements(&["port", "vni"]),
+            choices.clone()
+        )
             .prop_map(|(name, stmts, kind, overlay, choices)| {
                 let mut stmts = stmts;
                 stmts.push(layout(format!("overlay {kind}"), overlay, choices.clone()));
@@ -157,7 +174,12 @@ fn item() -> BoxedStrategy<String> {
             }),
         ("[a-z][a-z0-9-]{0,8}", statements(&["address", "pod-cidr", "router", "device"]), choices.clone())
             .prop_map(|(name, stmts, choices)| layout(format!("node {name}"), stmts, choices)),
-        ("[a-z]{1,5}/[a-z0-9-]{1,8}", "[a-z][a-z0-9-]{0,8}", statements(&["ip", "endpoint", "identity", "lxc", "ifindex", "mac", "node-mac"]), choices)
+        (
+            "[a-z]{1,5}/[a-z0-9-]{1,8}",
+            "[a-z][a-z0-9-]{0,8}",
+            statements(&["ip", "endpoint", "identity", "lxc", "ifindex", "mac", "node-mac"]),
+            choices
+        )
             .prop_map(|(name, node, stmts, choices)| layout(format!("pod {name} on {node}"), stmts, choices)),
     ]
     .boxed()

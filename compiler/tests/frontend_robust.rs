@@ -13,7 +13,12 @@ use routec_compiler::syntax::parser::MAX_SYNTAX_ERRORS;
 fn examples() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut texts = Vec::new();
-    for dir in ["mycluster/cluster.route", "multi-file/cluster.route", "multi-file/nodes/edge-a.route", "multi-file/nodes/edge-b.route"] {
+    for dir in [
+        "mycluster/cluster.route",
+        "multi-file/cluster.route",
+        "multi-file/nodes/edge-a.route",
+        "multi-file/nodes/edge-b.route",
+    ] {
         texts.push(std::fs::read_to_string(root.join(dir)).unwrap());
     }
     texts
@@ -56,8 +61,32 @@ enum Mutation {
 }
 
 const REPLACEMENTS: &[&str] = &[
-    "{", "}", ";", "\n", "node", "pod", "cluster", "on", "ip", "overlay", "vxlan", "0", "0x", "4096", "99999999999999999999999",
-    "10.10.2.999", "10.10.2.0/33", "1.2.3.4/24", "ea:c4:71", "\"unterminated", "\"str\"", "@", "é", "-1", "# comment", "mycluster-wroker",
+    "{",
+    "}",
+    ";",
+    "\n",
+    "node",
+    "pod",
+    "cluster",
+    "on",
+    "ip",
+    "overlay",
+    "vxlan",
+    "0",
+    "0x",
+    "4096",
+    "99999999999999999999999",
+    "10.10.2.999",
+    "10.10.2.0/33",
+    "1.2.3.4/24",
+    "ea:c4:71",
+    "\"unterminated",
+    "\"str\"",
+    "@",
+    "é",
+    "-1",
+    "# comment",
+    "mycluster-wroker",
 ];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -175,7 +204,11 @@ fn parallel_parse_equals_sequential() {
     assert!(a.is_empty() && b.is_empty());
 
     // An error anywhere: the same diagnostics as the sequential parse.
-    let broken = text.replacen("    ip 10.0.100.2\n", "    ip 10.0.100.2 @\n", 1).replacen("node node-300 {", "node node-300 {{", 1);
+    let broken = text.replacen("    ip 10.0.100.2\n", "    ip 10.0.100.2 @\n", 1).replacen(
+        "node node-300 {",
+        "node node-300 {{",
+        1,
+    );
     let (mut a, mut b) = (Vec::new(), Vec::new());
     assert_eq!(parse(0, &broken, &mut a), parse_sequential(0, &broken, &mut b));
     assert_eq!(a, b);

@@ -16,7 +16,8 @@ fn defaults() {
 
 #[test]
 fn relative_paths_are_anchored_at_the_folder() {
-    let s = Settings::parse("output = \"out\"\nclang = \"tools/clang-17\"\n[maps]\nlxc = 10\n", Path::new("/in")).unwrap();
+    let s =
+        Settings::parse("output = \"out\"\nclang = \"tools/clang-17\"\n[maps]\nlxc = 10\n", Path::new("/in")).unwrap();
     assert_eq!(s.output, Some(PathBuf::from("/in/out")));
     assert_eq!(s.clang, PathBuf::from("/in/tools/clang-17"));
     assert_eq!(s.maps, MapSizes { lxc: 10, ipcache: 512000 });

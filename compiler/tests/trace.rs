@@ -11,13 +11,12 @@ use routec_compiler::bpf;
 use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo};
 use routec_compiler::model::OverlayKind;
 use routec_compiler::trace::{
-    drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, Datapath,
-    DriftKind, Ipcache, LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
+    drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, Datapath, DriftKind, Ipcache,
+    LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
 };
 
 const ROUTE1_LXC_KEY: &str = "0a 0a 02 79 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
-const ROUTE2_IPCACHE_KEY: &str =
-    "40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00";
+const ROUTE2_IPCACHE_KEY: &str = "40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00";
 const ROUTE2_IPCACHE_VALUE: &str = "94 28 00 00 ac 12 00 04 00 00 00 00";
 const ROUTE2_REMOTE_LXC_KEY: &str = "0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
 
@@ -47,62 +46,34 @@ fn route1_same_node_is_local_delivery() {
     let t = run("10.10.2.117", "10.10.2.121");
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
-    assert_eq!(
-        (hop.node.as_str(), hop.device.as_str(), hop.ifindex),
-        ("mycluster-worker", "lxc4a891387ff1a", Some(9))
-    );
+    assert_eq!((hop.node.as_str(), hop.device.as_str(), hop.ifindex), ("mycluster-worker", "lxc4a891387ff1a", Some(9)));
     assert_eq!(hop.program, "cil_from_container");
     // The source check, then the destination lookup with the reference key.
     assert_eq!(hop.lookups.len(), 2);
     assert_eq!(hop.lookups[0].purpose, "source");
     assert!(hop.lookups[0].hit);
     let dst = &hop.lookups[1];
-    assert_eq!(
-        (dst.map, dst.purpose, dst.hit),
-        ("cilium_lxc", "destination", true)
-    );
+    assert_eq!((dst.map, dst.purpose, dst.hit), ("cilium_lxc", "destination", true));
     assert_eq!(dst.key_hex, ROUTE1_LXC_KEY);
     assert_eq!(
         dst.key_hex,
-        routec_compiler::seeds::hex_bytes(
-            &EndpointKey::ipv4(Ipv4Addr::new(10, 10, 2, 121)).to_bytes()
-        )
+        routec_compiler::seeds::hex_bytes(&EndpointKey::ipv4(Ipv4Addr::new(10, 10, 2, 121)).to_bytes())
     );
     match &dst.value {
-        Some(LookupValue::Endpoint {
-            endpoint,
-            ifindex,
-            mac,
-            node_mac,
-            ..
-        }) => {
+        Some(LookupValue::Endpoint { endpoint, ifindex, mac, node_mac, .. }) => {
             assert_eq!((*endpoint, *ifindex), (1587, 11));
-            assert_eq!(
-                (mac.as_str(), node_mac.as_str()),
-                ("ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45")
-            );
+            assert_eq!((mac.as_str(), node_mac.as_str()), ("ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45"));
         }
         other => panic!("expected an endpoint value, got {other:?}"),
     }
     assert_eq!(hop.reason.code, Reason::LocalDelivery.code());
-    assert!(hop
-        .action
-        .contains("Ethernet source f6:87:b6:c3:a6:45 destination ea:c4:71:d6:4f:a0"));
+    assert!(hop.action.contains("Ethernet source f6:87:b6:c3:a6:45 destination ea:c4:71:d6:4f:a0"));
     match &t.verdict {
-        Verdict::Delivered {
-            node,
-            lxc,
-            endpoint,
-            pod,
-            ..
-        } => {
+        Verdict::Delivered { node, lxc, endpoint, pod, .. } => {
             assert_eq!(node, "mycluster-worker");
             assert_eq!(lxc.as_deref(), Some("lxc5b7b34955e61"));
             assert_eq!(*endpoint, 1587);
-            assert_eq!(
-                pod.as_deref(),
-                Some("networking101/netshoot-7d996d7884-fwt8z")
-            );
+            assert_eq!(pod.as_deref(), Some("networking101/netshoot-7d996d7884-fwt8z"));
         }
         other => panic!("expected delivery, got {other:?}"),
     }
@@ -129,15 +100,9 @@ fn route2_other_node_goes_through_the_tunnel() {
         ("mycluster-worker", "cil_from_container", "lxc4a891387ff1a")
     );
     assert_eq!(first.lookups.len(), 3);
-    assert_eq!(
-        (first.lookups[1].map, first.lookups[1].hit),
-        ("cilium_lxc", false)
-    );
+    assert_eq!((first.lookups[1].map, first.lookups[1].hit), ("cilium_lxc", false));
     let ipcache = &first.lookups[2];
-    assert_eq!(
-        (ipcache.map, ipcache.match_kind, ipcache.hit),
-        ("cilium_ipcache", "longest-prefix", true)
-    );
+    assert_eq!((ipcache.map, ipcache.match_kind, ipcache.hit), ("cilium_ipcache", "longest-prefix", true));
     assert_eq!(ipcache.key_hex, ROUTE2_IPCACHE_KEY);
     assert_eq!(ipcache.matched_key_hex.as_deref(), Some(ROUTE2_IPCACHE_KEY));
     assert_eq!(ipcache.value_hex.as_deref(), Some(ROUTE2_IPCACHE_VALUE));
@@ -162,12 +127,7 @@ fn route2_other_node_goes_through_the_tunnel() {
     assert!(second.lookups[0].hit);
     assert_eq!(second.reason.code, Reason::OverlayDelivery.code());
     match &t.verdict {
-        Verdict::Delivered {
-            node,
-            lxc,
-            endpoint,
-            ..
-        } => {
+        Verdict::Delivered { node, lxc, endpoint, .. } => {
             assert_eq!(
                 (node.as_str(), lxc.as_deref(), *endpoint),
                 ("mycluster-worker2", Some("lxc174c023046ff"), 3564)
@@ -231,56 +191,26 @@ fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
     let other = run("10.10.2.117", "172.18.0.4");
     assert_eq!(reason_of(&other), Reason::NoTunnelEndpoint);
     // A node's name stands for its address.
-    assert_eq!(
-        run("10.10.2.117", "mycluster-worker").packet.dst,
-        Ipv4Addr::new(172, 18, 0, 2)
-    );
-    assert_eq!(
-        reason_of(&run("10.10.2.117", "mycluster-worker2")),
-        Reason::NoTunnelEndpoint
-    );
+    assert_eq!(run("10.10.2.117", "mycluster-worker").packet.dst, Ipv4Addr::new(172, 18, 0, 2));
+    assert_eq!(reason_of(&run("10.10.2.117", "mycluster-worker2")), Reason::NoTunnelEndpoint);
 }
 
 #[test]
 fn node_stack_to_its_pod_is_host_delivery() {
-    let t = run(
-        "mycluster-worker",
-        "networking101/netshoot-7d996d7884-fwt8z",
-    );
-    assert_eq!(
-        t.packet.src,
-        Ipv4Addr::new(10, 10, 2, 1),
-        "the stack sends from the router address"
-    );
+    let t = run("mycluster-worker", "networking101/netshoot-7d996d7884-fwt8z");
+    assert_eq!(t.packet.src, Ipv4Addr::new(10, 10, 2, 1), "the stack sends from the router address");
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
-    assert_eq!(
-        (hop.program, hop.device.as_str(), hop.hook),
-        ("cil_from_host", "cilium_host", "tc egress")
-    );
+    assert_eq!((hop.program, hop.device.as_str(), hop.hook), ("cil_from_host", "cilium_host", "tc egress"));
     assert_eq!(hop.lookups[0].key_hex, ROUTE1_LXC_KEY);
     assert_eq!(reason_of(&t), Reason::HostDelivery);
     assert!(hop.action.contains("TTL untouched"));
     snapshot_all("node-host-delivery", &t);
 
-    assert_eq!(
-        reason_of(&run("mycluster-worker", "10.10.2.200")),
-        Reason::NoEndpoint
-    );
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.200")), Reason::NoEndpoint);
     // The router address itself is a host entry: cil_from_host drops it.
-    assert_eq!(
-        reason_of(&run("mycluster-worker", "10.10.2.1")),
-        Reason::NoEndpoint
-    );
-    let err = trace(
-        &view(),
-        "mycluster-worker",
-        "10.10.1.155",
-        Proto::Icmp,
-        None,
-        64,
-    )
-    .unwrap_err();
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.1")), Reason::NoEndpoint);
+    let err = trace(&view(), "mycluster-worker", "10.10.1.155", Proto::Icmp, None, 64).unwrap_err();
     assert_eq!(
         err.to_string(),
         "node mycluster-worker sends 10.10.1.155 through its own stack, not its datapath: only its pod-cidr 10.10.2.0/24 is routed to cilium_host"
@@ -331,11 +261,7 @@ fn ttl_one_is_exceeded_at_delivery() {
 #[test]
 fn wrong_vni_on_the_receiving_node() {
     let mut v = view();
-    v.nodes
-        .iter_mut()
-        .find(|n| n.name == "mycluster-worker2")
-        .unwrap()
-        .vni = 7;
+    v.nodes.iter_mut().find(|n| n.name == "mycluster-worker2").unwrap().vni = 7;
     let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::WrongVni);
     assert_eq!(t.hops[1].checks, vec!["tunnel id 0 != VNI 7".to_string()]);
@@ -343,15 +269,7 @@ fn wrong_vni_on_the_receiving_node() {
 
 #[test]
 fn tcp_port_is_carried() {
-    let t = trace(
-        &view(),
-        "10.10.2.117",
-        "10.10.1.155",
-        Proto::Tcp,
-        Some(80),
-        64,
-    )
-    .unwrap();
+    let t = trace(&view(), "10.10.2.117", "10.10.1.155", Proto::Tcp, Some(80), 64).unwrap();
     assert!(t.verdict.is_delivered());
     assert!(render_text(&t).contains("tcp port 80"));
 }
@@ -371,20 +289,9 @@ fn bad_endpoints_are_errors() {
         trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, Some(80), 64).unwrap_err(),
         TraceError::PortWithoutTransport
     );
+    assert_eq!(trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 0).unwrap_err(), TraceError::ZeroTtl);
     assert_eq!(
-        trace(&v, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 0).unwrap_err(),
-        TraceError::ZeroTtl
-    );
-    assert_eq!(
-        trace(
-            &v,
-            "10.10.2.117",
-            "networking101/busybox-c8bbbbb84-t6ggh",
-            Proto::Icmp,
-            None,
-            64
-        )
-        .unwrap_err(),
+        trace(&v, "10.10.2.117", "networking101/busybox-c8bbbbb84-t6ggh", Proto::Icmp, None, 64).unwrap_err(),
         TraceError::ToItself("networking101/busybox-c8bbbbb84-t6ggh".into())
     );
 }
@@ -430,19 +337,13 @@ fn matrix_reports_drops() {
     let gone = Ipv4Addr::new(10, 10, 1, 155);
     for pair in m.pairs.iter().filter(|p| p.result == "dropped") {
         match pair.reason.name {
-            "no-endpoint" => assert_eq!(
-                (pair.dst_ip, pair.node.as_str()),
-                (gone, "mycluster-worker2")
-            ),
+            "no-endpoint" => assert_eq!((pair.dst_ip, pair.node.as_str()), (gone, "mycluster-worker2")),
             "unknown-source" => assert_eq!(pair.src_ip, gone),
             other => panic!("unexpected drop {other}"),
         }
     }
     let text = render_matrix_text(&m);
-    assert!(
-        text.contains("dropped on mycluster-worker2: no-endpoint (134)"),
-        "{text}"
-    );
+    assert!(text.contains("dropped on mycluster-worker2: no-endpoint (134)"), "{text}");
 }
 
 #[test]
@@ -466,10 +367,7 @@ fn drift_modulo_loader_filled_fields() {
     live.set_lxc("mycluster-worker2", filled.clone());
     let clean = drift(&expected, &live);
     assert!(clean.is_clean(), "{:?}", clean.drift);
-    assert_eq!(
-        render_drift_text(&clean),
-        format!("drift: none ({} entries compared)\n", clean.compared)
-    );
+    assert_eq!(render_drift_text(&clean), format!("drift: none ({} entries compared)\n", clean.compared));
 
     // A declared ifindex that differs is drift; a deleted entry is missing;
     // an extra entry is stale; an ipcache value changed is different.
@@ -492,55 +390,17 @@ fn drift_modulo_loader_filled_fields() {
             *v = RemoteEndpointInfo::new(10388, Some(Ipv4Addr::new(172, 18, 0, 3)));
         }
     }
-    live.set_ipcache(
-        "mycluster-worker",
-        std::sync::Arc::new(Ipcache::new(ipcache)),
-    );
+    live.set_ipcache("mycluster-worker", std::sync::Arc::new(Ipcache::new(ipcache)));
     let report = drift(&expected, &live);
-    let summary: Vec<_> = report
-        .drift
-        .iter()
-        .map(|d| {
-            (
-                d.node.as_str(),
-                d.map,
-                d.kind,
-                d.key.as_str(),
-                d.fields.clone(),
-            )
-        })
-        .collect();
+    let summary: Vec<_> =
+        report.drift.iter().map(|d| (d.node.as_str(), d.map, d.kind, d.key.as_str(), d.fields.clone())).collect();
     assert_eq!(
         summary,
         vec![
-            (
-                "mycluster-worker",
-                "cilium_ipcache",
-                DriftKind::Different,
-                "10.10.1.155/32",
-                vec!["tunnel_endpoint"]
-            ),
-            (
-                "mycluster-worker2",
-                "cilium_lxc",
-                DriftKind::Stale,
-                "10.10.1.99",
-                vec![]
-            ),
-            (
-                "mycluster-worker2",
-                "cilium_lxc",
-                DriftKind::Different,
-                "10.10.1.155",
-                vec!["ifindex"]
-            ),
-            (
-                "mycluster-worker2",
-                "cilium_lxc",
-                DriftKind::Missing,
-                "10.10.1.164",
-                vec![]
-            ),
+            ("mycluster-worker", "cilium_ipcache", DriftKind::Different, "10.10.1.155/32", vec!["tunnel_endpoint"]),
+            ("mycluster-worker2", "cilium_lxc", DriftKind::Stale, "10.10.1.99", vec![]),
+            ("mycluster-worker2", "cilium_lxc", DriftKind::Different, "10.10.1.155", vec!["ifindex"]),
+            ("mycluster-worker2", "cilium_lxc", DriftKind::Missing, "10.10.1.164", vec![]),
         ]
     );
     insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
@@ -550,8 +410,7 @@ fn drift_modulo_loader_filled_fields() {
 
 #[test]
 fn hand_built_model_is_the_parsed_example() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/mycluster/cluster.route");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route");
     let analysis = routec_compiler::frontend::analyze_path(&path).unwrap();
     assert_eq!(analysis.cluster.as_ref(), Some(&mycluster::mycluster()));
 }
@@ -559,24 +418,14 @@ fn hand_built_model_is_the_parsed_example() {
 #[test]
 fn large_cluster_svg_draws_the_path_part() {
     use routec_compiler::gen::{generate_string, GenOptions};
-    let text = generate_string(&GenOptions {
-        nodes: 6,
-        pods_per_node: 20,
-        seed: 3,
-    })
-    .unwrap();
-    let cluster = routec_compiler::frontend::analyze_str("gen.route", &text)
-        .cluster
-        .unwrap();
+    let text = generate_string(&GenOptions { nodes: 6, pods_per_node: 20, seed: 3 }).unwrap();
+    let cluster = routec_compiler::frontend::analyze_str("gen.route", &text).cluster.unwrap();
     let v = Snapshot::from_cluster(&cluster);
     let (src, dst) = (&cluster.pods[0], &cluster.pods[100]);
     let t = trace(&v, &src.name, &dst.name, Proto::Icmp, None, 64).unwrap();
     assert!(t.verdict.is_delivered());
     let svg = render_svg(&v, &t);
-    assert!(
-        svg.contains("; 4 nodes off the path not drawn"),
-        "only the two nodes on the path"
-    );
+    assert!(svg.contains("; 4 nodes off the path not drawn"), "only the two nodes on the path");
     assert_eq!(svg.matches("+ 19 more pods, not on this path").count(), 2);
     assert!(svg.contains(&src.name) && svg.contains(&dst.name));
     assert!(!svg.contains(&cluster.pods[1].name));
@@ -592,11 +441,9 @@ fn a_cluster_the_build_refuses_is_not_traced() {
         cluster.overlay.kind = kind;
         let refused = TraceError::Unsupported(bpf::check_supported(&cluster).unwrap_err());
         let v = Snapshot::from_cluster(&cluster);
-        for (src, dst) in [
-            ("10.10.2.117", "10.10.1.155"),
-            ("10.10.2.117", "10.10.2.121"),
-            ("mycluster-worker", "10.10.2.117"),
-        ] {
+        for (src, dst) in
+            [("10.10.2.117", "10.10.1.155"), ("10.10.2.117", "10.10.2.121"), ("mycluster-worker", "10.10.2.117")]
+        {
             let err = trace(&v, src, dst, Proto::Icmp, None, 64).unwrap_err();
             assert_eq!(err, refused, "{src} -> {dst}");
         }

@@ -13,12 +13,7 @@ use routec_compiler::trace::{render_svg, trace, Proto, Snapshot};
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|name| {
-            Command::new(name)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
 }
 
 #[test]
@@ -42,18 +37,8 @@ fn route2_svg_renders_in_headless_chromium() {
     let (svg_path, png_path) = (dir.join("route2.svg"), dir.join("route2.png"));
     std::fs::write(&svg_path, &svg).unwrap();
     let output = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-        ])
-        .args([
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", png_path.display()))
         .arg(format!("--window-size={width},{height}"))
@@ -62,19 +47,11 @@ fn route2_svg_renders_in_headless_chromium() {
         .unwrap();
     let png = std::fs::read(&png_path).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     // A PNG of the requested size (IHDR width and height, big-endian).
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), width);
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), height);
     // A blank page compresses to a few hundred bytes; the drawing does not.
-    assert!(
-        png.len() > 20_000,
-        "the screenshot is nearly empty ({} bytes)",
-        png.len()
-    );
+    assert!(png.len() > 20_000, "the screenshot is nearly empty ({} bytes)", png.len());
 }

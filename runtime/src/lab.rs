@@ -93,9 +93,8 @@ pub fn check_scope(name: &str) -> Result<()> {
 /// Node names become pin and record folder names: DNS-1123 subdomains, as
 /// the language requires, so none reaches outside its folder.
 pub fn check_node_name(name: &str) -> Result<()> {
-    routec_compiler::validate::check_subdomain(name).map_err(|why| {
-        Error::msg(format!("invalid node name `{name}`: {why} (node names are DNS-1123 subdomains)"))
-    })
+    routec_compiler::validate::check_subdomain(name)
+        .map_err(|why| Error::msg(format!("invalid node name `{name}`: {why} (node names are DNS-1123 subdomains)")))
 }
 
 fn check_plain_name(what: &str, name: &str) -> Result<()> {
@@ -234,10 +233,7 @@ fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<()> {
         Ok(())
     } else {
         let place = netns.map_or("the current namespace".to_string(), |ns| format!("namespace {ns}"));
-        Err(Error::msg(format!(
-            "iproute2 failed in {place}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
+        Err(Error::msg(format!("iproute2 failed in {place}: {}", String::from_utf8_lossy(&output.stderr).trim())))
     }
 }
 
@@ -291,7 +287,10 @@ pub fn create_topology(
         base_sysctls(ns, forwarding)?;
     }
 
-    ip_batch(Some(&state.underlay), &["link set lo up".into(), "link add br0 type bridge".into(), "link set br0 up".into()])?;
+    ip_batch(
+        Some(&state.underlay),
+        &["link set lo up".into(), "link add br0 type bridge".into(), "link set br0 up".into()],
+    )?;
 
     let built = in_parallel(cluster.nodes.len(), |index| node_topology(cluster, state, index), &mut |index, done| {
         progress(&format!("node {}: interfaces ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
@@ -513,7 +512,9 @@ pub fn apply_all(
                 .context(|| format!("apply to node {node} failed"))
                 .map(|report| (node.clone(), report))
         },
-        &mut |index, done| progress(&format!("node {} applied ({done}/{})", cluster.nodes[index].name, cluster.nodes.len())),
+        &mut |index, done| {
+            progress(&format!("node {} applied ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
+        },
     );
     results.into_iter().collect()
 }
@@ -577,12 +578,10 @@ pub fn up(
     }
     let out = out_dir(options, name);
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
-    let built = std::fs::create_dir_all(options.state_dir.join(name))
-        .map_err(Error::from)
-        .and_then(|()| {
-            build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
-                .map_err(|e| Error::msg(format!("routec build failed: {e}")))
-        });
+    let built = std::fs::create_dir_all(options.state_dir.join(name)).map_err(Error::from).and_then(|()| {
+        build(cluster, &BuildOptions::new(ClangChoice::Use(None), input_digest.to_string()), &out)
+            .map_err(|e| Error::msg(format!("routec build failed: {e}")))
+    });
     let result = built.and_then(|_| up_from_build(&out, name, options, progress));
     // A lab that never got a state file leaves only its build behind: remove it.
     let folder = options.state_dir.join(name);

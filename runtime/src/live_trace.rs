@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use aya::maps::lpm_trie::LpmTrie;
 use aya::maps::{HashMap as BpfHashMap, Map, MapData};
-use routec_compiler::layout::{
-    self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo,
-};
+use routec_compiler::layout::{self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo};
 use routec_compiler::trace::{Datapath, Ipcache, Mode, PodRef, Snapshot};
 
 use crate::lab::{self, LabState};
@@ -21,11 +19,7 @@ use crate::{netlink, netns, Error, Result};
 #[derive(Debug, Clone)]
 pub enum LiveSource {
     /// Every node of a lab; `bpffs` overrides the one the lab recorded.
-    Lab {
-        name: String,
-        state_dir: PathBuf,
-        bpffs: Option<PathBuf>,
-    },
+    Lab { name: String, state_dir: PathBuf, bpffs: Option<PathBuf> },
     /// The node this runs on (its maps pinned under scope `default`).
     Node { name: String, bpffs: PathBuf },
 }
@@ -34,20 +28,12 @@ impl LiveSource {
     /// The loader targets of the nodes this source covers.
     pub fn targets(&self) -> Result<Vec<Target>> {
         match self {
-            LiveSource::Lab {
-                name,
-                state_dir,
-                bpffs,
-            } => {
+            LiveSource::Lab { name, state_dir, bpffs } => {
                 let mut state = LabState::load(state_dir, name)?;
                 if let Some(bpffs) = bpffs {
                     state.bpffs = bpffs.clone();
                 }
-                state
-                    .nodes
-                    .iter()
-                    .map(|node| lab::node_target(&state, &node.name))
-                    .collect()
+                state.nodes.iter().map(|node| lab::node_target(&state, &node.name)).collect()
             }
             LiveSource::Node { name, bpffs } => {
                 let mut target = Target::new(name, "default");
@@ -71,8 +57,7 @@ fn open(target: &Target, spec: &MapSpec) -> Result<Map> {
     // Refuse a pin whose entries would not decode with the layout; its
     // max_entries is the build's choice and does not matter for reading.
     loader::check_pin(&path, spec, loader::MaxEntries::Ignore)?;
-    let data = MapData::from_pin(&path)
-        .map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
+    let data = MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))
 }
 
@@ -90,10 +75,7 @@ pub fn read_lxc(target: &Target) -> Result<Vec<(EndpointKey, EndpointInfo)>> {
     for entry in map.iter() {
         let (k, v) = entry.map_err(read_error(spec, target))?;
         let decode = |e: layout::LengthError| Error::msg(e.to_string());
-        entries.push((
-            EndpointKey::from_bytes(&k).map_err(decode)?,
-            EndpointInfo::from_bytes(&v).map_err(decode)?,
-        ));
+        entries.push((EndpointKey::from_bytes(&k).map_err(decode)?, EndpointInfo::from_bytes(&v).map_err(decode)?));
     }
     entries.sort_by_key(|(k, _)| k.to_bytes());
     Ok(entries)
@@ -112,10 +94,8 @@ pub fn read_ipcache(target: &Target) -> Result<Vec<(IpcacheKey, RemoteEndpointIn
         raw[..4].copy_from_slice(&k.prefix_len().to_le_bytes());
         raw[4..].copy_from_slice(&k.data());
         let decode = |e: layout::LengthError| Error::msg(e.to_string());
-        entries.push((
-            IpcacheKey::from_bytes(&raw).map_err(decode)?,
-            RemoteEndpointInfo::from_bytes(&v).map_err(decode)?,
-        ));
+        entries
+            .push((IpcacheKey::from_bytes(&raw).map_err(decode)?, RemoteEndpointInfo::from_bytes(&v).map_err(decode)?));
     }
     entries.sort_by_key(|(k, _)| k.to_bytes());
     Ok(entries)
@@ -136,20 +116,12 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
     let targets = source.targets()?;
     for target in &targets {
         if !expected.nodes.iter().any(|n| n.name == target.node) {
-            return Err(Error::msg(format!(
-                "the cluster has no node `{}`",
-                target.node
-            )));
+            return Err(Error::msg(format!("the cluster has no node `{}`", target.node)));
         }
     }
     let mut snapshot = Snapshot::new(Mode::Live, expected.nodes.clone(), expected.pods().to_vec());
     for target in &targets {
-        let on_node: Vec<PodRef> = expected
-            .pods()
-            .iter()
-            .filter(|p| p.node == target.node)
-            .cloned()
-            .collect();
+        let on_node: Vec<PodRef> = expected.pods().iter().filter(|p| p.node == target.node).cloned().collect();
         let refs: Vec<&PodRef> = on_node.iter().collect();
         let ifindexes = lxc_ifindexes(target.netns.as_deref(), &refs)?;
         for (pod, ifindex) in on_node.iter().zip(ifindexes) {
@@ -160,4 +132,3 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
     }
     Ok(snapshot)
 }
-

@@ -225,7 +225,11 @@ impl MapChanges {
 
 impl std::fmt::Display for MapChanges {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} added, {} updated, {} deleted, {} unchanged", self.added, self.updated, self.deleted, self.unchanged)
+        write!(
+            f,
+            "{} added, {} updated, {} deleted, {} unchanged",
+            self.added, self.updated, self.deleted, self.unchanged
+        )
     }
 }
 
@@ -242,7 +246,10 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn changed_nothing(&self) -> bool {
-        self.cilium_lxc.is_empty() && self.cilium_ipcache.is_empty() && self.attached.is_empty() && self.detached.is_empty()
+        self.cilium_lxc.is_empty()
+            && self.cilium_ipcache.is_empty()
+            && self.attached.is_empty()
+            && self.detached.is_empty()
     }
 }
 
@@ -294,7 +301,8 @@ pub fn check_pin(path: &Path, spec: &MapSpec, max_entries: MaxEntries) -> Result
     if !path.exists() {
         return Ok(false);
     }
-    let info = MapInfo::from_pin(path).map_err(|e| Error::msg(format!("{} is not a usable map pin: {}", path.display(), chain(&e))))?;
+    let info = MapInfo::from_pin(path)
+        .map_err(|e| Error::msg(format!("{} is not a usable map pin: {}", path.display(), chain(&e))))?;
     let map_type = info.map_type().map_or(u32::MAX, |t| t as u32);
     let found = [map_type, info.key_size(), info.value_size(), info.max_entries(), info.map_flags()];
     let wanted = [spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags];
@@ -305,8 +313,15 @@ pub fn check_pin(path: &Path, spec: &MapSpec, max_entries: MaxEntries) -> Result
              wanted type {}, key {} B, value {} B, max entries {}{}, flags {:#x}",
             path.display(),
             spec.name,
-            found[0], found[1], found[2], found[3], found[4],
-            wanted[0], wanted[1], wanted[2], wanted[3],
+            found[0],
+            found[1],
+            found[2],
+            found[3],
+            found[4],
+            wanted[0],
+            wanted[1],
+            wanted[2],
+            wanted[3],
             if max_entries == MaxEntries::Ignore { " (or any)" } else { "" },
             wanted[4],
         )));
@@ -350,7 +365,8 @@ impl BuildOutput {
     }
     fn read_seed(&self, rel: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let text = self.files.read_text(rel).map_err(read_error)?;
-        routec_compiler::seeds::parse_seed(&text).map_err(|e| Error::msg(format!("{}: {e}", self.out.join(rel).display())))
+        routec_compiler::seeds::parse_seed(&text)
+            .map_err(|e| Error::msg(format!("{}: {e}", self.out.join(rel).display())))
     }
 }
 
@@ -363,14 +379,15 @@ impl NodePlan {
     pub fn from_build(build: &BuildOutput, node: &str) -> Result<Self> {
         use routec_compiler::model::OverlayKind;
         let (out, cluster) = (build.out.as_path(), &build.cluster);
-        let node_index = cluster
-            .nodes
-            .iter()
-            .position(|n| n.name == node)
-            .ok_or_else(|| Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), cluster.name)))?;
+        let node_index = cluster.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
+            Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), cluster.name))
+        })?;
         let constants = LoadConstants::for_node(cluster, node_index);
         if !build.files.manifest.objects_compiled {
-            return Err(Error::msg(format!("{} was built without eBPF objects (--no-clang): rebuild with clang", out.display())));
+            return Err(Error::msg(format!(
+                "{} was built without eBPF objects (--no-clang): rebuild with clang",
+                out.display()
+            )));
         }
         let attach_rel = format!("nodes/{node}/{ATTACH_PLAN}");
         let attach_text = build.files.read_text(&attach_rel).map_err(read_error)?;
@@ -385,17 +402,19 @@ impl NodePlan {
         let lxc_seed = build
             .read_seed(&format!("nodes/{node}/{LXC_SEED}"))?
             .into_iter()
-            .map(|(k, v)| Ok((EndpointKey::from_bytes(&k).map_err(seed_error)?, EndpointInfo::from_bytes(&v).map_err(seed_error)?)))
+            .map(|(k, v)| {
+                Ok((
+                    EndpointKey::from_bytes(&k).map_err(seed_error)?,
+                    EndpointInfo::from_bytes(&v).map_err(seed_error)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let ipcache_seed = build
             .read_seed(IPCACHE_SEED)?
             .into_iter()
             .map(|(k, v)| Ok((fixed(&k, "a cilium_ipcache key")?, fixed(&v, "a cilium_ipcache value")?)))
             .collect::<Result<Vec<_>>>()?;
-        let endpoints = cluster
-            .pods_on(node_index)
-            .map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() })
-            .collect();
+        let endpoints = cluster.pods_on(node_index).map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() }).collect();
         Ok(NodePlan {
             node: node.to_string(),
             attachments,
@@ -467,7 +486,10 @@ fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, u32)> 
             if info.ifindex == 0 {
                 info.ifindex = link.ifindex;
             } else if info.ifindex != link.ifindex {
-                problems.push(format!("{lxc}: declared ifindex {} but the interface has ifindex {}", info.ifindex, link.ifindex));
+                problems.push(format!(
+                    "{lxc}: declared ifindex {} but the interface has ifindex {}",
+                    info.ifindex, link.ifindex
+                ));
             }
             let mut fill_mac = |slot: &mut [u8; 8], real: Mac, what: &str| {
                 let declared = Mac(slot[..6].try_into().unwrap());
@@ -480,7 +502,9 @@ fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, u32)> 
             fill_mac(&mut info.node_mac, link.mac, "node-mac");
             match netlink::peer_mac(link).context(|| format!("cannot find the pod side of {lxc}"))? {
                 Some(peer) => fill_mac(&mut info.mac, peer, "mac (pod side)"),
-                None => problems.push(format!("{lxc} is not a veth with a reachable peer: the pod-side MAC is unknown")),
+                None => {
+                    problems.push(format!("{lxc} is not a veth with a reachable peer: the pod-side MAC is unknown"))
+                }
             }
         }
         filled.push((*key, info));
@@ -535,7 +559,8 @@ fn verifier_error(object: &str, program: &str, error: ProgramError) -> Error {
 
 fn open_map(target: &Target, spec: &MapSpec) -> Result<Map> {
     let path = target.map_pin(spec.name);
-    let data = MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
+    let data =
+        MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))
 }
 
@@ -584,7 +609,11 @@ fn sync_lxc_journaled(
             found => {
                 journal.push((k, found.copied()));
                 map.insert(k, v, 0).map_err(map_error(spec, &format!("update of {} failed", key.ip4())))?;
-                if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
+                if found.is_some() {
+                    changes.updated += 1
+                } else {
+                    changes.added += 1
+                }
             }
         }
     }
@@ -623,7 +652,11 @@ fn sync_ipcache_journaled(
             found => {
                 journal.push((*k, found.copied()));
                 map.insert(&lpm_key(k), v, 0).map_err(map_error(spec, "update failed"))?;
-                if found.is_some() { changes.updated += 1 } else { changes.added += 1 }
+                if found.is_some() {
+                    changes.updated += 1
+                } else {
+                    changes.added += 1
+                }
             }
         }
     }
@@ -679,8 +712,9 @@ fn raw_ipcache_key(key: &LpmKey<[u8; 20]>) -> [u8; 24] {
 
 /// Program ids attached with TCX on `interface`/`direction` in the current namespace.
 fn tcx_programs(interface: &str, direction: Direction) -> Result<Vec<(u32, String)>> {
-    let (_, programs) = SchedClassifier::query_tcx(interface, tc_attach_type(direction))
-        .map_err(|e| Error::msg(format!("cannot list the tcx programs of {interface} {}: {}", direction.as_str(), chain(&e))))?;
+    let (_, programs) = SchedClassifier::query_tcx(interface, tc_attach_type(direction)).map_err(|e| {
+        Error::msg(format!("cannot list the tcx programs of {interface} {}: {}", direction.as_str(), chain(&e)))
+    })?;
     Ok(programs.iter().map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string())).collect())
 }
 
@@ -749,7 +783,11 @@ pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
 /// just before phase 3 attaches or switches it, inside the node's namespace:
 /// it lets a test change the world at that moment (remove an interface) to
 /// check that a late failure is rolled back.
-pub fn apply_observed(plan: &NodePlan, target: &Target, before_switch: &mut (dyn FnMut(&str) + Send)) -> Result<ApplyReport> {
+pub fn apply_observed(
+    plan: &NodePlan,
+    target: &Target,
+    before_switch: &mut (dyn FnMut(&str) + Send),
+) -> Result<ApplyReport> {
     let unchanged = |e: Error| Error::msg(format!("{e}\n{UNCHANGED}"));
     check_bpffs(&target.bpffs).map_err(unchanged)?;
     // Phase 1: validate. Pinned maps first (cheap, and outside any namespace).
@@ -825,8 +863,11 @@ pub fn apply_observed(plan: &NodePlan, target: &Target, before_switch: &mut (dyn
             for &index in &to_attach {
                 let record = &mut wanted[index];
                 let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
-                let prog: &mut SchedClassifier =
-                    ebpf.program_mut(&record.program).expect("checked while loading").try_into().expect("checked while loading");
+                let prog: &mut SchedClassifier = ebpf
+                    .program_mut(&record.program)
+                    .expect("checked while loading")
+                    .try_into()
+                    .expect("checked while loading");
                 let previous = previous_records.iter().find(|p| p.same_hook_as(record) && p.mode == record.mode);
                 let hook = format!("{}.{}", record.interface, record.direction.as_str());
                 before_switch(&hook);
@@ -839,7 +880,9 @@ pub fn apply_observed(plan: &NodePlan, target: &Target, before_switch: &mut (dyn
                 report.attached.push(hook);
             }
             // Hooks no longer in the plan, or attached in the other mode.
-            for stale in previous_records.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
+            for stale in
+                previous_records.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode))
+            {
                 let running = running_program(stale)?;
                 if detach_one(stale)? {
                     if let Some(program) = running {
@@ -931,7 +974,11 @@ impl Undo {
         };
         restore_map(&layout::CILIUM_LXC, restore_lxc(target, &self.lxc));
         restore_map(&layout::CILIUM_IPCACHE, restore_ipcache(target, &self.ipcache));
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -944,7 +991,14 @@ fn running_program(record: &AttachRecord) -> Result<Option<SchedClassifier>> {
         TcMode::TcxLink => None,
     };
     let Some(id) = id else { return Ok(None) };
-    let held = |e: ProgramError| Error::msg(format!("cannot hold program {id} of {} {}: {}", record.interface, record.direction.as_str(), chain(&e)));
+    let held = |e: ProgramError| {
+        Error::msg(format!(
+            "cannot hold program {id} of {} {}: {}",
+            record.interface,
+            record.direction.as_str(),
+            chain(&e)
+        ))
+    };
     for info in aya::programs::loaded_programs() {
         let info = info.map_err(held)?;
         if info.id() == id {
@@ -1008,18 +1062,25 @@ fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Optio
             } else {
                 // A pin whose link no longer works (its interface was re-created) is replaced.
                 let _ = std::fs::remove_file(&record.link_pin);
-                prog.attach_with_options(&record.interface, tc_attach_type(record.direction), TcAttachOptions::TcxOrder(LinkOrder::default()))
-                    .map_err(|e| fail(&e))?
+                prog.attach_with_options(
+                    &record.interface,
+                    tc_attach_type(record.direction),
+                    TcAttachOptions::TcxOrder(LinkOrder::default()),
+                )
+                .map_err(|e| fail(&e))?
             };
             let link = prog.take_link(link_id).map_err(|e| fail(&e))?;
             if !live {
                 let fd_link: FdLink = link.try_into().map_err(|e: aya::programs::links::LinkError| fail(&e))?;
-                fd_link.pin(&record.link_pin).map_err(|e| Error::msg(format!("{}: cannot pin the link: {}", what(), chain(&e))))?;
+                fd_link
+                    .pin(&record.link_pin)
+                    .map_err(|e| Error::msg(format!("{}: cannot pin the link: {}", what(), chain(&e))))?;
             }
         }
         TcMode::Netlink => {
             if let Err(e) = aya::programs::tc::qdisc_add_clsact(&record.interface) {
-                let exists = matches!(&e, aya::programs::tc::TcError::NetlinkError(n) if n.raw_os_error() == Some(libc::EEXIST));
+                let exists =
+                    matches!(&e, aya::programs::tc::TcError::NetlinkError(n) if n.raw_os_error() == Some(libc::EEXIST));
                 if !exists {
                     return Err(fail(&e));
                 }
@@ -1027,12 +1088,22 @@ fn attach_one(prog: &mut SchedClassifier, record: &AttachRecord, previous: Optio
             let options = NlOptions { priority: NETLINK_PRIORITY, handle: NETLINK_HANDLE, classid: None };
             let link_id = if previous.is_some() && netlink_filter(record).is_some() {
                 // Replacing the filter in place swaps the program atomically.
-                let existing = SchedClassifierLink::attached(&record.interface, tc_attach_type(record.direction), NETLINK_PRIORITY, NETLINK_HANDLE, None)
-                    .map_err(|e| fail(&e))?;
+                let existing = SchedClassifierLink::attached(
+                    &record.interface,
+                    tc_attach_type(record.direction),
+                    NETLINK_PRIORITY,
+                    NETLINK_HANDLE,
+                    None,
+                )
+                .map_err(|e| fail(&e))?;
                 prog.attach_to_link(existing).map_err(|e| fail(&e))?
             } else {
-                prog.attach_with_options(&record.interface, tc_attach_type(record.direction), TcAttachOptions::Netlink(options))
-                    .map_err(|e| fail(&e))?
+                prog.attach_with_options(
+                    &record.interface,
+                    tc_attach_type(record.direction),
+                    TcAttachOptions::Netlink(options),
+                )
+                .map_err(|e| fail(&e))?
             };
             // A netlink link detaches when dropped: this one must outlive the process.
             std::mem::forget(prog.take_link(link_id).map_err(|e| fail(&e))?);
@@ -1070,7 +1141,13 @@ fn detach_one(record: &AttachRecord) -> Result<bool> {
             if netlink_filter(record).is_none_or(|f| f.program_id != record.program_id) {
                 return Ok(false);
             }
-            let link = SchedClassifierLink::attached(&record.interface, tc_attach_type(record.direction), NETLINK_PRIORITY, NETLINK_HANDLE, None)?;
+            let link = SchedClassifierLink::attached(
+                &record.interface,
+                tc_attach_type(record.direction),
+                NETLINK_PRIORITY,
+                NETLINK_HANDLE,
+                None,
+            )?;
             // Dropping an attached netlink link deletes the filter.
             drop(link);
             Ok(true)
@@ -1184,7 +1261,15 @@ impl std::fmt::Display for NodeStatus {
                 m if m == TcMode::Netlink.as_str() => "",
                 _ => " (not routec's)",
             };
-            writeln!(f, "{}({}) clsact/{} {} id {}{mode}", p.interface, p.ifindex, p.direction.as_str(), p.program, p.id)?;
+            writeln!(
+                f,
+                "{}({}) clsact/{} {} id {}{mode}",
+                p.interface,
+                p.ifindex,
+                p.direction.as_str(),
+                p.program,
+                p.id
+            )?;
         }
         writeln!(f, "maps:")?;
         for m in &self.maps {
@@ -1239,7 +1324,14 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
                 } else {
                     (name, "foreign".to_string())
                 };
-                out.push(ProgramStatus { interface: record.interface.clone(), ifindex, direction: record.direction, mode, program, id });
+                out.push(ProgramStatus {
+                    interface: record.interface.clone(),
+                    ifindex,
+                    direction: record.direction,
+                    mode,
+                    program,
+                    id,
+                });
             }
         }
         out.sort_by_key(|p| (p.ifindex, p.direction, p.id));
@@ -1257,7 +1349,13 @@ pub fn status(target: &Target) -> Result<NodeStatus> {
         };
         maps.push(MapStatus { name: spec.name.into(), pin: target.map_pin(spec.name), entries });
     }
-    Ok(NodeStatus { node: target.node.clone(), scope: target.scope.clone(), programs, maps, counters: counters(target)? })
+    Ok(NodeStatus {
+        node: target.node.clone(),
+        scope: target.scope.clone(),
+        programs,
+        maps,
+        counters: counters(target)?,
+    })
 }
 
 fn count_keys(map: &Map, spec: &MapSpec) -> Result<usize> {
@@ -1268,7 +1366,8 @@ fn count_keys(map: &Map, spec: &MapSpec) -> Result<usize> {
             Ok(m.keys().count())
         }
         Map::LpmTrie(_) => {
-            let m: LpmTrie<&MapData, [u8; 20], [u8; 12]> = LpmTrie::try_from(map).map_err(map_error(spec, "has the wrong shape"))?;
+            let m: LpmTrie<&MapData, [u8; 20], [u8; 12]> =
+                LpmTrie::try_from(map).map_err(map_error(spec, "has the wrong shape"))?;
             Ok(m.keys().count())
         }
         _ => Err(Error::msg(format!("{} has an unexpected map type", spec.name))),

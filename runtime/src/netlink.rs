@@ -194,7 +194,7 @@ pub fn tc_bpf_filters(ifindex: u32, parent: u32) -> io::Result<Vec<TcFilter>> {
     msg.extend_from_slice(&0u32.to_ne_bytes()); // handle
     msg.extend_from_slice(&parent.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes()); // info
-    // SAFETY: msg is a valid buffer of msg.len() bytes.
+                                                // SAFETY: msg is a valid buffer of msg.len() bytes.
     if unsafe { libc::send(socket.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -261,7 +261,8 @@ fn parse_filter(msg: &[u8]) -> Option<TcFilter> {
                     match option {
                         TCA_BPF_ID if value.len() == 4 => filter.program_id = u32_at(value, 0),
                         TCA_BPF_NAME => {
-                            filter.name = String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+                            filter.name =
+                                String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
                         }
                         _ => {}
                     }

@@ -48,6 +48,5 @@ fn enter(file: &File, path: &Path) -> io::Result<()> {
 /// namespace of the opening task, so this works from a thread inside [`run_in`].
 pub fn write_sysctl(key: &str, value: &str) -> io::Result<()> {
     let path = Path::new("/proc/sys").join(key);
-    std::fs::write(&path, value)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&path, value).map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
 }

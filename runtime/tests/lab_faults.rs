@@ -194,7 +194,8 @@ fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
     let changed_out = options.state_dir.join(name).join("out-changed");
     build(&changed, &changed_out);
     let plan = node_plan(&changed_out, WORKER).unwrap();
-    let hooks: Vec<String> = plan.attachments.iter().map(|a| format!("{}.{}", a.interface, a.direction.as_str())).collect();
+    let hooks: Vec<String> =
+        plan.attachments.iter().map(|a| format!("{}.{}", a.interface, a.direction.as_str())).collect();
     assert!(hooks.len() >= 3, "{hooks:?}");
     let last = plan.attachments.last().unwrap().interface.clone();
 
@@ -212,7 +213,8 @@ fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
         seen.push(hook.to_string());
         if seen.len() == hooks.len() {
             at_failure = Some((loader::status(&target).unwrap(), read_lxc(&target).unwrap()));
-            let deleted = std::process::Command::new("ip").args(["-n", &node_ns, "link", "del", &last]).status().unwrap();
+            let deleted =
+                std::process::Command::new("ip").args(["-n", &node_ns, "link", "del", &last]).status().unwrap();
             assert!(deleted.success(), "ip link del {last}");
         }
     })
@@ -231,14 +233,15 @@ fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
     assert_eq!(read_ipcache(&target).unwrap(), ipcache_before, "cilium_ipcache restored");
     let status_after = loader::status(&target).unwrap();
     assert_eq!(programs(&status_after), programs(&status_before), "the previous programs are attached again");
-    assert!(status_after.programs.iter().all(|p| p.mode == mode.as_str()), "no other program is left on a hook: {status_after}");
+    assert!(
+        status_after.programs.iter().all(|p| p.mode == mode.as_str()),
+        "no other program is left on a hook: {status_after}"
+    );
 
     // Traffic still flows through the previous datapath, from the worker's
     // pod whose lxc is still there, across nodes and on the node.
-    let pod = cluster
-        .pods_on(cluster.nodes.iter().position(|n| n.name == WORKER).unwrap())
-        .find(|p| p.lxc != last)
-        .unwrap();
+    let pod =
+        cluster.pods_on(cluster.nodes.iter().position(|n| n.name == WORKER).unwrap()).find(|p| p.lxc != last).unwrap();
     let src = state.pod(&pod.ip.to_string()).unwrap().netns.clone();
     assert!(ping(&src, "10.10.1.155"), "cross-node traffic flows");
     assert!(ping(&node_ns, &pod.ip.to_string()), "node to pod traffic flows");

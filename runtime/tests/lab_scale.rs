@@ -24,7 +24,13 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
     // A ping lost while 16 others compete for two loaded cores is tried once
     // more, alone: a pair the datapath cannot route fails both times. More
     // than 1% lost is no accident, and retrying it would take hours.
-    assert!(first_pass.len() * 100 <= pairs.len(), "{} of {} pairs failed, e.g. {:?}", first_pass.len(), pairs.len(), &first_pass[..5]);
+    assert!(
+        first_pass.len() * 100 <= pairs.len(),
+        "{} of {} pairs failed, e.g. {:?}",
+        first_pass.len(),
+        pairs.len(),
+        &first_pass[..5]
+    );
     let failed = ping_pairs(&first_pass, 1);
     eprintln!(
         "{nodes} nodes x {pods} pods: lab up {:.2}s, {} pairs pinged in {:.2}s, {} retried, {} failed",
@@ -35,7 +41,13 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
         failed.len()
     );
     assert_eq!(pairs.len(), nodes * pods * (nodes * pods - 1));
-    assert!(failed.is_empty(), "{} of {} pairs failed, e.g. {:?}", failed.len(), pairs.len(), &failed[..failed.len().min(5)]);
+    assert!(
+        failed.is_empty(),
+        "{} of {} pairs failed, e.g. {:?}",
+        failed.len(),
+        pairs.len(),
+        &failed[..failed.len().min(5)]
+    );
 }
 
 #[test]

@@ -33,7 +33,9 @@ fn reference_cluster_carries_icmp_and_tcp() {
     // TCP: a byte stream through real sockets, checked both ways.
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let reversed: Vec<u8> = payload.iter().rev().copied().collect();
-    for (src, dst, ip) in [(&busybox, &netshoot, "10.10.2.121"), (&busybox, &remote, "10.10.1.155"), (&remote, &busybox, "10.10.2.117")] {
+    for (src, dst, ip) in
+        [(&busybox, &netshoot, "10.10.2.121"), (&busybox, &remote, "10.10.1.155"), (&remote, &busybox, "10.10.2.117")]
+    {
         let reply = tcp_exchange(src, dst, ip.parse().unwrap(), 8080, &payload);
         assert!(reply == reversed, "TCP echo {src} -> {ip} came back intact");
     }

@@ -50,7 +50,10 @@ fn incompatible_pinned_maps_are_refused() {
     // Wrong max entries and flags.
     create(&target, "cilium_lxc", "type hash key 20 value 48 entries 1024 name cilium_lxc");
     let err = loader::check_pinned_map(&target.map_pin("cilium_lxc"), &CILIUM_LXC).unwrap_err().to_string();
-    assert!(err.contains("max entries 1024") && err.contains("max entries 65535") && err.contains("flags 0x0"), "{err}");
+    assert!(
+        err.contains("max entries 1024") && err.contains("max entries 65535") && err.contains("flags 0x0"),
+        "{err}"
+    );
     std::fs::remove_file(target.map_pin("cilium_lxc")).unwrap();
 
     // A reader (trace --live) takes any max entries the build chose, and
@@ -60,7 +63,8 @@ fn incompatible_pinned_maps_are_refused() {
     assert!(loader::check_pin(&target.map_pin("cilium_lxc"), &CILIUM_LXC, MaxEntries::Ignore).unwrap());
     std::fs::remove_file(target.map_pin("cilium_lxc")).unwrap();
     create(&target, "cilium_lxc", "type hash key 20 value 40 entries 1024 name cilium_lxc flags 1");
-    let err = loader::check_pin(&target.map_pin("cilium_lxc"), &CILIUM_LXC, MaxEntries::Ignore).unwrap_err().to_string();
+    let err =
+        loader::check_pin(&target.map_pin("cilium_lxc"), &CILIUM_LXC, MaxEntries::Ignore).unwrap_err().to_string();
     assert!(err.contains("value 40 B") && err.contains("max entries 65535 (or any)"), "{err}");
     assert!(!err.contains("routec detach"), "no advice to detach for a reader: {err}");
 }

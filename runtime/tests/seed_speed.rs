@@ -20,7 +20,20 @@ fn ipcache_of_150k_entries_seeds_fast() {
     let created = std::process::Command::new("bpftool")
         .args(["map", "create"])
         .arg(target.map_pin(spec.name))
-        .args(["type", "lpm_trie", "key", "24", "value", "12", "entries", "512000", "name", "cilium_ipcache", "flags", "1"])
+        .args([
+            "type",
+            "lpm_trie",
+            "key",
+            "24",
+            "value",
+            "12",
+            "entries",
+            "512000",
+            "name",
+            "cilium_ipcache",
+            "flags",
+            "1",
+        ])
         .status()
         .unwrap();
     assert!(created.success());
@@ -29,7 +42,10 @@ fn ipcache_of_150k_entries_seeds_fast() {
     let entries: Vec<([u8; 24], [u8; 12])> = (0..150_000u32)
         .map(|i| {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
-            (IpcacheKey::ipv4(ip, 32).to_bytes(), RemoteEndpointInfo::new(1000 + i % 5000, Some([172, 18, 0, (i % 200) as u8 + 1].into())).to_bytes())
+            (
+                IpcacheKey::ipv4(ip, 32).to_bytes(),
+                RemoteEndpointInfo::new(1000 + i % 5000, Some([172, 18, 0, (i % 200) as u8 + 1].into())).to_bytes(),
+            )
         })
         .collect();
     let started = std::time::Instant::now();

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::loader;
 
-use super::common::{self, BpffsArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArg};
+use super::common::{
+    self, BpffsArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArg,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -77,7 +79,10 @@ pub fn run(args: Args) -> ExitCode {
                 for entry in labs {
                     match entry.complete {
                         true => println!("{}", entry.name),
-                        false => println!("{} (incomplete: stopped before it was up; `routec lab down {}`)", entry.name, entry.name),
+                        false => println!(
+                            "{} (incomplete: stopped before it was up; `routec lab down {}`)",
+                            entry.name, entry.name
+                        ),
                     }
                 }
                 ExitCode::SUCCESS
@@ -88,7 +93,8 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOptions) -> ExitCode {
-    let input = InputArgs { path: path.to_path_buf(), messages: MessageFormatArg { message_format: MessageFormat::Human } };
+    let input =
+        InputArgs { path: path.to_path_buf(), messages: MessageFormatArg { message_format: MessageFormat::Human } };
     let analysis = match common::analyze(&input) {
         Ok(analysis) => analysis,
         Err(code) => return code,

@@ -35,14 +35,7 @@ mod tests {
     use routec_runtime::loader::{NodeStatus, ProgramStatus, TcMode};
 
     fn program(interface: &str, ifindex: u32, direction: Direction, mode: &str, name: &str, id: u32) -> ProgramStatus {
-        ProgramStatus {
-            interface: interface.into(),
-            ifindex,
-            direction,
-            mode: mode.into(),
-            program: name.into(),
-            id,
-        }
+        ProgramStatus { interface: interface.into(), ifindex, direction, mode: mode.into(), program: name.into(), id }
     }
 
     #[test]

@@ -114,10 +114,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
             state_dir: args.lab_state.state_dir.clone(),
             bpffs: args.bpffs.bpffs.clone(),
         }),
-        (None, Some(node)) => Some(LiveSource::Node {
-            name: node.clone(),
-            bpffs: args.bpffs.or_default(),
-        }),
+        (None, Some(node)) => Some(LiveSource::Node { name: node.clone(), bpffs: args.bpffs.or_default() }),
         (None, None) => None,
     };
     if args.bpffs.bpffs.is_some() && live_source.is_none() {
@@ -128,18 +125,13 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let expected = match (path, &args.build) {
         (Some(_), Some(_)) => return Err(usage("give PATH or --build OUT, not both")),
         (Some(path), None) => {
-            let (cluster, _) = common::load(&InputArgs {
-                path,
-                messages: args.messages,
-            })?;
+            let (cluster, _) = common::load(&InputArgs { path, messages: args.messages })?;
             Snapshot::from_cluster(&cluster)
         }
         (None, Some(out)) => Snapshot::from_build(out).map_err(|e| usage(&e.to_string()))?,
         // A lab records the build it was applied from.
         (None, None) => match &live_source {
-            Some(LiveSource::Lab {
-                name, state_dir, ..
-            }) => {
+            Some(LiveSource::Lab { name, state_dir, .. }) => {
                 let state = LabState::load(state_dir, name).map_err(|e| usage(&e.to_string()))?;
                 Snapshot::from_build(&state.out).map_err(|e| usage(&e.to_string()))?
             }
@@ -159,30 +151,15 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         }
         let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
         match args.format {
-            Format::Json => trace::MatrixReport {
-                matrix: &matrix,
-                drift: drift.as_ref(),
-            }
-            .to_json(),
+            Format::Json => trace::MatrixReport { matrix: &matrix, drift: drift.as_ref() }.to_json(),
             _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
         }
     } else {
-        let t = trace::trace(
-            view,
-            &endpoints[0],
-            &endpoints[1],
-            args.proto.into(),
-            args.port,
-            args.ttl,
-        )
-        .map_err(|e| usage(&e.to_string()))?;
+        let t = trace::trace(view, &endpoints[0], &endpoints[1], args.proto.into(), args.port, args.ttl)
+            .map_err(|e| usage(&e.to_string()))?;
         match args.format {
             Format::Text => with_drift(trace::render_text(&t), drift.as_ref()),
-            Format::Json => trace::TraceReport {
-                trace: &t,
-                drift: drift.as_ref(),
-            }
-            .to_json(),
+            Format::Json => trace::TraceReport { trace: &t, drift: drift.as_ref() }.to_json(),
             Format::Svg => {
                 if let Some(drift) = &drift {
                     eprint!("{}", trace::render_drift_text(drift));
@@ -192,8 +169,7 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
         }
     };
     match &args.output {
-        Some(file) => std::fs::write(file, output)
-            .map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
+        Some(file) => std::fs::write(file, output).map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
         None => {
             print!("{output}");
             Ok(())

@@ -187,7 +187,9 @@ impl Iterator for Lexer<'_> {
                     let len = rest
                         .char_indices()
                         .skip(1)
-                        .find(|&(_, c)| c.is_ascii() && (c.is_ascii_whitespace() || is_word_byte(c as u8) || "{};#\"".contains(c)))
+                        .find(|&(_, c)| {
+                            c.is_ascii() && (c.is_ascii_whitespace() || is_word_byte(c as u8) || "{};#\"".contains(c))
+                        })
                         .map_or(rest.len(), |(i, _)| i);
                     self.token(TokenKind::Error(LexError::UnexpectedChar), len)
                 }
@@ -208,9 +210,16 @@ fn string_literal(rest: &str) -> (usize, TokenKind) {
                 Some((j, c)) => {
                     let end = j + c.len_utf8();
                     let close = rest[end..].find(['"', '\n']).map_or(rest.len(), |k| {
-                        if rest.as_bytes()[end + k] == b'"' { end + k + 1 } else { end + k }
+                        if rest.as_bytes()[end + k] == b'"' {
+                            end + k + 1
+                        } else {
+                            end + k
+                        }
                     });
-                    return (close, TokenKind::Error(LexError::BadLiteral("only `\\\"` and `\\\\` escapes are allowed in strings")));
+                    return (
+                        close,
+                        TokenKind::Error(LexError::BadLiteral("only `\\\"` and `\\\\` escapes are allowed in strings")),
+                    );
                 }
                 None => break,
             },
@@ -236,11 +245,13 @@ fn classify_word(word: &str, classes: u8) -> TokenKind {
     }
     if first.is_ascii_alphabetic() || first == b'_' {
         if colon {
-            return TokenKind::Error(LexError::BadLiteral(if bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
-                "a MAC address is six two-digit hex groups joined by `:`"
-            } else {
-                "names cannot contain `:`"
-            }));
+            return TokenKind::Error(LexError::BadLiteral(
+                if bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
+                    "a MAC address is six two-digit hex groups joined by `:`"
+                } else {
+                    "names cannot contain `:`"
+                },
+            ));
         }
         return TokenKind::Name;
     }
@@ -278,10 +289,7 @@ fn classify_word(word: &str, classes: u8) -> TokenKind {
 // The literal parsers run on bytes: every literal is ASCII, and byte
 // combinators avoid decoding UTF-8 for each character.
 fn integer(input: &[u8]) -> IResult<&[u8], u64> {
-    alt((
-        preceded(tag_no_case("0x"), map(hex_digit1, |h: &[u8]| fold_digits(h, 16))),
-        map(digit1, decimal),
-    ))(input)
+    alt((preceded(tag_no_case("0x"), map(hex_digit1, |h: &[u8]| fold_digits(h, 16))), map(digit1, decimal)))(input)
 }
 
 /// Digits to a number; values beyond u64 saturate to u64::MAX, which every

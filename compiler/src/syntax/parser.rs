@@ -210,8 +210,10 @@ impl<'a> Parser<'a, '_> {
     /// Reports that `found` is not what the grammar expects here.
     fn unexpected(&mut self, found: Option<Token>, expected: &str, help: Option<&str>) {
         let diag = match found {
-            None => Diagnostic::new(Code::E0001, self.eof_span(), format!("expected {expected}, found the end of the file"))
-                .label(format!("expected {expected}")),
+            None => {
+                Diagnostic::new(Code::E0001, self.eof_span(), format!("expected {expected}, found the end of the file"))
+                    .label(format!("expected {expected}"))
+            }
             Some(tok) => {
                 let span = self.span(tok);
                 let slice = self.slice(tok);
@@ -221,7 +223,8 @@ impl<'a> Parser<'a, '_> {
                             .label(format!("expected {expected}"))
                     }
                     TokenKind::Error(LexError::UnterminatedString) => {
-                        Diagnostic::new(Code::E0001, span, "unterminated string").label("this string has no closing `\"`")
+                        Diagnostic::new(Code::E0001, span, "unterminated string")
+                            .label("this string has no closing `\"`")
                     }
                     TokenKind::Error(LexError::BadLiteral(why)) => {
                         Diagnostic::new(Code::E0001, span, format!("invalid literal `{}`", short(slice)))
@@ -234,8 +237,12 @@ impl<'a> Parser<'a, '_> {
                         format!("expected {expected}, found the end of the line"),
                     )
                     .label(format!("expected {expected}")),
-                    _ => Diagnostic::new(Code::E0001, span, format!("expected {expected}, found {}", tok.describe(self.text)))
-                        .label(format!("expected {expected}")),
+                    _ => Diagnostic::new(
+                        Code::E0001,
+                        span,
+                        format!("expected {expected}, found {}", tok.describe(self.text)),
+                    )
+                    .label(format!("expected {expected}")),
                 }
             }
         };
@@ -332,7 +339,11 @@ impl<'a> Parser<'a, '_> {
                         self.bump();
                     }
                     other => {
-                        self.unexpected(other, "`on NODE` after the pod's name", Some("write `pod NAMESPACE/NAME on NODE { ... }`"));
+                        self.unexpected(
+                            other,
+                            "`on NODE` after the pod's name",
+                            Some("write `pod NAMESPACE/NAME on NODE { ... }`"),
+                        );
                         self.recover_statement();
                         return None;
                     }
@@ -348,7 +359,9 @@ impl<'a> Parser<'a, '_> {
                 let diag = match suggest(other, ITEM_KEYWORDS.iter().copied()) {
                     Some(s) => diag.help(format!("did you mean `{s}`?")),
                     None => match owner_of(other) {
-                        Some(owner) => diag.help(format!("`{other}` belongs inside {} `{owner}` block", article(owner))),
+                        Some(owner) => {
+                            diag.help(format!("`{other}` belongs inside {} `{owner}` block", article(owner)))
+                        }
                         None => diag,
                     },
                 };
@@ -411,7 +424,9 @@ impl<'a> Parser<'a, '_> {
                     self.bump();
                     break BlockEnd::Closed(self.span(tok));
                 }
-                TokenKind::Name if matches!(self.slice(tok), "cluster" | "node" | "pod") && self.looks_like_item_header() => {
+                TokenKind::Name
+                    if matches!(self.slice(tok), "cluster" | "node" | "pod") && self.looks_like_item_header() =>
+                {
                     break BlockEnd::Unterminated(Span::new(self.file, tok.start..tok.start));
                 }
                 TokenKind::Name => {
@@ -446,8 +461,12 @@ impl<'a> Parser<'a, '_> {
 
     fn unknown_statement(&mut self, keyword: Token, block: &str, known: &[&str]) {
         let word = self.slice(keyword);
-        let diag = Diagnostic::new(Code::E0002, self.span(keyword), format!("unknown statement `{}` in {} `{block}` block", short(word), article(block)))
-            .label("unknown statement");
+        let diag = Diagnostic::new(
+            Code::E0002,
+            self.span(keyword),
+            format!("unknown statement `{}` in {} `{block}` block", short(word), article(block)),
+        )
+        .label("unknown statement");
         let diag = match suggest(word, known.iter().copied()) {
             Some(s) => diag.help(format!("did you mean `{s}`?")),
             None => match owner_of(word) {
@@ -460,7 +479,12 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Finishes a one-value statement.
-    fn simple<K, T>(&mut self, keyword: Token, value: Option<Spanned<T>>, make: fn(Spanned<T>) -> K) -> Option<Stmt<K>> {
+    fn simple<K, T>(
+        &mut self,
+        keyword: Token,
+        value: Option<Spanned<T>>,
+        make: fn(Spanned<T>) -> K,
+    ) -> Option<Stmt<K>> {
         let value = match value {
             Some(v) => v,
             None => {
@@ -497,9 +521,14 @@ impl<'a> Parser<'a, '_> {
                                 Spanned { value: kind, span: self.span(tok) }
                             }
                             None => {
-                                let help = suggest(word, ["vxlan", "geneve", "none"]).map(|s| format!("did you mean `{s}`?"));
-                                let diag = Diagnostic::new(Code::E0001, self.span(tok), format!("unknown overlay `{}`", short(word)))
-                                    .label("expected `vxlan`, `geneve` or `none`");
+                                let help =
+                                    suggest(word, ["vxlan", "geneve", "none"]).map(|s| format!("did you mean `{s}`?"));
+                                let diag = Diagnostic::new(
+                                    Code::E0001,
+                                    self.span(tok),
+                                    format!("unknown overlay `{}`", short(word)),
+                                )
+                                .label("expected `vxlan`, `geneve` or `none`");
                                 self.push(match help {
                                     Some(h) => diag.help(h),
                                     None => diag,
@@ -616,7 +645,12 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// The value token of a statement, when `pick` accepts it.
-    fn value<T>(&mut self, keyword: Token, expected: &str, pick: impl Fn(&Self, Token) -> Option<T>) -> Option<Spanned<T>> {
+    fn value<T>(
+        &mut self,
+        keyword: Token,
+        expected: &str,
+        pick: impl Fn(&Self, Token) -> Option<T>,
+    ) -> Option<Spanned<T>> {
         let tok = self.peek();
         if let Some(tok) = tok {
             if let Some(v) = pick(self, tok) {

@@ -25,16 +25,10 @@ fn read_seed<K, V>(
     rel: &str,
     decode: impl Fn(&[u8], &[u8]) -> Result<(K, V), crate::layout::LengthError>,
 ) -> Result<Vec<(K, V)>, BuildViewError> {
-    let invalid = |message: String| BuildViewError::Invalid {
-        path: files.out.join(rel),
-        message,
-    };
+    let invalid = |message: String| BuildViewError::Invalid { path: files.out.join(rel), message };
     let text = files.read_text(rel)?;
     let lines = seeds::parse_seed(&text).map_err(|e| invalid(e.to_string()))?;
-    lines
-        .iter()
-        .map(|(k, v)| decode(k, v).map_err(|e| invalid(e.to_string())))
-        .collect()
+    lines.iter().map(|(k, v)| decode(k, v).map_err(|e| invalid(e.to_string()))).collect()
 }
 
 impl Snapshot {
@@ -43,23 +37,16 @@ impl Snapshot {
     pub fn from_build(out: &Path) -> Result<Self, BuildViewError> {
         let files = BuildFiles::open(out)?;
         let cluster = files.read_cluster()?;
-        let mut snapshot = Snapshot::new(
-            Mode::Offline,
-            NodeConfig::all_from_cluster(&cluster),
-            PodRef::all_from_cluster(&cluster),
-        );
+        let mut snapshot =
+            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(&cluster), PodRef::all_from_cluster(&cluster));
         for node in &cluster.nodes {
             let rel = format!("nodes/{}/{LXC_SEED}", node.name);
-            let entries = read_seed(&files, &rel, |k, v| {
-                Ok((EndpointKey::from_bytes(k)?, EndpointInfo::from_bytes(v)?))
-            })?;
+            let entries =
+                read_seed(&files, &rel, |k, v| Ok((EndpointKey::from_bytes(k)?, EndpointInfo::from_bytes(v)?)))?;
             snapshot.set_lxc(&node.name, entries);
         }
         let ipcache = read_seed(&files, IPCACHE_SEED, |k, v| {
-            Ok((
-                IpcacheKey::from_bytes(k)?,
-                RemoteEndpointInfo::from_bytes(v)?,
-            ))
+            Ok((IpcacheKey::from_bytes(k)?, RemoteEndpointInfo::from_bytes(v)?))
         })?;
         snapshot.set_shared_ipcache(ipcache);
         Ok(snapshot)

@@ -66,8 +66,7 @@ fn lxc_fields(expected: &EndpointInfo, live: &EndpointInfo) -> Vec<&'static str>
     if expected.sec_id != live.sec_id {
         fields.push("sec_id");
     }
-    let (e_unused, l_unused, e_pad0, l_pad0) =
-        (expected.unused, live.unused, expected.pad0, live.pad0);
+    let (e_unused, l_unused, e_pad0, l_pad0) = (expected.unused, live.unused, expected.pad0, live.pad0);
     if e_unused != l_unused
         || e_pad0 != l_pad0
         || expected.pad != live.pad
@@ -110,11 +109,7 @@ fn compare<K: Ord + Clone, V>(
     keys.len()
 }
 
-fn kind_of<V>(
-    expected: Option<&V>,
-    live: Option<&V>,
-    fields: &[&'static str],
-) -> Option<DriftKind> {
+fn kind_of<V>(expected: Option<&V>, live: Option<&V>, fields: &[&'static str]) -> Option<DriftKind> {
     match (expected, live) {
         (Some(_), None) => Some(DriftKind::Missing),
         (None, Some(_)) => Some(DriftKind::Stale),
@@ -127,22 +122,11 @@ fn kind_of<V>(
 /// `live` (the kernel), node by node, `cilium_lxc` then `cilium_ipcache`.
 /// Only nodes whose maps `live` has are compared.
 pub fn drift(expected: &Snapshot, live: &Snapshot) -> DriftReport {
-    let mut report = DriftReport {
-        compared: 0,
-        drift: Vec::new(),
-    };
+    let mut report = DriftReport { compared: 0, drift: Vec::new() };
     for node in expected.nodes.iter().filter(|n| live.has_maps(&n.name)) {
         let name = node.name.as_str();
-        let exp: BTreeMap<_, _> = expected
-            .lxc_entries(name)
-            .into_iter()
-            .map(|(k, v)| (k.to_bytes(), v))
-            .collect();
-        let liv: BTreeMap<_, _> = live
-            .lxc_entries(name)
-            .into_iter()
-            .map(|(k, v)| (k.to_bytes(), v))
-            .collect();
+        let exp: BTreeMap<_, _> = expected.lxc_entries(name).into_iter().map(|(k, v)| (k.to_bytes(), v)).collect();
+        let liv: BTreeMap<_, _> = live.lxc_entries(name).into_iter().map(|(k, v)| (k.to_bytes(), v)).collect();
         report.compared += compare(exp, liv, |key, e, l| {
             let fields = match (e, l) {
                 (Some(e), Some(l)) => lxc_fields(e, l),
@@ -178,9 +162,7 @@ pub fn drift(expected: &Snapshot, live: &Snapshot) -> DriftReport {
             };
             if let Some(kind) = kind_of(e, l, &fields) {
                 let decoded = IpcacheKey::from_bytes(key).expect("key size");
-                let prefix = decoded
-                    .ip_prefix_len()
-                    .map_or(String::new(), |len| format!("/{len}"));
+                let prefix = decoded.ip_prefix_len().map_or(String::new(), |len| format!("/{len}"));
                 report.drift.push(Drift {
                     node: name.to_string(),
                     map: "cilium_ipcache",

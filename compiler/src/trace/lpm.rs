@@ -38,11 +38,7 @@ impl Ipcache {
             // The kernel refuses prefixlen above the data size; so do we.
             let len = key.prefixlen;
             if len <= DATA_BITS {
-                ipcache
-                    .by_len
-                    .entry(len)
-                    .or_default()
-                    .insert(masked(&key, len), (key, value));
+                ipcache.by_len.entry(len).or_default().insert(masked(&key, len), (key, value));
             }
         }
         ipcache
@@ -51,19 +47,12 @@ impl Ipcache {
     /// The longest-prefix match for `key` (whose own prefixlen bounds the match).
     pub fn lookup(&self, key: &IpcacheKey) -> Option<&(IpcacheKey, RemoteEndpointInfo)> {
         let max = key.prefixlen.min(DATA_BITS);
-        self.by_len
-            .range(..=max)
-            .rev()
-            .find_map(|(&len, entries)| entries.get(&masked(key, len)))
+        self.by_len.range(..=max).rev().find_map(|(&len, entries)| entries.get(&masked(key, len)))
     }
 
     /// Every entry, sorted by key bytes.
     pub fn entries(&self) -> Vec<(IpcacheKey, RemoteEndpointInfo)> {
-        let mut all: Vec<_> = self
-            .by_len
-            .values()
-            .flat_map(|m| m.values().copied())
-            .collect();
+        let mut all: Vec<_> = self.by_len.values().flat_map(|m| m.values().copied()).collect();
         all.sort_by_key(|(k, _)| k.to_bytes());
         all
     }
@@ -85,21 +74,14 @@ mod tests {
                 IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32),
                 RemoteEndpointInfo::new(10388, Some(Ipv4Addr::new(172, 18, 0, 4))),
             ),
-            (
-                IpcacheKey::ipv4(Ipv4Addr::new(10, 0, 0, 0), 8),
-                RemoteEndpointInfo::new(2, None),
-            ),
+            (IpcacheKey::ipv4(Ipv4Addr::new(10, 0, 0, 0), 8), RemoteEndpointInfo::new(2, None)),
         ])
     }
 
     #[test]
     fn longest_prefix_wins() {
         let ipcache = ipcache();
-        let hit = |ip| {
-            ipcache
-                .lookup(&IpcacheKey::ipv4(ip, 32))
-                .map(|(k, v)| (k.ip_prefix_len(), v.sec_identity))
-        };
+        let hit = |ip| ipcache.lookup(&IpcacheKey::ipv4(ip, 32)).map(|(k, v)| (k.ip_prefix_len(), v.sec_identity));
         assert_eq!(hit(Ipv4Addr::new(10, 10, 1, 155)), Some((Some(32), 10388)));
         assert_eq!(hit(Ipv4Addr::new(10, 10, 1, 200)), Some((Some(24), 2)));
         assert_eq!(hit(Ipv4Addr::new(10, 99, 0, 1)), Some((Some(8), 2)));
@@ -117,9 +99,7 @@ mod tests {
     #[test]
     fn lookup_prefixlen_bounds_the_match() {
         let ipcache = ipcache();
-        let found = ipcache
-            .lookup(&IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 24))
-            .unwrap();
+        let found = ipcache.lookup(&IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 24)).unwrap();
         assert_eq!(found.0.ip_prefix_len(), Some(24));
     }
 }

@@ -4,9 +4,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::simulate::{
-    check_buildable, trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict,
-};
+use super::simulate::{check_buildable, trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict};
 use super::view::{Datapath, PodRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,16 +57,10 @@ pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
     let pod_count = view.pods().len();
     let pairs = pod_count as u64 * pod_count.saturating_sub(1) as u64;
     if pairs > MAX_PAIRS {
-        return Err(TraceError::MatrixTooLarge {
-            pods: pod_count,
-            pairs,
-            limit: MAX_PAIRS,
-        });
+        return Err(TraceError::MatrixTooLarge { pods: pod_count, pairs, limit: MAX_PAIRS });
     }
     let pods = view.pods().to_vec();
-    let sources: Vec<usize> = (0..pods.len())
-        .filter(|&i| view.has_maps(&pods[i].node))
-        .collect();
+    let sources: Vec<usize> = (0..pods.len()).filter(|&i| view.has_maps(&pods[i].node)).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = sources.len().div_ceil(threads).max(1);
     let rows: Vec<Result<Vec<PairVerdict>, TraceError>> = std::thread::scope(|scope| {
@@ -85,47 +77,24 @@ pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
     let mut pairs = Vec::with_capacity(sources.len() * pods.len().saturating_sub(1));
     for row in rows {
         pairs.extend(row?);
     }
     let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
-    Ok(Matrix {
-        not_delivered: pairs.len() - delivered,
-        delivered,
-        pods,
-        sources,
-        pairs,
-    })
+    Ok(Matrix { not_delivered: pairs.len() - delivered, delivered, pods, sources, pairs })
 }
 
 /// The verdicts from pod `i` to every other pod, appended to `pairs`.
-fn trace_row(
-    view: &dyn Datapath,
-    pods: &[PodRef],
-    i: usize,
-    pairs: &mut Vec<PairVerdict>,
-) -> Result<(), TraceError> {
+fn trace_row(view: &dyn Datapath, pods: &[PodRef], i: usize, pairs: &mut Vec<PairVerdict>) -> Result<(), TraceError> {
     let src = &pods[i];
     for (j, dst) in pods.iter().enumerate() {
         if i == j {
             continue;
         }
-        let packet = Packet {
-            src: src.ip,
-            dst: dst.ip,
-            proto: Proto::Icmp,
-            port: None,
-            ttl: 64,
-        };
+        let packet = Packet { src: src.ip, dst: dst.ip, proto: Proto::Icmp, port: None, ttl: 64 };
         let trace = trace_packet(view, src, packet)?;
         let (result, node) = match &trace.verdict {
             Verdict::Delivered { node, .. } => ("delivered", node.clone()),

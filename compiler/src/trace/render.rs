@@ -10,15 +10,7 @@ use super::view::Mode;
 
 fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
-        LookupValue::Endpoint {
-            endpoint,
-            ifindex,
-            flags,
-            host,
-            mac,
-            node_mac,
-            identity,
-        } => {
+        LookupValue::Endpoint { endpoint, ifindex, flags, host, mac, node_mac, identity } => {
             if *host {
                 return format!("host entry (flags {flags:#x}), identity {identity}");
             }
@@ -38,11 +30,7 @@ fn value_text(value: &LookupValue, mode: Mode) -> String {
                 filled(format!("node_mac {node_mac}"), node_mac == zero_mac),
             )
         }
-        LookupValue::Remote {
-            identity,
-            identity_name,
-            tunnel_endpoint,
-        } => {
+        LookupValue::Remote { identity, identity_name, tunnel_endpoint } => {
             let identity = match identity_name {
                 Some(name) => format!("identity {identity} ({name})"),
                 None => format!("identity {identity}"),
@@ -100,18 +88,8 @@ pub fn render_text(trace: &Trace) -> String {
     }
     for (i, hop) in trace.hops.iter().enumerate() {
         let _ = writeln!(out);
-        let ifindex = hop
-            .ifindex
-            .map_or(String::new(), |i| format!(" (ifindex {i})"));
-        let _ = writeln!(
-            out,
-            "{}. {}  {}{ifindex}  {}  {}",
-            i + 1,
-            hop.node,
-            hop.device,
-            hop.hook,
-            hop.program
-        );
+        let ifindex = hop.ifindex.map_or(String::new(), |i| format!(" (ifindex {i})"));
+        let _ = writeln!(out, "{}. {}  {}{ifindex}  {}  {}", i + 1, hop.node, hop.device, hop.hook, hop.program);
         for check in &hop.checks {
             let _ = writeln!(out, "   check   {check}");
         }
@@ -119,11 +97,7 @@ pub fn render_text(trace: &Trace) -> String {
             lookup_text(&mut out, lookup, trace.mode);
         }
         let kind = if hop.reason.drop { "drop" } else { "forward" };
-        let _ = writeln!(
-            out,
-            "   verdict {kind} {} ({}): {}",
-            hop.reason.name, hop.reason.code, hop.action
-        );
+        let _ = writeln!(out, "   verdict {kind} {} ({}): {}", hop.reason.name, hop.reason.code, hop.action);
         if let Some(next) = &hop.next {
             let _ = writeln!(out, "   next    {next}");
         }
@@ -135,14 +109,7 @@ pub fn render_text(trace: &Trace) -> String {
 
 pub fn verdict_text(verdict: &Verdict) -> String {
     match verdict {
-        Verdict::Delivered {
-            node,
-            pod,
-            ip,
-            lxc,
-            endpoint,
-            reason,
-        } => format!(
+        Verdict::Delivered { node, pod, ip, lxc, endpoint, reason } => format!(
             "delivered to {} ({ip}) on {node} via {}, endpoint {endpoint} [{}]",
             pod.as_deref().unwrap_or("an unnamed endpoint"),
             lxc.as_deref().unwrap_or("its lxc"),
@@ -151,25 +118,11 @@ pub fn verdict_text(verdict: &Verdict) -> String {
         Verdict::ToStack { node, reason } => {
             format!("passed to {node}'s network stack [{}]", reason.name)
         }
-        Verdict::Dropped {
-            node,
-            program,
-            reason,
-        } => {
-            format!(
-                "dropped on {node} by {program}: {} (reason {})",
-                reason.name, reason.code
-            )
+        Verdict::Dropped { node, program, reason } => {
+            format!("dropped on {node} by {program}: {} (reason {})", reason.name, reason.code)
         }
-        Verdict::LeftCluster {
-            node,
-            tunnel_endpoint,
-            reason,
-        } => {
-            format!(
-                "encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]",
-                reason.name
-            )
+        Verdict::LeftCluster { node, tunnel_endpoint, reason } => {
+            format!("encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]", reason.name)
         }
     }
 }
@@ -197,49 +150,32 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
         matrix.delivered,
         matrix.not_delivered
     );
-    let _ = writeln!(out, "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? beyond this view");
+    let _ = writeln!(
+        out,
+        "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? beyond this view"
+    );
     if matrix.sources.len() < n {
         let _ = writeln!(out, "rows: only the pods on nodes whose maps this view has");
     }
     let _ = writeln!(out);
     let width = n.to_string().len().max(2);
     let name_width = matrix.pods.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let _ = write!(
-        out,
-        "{:>w$}  {:<nw$}  ",
-        "#",
-        "from \\ to",
-        w = width,
-        nw = name_width + 16
-    );
+    let _ = write!(out, "{:>w$}  {:<nw$}  ", "#", "from \\ to", w = width, nw = name_width + 16);
     for j in 0..n {
         let _ = write!(out, "{:>w$}", j + 1, w = width + 1);
     }
     let _ = writeln!(out);
     for &i in &matrix.sources {
         let pod = &matrix.pods[i];
-        let _ = write!(
-            out,
-            "{:>w$}  {:<nw$}  {:<15} ",
-            i + 1,
-            pod.name,
-            pod.ip.to_string(),
-            w = width,
-            nw = name_width
-        );
+        let _ =
+            write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, pod.ip.to_string(), w = width, nw = name_width);
         for j in 0..n {
-            let symbol = matrix
-                .get(i, j)
-                .map_or("-", |p| cell(p.result, p.reason.name));
+            let symbol = matrix.get(i, j).map_or("-", |p| cell(p.result, p.reason.name));
             let _ = write!(out, "{symbol:>w$}", w = width + 1);
         }
         let _ = writeln!(out);
     }
-    let failures: Vec<_> = matrix
-        .pairs
-        .iter()
-        .filter(|p| p.result != "delivered")
-        .collect();
+    let failures: Vec<_> = matrix.pairs.iter().filter(|p| p.result != "delivered").collect();
     if !failures.is_empty() {
         let _ = writeln!(out);
         for pair in failures {
@@ -267,12 +203,7 @@ pub fn render_drift_text(report: &DriftReport) -> String {
         let _ = writeln!(out, "drift: none ({} entries compared)", report.compared);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "drift: {} of {} entries",
-        report.drift.len(),
-        report.compared
-    );
+    let _ = writeln!(out, "drift: {} of {} entries", report.drift.len(), report.compared);
     for d in &report.drift {
         let what = match d.kind {
             DriftKind::Missing => "missing from the kernel".to_string(),

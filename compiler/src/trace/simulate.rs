@@ -8,17 +8,14 @@ use serde::Serialize;
 use super::view::{hex, Datapath, Mode, NodeConfig, PodRef};
 use crate::bpf::{self, Interface, Program, OVERLAY_DEVICE, PROGRAMS};
 use crate::layout::{
-    EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH,
-    IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
+    EndpointInfo, EndpointKey, IpcacheKey, Reason, RemoteEndpointInfo, IDENTITY_HEALTH, IDENTITY_HOST,
+    IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::model::Mac;
 
 /// The program that runs on `interface`, from the build's program table.
 pub fn program(interface: Interface) -> &'static Program {
-    PROGRAMS
-        .iter()
-        .find(|p| p.interface == interface)
-        .expect("every interface kind has its program")
+    PROGRAMS.iter().find(|p| p.interface == interface).expect("every interface kind has its program")
 }
 
 fn hook(program: &Program) -> &'static str {
@@ -82,11 +79,7 @@ pub struct ReasonRef {
 
 impl From<Reason> for ReasonRef {
     fn from(reason: Reason) -> Self {
-        ReasonRef {
-            code: reason.code(),
-            name: reason.name(),
-            drop: reason.is_drop(),
-        }
+        ReasonRef { code: reason.code(), name: reason.name(), drop: reason.is_drop() }
     }
 }
 
@@ -100,20 +93,8 @@ impl ReasonRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LookupValue {
-    Endpoint {
-        endpoint: u16,
-        ifindex: u32,
-        flags: u32,
-        host: bool,
-        mac: String,
-        node_mac: String,
-        identity: u32,
-    },
-    Remote {
-        identity: u32,
-        identity_name: Option<&'static str>,
-        tunnel_endpoint: Option<Ipv4Addr>,
-    },
+    Endpoint { endpoint: u16, ifindex: u32, flags: u32, host: bool, mac: String, node_mac: String, identity: u32 },
+    Remote { identity: u32, identity_name: Option<&'static str>, tunnel_endpoint: Option<Ipv4Addr> },
 }
 
 /// One map lookup a program made.
@@ -251,18 +232,12 @@ pub enum TraceError {
     #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IPv4 address, or a node's name")]
     UnknownSource(String),
     #[error("node {node} sends {dst} through its own stack, not its datapath: only its pod-cidr {cidr} is routed to cilium_host")]
-    NotViaHost {
-        node: String,
-        dst: Ipv4Addr,
-        cidr: String,
-    },
+    NotViaHost { node: String, dst: Ipv4Addr, cidr: String },
     #[error("`{0}` is neither a pod, a node nor an IPv4 address")]
     UnknownDestination(String),
     #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
     NoMaps { sender: String, node: String },
-    #[error(
-        "`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet"
-    )]
+    #[error("`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet")]
     ToItself(String),
     #[error("--port needs --proto tcp or udp")]
     PortWithoutTransport,
@@ -296,9 +271,7 @@ pub fn trace(
     let dst_ip = match (view.find_pod(dst), view.node(dst)) {
         (Some(pod), _) => pod.ip,
         (None, Some(node)) => node.address,
-        (None, None) => dst
-            .parse::<Ipv4Addr>()
-            .map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
+        (None, None) => dst.parse::<Ipv4Addr>().map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
     };
     if port.is_some() && proto == Proto::Icmp {
         return Err(TraceError::PortWithoutTransport);
@@ -310,43 +283,19 @@ pub fn trace(
         if pod.ip == dst_ip {
             return Err(TraceError::ToItself(pod.name.clone()));
         }
-        let packet = Packet {
-            src: pod.ip,
-            dst: dst_ip,
-            proto,
-            port,
-            ttl,
-        };
+        let packet = Packet { src: pod.ip, dst: dst_ip, proto, port, ttl };
         return trace_packet(view, pod, packet);
     }
-    let node = view
-        .node(src)
-        .ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
-    let packet = Packet {
-        src: node.router,
-        dst: dst_ip,
-        proto,
-        port,
-        ttl,
-    };
+    let node = view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
+    let packet = Packet { src: node.router, dst: dst_ip, proto, port, ttl };
     trace_from_node(view, node, packet)
 }
 
 /// Traces `packet` leaving `src`'s eth0.
-pub fn trace_packet(
-    view: &dyn Datapath,
-    src: &PodRef,
-    packet: Packet,
-) -> Result<Trace, TraceError> {
+pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result<Trace, TraceError> {
     check_buildable(view)?;
-    let no_maps = || TraceError::NoMaps {
-        sender: src.name.clone(),
-        node: src.node.clone(),
-    };
-    let node = view
-        .node(&src.node)
-        .filter(|n| view.has_maps(&n.name))
-        .ok_or_else(no_maps)?;
+    let no_maps = || TraceError::NoMaps { sender: src.name.clone(), node: src.node.clone() };
+    let node = view.node(&src.node).filter(|n| view.has_maps(&n.name)).ok_or_else(no_maps)?;
     let mut notes = vec![format!(
         "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
         node.router,
@@ -364,32 +313,25 @@ pub fn trace_packet(
     let verdict = loop {
         match step {
             Step::Done(verdict) => break verdict,
-            Step::Overlay { node, vni, ttl } => {
-                step = from_overlay(view, node, vni, &packet, ttl, &mut hops)
-            }
+            Step::Overlay { node, vni, ttl } => step = from_overlay(view, node, vni, &packet, ttl, &mut hops),
         }
     };
     let loader_fills = |l: &Lookup| match &l.value {
-        Some(LookupValue::Endpoint {
-            host: false,
-            ifindex,
-            mac,
-            node_mac,
-            ..
-        }) => *ifindex == 0 || mac == ZERO_MAC || node_mac == ZERO_MAC,
+        Some(LookupValue::Endpoint { host: false, ifindex, mac, node_mac, .. }) => {
+            *ifindex == 0 || mac == ZERO_MAC || node_mac == ZERO_MAC
+        }
         _ => false,
     };
     if view.mode() == Mode::Offline && hops.iter().flat_map(|h| &h.lookups).any(loader_fills) {
-        notes.push("offline: a zero ifindex or MAC in an entry is filled in by the loader from the interface".to_string());
+        notes.push(
+            "offline: a zero ifindex or MAC in an entry is filled in by the loader from the interface".to_string(),
+        );
     }
     Ok(Trace {
         mode: view.mode(),
         packet,
         src: Source::Pod(src.clone()),
-        dst: Destination {
-            ip: packet.dst,
-            pod: view.pod_by_ip(packet.dst).cloned(),
-        },
+        dst: Destination { ip: packet.dst, pod: view.pod_by_ip(packet.dst).cloned() },
         notes,
         hops,
         verdict,
@@ -398,11 +340,7 @@ pub fn trace_packet(
 
 enum Step<'a> {
     Done(Verdict),
-    Overlay {
-        node: &'a NodeConfig,
-        vni: u32,
-        ttl: u8,
-    },
+    Overlay { node: &'a NodeConfig, vni: u32, ttl: u8 },
 }
 
 fn identity_name(identity: u32) -> Option<&'static str> {
@@ -427,12 +365,7 @@ fn endpoint_value(info: &EndpointInfo) -> LookupValue {
     }
 }
 
-fn lxc_lookup(
-    view: &dyn Datapath,
-    node: &str,
-    ip: Ipv4Addr,
-    purpose: &'static str,
-) -> (Lookup, Option<EndpointInfo>) {
+fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static str) -> (Lookup, Option<EndpointInfo>) {
     let key = EndpointKey::ipv4(ip);
     let found = view.lxc_lookup(node, &key);
     let lookup = Lookup {
@@ -451,16 +384,9 @@ fn lxc_lookup(
     (lookup, found)
 }
 
-fn ipcache_lookup(
-    view: &dyn Datapath,
-    node: &str,
-    ip: Ipv4Addr,
-) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
+fn ipcache_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
     let key = IpcacheKey::ipv4(ip, 32);
-    let found = view
-        .ipcache(node)
-        .and_then(|ipcache| ipcache.lookup(&key))
-        .copied();
+    let found = view.ipcache(node).and_then(|ipcache| ipcache.lookup(&key)).copied();
     let lookup = Lookup {
         map: "cilium_ipcache",
         match_kind: "longest-prefix",
@@ -497,11 +423,7 @@ fn mac_text(mac: Mac, mode: Mode) -> String {
 }
 
 fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
-    let verdict = Verdict::Dropped {
-        node: hop.node.clone(),
-        program: hop.program,
-        reason: reason.into(),
-    };
+    let verdict = Verdict::Dropped { node: hop.node.clone(), program: hop.program, reason: reason.into() };
     hop.reason = reason.into();
     hop.action = why;
     (hop, verdict)
@@ -514,24 +436,14 @@ fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
 
 /// A `cilium_lxc` miss where only a local endpoint could be meant.
 fn no_endpoint(hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Verdict) {
-    dropped(
-        hop,
-        Reason::NoEndpoint,
-        format!("no endpoint on {} has {}", node.name, packet.dst),
-    )
+    dropped(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst))
 }
 
 /// A host entry of `cilium_lxc`: the packet is for the node itself.
 fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'static>) {
     hop.reason = Reason::ToStack.into();
-    hop.action = format!(
-        "TC_ACT_OK: {} is {}'s own address, pass to its network stack",
-        packet.dst, node.name
-    );
-    let verdict = Verdict::ToStack {
-        node: node.name.clone(),
-        reason: hop.reason,
-    };
+    hop.action = format!("TC_ACT_OK: {} is {}'s own address, pass to its network stack", packet.dst, node.name);
+    let verdict = Verdict::ToStack { node: node.name.clone(), reason: hop.reason };
     (hop, Step::Done(verdict))
 }
 
@@ -585,22 +497,14 @@ fn from_container_hop<'a>(
         }
         Some(info) => {
             let (ok, text) = match (info.ifindex, src.ifindex) {
-                (0, _) if mode == Mode::Offline => (
-                    true,
-                    "ifindex 0 in the seed: filled by the loader with the ingress lxc's ifindex"
-                        .to_string(),
-                ),
+                (0, _) if mode == Mode::Offline => {
+                    (true, "ifindex 0 in the seed: filled by the loader with the ingress lxc's ifindex".to_string())
+                }
                 (entry, Some(ingress)) if entry == ingress => {
                     (true, format!("ifindex {entry} = ingress ifindex {ingress}"))
                 }
-                (entry, Some(ingress)) => (
-                    false,
-                    format!("ifindex {entry} != ingress ifindex {ingress}"),
-                ),
-                (entry, None) => (
-                    true,
-                    format!("ifindex {entry} (the ingress ifindex is not known here)"),
-                ),
+                (entry, Some(ingress)) => (false, format!("ifindex {entry} != ingress ifindex {ingress}")),
+                (entry, None) => (true, format!("ifindex {entry} (the ingress ifindex is not known here)")),
             };
             lookup.check = Some(text);
             ok
@@ -616,15 +520,7 @@ fn from_container_hop<'a>(
     hop.lookups.push(lookup);
     match found {
         Some(info) if info.is_host() => to_stack(hop, node, packet),
-        Some(info) => deliver(
-            view,
-            node,
-            packet,
-            packet.ttl,
-            info,
-            Reason::LocalDelivery,
-            hop,
-        ),
+        Some(info) => deliver(view, node, packet, packet.ttl, info, Reason::LocalDelivery, hop),
         None => route(view, node, packet, hop),
     }
 }
@@ -641,21 +537,9 @@ fn deliver<'a>(
 ) -> (Hop, Step<'a>) {
     if ttl <= 1 {
         hop.checks.push(format!("TTL {ttl} <= 1"));
-        return drop_hop(
-            hop,
-            Reason::TtlExceeded,
-            "the TTL would reach zero".to_string(),
-        );
+        return drop_hop(hop, Reason::TtlExceeded, "the TTL would reach zero".to_string());
     }
-    let (hop, verdict) = delivered(
-        view,
-        node,
-        packet,
-        info,
-        reason,
-        Handover::Peer { ttl },
-        hop,
-    );
+    let (hop, verdict) = delivered(view, node, packet, info, reason, Handover::Peer { ttl }, hop);
     (hop, Step::Done(verdict))
 }
 
@@ -685,14 +569,10 @@ fn delivered(
         (ifindex, _) => format!("ifindex {ifindex}"),
     };
     let (ttl, redirect) = match handover {
-        Handover::Peer { ttl } => (
-            format!("TTL {ttl} -> {}", ttl - 1),
-            format!("bpf_redirect_peer({ifindex})"),
-        ),
-        Handover::LxcEgress => (
-            "TTL untouched (the stack routed it)".to_string(),
-            format!("bpf_redirect({ifindex}) to the lxc's egress"),
-        ),
+        Handover::Peer { ttl } => (format!("TTL {ttl} -> {}", ttl - 1), format!("bpf_redirect_peer({ifindex})")),
+        Handover::LxcEgress => {
+            ("TTL untouched (the stack routed it)".to_string(), format!("bpf_redirect({ifindex}) to the lxc's egress"))
+        }
     };
     hop.reason = reason.into();
     hop.action = format!(
@@ -718,27 +598,14 @@ fn delivered(
 }
 
 /// A `cilium_lxc` miss: the ipcache decides between encapsulation and a drop.
-fn route<'a>(
-    view: &'a dyn Datapath,
-    node: &'a NodeConfig,
-    packet: &Packet,
-    mut hop: Hop,
-) -> (Hop, Step<'a>) {
+fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut hop: Hop) -> (Hop, Step<'a>) {
     let (lookup, found) = ipcache_lookup(view, &node.name, packet.dst);
     hop.lookups.push(lookup);
     let Some((key, value)) = found else {
-        return drop_hop(
-            hop,
-            Reason::NoRoute,
-            format!("no cilium_ipcache prefix covers {}", packet.dst),
-        );
+        return drop_hop(hop, Reason::NoRoute, format!("no cilium_ipcache prefix covers {}", packet.dst));
     };
     let Some(remote) = value.tunnel_endpoint() else {
-        return drop_hop(
-            hop,
-            Reason::NoTunnelEndpoint,
-            format!("{} has no tunnel endpoint", prefix_text(&key)),
-        );
+        return drop_hop(hop, Reason::NoTunnelEndpoint, format!("{} has no tunnel endpoint", prefix_text(&key)));
     };
     if remote == node.address {
         return drop_hop(
@@ -757,37 +624,20 @@ fn route<'a>(
         "bpf_skb_set_tunnel_key(remote {remote}, VNI {}, TTL {TUNNEL_TTL}), bpf_redirect({OVERLAY_DEVICE})",
         node.vni
     );
-    match view
-        .node_by_address(remote)
-        .filter(|next| view.has_maps(&next.name))
-    {
+    match view.node_by_address(remote).filter(|next| view.has_maps(&next.name)) {
         Some(next) => {
             hop.next = Some(format!(
                 "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
                 node.overlay, node.overlay_port, next.name, next.address
             ));
-            (
-                hop,
-                Step::Overlay {
-                    node: next,
-                    vni: node.vni,
-                    ttl: packet.ttl,
-                },
-            )
+            (hop, Step::Overlay { node: next, vni: node.vni, ttl: packet.ttl })
         }
         None => {
             hop.next = Some(match view.node_by_address(remote) {
-                Some(next) => format!(
-                    "{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have",
-                    next.name
-                ),
+                Some(next) => format!("{OVERLAY_DEVICE} -> {} {remote}, whose maps this view does not have", next.name),
                 None => format!("{OVERLAY_DEVICE} -> {remote}, which is no node of this view"),
             });
-            let verdict = Verdict::LeftCluster {
-                node: node.name.clone(),
-                tunnel_endpoint: remote,
-                reason: hop.reason,
-            };
+            let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
             (hop, Step::Done(verdict))
         }
     }
@@ -801,26 +651,12 @@ fn from_overlay<'a>(
     ttl: u8,
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
-    let mut hop = new_hop(
-        node,
-        program(Interface::Overlay),
-        OVERLAY_DEVICE.to_string(),
-        None,
-    );
+    let mut hop = new_hop(node, program(Interface::Overlay), OVERLAY_DEVICE.to_string(), None);
     let (hop, step) = if vni != node.vni {
-        hop.checks
-            .push(format!("tunnel id {vni} != VNI {}", node.vni));
-        drop_hop(
-            hop,
-            Reason::WrongVni,
-            format!(
-                "the packet carries VNI {vni}, {} expects {}",
-                node.name, node.vni
-            ),
-        )
+        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.vni));
+        drop_hop(hop, Reason::WrongVni, format!("the packet carries VNI {vni}, {} expects {}", node.name, node.vni))
     } else {
-        hop.checks
-            .push(format!("tunnel id {vni} = VNI {}", node.vni));
+        hop.checks.push(format!("tunnel id {vni} = VNI {}", node.vni));
         let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
         hop.lookups.push(lookup);
         match found {
@@ -838,11 +674,7 @@ fn from_overlay<'a>(
 
 /// A packet the node's stack routes into its pod-cidr: `cil_from_host` on
 /// `cilium_host` egress.
-pub fn trace_from_node(
-    view: &dyn Datapath,
-    node: &NodeConfig,
-    packet: Packet,
-) -> Result<Trace, TraceError> {
+pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -> Result<Trace, TraceError> {
     check_buildable(view)?;
     if !node.pod_cidr.contains(&packet.dst) {
         return Err(TraceError::NotViaHost {
@@ -852,10 +684,7 @@ pub fn trace_from_node(
         });
     }
     if !view.has_maps(&node.name) {
-        return Err(TraceError::NoMaps {
-            sender: format!("node {}", node.name),
-            node: node.name.clone(),
-        });
+        return Err(TraceError::NoMaps { sender: format!("node {}", node.name), node: node.name.clone() });
     }
     let program = program(Interface::Host);
     let device = program.interface.device().unwrap_or_default().to_string();
@@ -863,35 +692,17 @@ pub fn trace_from_node(
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let (hop, verdict) = match found {
-        Some(info) if !info.is_host() => delivered(
-            view,
-            node,
-            &packet,
-            info,
-            Reason::HostDelivery,
-            Handover::LxcEgress,
-            hop,
-        ),
+        Some(info) if !info.is_host() => {
+            delivered(view, node, &packet, info, Reason::HostDelivery, Handover::LxcEgress, hop)
+        }
         _ => no_endpoint(hop, node, &packet),
     };
     Ok(Trace {
         mode: view.mode(),
         packet,
-        src: Source::Node {
-            name: node.name.clone(),
-            address: node.address,
-            router: node.router,
-        },
-        dst: Destination {
-            ip: packet.dst,
-            pod: view.pod_by_ip(packet.dst).cloned(),
-        },
-        notes: vec![format!(
-            "the node's stack routes {} to {} with source {}",
-            node.pod_cidr,
-            hop.device,
-            node.router
-        )],
+        src: Source::Node { name: node.name.clone(), address: node.address, router: node.router },
+        dst: Destination { ip: packet.dst, pod: view.pod_by_ip(packet.dst).cloned() },
+        notes: vec![format!("the node's stack routes {} to {} with source {}", node.pod_cidr, hop.device, node.router)],
         hops: vec![hop],
         verdict,
     })

@@ -49,10 +49,7 @@ const fn label_width(chars: i32) -> i32 {
 }
 
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A larger cluster is drawn in part, so the picture stays readable: the
@@ -110,24 +107,14 @@ struct Canvas {
 }
 
 impl Canvas {
-    fn rect(
-        &mut self,
-        (x, y, w, h): (i32, i32, i32, i32),
-        fill: &str,
-        stroke: &str,
-        stroke_width: i32,
-    ) {
+    fn rect(&mut self, (x, y, w, h): (i32, i32, i32, i32), fill: &str, stroke: &str, stroke_width: i32) {
         let _ = writeln!(
             self.body,
             r#"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"/>"#
         );
     }
     fn text(&mut self, x: i32, y: i32, size: i32, attrs: &str, text: &str) {
-        let _ = writeln!(
-            self.body,
-            r#"<text x="{x}" y="{y}" font-size="{size}"{attrs}>{}</text>"#,
-            esc(text)
-        );
+        let _ = writeln!(self.body, r#"<text x="{x}" y="{y}" font-size="{size}"{attrs}>{}</text>"#, esc(text));
     }
     fn line(&mut self, x1: i32, y1: i32, x2: i32, y2: i32, stroke: &str, width: i32) {
         let _ = writeln!(
@@ -152,28 +139,16 @@ impl Canvas {
 
     /// A numbered circle.
     fn badge(&mut self, x: i32, y: i32, number: usize) {
-        let _ = writeln!(
-            self.body,
-            r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#
-        );
-        self.text(
-            x,
-            y + 4,
-            11,
-            r#" fill="white" font-weight="bold" text-anchor="middle""#,
-            &number.to_string(),
-        );
+        let _ =
+            writeln!(self.body, r#"<circle cx="{x}" cy="{y}" r="10" fill="{PATH}" stroke="white" stroke-width="2"/>"#);
+        self.text(x, y + 4, 11, r#" fill="white" font-weight="bold" text-anchor="middle""#, &number.to_string());
     }
 
     /// A badge at (`x + BADGE_X`, `y`) of the node at `x`, with the program
     /// and its lookups in the label column below it (or above it).
     fn step(&mut self, x: i32, y: i32, number: usize, label: &[String], above: bool) {
         self.badge(x + BADGE_X, y, number);
-        let w = label
-            .iter()
-            .map(|l| label_width(l.chars().count() as i32))
-            .max()
-            .unwrap_or(0);
+        let w = label.iter().map(|l| label_width(l.chars().count() as i32)).max().unwrap_or(0);
         let h = label.len() as i32 * 11 + 5;
         let top = if above { y - 12 - h } else { y + 12 };
         let left = x + LABEL_X;
@@ -182,32 +157,14 @@ impl Canvas {
             r#"<rect x="{left}" y="{top}" width="{w}" height="{h}" rx="3" fill="white" fill-opacity="0.92" stroke="{PATH}" stroke-width="1"/>"#,
         );
         for (i, line) in label.iter().enumerate() {
-            self.text(
-                left + 5,
-                top + 11 + 11 * i as i32,
-                9,
-                &format!(r#" fill="{PATH}""#),
-                line,
-            );
+            self.text(left + 5, top + 11 + 11 * i as i32, 9, &format!(r#" fill="{PATH}""#), line);
         }
     }
 
     fn stop_sign(&mut self, x: i32, y: i32) {
         // A regular octagon of radius 13: offsets 13*cos(22.5°)=12, 13*sin(22.5°)=5.
-        let offsets = [
-            (5, -12),
-            (12, -5),
-            (12, 5),
-            (5, 12),
-            (-5, 12),
-            (-12, 5),
-            (-12, -5),
-            (-5, -12),
-        ];
-        let points: Vec<String> = offsets
-            .iter()
-            .map(|(dx, dy)| format!("{},{}", x + dx, y + dy))
-            .collect();
+        let offsets = [(5, -12), (12, -5), (12, 5), (5, 12), (-5, 12), (-12, 5), (-12, -5), (-5, -12)];
+        let points: Vec<String> = offsets.iter().map(|(dx, dy)| format!("{},{}", x + dx, y + dy)).collect();
         let _ = writeln!(
             self.body,
             r#"<polygon points="{}" fill="{DROP}" stroke="white" stroke-width="2"/>"#,
@@ -220,13 +177,9 @@ impl Canvas {
 
 /// Chooses what to draw: see [`MAX_NODES_DRAWN`] and [`MAX_PODS_DRAWN`].
 fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
-    let on_path =
-        |node: &str| trace.src.node() == node || trace.hops.iter().any(|h| h.node == node);
+    let on_path = |node: &str| trace.src.node() == node || trace.hops.iter().any(|h| h.node == node);
     let all = view.nodes();
-    let nodes: Vec<&NodeConfig> = all
-        .iter()
-        .filter(|n| all.len() <= MAX_NODES_DRAWN || on_path(&n.name))
-        .collect();
+    let nodes: Vec<&NodeConfig> = all.iter().filter(|n| all.len() <= MAX_NODES_DRAWN || on_path(&n.name)).collect();
     let mut rows = Vec::new();
     let mut hidden_pods = Vec::new();
     for node in &nodes {
@@ -235,10 +188,7 @@ fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
             pods.clone()
         } else {
             let sender = |p: &PodRef| matches!(&trace.src, Source::Pod(src) if src.ip == p.ip);
-            pods.iter()
-                .copied()
-                .filter(|p| sender(p) || p.ip == trace.packet.dst)
-                .collect()
+            pods.iter().copied().filter(|p| sender(p) || p.ip == trace.packet.dst).collect()
         };
         hidden_pods.push(pods.len() - shown.len());
         rows.push(shown);
@@ -250,21 +200,13 @@ fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
         .max()
         .unwrap_or(0)
         .max(1) as i32;
-    Layout {
-        hidden_nodes: all.len() - nodes.len(),
-        nodes,
-        rows,
-        hidden_pods,
-        pod_rows,
-    }
+    Layout { hidden_nodes: all.len() - nodes.len(), nodes, rows, hidden_pods, pod_rows }
 }
 
 /// Renders `trace` over the cluster drawing of `view`.
 pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let layout = plan(view, trace);
-    let mut canvas = Canvas {
-        body: String::new(),
-    };
+    let mut canvas = Canvas { body: String::new() };
 
     draw_cluster(trace, &layout, &mut canvas);
     let mut steps = Vec::new();
@@ -277,11 +219,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         canvas.text(MARGIN + 28, y, 11, "", text);
         y += LINE_H + 4;
     }
-    let verdict_colour = if trace.verdict.is_delivered() {
-        DST
-    } else {
-        DROP
-    };
+    let verdict_colour = if trace.verdict.is_delivered() { DST } else { DROP };
     canvas.text(
         MARGIN,
         y + 8,
@@ -292,16 +230,9 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let height = y + 24;
     // Wide enough for the longest step line (11px glyphs are about 6.6px
     // wide) and the result line (13px bold, about 8px).
-    let longest_step = steps
-        .iter()
-        .map(|(_, t)| t.chars().count() as i32)
-        .max()
-        .unwrap_or(0);
+    let longest_step = steps.iter().map(|(_, t)| t.chars().count() as i32).max().unwrap_or(0);
     let result_chars = verdict_text(&trace.verdict).chars().count() as i32 + 8;
-    let width = layout
-        .width()
-        .max(2 * MARGIN + 28 + (longest_step * 66 + 9) / 10)
-        .max(2 * MARGIN + result_chars * 8);
+    let width = layout.width().max(2 * MARGIN + 28 + (longest_step * 66 + 9) / 10).max(2 * MARGIN + result_chars * 8);
 
     let packet = &trace.packet;
     let name = |pod: Option<&PodRef>| pod.map_or(String::new(), |p| format!(" ({})", p.name));
@@ -326,10 +257,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
         out,
         r#"<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{PATH}"/></marker></defs>"#
     );
-    let _ = writeln!(
-        out,
-        r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#
-    );
+    let _ = writeln!(out, r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#);
     let _ = writeln!(
         out,
         r##"<text x="{MARGIN}" y="30" font-size="15" font-weight="bold" fill="#212121">{}</text>"##,
@@ -358,13 +286,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
     for (i, node) in layout.nodes.iter().enumerate() {
         let x = layout.node_x(i);
         canvas.rect((x, TOP, NODE_W, node_h), "#f5f7fa", "#546e7a", 2);
-        canvas.text(
-            x + 14,
-            TOP + 22,
-            14,
-            r##" font-weight="bold" fill="#263238""##,
-            &node.name,
-        );
+        canvas.text(x + 14, TOP + 22, 14, r##" font-weight="bold" fill="#263238""##, &node.name);
         let cidr = format!(" · pod-cidr {}", node.pod_cidr);
         canvas.text(
             x + 14,
@@ -380,25 +302,14 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.ip == pod.ip && src.node == pod.node)
             {
                 (SRC, 3)
-            } else if trace
-                .dst
-                .pod
-                .as_ref()
-                .is_some_and(|d| d.ip == pod.ip && d.node == pod.node)
-            {
+            } else if trace.dst.pod.as_ref().is_some_and(|d| d.ip == pod.ip && d.node == pod.node) {
                 (DST, 3)
             } else {
                 ("#90a4ae", 1)
             };
             canvas.line(x + POD_X + POD_W, cy, x + DEV_X, cy, "#90a4ae", 2);
             canvas.rect((x + POD_X, y, POD_W, POD_H), "white", stroke, width);
-            canvas.text(
-                x + POD_X + 8,
-                y + 18,
-                10,
-                r##" font-weight="bold" fill="#263238""##,
-                &pod.name,
-            );
+            canvas.text(x + POD_X + 8, y + 18, 10, r##" font-weight="bold" fill="#263238""##, &pod.name);
             canvas.text(
                 x + POD_X + 8,
                 y + 34,
@@ -406,35 +317,20 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 r##" fill="#455a64""##,
                 &format!("{} · endpoint {}", pod.ip, pod.endpoint),
             );
-            let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| {
-                format!("ifindex {i}")
-            });
+            let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| format!("ifindex {i}"));
             canvas.device(x + DEV_X, cy - DEV_H / 2, &pod.lxc, &ifindex);
         }
         if layout.hidden_pods[i] > 0 {
             let y = layout.row_y(layout.rows[i].len());
             let more = format!("+ {} more pods, not on this path", layout.hidden_pods[i]);
-            canvas.text(
-                x + POD_X + 8,
-                y + 18,
-                10,
-                r##" fill="#607d8b" font-style="italic""##,
-                &more,
-            );
+            canvas.text(x + POD_X + 8, y + 18, 10, r##" fill="#607d8b" font-style="italic""##, &more);
         }
         let dev_y = layout.dev_y();
         canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.router.to_string());
         let overlay = format!("{} VNI {}", node.overlay, node.vni);
         canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
         // The underlay link of the node.
-        canvas.line(
-            x + DEV_X + DEV_W / 2,
-            dev_y + DEV_H,
-            x + DEV_X + DEV_W / 2,
-            layout.underlay_y(),
-            "#90a4ae",
-            2,
-        );
+        canvas.line(x + DEV_X + DEV_W / 2, dev_y + DEV_H, x + DEV_X + DEV_W / 2, layout.underlay_y(), "#90a4ae", 2);
     }
     let count = layout.nodes.len();
     if count > 0 {
@@ -443,13 +339,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
         let last = layout.node_x(count - 1) + DEV_X + DEV_W / 2;
         canvas.line(MARGIN, y, last.max(first) + 40, y, "#90a4ae", 4);
         let device = layout.nodes.first().map_or("eth0", |n| n.device.as_str());
-        canvas.text(
-            MARGIN,
-            y + 16,
-            10,
-            r##" fill="#607d8b""##,
-            &format!("underlay ({device} of every node)"),
-        );
+        canvas.text(MARGIN, y + 16, 10, r##" fill="#607d8b""##, &format!("underlay ({device} of every node)"));
     }
 }
 
@@ -493,11 +383,7 @@ fn step_text(hop: &Hop) -> String {
             format!("{} {address} ({}) {result}", l.map, l.purpose)
         })
         .collect();
-    let checks = if hop.checks.is_empty() {
-        String::new()
-    } else {
-        format!("{}; ", hop.checks.join("; "))
-    };
+    let checks = if hop.checks.is_empty() { String::new() } else { format!("{}; ", hop.checks.join("; ")) };
     format!(
         "{} {} on {}: {checks}{} => {} ({})",
         hop.node,
@@ -509,12 +395,7 @@ fn step_text(hop: &Hop) -> String {
     )
 }
 
-fn draw_path(
-    trace: &Trace,
-    layout: &Layout,
-    canvas: &mut Canvas,
-    steps: &mut Vec<(usize, String)>,
-) {
+fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Vec<(usize, String)>) {
     let from_container = program(Interface::Lxc).name;
     let from_host = program(Interface::Host).name;
     let Some(src_node) = layout.node_index(trace.src.node()) else {
@@ -558,12 +439,7 @@ fn draw_path(
             Reason::LocalDelivery | Reason::OverlayDelivery => {
                 if let Some(row) = layout.row_of(node, trace.packet.dst) {
                     let cy = layout.row_cy(row);
-                    canvas.arrow(&[
-                        start,
-                        (lane, start_y),
-                        (lane, cy),
-                        (x + DEV_X + DEV_W + 2, cy),
-                    ]);
+                    canvas.arrow(&[start, (lane, start_y), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
                     canvas.arrow(&[(x + DEV_X, cy + 6), (x + POD_X + POD_W + 2, cy + 6)]);
                 }
                 canvas.step(x, start_y, number, &label, above);
@@ -593,24 +469,13 @@ fn draw_path(
                 draw_drop_status(canvas, layout, x, hop);
             }
             Reason::TunnelEncap => {
-                canvas.arrow(&[
-                    start,
-                    (lane, start_y),
-                    (lane, dev_cy),
-                    (x + DEV_X + DEV_W + 2, dev_cy),
-                ]);
+                canvas.arrow(&[start, (lane, start_y), (lane, dev_cy), (x + DEV_X + DEV_W + 2, dev_cy)]);
                 canvas.step(x, start_y, number, &label, above);
                 let from_x = x + DEV_X + DEV_W / 2 - 8;
                 let underlay = layout.underlay_y() - 6;
                 match &trace.verdict {
-                    Verdict::LeftCluster {
-                        tunnel_endpoint, ..
-                    } => {
-                        canvas.arrow(&[
-                            (from_x, layout.dev_y() + DEV_H),
-                            (from_x, underlay),
-                            (from_x + 60, underlay),
-                        ]);
+                    Verdict::LeftCluster { tunnel_endpoint, .. } => {
+                        canvas.arrow(&[(from_x, layout.dev_y() + DEV_H), (from_x, underlay), (from_x + 60, underlay)]);
                         canvas.text(
                             from_x + 66,
                             underlay + 4,
@@ -620,11 +485,7 @@ fn draw_path(
                         );
                     }
                     _ => {
-                        if let Some(next) = trace
-                            .hops
-                            .get(i + 1)
-                            .and_then(|h| layout.node_index(&h.node))
-                        {
+                        if let Some(next) = trace.hops.get(i + 1).and_then(|h| layout.node_index(&h.node)) {
                             let to_x = layout.node_x(next) + DEV_X + DEV_W / 2 - 8;
                             canvas.arrow(&[
                                 (from_x, layout.dev_y() + DEV_H),
@@ -664,23 +525,9 @@ fn draw_path(
 
 /// The red strip at the bottom of the node where the packet died.
 fn draw_drop_status(canvas: &mut Canvas, layout: &Layout, x: i32, hop: &Hop) {
-    let status = format!(
-        "dropped by {}: {} ({})",
-        hop.program, hop.reason.name, hop.reason.code
-    );
+    let status = format!("dropped by {}: {} ({})", hop.program, hop.reason.name, hop.reason.code);
     let sy = layout.status_y();
-    canvas.rect(
-        (x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H),
-        "#ffebee",
-        DROP,
-        2,
-    );
+    canvas.rect((x + POD_X, sy, NODE_W - 2 * POD_X, STATUS_H), "#ffebee", DROP, 2);
     canvas.stop_sign(x + POD_X + 14, sy + STATUS_H / 2);
-    canvas.text(
-        x + POD_X + 32,
-        sy + 16,
-        11,
-        &format!(r#" fill="{DROP}" font-weight="bold""#),
-        &status,
-    );
+    canvas.text(x + POD_X + 32, sy + 16, 11, &format!(r#" fill="{DROP}" font-weight="bold""#), &status);
 }

@@ -114,26 +114,11 @@ impl Snapshot {
     pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let by_ip = pods.iter().enumerate().map(|(i, p)| (p.ip, i)).collect();
-        Snapshot {
-            mode,
-            nodes,
-            pods,
-            by_ip,
-            lxc: BTreeMap::new(),
-            ipcache: BTreeMap::new(),
-            unsupported: None,
-        }
+        Snapshot { mode, nodes, pods, by_ip, lxc: BTreeMap::new(), ipcache: BTreeMap::new(), unsupported: None }
     }
 
-    pub fn set_lxc(
-        &mut self,
-        node: &str,
-        entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>,
-    ) {
-        let map = entries
-            .into_iter()
-            .map(|(k, v)| (k.to_bytes(), v))
-            .collect();
+    pub fn set_lxc(&mut self, node: &str, entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>) {
+        let map = entries.into_iter().map(|(k, v)| (k.to_bytes(), v)).collect();
         self.lxc.insert(node.to_string(), map);
     }
 
@@ -142,10 +127,7 @@ impl Snapshot {
     }
 
     /// One ipcache for every node, as the build emits it.
-    pub fn set_shared_ipcache(
-        &mut self,
-        entries: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>,
-    ) {
+    pub fn set_shared_ipcache(&mut self, entries: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>) {
         let shared = Arc::new(Ipcache::new(entries));
         for node in &self.nodes {
             self.ipcache.insert(node.name.clone(), shared.clone());
@@ -156,11 +138,8 @@ impl Snapshot {
     /// cluster the build refuses (`bpf::check_supported`) gives a view that
     /// every trace refuses with the same message.
     pub fn from_cluster(cluster: &Cluster) -> Self {
-        let mut snapshot = Snapshot::new(
-            Mode::Offline,
-            NodeConfig::all_from_cluster(cluster),
-            PodRef::all_from_cluster(cluster),
-        );
+        let mut snapshot =
+            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(cluster), PodRef::all_from_cluster(cluster));
         snapshot.unsupported = bpf::check_supported(cluster).err();
         for (index, node) in cluster.nodes.iter().enumerate() {
             snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
@@ -188,12 +167,7 @@ impl Snapshot {
             .get(node)
             .into_iter()
             .flatten()
-            .map(|(k, v)| {
-                (
-                    EndpointKey::from_bytes(k).expect("stored keys have the key size"),
-                    *v,
-                )
-            })
+            .map(|(k, v)| (EndpointKey::from_bytes(k).expect("stored keys have the key size"), *v))
             .collect();
         entries.sort_by_key(|(k, _)| k.to_bytes());
         entries

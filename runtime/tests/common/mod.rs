@@ -33,7 +33,8 @@ pub struct LabGuard {
 impl Drop for LabGuard {
     fn drop(&mut self) {
         let state_dir = &self.options.state_dir;
-        let made_anything = lab::LabState::state_file(state_dir, &self.name).exists() || state_dir.join(&self.name).exists();
+        let made_anything =
+            lab::LabState::state_file(state_dir, &self.name).exists() || state_dir.join(&self.name).exists();
         if made_anything {
             if let Err(e) = lab::down(state_dir, &self.name) {
                 eprintln!("lab down {}: {e}", self.name);
@@ -43,7 +44,11 @@ impl Drop for LabGuard {
 }
 
 /// Builds `cluster` and brings it up as lab `name`; the guard takes it down.
-pub fn up_lab(name: &str, options: &LabOptions, cluster: &routec_compiler::model::Cluster) -> (LabGuard, lab::LabState) {
+pub fn up_lab(
+    name: &str,
+    options: &LabOptions,
+    cluster: &routec_compiler::model::Cluster,
+) -> (LabGuard, lab::LabState) {
     let guard = LabGuard { name: name.into(), options: options.clone() };
     let out = options.state_dir.join(name).join("out");
     build(cluster, &out);
@@ -119,9 +124,15 @@ pub fn ping(netns: &str, dst: &str) -> bool {
 /// Sends `payload` over TCP from a socket in `src_netns` to a listener on
 /// `dst_ip:port` in `dst_netns`, which echoes it back reversed; returns what
 /// the client read. Real sockets in threads that entered the namespaces.
-pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr, port: u16, payload: &[u8]) -> Vec<u8> {
-    use std::io::{Read, Write};
+pub fn tcp_exchange(
+    src_netns: &str,
+    dst_netns: &str,
+    dst_ip: std::net::Ipv4Addr,
+    port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     use routec_runtime::{lab::netns_path, netns};
+    use std::io::{Read, Write};
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         let server = scope.spawn(|| {
@@ -139,7 +150,8 @@ pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::Ipv4Addr
         });
         ready_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("listener ready");
         let reply = netns::run_in(Some(&netns_path(src_netns)), || -> std::io::Result<Vec<u8>> {
-            let mut conn = std::net::TcpStream::connect_timeout(&(dst_ip, port).into(), std::time::Duration::from_secs(3))?;
+            let mut conn =
+                std::net::TcpStream::connect_timeout(&(dst_ip, port).into(), std::time::Duration::from_secs(3))?;
             conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
             conn.write_all(payload)?;
             conn.shutdown(std::net::Shutdown::Write)?;

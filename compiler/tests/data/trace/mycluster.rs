@@ -42,31 +42,12 @@ fn pod(
 pub fn mycluster() -> Cluster {
     Cluster {
         name: "mycluster".to_string(),
-        overlay: Overlay {
-            kind: OverlayKind::Vxlan,
-            port: 8472,
-            vni: 0,
-        },
+        overlay: Overlay { kind: OverlayKind::Vxlan, port: 8472, vni: 0 },
         mtu: 1500,
         nodes: vec![
-            node(
-                "mycluster-control-plane",
-                [172, 18, 0, 3],
-                "10.10.0.0/24",
-                [10, 10, 0, 1],
-            ),
-            node(
-                "mycluster-worker",
-                [172, 18, 0, 2],
-                "10.10.2.0/24",
-                [10, 10, 2, 1],
-            ),
-            node(
-                "mycluster-worker2",
-                [172, 18, 0, 4],
-                "10.10.1.0/24",
-                [10, 10, 1, 1],
-            ),
+            node("mycluster-control-plane", [172, 18, 0, 3], "10.10.0.0/24", [10, 10, 0, 1]),
+            node("mycluster-worker", [172, 18, 0, 2], "10.10.2.0/24", [10, 10, 2, 1]),
+            node("mycluster-worker2", [172, 18, 0, 4], "10.10.1.0/24", [10, 10, 1, 1]),
         ],
         pods: vec![
             pod(
@@ -99,16 +80,7 @@ pub fn mycluster() -> Cluster {
                 Some(11),
                 Some(("be:57:3d:54:40:f1", "92:65:df:09:dd:28")),
             ),
-            pod(
-                "networking101/busybox-c8bbbbb84-fmhwc",
-                2,
-                [10, 10, 1, 164],
-                897,
-                3372,
-                "lxc0a97661d8043",
-                None,
-                None,
-            ),
+            pod("networking101/busybox-c8bbbbb84-fmhwc", 2, [10, 10, 1, 164], 897, 3372, "lxc0a97661d8043", None, None),
         ],
     }
 }
