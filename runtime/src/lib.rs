@@ -3,10 +3,14 @@
 //! - [`loader`]: `routec apply/detach/status` for one node (aya 0.14, TCX links).
 //! - [`lab`]: a whole cluster in network namespaces on this machine.
 //! - [`netns`]: the one way code enters a network namespace (a dedicated thread).
+//! - [`lock`]: one writer per node and per lab (`flock`).
+//! - [`bpffs`]: pins go only into a mounted bpf filesystem.
 
+pub mod bpffs;
 pub mod lab;
 pub mod live_trace;
 pub mod loader;
+pub mod lock;
 pub mod netlink;
 pub mod netns;
 

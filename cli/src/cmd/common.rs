@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use routec_compiler::frontend::{self, Analysis};
 use routec_compiler::model::Cluster;
 use routec_compiler::settings::Settings;
-use routec_runtime::{lab, loader};
+use routec_runtime::{lab, loader, lock};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
@@ -105,6 +105,23 @@ pub struct LabStateDirArg {
     /// Where labs keep their state and build output.
     #[arg(long, value_name = "DIR", global = true, default_value = lab::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct WaitArg {
+    /// Fail at once when another routec holds the node's (or lab's) lock, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl WaitArg {
+    pub fn wait(&self) -> lock::Wait {
+        if self.no_wait {
+            lock::Wait::NoWait
+        } else {
+            lock::Wait::Block
+        }
+    }
 }
 
 /// How programs are attached to the tc hooks (both outlive routec).
