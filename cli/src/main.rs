@@ -22,6 +22,8 @@ enum Command {
     Fmt(cmd::fmt::Args),
     /// Generate a large synthetic cluster (for benchmarks and scale tests).
     Gen(cmd::gen::Args),
+    /// Describe a running Cilium cluster as .route files, from kubectl and cilium-dbg JSON.
+    Import(cmd::import::Args),
     /// Compile a cluster into map seeds, eBPF objects and attach plans.
     Build(cmd::build::Args),
     /// Decode cilium_lxc / cilium_ipcache entries as bpftool prints them.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Import(args) => cmd::import::run(args),
         Command::Build(args) => cmd::build::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Apply(args) => cmd::apply::run(args),

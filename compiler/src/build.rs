@@ -336,8 +336,8 @@ fn write_nodes(
 /// The temporary output folder, removed when the build ends: on an error it
 /// holds the partial build; after an exchange, the previous build; after a
 /// plain rename, nothing is left there.
-struct TempDir {
-    path: PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
 }
 
 impl Drop for TempDir {
@@ -347,7 +347,7 @@ impl Drop for TempDir {
 }
 
 /// A sibling of `out` named after it, so that renaming stays on one file system.
-fn sibling(out: &Path, tag: &str) -> PathBuf {
+pub(crate) fn sibling(out: &Path, tag: &str) -> PathBuf {
     let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     out.with_file_name(format!(".{name}.routec-{tag}-{}", std::process::id()))
 }
@@ -665,7 +665,7 @@ fn check_replaceable(out: &Path) -> Result<(), BuildError> {
 /// Moves the finished `temp` to `out`. A previous `out` is swapped with it in
 /// one step (renameat2 RENAME_EXCHANGE) so readers see the old or the new
 /// build, never none; it is then at `temp`.
-fn put_in_place(temp: &Path, out: &Path) -> Result<(), BuildError> {
+pub(crate) fn put_in_place(temp: &Path, out: &Path) -> Result<(), BuildError> {
     if !out.exists() {
         return std::fs::rename(temp, out).map_err(io_error(out));
     }

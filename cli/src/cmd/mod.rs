@@ -9,6 +9,7 @@ pub mod decode;
 pub mod detach;
 pub mod fmt;
 pub mod gen;
+pub mod import;
 pub mod lab;
 pub mod status;
 pub mod trace;

@@ -1,0 +1,116 @@
+//! The `.route` text of an import. Only values that passed the name and
+//! range checks of [`super::kube`] are printed, so no input can put
+//! syntax of its own into a file; the text then goes through `fmt`.
+
+use std::fmt::Write as _;
+
+use super::kube::{AgentEndpoint, EndpointRecord, NodeKind, NodeRecord};
+use super::report::Notes;
+use super::{LxcNaming, Options};
+use crate::model::OverlayKind;
+
+/// Where a pod's lxc name came from.
+#[derive(Debug, Clone, Copy)]
+pub enum LxcSource {
+    Agent,
+    Derived(LxcNaming),
+}
+
+#[derive(Debug)]
+pub struct PodOut<'a> {
+    pub record: &'a EndpointRecord,
+    /// Index of its node among the node records.
+    pub node: usize,
+    pub lxc: String,
+    pub lxc_source: LxcSource,
+    pub agent: Option<&'a AgentEndpoint>,
+}
+
+#[derive(Debug)]
+pub struct NodeOut<'a> {
+    pub node: &'a NodeRecord,
+    pub pods: Vec<PodOut<'a>>,
+}
+
+pub fn cluster_file(name: &str, options: &Options, notes: &mut Notes) -> String {
+    let overlay = options.overlay.as_str();
+    notes.derive("cluster", "overlay", overlay, "--overlay: the inputs do not say");
+    notes.derive("cluster", "mtu", "1500", "the language's default: the inputs do not say");
+    if options.overlay != OverlayKind::None {
+        notes.derive("cluster", "overlay port", "the language's default", "the inputs do not say");
+    }
+    notes.derive("every node", "device", "eth0", "the language's default: the inputs do not name it");
+    format!(
+        "# Imported by `routec import` from the CiliumEndpoints and nodes of a\n\
+         # running cluster. The overlay comes from --overlay; its port, the MTU and\n\
+         # every node's device are the language's defaults.\n\
+         cluster {name} {{\n    overlay {overlay}\n}}\n"
+    )
+}
+
+pub fn node_file(out: &NodeOut, notes: &mut Notes) -> String {
+    let node = out.node;
+    let mut text = format!("# Imported by `routec import`: node {} and the pods Cilium placed on it.\n", node.name);
+    let _ = writeln!(text, "node {} {{", node.name);
+    let _ = writeln!(text, "    address {} # InternalIP", node.address);
+    let _ = writeln!(text, "    pod-cidr {}", node.pod_cidr);
+    match node.router {
+        Some(router) => {
+            let _ = writeln!(text, "    router {router} # CiliumInternalIP (cilium_host)");
+        }
+        None => {
+            let why = match node.kind {
+                NodeKind::CiliumNode => "its CiliumNode has no IPv4 CiliumInternalIP",
+                NodeKind::Node => "a Node object carries no CiliumInternalIP",
+            };
+            let _ = writeln!(text, "    # router: the language's default, the first usable address of pod-cidr");
+            let _ = writeln!(text, "    # ({why})");
+            notes.derive(&node.name, "router", "the first usable address of pod-cidr", why);
+        }
+    }
+    text.push_str("}\n");
+    for pod in &out.pods {
+        text.push('\n');
+        pod_block(&mut text, &node.name, pod, notes);
+    }
+    text
+}
+
+fn pod_block(text: &mut String, node: &str, pod: &PodOut, notes: &mut Notes) {
+    let ep = pod.record;
+    let _ = writeln!(text, "pod {} on {node} {{", ep.pod);
+    let _ = writeln!(text, "    ip {}", ep.ip);
+    let _ = writeln!(text, "    endpoint {}", ep.id);
+    let _ = writeln!(text, "    identity {}", ep.identity);
+    let comment = match pod.lxc_source {
+        LxcSource::Agent => "from the agent's endpoint list".to_string(),
+        LxcSource::Derived(naming) => format!("derived from {} as Cilium names it", naming.field()),
+    };
+    let _ = writeln!(text, "    lxc {} # {comment}", pod.lxc);
+    let ifindex = pod.agent.and_then(|a| a.ifindex);
+    let mac = pod.agent.and_then(|a| a.mac);
+    let node_mac = pod.agent.and_then(|a| a.host_mac);
+    if let Some(ifindex) = ifindex {
+        let _ = writeln!(text, "    ifindex {ifindex}");
+    }
+    if let Some(mac) = mac {
+        let _ = writeln!(text, "    mac {mac}");
+    }
+    if let Some(node_mac) = node_mac {
+        let _ = writeln!(text, "    node-mac {node_mac}");
+    }
+    let missing: Vec<&str> = [("ifindex", ifindex.is_none()), ("mac", mac.is_none()), ("node-mac", node_mac.is_none())]
+        .into_iter()
+        .filter_map(|(field, missing)| missing.then_some(field))
+        .collect();
+    if !missing.is_empty() {
+        let fields = missing.join(", ");
+        let _ = writeln!(text, "    # {fields}: discovered when the datapath loads");
+        let why = match pod.agent {
+            Some(_) => "the agent's endpoint list gives none".to_string(),
+            None => format!("no agent endpoint list for node {node}"),
+        };
+        notes.derive(&ep.pod, &fields, "discovered when the datapath loads", why);
+    }
+    text.push_str("}\n");
+}
