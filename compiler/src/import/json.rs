@@ -9,8 +9,9 @@ use serde_json::Value;
 pub struct Problem {
     /// The input file as given.
     pub file: String,
-    /// The JSON path (`items[2].status.id`), empty for the whole document.
-    pub path: String,
+    /// The JSON path (`items[2].status.id`), empty for the whole document;
+    /// `None` for a problem that is not at one place (a flag, a relation).
+    pub path: Option<String>,
     /// The Kubernetes object or agent endpoint it belongs to, when known.
     pub object: Option<String>,
     /// Reads after the path: `is missing`, `is not a string`, ...
@@ -19,8 +20,11 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = if self.path.is_empty() { "the document" } else { &self.path };
-        write!(f, "{}: {path} {}", self.file, self.message)?;
+        match self.path.as_deref() {
+            None => write!(f, "{}: {}", self.file, self.message)?,
+            Some("") => write!(f, "{}: the document {}", self.file, self.message)?,
+            Some(path) => write!(f, "{}: {path} {}", self.file, self.message)?,
+        }
         if let Some(object) = &self.object {
             write!(f, " ({object})")?;
         }
@@ -40,7 +44,12 @@ impl PathError {
         PathError { path: path.to_string(), message: message.into() }
     }
     pub fn in_file(self, file: &str, object: Option<&str>) -> Problem {
-        Problem { file: file.to_string(), path: self.path, object: object.map(str::to_string), message: self.message }
+        Problem {
+            file: file.to_string(),
+            path: Some(self.path),
+            object: object.map(str::to_string),
+            message: self.message,
+        }
     }
 }
 
@@ -146,7 +155,7 @@ impl<'a> At<'a> {
 pub fn parse(file: &str, text: &str) -> std::result::Result<Value, Problem> {
     serde_json::from_str(text).map_err(|e| Problem {
         file: file.to_string(),
-        path: String::new(),
+        path: Some(String::new()),
         object: None,
         message: format!("is not JSON: {e}"),
     })

@@ -206,15 +206,15 @@ fn collect<T>(results: Vec<Result<T, (PathError, Option<String>)>>, file: &str, 
 
 fn flag_problem(agent: &AgentInput, message: String) -> Problem {
     Problem {
-        file: agent.input.name.to_string(),
-        path: String::new(),
+        file: format!("--agent-endpoints {}={}", agent.node, agent.input.name),
+        path: None,
         object: None,
-        message: format!("(--agent-endpoints {}={}): {message}", agent.node, agent.input.name),
+        message,
     }
 }
 
 fn pair_problem(file: &str, path: &str, object: &str, message: String) -> Problem {
-    Problem { file: file.to_string(), path: path.to_string(), object: Some(object.to_string()), message }
+    Problem { file: file.to_string(), path: Some(path.to_string()), object: Some(object.to_string()), message }
 }
 
 fn check_nodes(nodes: &[NodeRecord], file: &str, problems: &mut Vec<Problem>) {
@@ -367,7 +367,7 @@ fn cluster_name(
         if let Err(e) = check_subdomain(name) {
             problems.push(Problem {
                 file: "--cluster-name".into(),
-                path: String::new(),
+                path: None,
                 object: None,
                 message: format!("`{name}` is not a cluster name routec accepts: {e}"),
             });
@@ -379,9 +379,11 @@ fn cluster_name(
     let Some((first, (name, path))) = named.next() else {
         problems.push(Problem {
             file: file.to_string(),
-            path: String::new(),
+            path: None,
             object: None,
-            message: format!("names no cluster (no endpoint identity has the `{label}` label): pass --cluster-name"),
+            message: format!(
+                "no endpoint's identity has the `{label}` label that names the cluster: pass --cluster-name"
+            ),
         });
         return None;
     };
