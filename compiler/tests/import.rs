@@ -136,9 +136,7 @@ fn the_import_agrees_with_examples_mycluster() {
         if on_worker {
             assert_eq!(pod.lxc, other.lxc, "{}", pod.name);
         }
-        for (declared, expected) in [(pod.ifindex.map(u64::from), other.ifindex.map(u64::from))] {
-            assert!(declared.is_none() || declared == expected, "{}", pod.name);
-        }
+        assert!(pod.ifindex.is_none() || pod.ifindex == other.ifindex, "{}", pod.name);
         assert!(pod.mac.is_none() || pod.mac == other.mac, "{}", pod.name);
         assert!(pod.node_mac.is_none() || pod.node_mac == other.node_mac, "{}", pod.name);
         assert_eq!(on_worker, pod.ifindex.is_some(), "{}: ifindex from the agent list only", pod.name);
@@ -265,6 +263,27 @@ fn two_endpoints_with_one_ip_are_an_error() {
     assert_eq!(
         found,
         ["ciliumendpoints.json: items[3].status.networking.addressing[0].ipv4 10.10.1.164 is also the address of networking101/busybox-c8bbbbb84-fmhwc (items[0].status.networking.addressing[0].ipv4) (CiliumEndpoint networking101/netshoot-7d996d7884-gcxrm)"]
+    );
+}
+
+#[test]
+fn two_endpoints_with_one_id_on_a_node_are_an_error() {
+    let mut texts = Texts::seed();
+    texts.agents.clear();
+    texts.endpoints = edit(&texts.endpoints, "/items/1/status/id", |id| *id = json!(1587));
+    assert_eq!(
+        problems(texts.run(&Options::default())),
+        ["ciliumendpoints.json: items[2].status.id 1587 is also the endpoint id of networking101/busybox-c8bbbbb84-t6ggh on node mycluster-worker (CiliumEndpoint networking101/netshoot-7d996d7884-fwt8z)"]
+    );
+}
+
+#[test]
+fn an_agent_endpoint_without_an_interface_name_is_an_error() {
+    let mut texts = Texts::seed();
+    texts.agents[0].1 = remove(&texts.agents[0].1, "/3/status/networking", "interface-name");
+    assert_eq!(
+        problems(texts.run(&Options::default())),
+        ["endpoints-mycluster-worker.json: [3].status.networking.interface-name is missing: it is the lxc name of networking101/netshoot-7d996d7884-fwt8z (endpoint 1587)"]
     );
 }
 

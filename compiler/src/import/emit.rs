@@ -8,6 +8,7 @@ use super::kube::{AgentEndpoint, EndpointRecord, NodeKind, NodeRecord};
 use super::report::Notes;
 use super::{LxcNaming, Options};
 use crate::model::OverlayKind;
+use crate::validate::{DEFAULT_GENEVE_PORT, DEFAULT_MTU, DEFAULT_VXLAN_PORT};
 
 /// Where a pod's lxc name came from.
 #[derive(Debug, Clone, Copy)]
@@ -35,9 +36,14 @@ pub struct NodeOut<'a> {
 pub fn cluster_file(name: &str, options: &Options, notes: &mut Notes) -> String {
     let overlay = options.overlay.as_str();
     notes.derive("cluster", "overlay", overlay, "--overlay: the inputs do not say");
-    notes.derive("cluster", "mtu", "1500", "the language's default: the inputs do not say");
-    if options.overlay != OverlayKind::None {
-        notes.derive("cluster", "overlay port", "the language's default", "the inputs do not say");
+    notes.derive("cluster", "mtu", DEFAULT_MTU.to_string(), "the language's default: the inputs do not say");
+    let port = match options.overlay {
+        OverlayKind::Vxlan => Some(DEFAULT_VXLAN_PORT),
+        OverlayKind::Geneve => Some(DEFAULT_GENEVE_PORT),
+        OverlayKind::None => None,
+    };
+    if let Some(port) = port {
+        notes.derive("cluster", "overlay port", port.to_string(), "the language's default: the inputs do not say");
     }
     notes.derive("every node", "device", "eth0", "the language's default: the inputs do not name it");
     format!(
@@ -87,6 +93,11 @@ fn pod_block(text: &mut String, node: &str, pod: &PodOut, notes: &mut Notes) {
         LxcSource::Derived(naming) => format!("derived from {} as Cilium names it", naming.field()),
     };
     let _ = writeln!(text, "    lxc {} # {comment}", pod.lxc);
+    if let LxcSource::Derived(naming) = pod.lxc_source {
+        let id = naming.id_of(ep).unwrap_or_default();
+        let from = format!("sha256 of {} `{id}`, as {} name lxcs", naming.field(), naming.releases());
+        notes.derive(&ep.pod, "lxc", &pod.lxc, from);
+    }
     let ifindex = pod.agent.and_then(|a| a.ifindex);
     let mac = pod.agent.and_then(|a| a.mac);
     let node_mac = pod.agent.and_then(|a| a.host_mac);

@@ -108,7 +108,7 @@ fn read_node(obj: &At, notes: &mut Notes) -> Result<NodeRecord> {
                 }
             }
             other => {
-                let (_, ip) = parse_address(&ip_at)?;
+                let ip = parse_address(&ip_at)?;
                 notes.skip(
                     &ip_at.path,
                     &object,
@@ -205,8 +205,8 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
     };
     let node_at = networking.field("node")?;
     let node_ip = match parse_address(&node_at)? {
-        (_, std::net::IpAddr::V4(v4)) => v4,
-        (_, std::net::IpAddr::V6(v6)) => {
+        std::net::IpAddr::V4(v4) => v4,
+        std::net::IpAddr::V6(v6) => {
             return Err(node_at.error(format!("is {v6}: the language's node addresses are IPv4 only for now")))
         }
     };
@@ -282,7 +282,7 @@ fn read_agent_endpoint(item: &At, notes: &mut Notes) -> Result<Option<AgentEndpo
     if let Some(addressing) = networking.opt("addressing")? {
         for pair in addressing.items()? {
             if let Some(v4) = pair.opt("ipv4")? {
-                if let (_, std::net::IpAddr::V4(ip)) = parse_address(&v4)? {
+                if let std::net::IpAddr::V4(ip) = parse_address(&v4)? {
                     ipv4 = Some(ip);
                 }
             }

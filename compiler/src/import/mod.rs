@@ -79,6 +79,13 @@ impl LxcNaming {
             LxcNaming::ContainerId => "container-id",
         }
     }
+    /// The id of `endpoint` that this naming hashes, when it has one.
+    fn id_of(self, endpoint: &EndpointRecord) -> Option<&str> {
+        match self {
+            LxcNaming::CniAttachmentId => endpoint.cni_attachment_id.as_deref(),
+            LxcNaming::ContainerId => endpoint.container_id.as_deref(),
+        }
+    }
     fn releases(self) -> &'static str {
         match self {
             LxcNaming::CniAttachmentId => "Cilium 1.15 and later",
@@ -308,18 +315,15 @@ fn match_agents<'a>(
                     continue;
                 }
                 let Some(lxc) = &agent.interface_name else {
-                    let message = format!("{}.status.networking.interface-name is missing", agent.path);
-                    problems.push(pair_problem(agent_file, &agent.path, &format!("endpoint {}", ep.id), message));
+                    let path = format!("{}.status.networking.interface-name", agent.path);
+                    let message = format!("is missing: it is the lxc name of {}", ep.pod);
+                    problems.push(pair_problem(agent_file, &path, &format!("endpoint {}", ep.id), message));
                     continue;
                 };
                 ((lxc.clone(), LxcSource::Agent), Some(agent))
             }
             None => {
-                let id = match naming {
-                    LxcNaming::CniAttachmentId => &ep.cni_attachment_id,
-                    LxcNaming::ContainerId => &ep.container_id,
-                };
-                let Some(id) = id else {
+                let Some(id) = naming.id_of(ep) else {
                     let other = match naming {
                         LxcNaming::CniAttachmentId => "container-id (Cilium before 1.15)",
                         LxcNaming::ContainerId => "cni-attachment-id (Cilium 1.15 and later)",
@@ -332,14 +336,7 @@ fn match_agents<'a>(
                     problems.push(pair_problem(file, &path, &object, message));
                     continue;
                 };
-                let lxc = cilium_lxc_name(id);
-                notes.derive(
-                    &ep.pod,
-                    "lxc",
-                    &lxc,
-                    format!("sha256 of {} `{id}`, as {} name lxcs", naming.field(), naming.releases()),
-                );
-                ((lxc, LxcSource::Derived(naming)), None)
+                ((cilium_lxc_name(id), LxcSource::Derived(naming)), None)
             }
         };
         pods.push(PodOut { record: ep, node, lxc: lxc.0, lxc_source: lxc.1, agent });
