@@ -10,5 +10,6 @@ pub mod detach;
 pub mod fmt;
 pub mod gen;
 pub mod lab;
+pub mod lsp;
 pub mod status;
 pub mod trace;
