@@ -182,6 +182,10 @@ impl Workspace {
     /// Validation of the current files, computed once per change.
     pub fn analysis(&mut self) -> &Analysis {
         self.analysis.get_or_insert_with(|| {
+            if self.documents.is_empty() {
+                // No file yet: nothing to check (`check` refuses an input without files).
+                return Analysis::default();
+            }
             let syntax = self.documents.iter().flat_map(|d| d.syntax.iter().cloned()).collect();
             let (diagnostics, cluster) = frontend::validate_parsed(&self.trees, syntax);
             Analysis { diagnostics, cluster }

@@ -466,3 +466,14 @@ fn an_invalid_routec_toml_is_reported_on_it() {
     });
     assert!(client.diagnostics_of(&settings).is_empty());
 }
+
+#[test]
+fn an_empty_folder_is_an_empty_cluster_until_a_file_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.route");
+    let mut client = Client::start(dir.path(), false);
+    client.sync();
+    assert!(client.publishes.is_empty(), "nothing to report: {:?}", client.publishes);
+    client.open(&path, "node n {\n}\n");
+    assert_eq!(codes(&client.diagnostics_of(&path)), ["E0013", "E0004", "E0004", "W0102"]);
+}
