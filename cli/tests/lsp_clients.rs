@@ -38,10 +38,8 @@ fn python() -> PathBuf {
 #[test]
 fn pytest_lsp_suite() {
     let python = python();
-    let has_pytest_lsp = Command::new(&python)
-        .args(["-c", "import pytest_lsp"])
-        .output()
-        .is_ok_and(|out| out.status.success());
+    let has_pytest_lsp =
+        Command::new(&python).args(["-c", "import pytest_lsp"]).output().is_ok_and(|out| out.status.success());
     if !available(&format!("pytest-lsp for {}", python.display()), has_pytest_lsp) {
         return;
     }
@@ -77,12 +75,20 @@ fn neovim_smoke() {
         .expect("nvim runs");
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "Neovim smoke test failed:\n{report}");
-    for step in ["ok: diagnostic E0002", "ok: applied Replace `adress` with `address`", "ok: diagnostics cleared", "ok: formatted"] {
+    for step in [
+        "ok: diagnostic E0002",
+        "ok: applied Replace `adress` with `address`",
+        "ok: diagnostics cleared",
+        "ok: formatted",
+    ] {
         assert!(report.contains(step), "{step} missing:\n{report}");
     }
     // Nothing but the buffer changed: the file on disk is the example's.
     let on_disk = std::fs::read_to_string(root.join("nodes/edge-a.route")).unwrap();
-    assert_eq!(on_disk, std::fs::read_to_string(workspace_root().join("examples/multi-file/nodes/edge-a.route")).unwrap());
+    assert_eq!(
+        on_disk,
+        std::fs::read_to_string(workspace_root().join("examples/multi-file/nodes/edge-a.route")).unwrap()
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -33,8 +33,35 @@ pub fn run(connection: Connection) -> Result<(), Failure> {
     };
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
     let workspace = Workspace::load(root(&params).as_deref());
+    if can_watch_files(&params) {
+        watch_files(&connection)?;
+    }
     let mut server = Server { connection: &connection, workspace, encoding, published: HashMap::new(), stale: true };
     server.main_loop()
+}
+
+fn can_watch_files(params: &InitializeParams) -> bool {
+    let watch = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref());
+    watch.and_then(|w| w.dynamic_registration).unwrap_or(false)
+}
+
+/// Asks the client to report `.route` files and `routec.toml` changed on
+/// disk (by git, by another program), so closed files stay current.
+fn watch_files(connection: &Connection) -> Result<(), Failure> {
+    let watchers = ["**/*.route", "**/routec.toml"]
+        .map(|glob| FileSystemWatcher { glob_pattern: GlobPattern::String(glob.into()), kind: None })
+        .to_vec();
+    let options = DidChangeWatchedFilesRegistrationOptions { watchers };
+    let registration = Registration {
+        id: "routec-watch".into(),
+        method: notif::DidChangeWatchedFiles::METHOD.into(),
+        register_options: Some(serde_json::to_value(options)?),
+    };
+    let params = RegistrationParams { registrations: vec![registration] };
+    // The answer carries nothing; the main loop ignores responses.
+    let request = Request::new("routec-watch".to_string().into(), req::RegisterCapability::METHOD.into(), params);
+    connection.sender.send(Message::Request(request))?;
+    Ok(())
 }
 
 /// The workspace folder: the first one the client names, else its root URI.
@@ -172,7 +199,9 @@ impl Server<'_> {
         match notification.method.as_str() {
             notif::DidOpenTextDocument::METHOD => {
                 if let Ok(params) = cast::<DidOpenTextDocumentParams>(notification.params) {
-                    if let Some(path) = convert::path(&params.text_document.uri) {
+                    // Only `.route` files are the cluster (an editor may attach more).
+                    let path = convert::path(&params.text_document.uri).filter(|p| is_route_file(p));
+                    if let Some(path) = path {
                         self.workspace.open(&path, params.text_document.text);
                         self.stale = true;
                     }
@@ -213,7 +242,7 @@ impl Server<'_> {
         let Some(path) = path else { return };
         if Some(&path) == self.workspace.settings_path().as_ref() {
             self.workspace.reload_settings();
-        } else if path.extension().is_some_and(|x| x == "route") {
+        } else if is_route_file(&path) {
             self.workspace.disk_changed(&path);
         }
         self.stale = true;
@@ -470,6 +499,10 @@ impl Server<'_> {
             .collect();
         Ok(Some(actions))
     }
+}
+
+fn is_route_file(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|x| x == "route")
 }
 
 fn symbol_kind(kind: Kind) -> SymbolKind {

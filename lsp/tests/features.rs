@@ -477,3 +477,23 @@ fn an_empty_folder_is_an_empty_cluster_until_a_file_is_opened() {
     client.open(&path, "node n {\n}\n");
     assert_eq!(codes(&client.diagnostics_of(&path)), ["E0013", "E0004", "E0004", "W0102"]);
 }
+
+#[test]
+fn files_changed_on_disk_are_read_again_when_the_client_says_so() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let c = root.join("nodes/edge-c.route");
+    let mut client = Client::start(root, false);
+    assert!(client.diagnostics_of(&c).is_empty());
+    std::fs::write(&c, read(&c).replace("endpoint 301", "endpoint 0")).unwrap();
+    let changed = |client: &mut Client, typ| {
+        client.notify::<notif::DidChangeWatchedFiles>(DidChangeWatchedFilesParams {
+            changes: vec![FileEvent { uri: uri(&c), typ }],
+        })
+    };
+    changed(&mut client, FileChangeType::CHANGED);
+    assert_eq!(codes(&client.diagnostics_of(&c)), ["E0011"]);
+    std::fs::remove_file(&c).unwrap();
+    changed(&mut client, FileChangeType::DELETED);
+    assert!(client.diagnostics_of(&c).is_empty(), "a deleted file's diagnostics are cleared");
+}

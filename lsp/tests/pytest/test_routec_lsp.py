@@ -20,6 +20,14 @@ async def client(lsp_client: LanguageClient):
     root = pathlib.Path(tempfile.mkdtemp()) / "multi-file"
     shutil.copytree(EXAMPLE, root)
     lsp_client.root = root
+
+    # VS Code's capabilities offer dynamic registration, so the server asks
+    # to watch files; accept as VS Code does.
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        assert [r.method for r in params.registrations] == [types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+        return None
+
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=pytest_lsp.client_capabilities("visual-studio-code"),
