@@ -497,3 +497,42 @@ fn files_changed_on_disk_are_read_again_when_the_client_says_so() {
     changed(&mut client, FileChangeType::DELETED);
     assert!(client.diagnostics_of(&c).is_empty(), "a deleted file's diagnostics are cleared");
 }
+
+#[test]
+fn incremental_edits_after_non_ascii_land_where_the_editor_put_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.route");
+    let text = "cluster c {\n    mtu 1500 # Größe 🚀\n}\n";
+    std::fs::write(&path, text).unwrap();
+    let mut client = Client::start(dir.path(), false);
+    client.open(&path, text);
+    // The end of line 1 in UTF-16 units: `    mtu 1500 # Größe ` is 21, the rocket 2.
+    let end_of_line = Position::new(1, 23);
+    client.edit(&path, 2, Range::new(end_of_line, end_of_line), "\n    mtux 9000");
+    let diagnostics = client.diagnostics_of(&path);
+    let unknown: Vec<&Diagnostic> = diagnostics.iter().filter(|d| code(d) == "E0002").collect();
+    assert_eq!(unknown.len(), 1, "{diagnostics:?}");
+    assert_eq!(unknown[0].range, Range::new(Position::new(2, 4), Position::new(2, 8)));
+    assert!(unknown[0].message.contains("did you mean `mtu`?"), "{}", unknown[0].message);
+}
+
+#[test]
+fn hover_on_a_pod_says_why_bytes_are_missing_while_the_cluster_has_errors() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let a = root.join("nodes/edge-a.route");
+    let text = read(&a).replace("endpoint 101", "endpoint 0");
+    let mut client = Client::start(root, false);
+    client.open(&a, &text);
+    let params = HoverParams {
+        text_document_position_params: Client::position(&a, find(&text, "shop/cart", 0, 1)),
+        work_done_progress_params: Default::default(),
+    };
+    let Some(Hover { contents: HoverContents::Markup(hover), .. }) =
+        client.request::<req::HoverRequest>(params).unwrap()
+    else {
+        panic!("no hover")
+    };
+    assert!(hover.value.contains("The cluster has errors"), "{}", hover.value);
+    assert!(!hover.value.contains("key hex"), "{}", hover.value);
+}
