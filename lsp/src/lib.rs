@@ -8,13 +8,13 @@ mod context;
 mod convert;
 mod features;
 mod hover;
-pub mod line_index;
+mod line_index;
 mod names;
 mod reference;
 mod server;
-pub mod workspace;
+mod workspace;
 
-pub use server::{capabilities, run};
+pub use server::run;
 
 /// Serves an editor over stdin and stdout until it exits.
 pub fn run_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -71,7 +71,7 @@ fn root(params: &InitializeParams) -> Option<PathBuf> {
     folder.or(params.root_uri.as_ref()).and_then(convert::path)
 }
 
-pub fn capabilities(encoding: Encoding) -> ServerCapabilities {
+fn capabilities(encoding: Encoding) -> ServerCapabilities {
     ServerCapabilities {
         position_encoding: Some(encoding.kind()),
         text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {

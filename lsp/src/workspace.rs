@@ -64,10 +64,6 @@ impl Workspace {
         workspace
     }
 
-    pub fn root(&self) -> Option<&Path> {
-        self.root.as_deref()
-    }
-
     /// Reads `routec.toml` again (after it changed).
     pub fn reload_settings(&mut self) {
         self.settings_error =
