@@ -13,7 +13,9 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lsp_types::{Diagnostic, NumberOrString, Position, Range};
+use routec_compiler::frontend;
 use routec_compiler::gen::{generate_string, GenOptions};
+use routec_compiler::syntax::parse;
 
 use common::Client;
 
@@ -63,6 +65,22 @@ fn split_cluster(c: &mut Criterion) {
         first.get_or_insert(path);
     }
     keystrokes(c, "5000 files, 150000 pods (2 keystrokes)", dir.path(), &first.unwrap());
+
+    // The floor under it: validating the kept parses once, no server.
+    let mut syntax = Vec::new();
+    let trees: Vec<_> = frontend::route_files(dir.path())
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(id, path)| parse(id, &std::fs::read_to_string(path).unwrap(), &mut syntax))
+        .collect();
+    assert!(syntax.is_empty());
+    let mut group = c.benchmark_group("keystroke-to-diagnostics");
+    group.sample_size(10);
+    group.bench_function("5000 files, 150000 pods: validation alone (1 keystroke's worth)", |b| {
+        b.iter(|| frontend::validate_parsed(&trees, Vec::new()))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, mycluster, split_cluster);
