@@ -38,6 +38,8 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Explain, hop by hop, how a packet from one pod reaches another.
     Trace(cmd::trace::Args),
+    /// Serve editors over stdio: diagnostics, hover, rename, quick fixes, formatting.
+    Lsp(cmd::lsp::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Lsp(args) => cmd::lsp::run(args),
     }
 }
 

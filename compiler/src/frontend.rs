@@ -198,11 +198,23 @@ pub fn analyze_sources(sources: Sources, settings: Settings) -> Analysis {
     let mut diagnostics = Vec::new();
     let files: Vec<syntax::ast::File> =
         sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
-    let cluster = validate::validate(&files, &mut diagnostics);
+    let (diagnostics, cluster) = validate_parsed(&files, diagnostics);
+    Analysis { sources, diagnostics, cluster, settings }
+}
+
+/// Validates files parsed already (file `i` parsed as `FileId` `i`), after
+/// their syntax diagnostics: the diagnostics sorted as [`Analysis`] keeps
+/// them, and the cluster when there is no error. The language server keeps
+/// each file's parse and calls this on every change.
+pub fn validate_parsed(
+    files: &[syntax::ast::File],
+    mut diagnostics: Vec<Diagnostic>,
+) -> (Vec<Diagnostic>, Option<model::Cluster>) {
+    let cluster = validate::validate(files, &mut diagnostics);
     diagnostics.sort_by_key(|d| {
         let span = d.primary_span();
         (span.file, span.start, span.end, d.code)
     });
     let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { cluster };
-    Analysis { sources, diagnostics, cluster, settings }
+    (diagnostics, cluster)
 }

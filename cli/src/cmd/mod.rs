@@ -11,5 +11,6 @@ pub mod fmt;
 pub mod gen;
 pub mod import;
 pub mod lab;
+pub mod lsp;
 pub mod status;
 pub mod trace;
