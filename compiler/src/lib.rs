@@ -3,13 +3,12 @@
 
 pub mod bpf;
 pub mod build;
+pub mod cilium_import;
 pub mod decode;
 pub mod diagnostics;
 pub mod fmt;
 pub mod frontend;
 pub mod gen;
-// `import` is a keyword: the module is `r#import` (folder `import/`).
-pub mod r#import;
 pub mod layout;
 pub mod model;
 pub mod seeds;

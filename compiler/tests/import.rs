@@ -9,9 +9,11 @@ mod import_support;
 use build_support::{hex, reference_cluster, vectors};
 use import_support::*;
 use routec_compiler::build::{build, BuildOptions, ClangChoice};
+use routec_compiler::cilium_import::{
+    cilium_lxc_name, write, Import, ImportError, LxcNaming, Options, WriteError, MARKER,
+};
 use routec_compiler::frontend::analyze_path;
 use routec_compiler::model::{Cluster, OverlayKind};
-use routec_compiler::r#import::{cilium_lxc_name, write, Import, ImportError, LxcNaming, Options, WriteError, MARKER};
 use routec_compiler::seeds::parse_seed;
 use serde_json::json;
 

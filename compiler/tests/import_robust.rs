@@ -7,7 +7,7 @@ mod import_support;
 
 use import_support::Texts;
 use proptest::prelude::*;
-use routec_compiler::r#import::{ImportError, Options};
+use routec_compiler::cilium_import::{ImportError, Options};
 use serde_json::{json, Value};
 
 /// Every JSON pointer in `value`, in document order.

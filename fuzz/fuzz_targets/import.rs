@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use routec_compiler::r#import::{import, AgentInput, Input, Inputs, Options};
+use routec_compiler::cilium_import::{import, AgentInput, Input, Inputs, Options};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use routec_compiler::cilium_import::{self as import, AgentInput, ImportError, Input, Inputs, LxcNaming, Options};
 use routec_compiler::model::OverlayKind;
-use routec_compiler::r#import::{self, AgentInput, ImportError, Input, Inputs, LxcNaming, Options};
 
 use super::common::{self, MessageFormat, OutputFormat};
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use routec_compiler::r#import::{import, AgentInput, Import, ImportError, Input, Inputs, Options};
+use routec_compiler::cilium_import::{import, AgentInput, Import, ImportError, Input, Inputs, Options};
 
 pub const ENDPOINTS: &str = "ciliumendpoints.json";
 pub const CILIUM_NODES: &str = "ciliumnodes.json";
