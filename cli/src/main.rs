@@ -36,6 +36,10 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Explain, hop by hop, how a packet from one pod reaches another.
     Trace(cmd::trace::Args),
+    /// Check every `expect` of the input against the traced datapath.
+    Test(cmd::test::Args),
+    /// Print a reviewable text of what the cluster compiles to, or diff it against a file.
+    Snapshot(cmd::snapshot::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Test(args) => cmd::test::run(args),
+        Command::Snapshot(args) => cmd::snapshot::run(args),
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use codespan_reporting::term::termcolor::{ColorChoice, NoColor, StandardStream, WriteColor};
 
 use crate::diagnostics::{Diagnostic, Severity};
+use crate::expect::{self, Expectation};
 use crate::model;
 use crate::settings::{self, Settings};
 use crate::source::Sources;
@@ -22,6 +23,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// `Some` if and only if there is no error (warnings allowed).
     pub cluster: Option<model::Cluster>,
+    /// The `expect` items without errors, in input order (not part of the cluster).
+    pub expectations: Vec<Expectation>,
     pub settings: Settings,
 }
 
@@ -199,10 +202,11 @@ pub fn analyze_sources(sources: Sources, settings: Settings) -> Analysis {
     let files: Vec<syntax::ast::File> =
         sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
     let cluster = validate::validate(&files, &mut diagnostics);
+    let expectations = expect::validate(&files, &sources, &mut diagnostics);
     diagnostics.sort_by_key(|d| {
         let span = d.primary_span();
         (span.file, span.start, span.end, d.code)
     });
     let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { cluster };
-    Analysis { sources, diagnostics, cluster, settings }
+    Analysis { sources, diagnostics, cluster, expectations, settings }
 }

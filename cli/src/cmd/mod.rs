@@ -10,5 +10,7 @@ pub mod detach;
 pub mod fmt;
 pub mod gen;
 pub mod lab;
+pub mod snapshot;
 pub mod status;
+pub mod test;
 pub mod trace;
