@@ -41,7 +41,11 @@ fn cluster_with(expectations: &str) -> tempfile::TempDir {
 fn have(tool: &str, test: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
     if !found {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{test}: `{tool}` is missing (scripts/setup installs it)");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "{test}: `{tool}` is missing (scripts/setup installs it)"
+        );
         eprintln!("skipping {test}: `{tool}` is not installed");
     }
     found
@@ -144,7 +148,11 @@ for suite in xml:
         let run = Command::new("python3").args(["-c", script, s(&report)]).output().unwrap();
         let printed = String::from_utf8_lossy(&run.stdout);
         if run.status.code() == Some(3) {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "junitparser is missing (scripts/setup installs it)");
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "junitparser is missing (scripts/setup installs it)"
+            );
             eprintln!("skipping the junitparser check: the package is not installed");
             return;
         }
@@ -246,7 +254,8 @@ fn snapshot_check_shows_exactly_a_one_pod_change() {
     // One pod gets another identity: its cilium_lxc and cilium_ipcache entries change.
     let cluster = dir.path().join("cluster.route");
     let text = std::fs::read_to_string(&cluster).unwrap();
-    let changed = text.replacen("    endpoint 3564\n    identity 10388\n", "    endpoint 3564\n    identity 10400\n", 1);
+    let changed =
+        text.replacen("    endpoint 3564\n    identity 10388\n", "    endpoint 3564\n    identity 10400\n", 1);
     assert_ne!(text, changed);
     std::fs::write(&cluster, changed).unwrap();
 
@@ -266,6 +275,9 @@ fn snapshot_check_shows_exactly_a_one_pod_change() {
         "+      bytes  a0 28 00 00 ac 12 00 04 00 00 00 00",
     ];
     assert_eq!(changes, expected, "{diff}");
-    assert!(diff.contains("    10.10.1.155 (pod networking101/netshoot-7d996d7884-gcxrm)"), "context names the pod: {diff}");
+    assert!(
+        diff.contains("    10.10.1.155 (pod networking101/netshoot-7d996d7884-gcxrm)"),
+        "context names the pod: {diff}"
+    );
     assert!(diff.starts_with("-old snapshot: "), "{diff}");
 }

@@ -31,10 +31,8 @@ fn run(expectations: &str) -> (Analysis, Vec<(Status, String)>) {
 fn run_on(cluster: &str, expectations: &str) -> (Analysis, Vec<(Status, String)>) {
     let analysis = analyze(cluster, expectations);
     let view = Snapshot::from_cluster(analysis.cluster.as_ref().unwrap());
-    let results = evaluate_all(&view, &analysis.expectations)
-        .into_iter()
-        .map(|r| (r.status, r.found.summary()))
-        .collect();
+    let results =
+        evaluate_all(&view, &analysis.expectations).into_iter().map(|r| (r.status, r.found.summary())).collect();
     (analysis, results)
 }
 
@@ -122,7 +120,10 @@ fn reasons_no_ipv4_trace_ends_on_fail_with_what_was_found() {
                 expect 10.10.2.117 -> 10.10.9.9 dropped wrong-vni\n";
     let (_, results) = run(text);
     let found: Vec<&str> = results.iter().map(|r| r.1.as_str()).collect();
-    assert_eq!(found, ["delivered overlay-delivery", "delivered overlay-delivery", "dropped no-route", "dropped no-route"]);
+    assert_eq!(
+        found,
+        ["delivered overlay-delivery", "delivered overlay-delivery", "dropped no-route", "dropped no-route"]
+    );
     assert!(results.iter().all(|r| r.0 == Status::Failed));
 }
 
@@ -166,10 +167,16 @@ fn a_pod_expected_to_reach_a_removed_pod_fails_with_the_right_message() {
     // Named by its name, the removed pod is an input error with a code.
     let mut sources = Sources::new();
     sources.add("cluster.route".to_string(), cluster);
-    sources.add("expect.route".to_string(), format!("expect {BUSYBOX} -> networking101/netshoot-7d996d7884-gcxrm delivered\n"));
+    sources.add(
+        "expect.route".to_string(),
+        format!("expect {BUSYBOX} -> networking101/netshoot-7d996d7884-gcxrm delivered\n"),
+    );
     let analysis = analyze_sources(sources, Settings::default());
     let rendered = analysis.render_human_string();
-    assert!(rendered.contains("error[E0017]: pod `networking101/netshoot-7d996d7884-gcxrm` is not declared"), "{rendered}");
+    assert!(
+        rendered.contains("error[E0017]: pod `networking101/netshoot-7d996d7884-gcxrm` is not declared"),
+        "{rendered}"
+    );
 }
 
 #[test]

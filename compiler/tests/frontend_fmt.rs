@@ -160,12 +160,8 @@ fn layout(header: String, stmts: Vec<String>, choices: Vec<(u8, u8)>) -> String 
 
 /// One end of an expectation: a pod, an address, or a node.
 fn endpoint() -> BoxedStrategy<String> {
-    prop_oneof![
-        "[a-z]{1,5}/[a-z0-9-]{1,8}",
-        value("ip"),
-        "[a-z][a-z0-9-]{0,8}".prop_map(|n| format!("node {n}")),
-    ]
-    .boxed()
+    prop_oneof!["[a-z]{1,5}/[a-z0-9-]{1,8}", value("ip"), "[a-z][a-z0-9-]{0,8}".prop_map(|n| format!("node {n}")),]
+        .boxed()
 }
 
 fn item() -> BoxedStrategy<String> {

@@ -54,7 +54,9 @@ impl Report<'_> {
                 Status::Passed => "passed",
                 Status::Failed => "failed",
             };
-            writeln!(out, "{status}  {}:{}  {}", self.file(r), self.line(r), r.expectation.text)?;
+            let packets =
+                r.packets.as_ref().map_or(String::new(), |p| format!("  (real packet: {})", p.outcome.name()));
+            writeln!(out, "{status}  {}:{}  {}{packets}", self.file(r), self.line(r), r.expectation.text)?;
             if r.status == Status::Failed {
                 term::emit(out, &config, self.sources, &failure_diagnostic(r)).map_err(|e| match e {
                     codespan_reporting::files::Error::Io(e) => e,
