@@ -76,8 +76,11 @@ fn test_lab_and_live() {
     // A wrong expectation fails with real packets too, as a JUnit failure.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(Path::new(example).join("cluster.route"), dir.path().join("cluster.route")).unwrap();
-    std::fs::write(dir.path().join("expect.route"), "expect 10.10.2.117 -> 10.10.9.9 delivered { proto tcp; port 80 }\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("expect.route"),
+        "expect 10.10.2.117 -> 10.10.9.9 delivered { proto tcp; port 80 }\n",
+    )
+    .unwrap();
     let path = dir.path().to_str().unwrap();
     let wrong = routec(&["test", path, "--live", LAB, "--state-dir", STATE_DIR, "--format", "junit"]);
     assert_eq!(wrong.status.code(), Some(1));

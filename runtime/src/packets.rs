@@ -46,7 +46,7 @@ pub fn check_all<'a>(state: &LabState, results: Vec<TestResult<'a>>) -> Result<V
             if r.found.outcome == FoundOutcome::NotTraced {
                 return Ok(r);
             }
-            let packets = check(state, r.expectation).context(|| format!("{}", r.expectation.text))?;
+            let packets = check(state, r.expectation).context(|| r.expectation.text.clone())?;
             Ok(r.with_packets(packets))
         })
         .collect()

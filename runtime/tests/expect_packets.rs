@@ -92,8 +92,8 @@ fn wrong_expectations_fail_and_disagreements_are_named_as_bugs() {
     if !common::can_run("wrong_expectations_fail_and_disagreements_are_named_as_bugs") {
         return;
     }
-    let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mycluster/cluster.route"))
-        .unwrap();
+    let reference =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mycluster/cluster.route")).unwrap();
     // Wrong on purpose: the packets agree with the trace, the config's
     // author was wrong, for each outcome and protocol.
     let wrong = "expect 10.10.2.117 -> 10.10.9.9 delivered\n\
@@ -103,8 +103,8 @@ fn wrong_expectations_fail_and_disagreements_are_named_as_bugs() {
     let analysis = analyze(&reference, wrong);
     let cluster = analysis.cluster.as_ref().unwrap();
     let (_guard, state) = common::up_lab("t-expect-wrong", &common::options(), cluster);
-    let results = packets::check_all(&state, evaluate_all(&Snapshot::from_cluster(cluster), &analysis.expectations))
-        .unwrap();
+    let results =
+        packets::check_all(&state, evaluate_all(&Snapshot::from_cluster(cluster), &analysis.expectations)).unwrap();
     let statuses: Vec<(Status, bool)> = results.iter().map(|r| (r.status, r.disagreement)).collect();
     assert_eq!(
         statuses,
@@ -123,7 +123,10 @@ fn wrong_expectations_fail_and_disagreements_are_named_as_bugs() {
     assert_eq!((results[0].status, results[0].disagreement), (Status::Failed, true));
     let report = Report { sources: &stale.sources, results };
     let text = report.render_text_string();
-    assert!(text.contains("error: routec bug: the offline trace says dropped no-endpoint but real packets were delivered"), "{text}");
+    assert!(
+        text.contains("error: routec bug: the offline trace says dropped no-endpoint but real packets were delivered"),
+        "{text}"
+    );
     assert!(text.contains("this is a bug in routec, not in the config"), "{text}");
     assert!(report.to_junit().contains("<failure type=\"routec-bug\""));
 }
