@@ -88,6 +88,11 @@ fn input_errors_exit_1_and_usage_errors_2() {
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[E0017]"));
 
+    let dir = cluster_with("expect 10.10.2.117 -> 10.10.9.9 delivered no-route\n");
+    let check = routec(&["check", s(dir.path())]);
+    assert_eq!(code(&check), 1, "check reports expectations' codes like every other");
+    assert!(String::from_utf8_lossy(&check.stderr).contains("error[E0018]: `no-route` is a drop reason"));
+
     assert_eq!(code(&routec(&["test", s(&repo("examples/mycluster")), "--format", "xml"])), 2);
     assert_eq!(code(&routec(&["test", "/nonexistent/routec/input"])), 2);
     assert_eq!(code(&routec(&["test", s(&repo("examples/mycluster")), "--build", "/nonexistent/out"])), 2);

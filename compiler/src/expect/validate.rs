@@ -225,7 +225,10 @@ fn statements(e: &ExpectItem, diags: &mut Vec<Diagnostic>) -> Option<(Proto, Opt
         None => DEFAULT_TTL,
     };
     let proto_value = proto.map_or(Proto::Icmp, |p| p.value);
+    // A statement that did not parse may be the missing `proto` or `port`.
+    let recovered = e.block.as_ref().is_some_and(|b| b.recovered);
     match (proto, port) {
+        _ if recovered => {}
         (Some(p), None) if p.value != Proto::Icmp => diags.push(
             Diagnostic::new(Code::E0004, p.span, format!("`proto {}` needs a `port`", p.value.as_str()))
                 .label("no `port` in this expectation")

@@ -713,8 +713,24 @@ impl<'a> Parser<'a, '_> {
             (None, None) => outcome.span,
         };
         let span = keyword.to(end);
-        if !self.end_statement("expect") {
-            return None;
+        match self.peek() {
+            Some(tok) if matches!(tok.kind, TokenKind::Newline | TokenKind::Semi) => {
+                self.bump();
+            }
+            None => {}
+            Some(tok) if tok.kind == TokenKind::RBrace => {}
+            Some(tok) => {
+                let diag = Diagnostic::new(
+                    Code::E0001,
+                    self.span(tok),
+                    format!("expected the end of the expectation, found {}", tok.describe(self.text)),
+                )
+                .label("an expectation ends after its outcome, reason and block")
+                .help("give `proto`, `port` and `ttl` in a block: `{ proto tcp; port 443 }`");
+                self.push(diag);
+                self.recover_statement();
+                return None;
+            }
         }
         Some(ExpectItem { keyword, src, arrow, dst, outcome, reason, block, span })
     }
@@ -724,6 +740,11 @@ impl<'a> Parser<'a, '_> {
         let tok = self.peek();
         let value = match tok.map(|t| t.kind) {
             Some(TokenKind::Ipv4(addr)) => EndpointRef::Address(addr),
+            Some(TokenKind::Name) if Outcome::from_name(self.slice(tok.expect("matched"))).is_some() => {
+                self.unexpected(tok, expected, Some("write `expect SOURCE -> DESTINATION delivered` (or `dropped`)"));
+                self.recover_statement();
+                return None;
+            }
             Some(TokenKind::Name) => {
                 let tok = tok.expect("matched above");
                 let word = self.slice(tok);
