@@ -176,13 +176,15 @@ impl Printer<'_> {
         for item in &file.items {
             let start = item.span().start as usize;
             let expect = matches!(item, Item::Expect(_));
-            self.comments_before(start, 0, &mut first, &mut after_item);
-            if !first && (after_item || (after_expect && !expect) || self.blank_between(self.last_end, start)) {
+            // A list of expectations needs no blank lines; anything after it
+            // does, before the comments that belong to it.
+            let mut blank = after_item || (after_expect && !expect);
+            self.comments_before(start, 0, &mut first, &mut blank);
+            if !first && (blank || self.blank_between(self.last_end, start)) {
                 self.out.push('\n');
             }
             self.item(item);
             first = false;
-            // A list of expectations needs no blank lines; anything after it does.
             after_item = !expect;
             after_expect = expect;
         }
