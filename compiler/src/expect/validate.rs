@@ -3,7 +3,7 @@
 //! Declarations are read from the syntax trees, so an expectation is checked
 //! even when a pod it names has errors of its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
@@ -19,15 +19,19 @@ const TTL_RANGE: std::ops::RangeInclusive<u64> = 1..=255;
 /// Checks every `expect` of the input against its declarations. Returns the
 /// expectations without errors, in input order.
 pub fn validate(files: &[File], sources: &Sources, diags: &mut Vec<Diagnostic>) -> Vec<Expectation> {
+    // Most inputs have none: spare them indexing every declaration.
+    if !files.iter().flat_map(|f| &f.items).any(|i| matches!(i, Item::Expect(_))) {
+        return Vec::new();
+    }
     let mut declared = Declared::default();
     for file in files {
         for item in &file.items {
             match item {
                 Item::Node(n) => {
-                    declared.nodes.insert(&n.name.value, ());
+                    declared.nodes.insert(&n.name.value);
                 }
                 Item::Pod(p) => {
-                    declared.pods.insert(&p.name.value, ());
+                    declared.pods.insert(&p.name.value);
                     for stmt in &p.block.stmts {
                         if let PodStmt::Ip(ip) = &stmt.kind {
                             declared.pod_ips.entry(ip.value).or_insert(&p.name.value);
@@ -56,8 +60,8 @@ pub fn validate(files: &[File], sources: &Sources, diags: &mut Vec<Diagnostic>) 
 
 #[derive(Default)]
 struct Declared<'a> {
-    nodes: BTreeMap<&'a str, ()>,
-    pods: BTreeMap<&'a str, ()>,
+    nodes: BTreeSet<&'a str>,
+    pods: BTreeSet<&'a str>,
     pod_ips: BTreeMap<Ipv4Addr, &'a str>,
 }
 
@@ -98,39 +102,37 @@ impl Declared<'_> {
                     None
                 }
             },
-            _ => self.declared(end, diags),
+            _ => self.destination(end, diags),
         }
     }
 
+    /// A destination: any address, or a declared pod or node.
     fn destination(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
         match &end.value {
             EndpointRef::Address(ip) => Some(Endpoint::Address(*ip)),
-            _ => self.declared(end, diags),
+            EndpointRef::Pod(name) => {
+                declared("pod", name, end.span, &self.pods, diags).then(|| Endpoint::Pod(name.clone()))
+            }
+            EndpointRef::Node(name) => {
+                declared("node", &name.value, name.span, &self.nodes, diags).then(|| Endpoint::Node(name.value.clone()))
+            }
         }
     }
+}
 
-    /// A pod or node named in an expectation: E0017 unless declared.
-    fn declared(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
-        let (kind, name, span, names) = match &end.value {
-            EndpointRef::Pod(name) => ("pod", name, end.span, &self.pods),
-            EndpointRef::Node(name) => ("node", &name.value, name.span, &self.nodes),
-            EndpointRef::Address(_) => unreachable!("addresses are resolved by the caller"),
-        };
-        if names.contains_key(name.as_str()) {
-            return Some(match &end.value {
-                EndpointRef::Pod(_) => Endpoint::Pod(name.clone()),
-                _ => Endpoint::Node(name.clone()),
-            });
-        }
-        let diag = Diagnostic::new(Code::E0017, span, format!("{kind} `{}` is not declared", short(name)))
-            .label(format!("no {kind} has this name"));
-        diags.push(match suggest(name, names.keys().copied()) {
-            Some(s) => diag.help(format!("did you mean `{s}`?")),
-            None if kind == "pod" => diag.help("pods are `namespace/name`; a node is written `node NAME`"),
-            None => diag.help(format!("declare it with `node {} {{ ... }}`", short(name))),
-        });
-        None
+/// Whether `name` is declared; E0017 (with a suggestion) if not.
+fn declared(kind: &str, name: &str, span: Span, names: &BTreeSet<&str>, diags: &mut Vec<Diagnostic>) -> bool {
+    if names.contains(name) {
+        return true;
     }
+    let diag = Diagnostic::new(Code::E0017, span, format!("{kind} `{}` is not declared", short(name)))
+        .label(format!("no {kind} has this name"));
+    diags.push(match suggest(name, names.iter().copied()) {
+        Some(s) => diag.help(format!("did you mean `{s}`?")),
+        None if kind == "pod" => diag.help("pods are `namespace/name`; a node is written `node NAME`"),
+        None => diag.help(format!("declare it with `node {} {{ ... }}`", short(name))),
+    });
+    false
 }
 
 /// The reason named after the outcome: E0018 unless it is one of
