@@ -11,8 +11,8 @@ use routec_compiler::snapshot;
 use super::common::{self, InputArgs};
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routec snapshot examples/mycluster -o snapshots/mycluster.snap\n  \
-    routec snapshot examples/mycluster --check snapshots/mycluster.snap")]
+#[command(after_help = "Examples:\n  routec snapshot examples/mycluster -o examples/mycluster/datapath.snap\n  \
+    routec snapshot examples/mycluster --check examples/mycluster/datapath.snap")]
 pub struct Args {
     #[command(flatten)]
     input: InputArgs,

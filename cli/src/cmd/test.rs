@@ -33,6 +33,7 @@ pub struct Args {
     /// Trace the maps of this `routec build` output instead of the cluster's.
     #[arg(long, value_name = "OUT")]
     build: Option<PathBuf>,
+    /// How to report: text for people, json (one versioned document) or junit (JUnit XML for CI).
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Write the report to FILE instead of stdout.
