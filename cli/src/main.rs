@@ -40,6 +40,10 @@ enum Command {
     Trace(cmd::trace::Args),
     /// Serve editors over stdio: diagnostics, hover, rename, quick fixes, formatting.
     Lsp(cmd::lsp::Args),
+    /// Check every `expect` of the input against the traced datapath.
+    Test(cmd::test::Args),
+    /// Print a reviewable text of what the cluster compiles to, or diff it against a file.
+    Snapshot(cmd::snapshot::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,8 @@ fn main() -> ExitCode {
         Command::Lab(args) => cmd::lab::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Lsp(args) => cmd::lsp::run(args),
+        Command::Test(args) => cmd::test::run(args),
+        Command::Snapshot(args) => cmd::snapshot::run(args),
     }
 }
 

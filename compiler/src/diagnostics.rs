@@ -56,6 +56,10 @@ pub enum Code {
     E0015,
     /// Two pods on one node with the same `lxc` or `ifindex`.
     E0016,
+    /// An `expect` names a pod or node that is not declared.
+    E0017,
+    /// An `expect` names an unknown reason, or one that does not fit its outcome.
+    E0018,
     /// Identity in the reserved range 1..255.
     W0101,
     /// Node with no pods.
@@ -65,7 +69,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 21] = [
         Code::E0001,
         Code::E0002,
         Code::E0003,
@@ -82,6 +86,8 @@ impl Code {
         Code::E0014,
         Code::E0015,
         Code::E0016,
+        Code::E0017,
+        Code::E0018,
         Code::W0101,
         Code::W0102,
         Code::W0103,
@@ -105,6 +111,8 @@ impl Code {
             Code::E0014 => "E0014",
             Code::E0015 => "E0015",
             Code::E0016 => "E0016",
+            Code::E0017 => "E0017",
+            Code::E0018 => "E0018",
             Code::W0101 => "W0101",
             Code::W0102 => "W0102",
             Code::W0103 => "W0103",

@@ -5,6 +5,8 @@
 //! author left between statements or comments is kept (several become one).
 //! Literals are printed as written (`0x10` stays hex), so formatting never
 //! changes meaning, and formatting formatted text changes nothing.
+//! Expectations are one line each (a block of theirs is printed inline
+//! unless it holds a comment), and consecutive ones stay together.
 
 use crate::frontend::{analyze_sources, Analysis};
 use crate::settings::Settings;
@@ -30,6 +32,51 @@ pub fn format_source(file_name: &str, text: &str) -> Result<String, Box<Analysis
         Printer { text, comments: comments(text), next: 0, out: String::with_capacity(text.len()), last_end: 0 };
     printer.file(&file);
     Ok(printer.out)
+}
+
+/// An expectation on one line, canonically spaced: its name in reports
+/// (`routec test`, JUnit testcases) and its layout in `fmt`.
+pub fn expect_text(text: &str, e: &ExpectItem) -> String {
+    let mut line = expect_header(text, e);
+    if let Some(block) = &e.block {
+        line.push_str(&inline_block(text, block));
+    }
+    line
+}
+
+/// `expect SRC -> DST OUTCOME [REASON]`.
+fn expect_header(text: &str, e: &ExpectItem) -> String {
+    let src = |span: Span| &text[span.range()];
+    let end = |end: &Spanned<EndpointRef>| match &end.value {
+        EndpointRef::Node(name) => format!("node {}", src(name.span)),
+        _ => src(end.span).to_string(),
+    };
+    let mut line = format!("expect {} -> {} {}", end(&e.src), end(&e.dst), src(e.outcome.span));
+    if let Some(reason) = &e.reason {
+        line.push(' ');
+        line.push_str(src(reason.span));
+    }
+    line
+}
+
+/// ` { proto tcp; port 443 }`, or ` {}`.
+fn inline_block(text: &str, block: &Block<ExpectStmt>) -> String {
+    if block.stmts.is_empty() {
+        return " {}".to_string();
+    }
+    let stmts: Vec<String> = block
+        .stmts
+        .iter()
+        .map(|s| format!("{} {}", &text[s.keyword.range()], &text[expect_stmt_value(s).range()]))
+        .collect();
+    format!(" {{ {} }}", stmts.join("; "))
+}
+
+fn expect_stmt_value(s: &Stmt<ExpectStmt>) -> Span {
+    match &s.kind {
+        ExpectStmt::Proto(v) => v.span,
+        ExpectStmt::Port(v) | ExpectStmt::Ttl(v) => v.span,
+    }
 }
 
 struct Comment {
@@ -125,15 +172,21 @@ impl Printer<'_> {
     fn file(&mut self, file: &File) {
         let mut first = true;
         let mut after_item = false;
+        let mut after_expect = false;
         for item in &file.items {
             let start = item.span().start as usize;
-            self.comments_before(start, 0, &mut first, &mut after_item);
-            if !first && (after_item || self.blank_between(self.last_end, start)) {
+            let expect = matches!(item, Item::Expect(_));
+            // A list of expectations needs no blank lines; anything after it
+            // does, before the comments that belong to it.
+            let mut blank = after_item || (after_expect && !expect);
+            self.comments_before(start, 0, &mut first, &mut blank);
+            if !first && (blank || self.blank_between(self.last_end, start)) {
                 self.out.push('\n');
             }
             self.item(item);
             first = false;
-            after_item = true;
+            after_item = !expect;
+            after_expect = expect;
         }
         self.comments_before(usize::MAX, 0, &mut first, &mut after_item);
     }
@@ -152,7 +205,26 @@ impl Printer<'_> {
                 self.out.push_str(&format!("pod {} on {}", self.src(p.name.span), self.src(p.node.span)));
                 self.block(&p.block, 0, Self::pod_stmt);
             }
+            Item::Expect(e) => {
+                self.out.push_str(&expect_header(self.text, e));
+                match &e.block {
+                    None => self.end_line(e.span.end as usize),
+                    Some(block)
+                        if self.comments.get(self.next).is_some_and(|c| c.start < block.close.start as usize) =>
+                    {
+                        self.block(block, 0, Self::expect_stmt)
+                    }
+                    Some(block) => {
+                        self.out.push_str(&inline_block(self.text, block));
+                        self.end_line(block.close.end as usize);
+                    }
+                }
+            }
         }
+    }
+
+    fn expect_stmt(&mut self, s: &Stmt<ExpectStmt>, _depth: usize) {
+        self.simple(s.keyword, expect_stmt_value(s));
     }
 
     /// ` { ... }` after a header already printed at `depth`; ends the line.

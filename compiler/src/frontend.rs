@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use codespan_reporting::term::termcolor::{ColorChoice, NoColor, StandardStream, WriteColor};
 
 use crate::diagnostics::{Diagnostic, Severity};
+use crate::expect::{self, Expectation};
 use crate::model;
 use crate::settings::{self, Settings};
 use crate::source::Sources;
@@ -22,6 +23,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// `Some` if and only if there is no error (warnings allowed).
     pub cluster: Option<model::Cluster>,
+    /// The `expect` items without errors, in input order (not part of the cluster).
+    pub expectations: Vec<Expectation>,
     pub settings: Settings,
 }
 
@@ -198,23 +201,31 @@ pub fn analyze_sources(sources: Sources, settings: Settings) -> Analysis {
     let mut diagnostics = Vec::new();
     let files: Vec<syntax::ast::File> =
         sources.iter().map(|(id, f)| syntax::parse(id, &f.text, &mut diagnostics)).collect();
-    let (diagnostics, cluster) = validate_parsed(&files, diagnostics);
-    Analysis { sources, diagnostics, cluster, settings }
+    let texts: Vec<&str> = sources.iter().map(|(_, f)| f.text.as_str()).collect();
+    let Validated { diagnostics, cluster, expectations } = validate_parsed(&files, &texts, diagnostics);
+    Analysis { sources, diagnostics, cluster, expectations, settings }
 }
 
-/// Validates files parsed already (file `i` parsed as `FileId` `i`), after
-/// their syntax diagnostics: the diagnostics sorted as [`Analysis`] keeps
-/// them, and the cluster when there is no error. The language server keeps
+/// What validation makes of parsed files.
+#[derive(Debug, Default)]
+pub struct Validated {
+    /// Sorted as [`Analysis`] keeps them.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `Some` iff there is no error.
+    pub cluster: Option<model::Cluster>,
+    pub expectations: Vec<Expectation>,
+}
+
+/// Validates files parsed already (file `i` parsed as `FileId` `i` from
+/// `texts[i]`), after their syntax diagnostics. The language server keeps
 /// each file's parse and calls this on every change.
-pub fn validate_parsed(
-    files: &[syntax::ast::File],
-    mut diagnostics: Vec<Diagnostic>,
-) -> (Vec<Diagnostic>, Option<model::Cluster>) {
+pub fn validate_parsed(files: &[syntax::ast::File], texts: &[&str], mut diagnostics: Vec<Diagnostic>) -> Validated {
     let cluster = validate::validate(files, &mut diagnostics);
+    let expectations = expect::validate(files, texts, &mut diagnostics);
     diagnostics.sort_by_key(|d| {
         let span = d.primary_span();
         (span.file, span.start, span.end, d.code)
     });
     let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { cluster };
-    (diagnostics, cluster)
+    Validated { diagnostics, cluster, expectations }
 }

@@ -43,6 +43,8 @@ pub fn validate(files: &[File], diags: &mut Vec<Diagnostic>) -> Option<model::Cl
                 Item::Cluster(c) => clusters.push(c),
                 Item::Node(n) => nodes.push(n),
                 Item::Pod(p) => pods.push(p),
+                // Checked by `crate::expect`: they are not part of the model.
+                Item::Expect(_) => {}
             }
         }
     }

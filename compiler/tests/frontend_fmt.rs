@@ -117,7 +117,7 @@ fn generated_clusters_are_canonical() {
 /// Literals as a person may write them, per statement.
 fn value(keyword: &'static str) -> BoxedStrategy<String> {
     match keyword {
-        "mtu" | "port" | "vni" | "endpoint" | "identity" | "ifindex" => {
+        "mtu" | "port" | "vni" | "endpoint" | "identity" | "ifindex" | "ttl" => {
             prop_oneof![any::<u32>().prop_map(|n| n.to_string()), any::<u16>().prop_map(|n| format!("0x{n:x}"))].boxed()
         }
         "address" | "router" | "ip" => {
@@ -127,6 +127,7 @@ fn value(keyword: &'static str) -> BoxedStrategy<String> {
             (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| format!("{}.{}.{}.{}/{l}", b[0], b[1], b[2], b[3])).boxed()
         }
         "mac" | "node-mac" => any::<[u8; 6]>().prop_map(|b| routec_compiler::model::Mac(b).to_string()).boxed(),
+        "proto" => prop::sample::select(&["icmp", "tcp", "udp"][..]).prop_map(str::to_string).boxed(),
         _ => "[a-z_][a-z0-9_./-]{0,12}".boxed(),
     }
 }
@@ -157,6 +158,12 @@ fn layout(header: String, stmts: Vec<String>, choices: Vec<(u8, u8)>) -> String 
     out
 }
 
+/// One end of an expectation: a pod, an address, or a node.
+fn endpoint() -> BoxedStrategy<String> {
+    prop_oneof!["[a-z]{1,5}/[a-z0-9-]{1,8}", value("ip"), "[a-z][a-z0-9-]{0,8}".prop_map(|n| format!("node {n}")),]
+        .boxed()
+}
+
 fn item() -> BoxedStrategy<String> {
     let choices = prop::collection::vec((any::<u8>(), any::<u8>()), 1..4);
     prop_oneof![
@@ -178,9 +185,26 @@ fn item() -> BoxedStrategy<String> {
             "[a-z]{1,5}/[a-z0-9-]{1,8}",
             "[a-z][a-z0-9-]{0,8}",
             statements(&["ip", "endpoint", "identity", "lxc", "ifindex", "mac", "node-mac"]),
-            choices
+            choices.clone()
         )
             .prop_map(|(name, node, stmts, choices)| layout(format!("pod {name} on {node}"), stmts, choices)),
+        (
+            endpoint(),
+            endpoint(),
+            prop::sample::select(&["delivered", "dropped"][..]),
+            prop::option::of("[a-z][a-z-]{0,12}"),
+            prop::option::of((statements(&["proto", "port", "ttl"]), choices)),
+        )
+            .prop_map(|(src, dst, outcome, reason, block)| {
+                let mut header = format!("expect {src} -> {dst} {outcome}");
+                if let Some(reason) = reason {
+                    header = format!("{header} {reason}");
+                }
+                match block {
+                    Some((stmts, choices)) => layout(header, stmts, choices),
+                    None => header,
+                }
+            }),
     ]
     .boxed()
 }

@@ -4,6 +4,8 @@
 
 use routec_compiler::syntax::lexer::{Lexer, Token, TokenKind};
 
+use crate::expect::Slot;
+
 /// The statement the cursor is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor<'a> {
@@ -58,8 +60,10 @@ pub enum Role {
     Node {
         declaration: bool,
     },
-    /// A pod's name, declared.
-    Pod,
+    /// A pod's name, declared or referred to (by an `expect`).
+    Pod {
+        declaration: bool,
+    },
     Number,
     Text,
     Comment,
@@ -76,6 +80,7 @@ pub fn roles(text: &str) -> Vec<(Token, Role)> {
                 statement.clear();
                 continue;
             }
+            TokenKind::Arrow => Some(Role::Keyword),
             TokenKind::Comment => Some(Role::Comment),
             TokenKind::Str => Some(Role::Text),
             TokenKind::Int(_) | TokenKind::Ipv4(_) | TokenKind::Prefix(..) | TokenKind::Mac(_) => Some(Role::Number),
@@ -83,7 +88,14 @@ pub fn roles(text: &str) -> Vec<(Token, Role)> {
             TokenKind::Name => match statement.as_slice() {
                 [] => crate::reference::is_keyword(slice).then_some(Role::Keyword),
                 ["node"] => Some(Role::Node { declaration: true }),
-                ["pod"] => Some(Role::Pod),
+                ["pod"] => Some(Role::Pod { declaration: true }),
+                ["expect", words @ ..] => Some(match crate::expect::slot(words) {
+                    Slot::Endpoint if slice == "node" => Role::Keyword,
+                    Slot::Endpoint => Role::Pod { declaration: false },
+                    Slot::NodeName => Role::Node { declaration: false },
+                    Slot::Outcome => Role::Keyword,
+                    Slot::Arrow | Slot::Reason(_) | Slot::Done => Role::Text,
+                }),
                 ["pod", _] if slice == "on" => Some(Role::Keyword),
                 ["pod", _, "on"] => Some(Role::Node { declaration: false }),
                 _ => Some(Role::Text),

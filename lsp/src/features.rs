@@ -2,12 +2,15 @@
 //! semantic tokens, on the workspace's parses. Results are in spans; the
 //! server turns them into LSP values.
 
+use routec_compiler::expect::Outcome;
 use routec_compiler::fmt;
+use routec_compiler::layout::Reason;
 use routec_compiler::source::{FileId, Span};
 use routec_compiler::syntax::ast::Item;
 use routec_compiler::syntax::lexer::Token;
 
 use crate::context::{self, Role};
+use crate::expect::Slot;
 use crate::names::{self, NameKind, Occurrence};
 use crate::reference;
 use crate::workspace::Workspace;
@@ -16,7 +19,7 @@ use crate::workspace::Workspace;
 /// name to itself.
 pub fn definition(workspace: &Workspace, file: FileId, offset: usize) -> Vec<Span> {
     let Some(at) = names::at(workspace, file, offset) else { return Vec::new() };
-    let found = names::find_all(workspace, at.kind, &at.name.value);
+    let found = names::find_all(workspace, at.kind, at.name);
     names::spans(&found.into_iter().filter(|o| o.declaration).collect::<Vec<_>>())
 }
 
@@ -24,10 +27,8 @@ pub fn definition(workspace: &Workspace, file: FileId, offset: usize) -> Vec<Spa
 /// or without the declaration.
 pub fn references(workspace: &Workspace, file: FileId, offset: usize, declaration: bool) -> Vec<Span> {
     let Some(at) = names::at(workspace, file, offset) else { return Vec::new() };
-    let found: Vec<Occurrence> = names::find_all(workspace, at.kind, &at.name.value)
-        .into_iter()
-        .filter(|o| declaration || !o.declaration)
-        .collect();
+    let found: Vec<Occurrence> =
+        names::find_all(workspace, at.kind, at.name).into_iter().filter(|o| declaration || !o.declaration).collect();
     names::spans(&found)
 }
 
@@ -39,7 +40,7 @@ pub struct Refused(pub String);
 pub fn prepare_rename(workspace: &Workspace, file: FileId, offset: usize) -> Result<(Span, String), Refused> {
     let at =
         names::at(workspace, file, offset).ok_or_else(|| Refused("only node and pod names can be renamed".into()))?;
-    Ok((at.name.span, at.name.value.clone()))
+    Ok((at.span, at.name.to_string()))
 }
 
 /// Every edit renaming the node or pod under the cursor, across files.
@@ -49,10 +50,10 @@ pub fn rename(workspace: &Workspace, file: FileId, offset: usize, new_name: &str
         names::at(workspace, file, offset).ok_or_else(|| Refused("only node and pod names can be renamed".into()))?;
     let noun = at.kind.noun();
     at.kind.check(new_name).map_err(|why| Refused(format!("`{new_name}` is not a valid {noun} name: {why}")))?;
-    if new_name != at.name.value && names::declarations(workspace, at.kind).any(|d| d.value == new_name) {
+    if new_name != at.name && names::declarations(workspace, at.kind).any(|d| d == new_name) {
         return Err(Refused(format!("a {noun} named `{new_name}` is already declared")));
     }
-    Ok(names::spans(&names::find_all(workspace, at.kind, &at.name.value)))
+    Ok(names::spans(&names::find_all(workspace, at.kind, at.name)))
 }
 
 /// A completion item: its text, what kind of thing it is, and its documentation.
@@ -67,10 +68,13 @@ pub struct Completion {
 pub enum CompletionKind {
     Keyword,
     Node,
+    Pod,
+    Reason,
 }
 
-/// The statements allowed at the cursor, or node names after `on`; the
-/// second value is where the word being completed starts.
+/// The statements allowed at the cursor, node names after `on`, and each
+/// word of an `expect`; the second value is where the word being completed
+/// starts.
 pub fn completion(workspace: &Workspace, file: FileId, offset: usize) -> (Vec<Completion>, usize) {
     let text = &workspace.document(file).text;
     let cursor = context::cursor(text, offset);
@@ -84,19 +88,60 @@ pub fn completion(workspace: &Workspace, file: FileId, offset: usize) -> (Vec<Co
             })
             .collect(),
         ["pod", _] => vec![Completion { label: "on".into(), kind: CompletionKind::Keyword, documentation: None }],
-        ["pod", _, "on"] => {
-            let mut nodes: Vec<&str> =
-                names::declarations(workspace, NameKind::Node).map(|n| n.value.as_str()).collect();
-            nodes.sort_unstable();
-            nodes.dedup();
-            nodes
-                .into_iter()
-                .map(|name| Completion { label: name.to_string(), kind: CompletionKind::Node, documentation: None })
-                .collect()
-        }
+        ["pod", _, "on"] => node_names(workspace),
+        ["expect", words @ ..] => expect_completion(workspace, crate::expect::slot(words)),
         _ => Vec::new(),
     };
     (items, cursor.word_start)
+}
+
+fn node_names(workspace: &Workspace) -> Vec<Completion> {
+    let mut nodes: Vec<&str> = names::declarations(workspace, NameKind::Node).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+        .into_iter()
+        .map(|name| Completion { label: name.to_string(), kind: CompletionKind::Node, documentation: None })
+        .collect()
+}
+
+/// What fits the next word of an `expect`: pods (by name and by IP) or
+/// `node`, node names, `->`, an outcome, or a reason that fits the outcome.
+fn expect_completion(workspace: &Workspace, slot: Slot) -> Vec<Completion> {
+    let keyword = |label: &str, documentation: Option<String>| Completion {
+        label: label.to_string(),
+        kind: CompletionKind::Keyword,
+        documentation,
+    };
+    match slot {
+        Slot::Endpoint => {
+            let mut pods: Vec<Completion> = names::declarations(workspace, NameKind::Pod)
+                .map(|name| Completion { label: name.to_string(), kind: CompletionKind::Pod, documentation: None })
+                .collect();
+            if let Some(cluster) = workspace.current_analysis().and_then(|a| a.cluster.as_ref()) {
+                pods.extend(cluster.pods.iter().map(|pod| Completion {
+                    label: pod.ip.to_string(),
+                    kind: CompletionKind::Pod,
+                    documentation: Some(format!("pod `{}`", pod.name)),
+                }));
+            }
+            pods.push(keyword("node", None));
+            pods
+        }
+        Slot::NodeName => node_names(workspace),
+        Slot::Arrow => vec![keyword("->", None)],
+        Slot::Outcome => Outcome::ALL.iter().map(|o| keyword(o.name(), None)).collect(),
+        Slot::Reason(outcome) => Reason::ALL
+            .iter()
+            .filter(|reason| outcome.fits(**reason))
+            .map(|reason| Completion {
+                label: reason.name().to_string(),
+                kind: CompletionKind::Reason,
+                documentation: Some(reason.description().to_string()),
+            })
+            .collect(),
+        Slot::Done => Vec::new(),
+    }
 }
 
 /// The whole file in canonical layout, or why not (its syntax errors).
@@ -136,17 +181,19 @@ pub enum SymbolKind {
     Pod,
 }
 
-fn symbol(item: &Item) -> Symbol {
+/// The symbol an item declares (an `expect` declares none).
+fn symbol(item: &Item) -> Option<Symbol> {
     let (kind, name, span) = match item {
         Item::Cluster(c) => (SymbolKind::Cluster, &c.name, c.span),
         Item::Node(n) => (SymbolKind::Node, &n.name, n.span),
         Item::Pod(p) => (SymbolKind::Pod, &p.name, p.span),
+        Item::Expect(_) => return None,
     };
-    Symbol { kind, name: name.value.clone(), name_span: name.span, span }
+    Some(Symbol { kind, name: name.value.clone(), name_span: name.span, span })
 }
 
 pub fn document_symbols(workspace: &Workspace, file: FileId) -> Vec<Symbol> {
-    workspace.tree(file).items.iter().map(symbol).collect()
+    workspace.tree(file).items.iter().filter_map(symbol).collect()
 }
 
 /// Items whose name contains `query` (every item for an empty query), at
@@ -156,18 +203,10 @@ pub fn workspace_symbols(workspace: &Workspace, query: &str, limit: usize) -> Ve
         .trees()
         .iter()
         .flat_map(|tree| &tree.items)
-        .filter(|item| names_of(item).contains(query))
+        .filter_map(symbol)
+        .filter(|symbol| symbol.name.contains(query))
         .take(limit)
-        .map(symbol)
         .collect()
-}
-
-fn names_of(item: &Item) -> &str {
-    match item {
-        Item::Cluster(c) => &c.name.value,
-        Item::Node(n) => &n.name.value,
-        Item::Pod(p) => &p.name.value,
-    }
 }
 
 /// The token types of semantic tokens, in legend order.
@@ -183,7 +222,7 @@ pub fn semantic_tokens(text: &str) -> Vec<(Token, u32, u32)> {
             let (kind, modifiers) = match role {
                 Role::Keyword => (0, 0),
                 Role::Node { declaration } => (1, u32::from(declaration)),
-                Role::Pod => (2, 1),
+                Role::Pod { declaration } => (2, u32::from(declaration)),
                 Role::Number => (3, 0),
                 Role::Text => (4, 0),
                 Role::Comment => (5, 0),

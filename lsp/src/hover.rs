@@ -19,7 +19,7 @@ pub fn hover(workspace: &mut Workspace, file: FileId, offset: usize) -> Option<S
     workspace.analysis();
     let workspace = &*workspace;
     if let Some(occurrence) = names::at(workspace, file, offset) {
-        let name = occurrence.name.value.as_str();
+        let name = occurrence.name;
         return Some(match occurrence.kind {
             NameKind::Node => node(workspace, name),
             NameKind::Pod => pod(workspace, name),

@@ -6,6 +6,7 @@
 mod actions;
 mod context;
 mod convert;
+mod expect;
 mod features;
 mod hover;
 mod line_index;

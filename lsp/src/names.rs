@@ -1,10 +1,10 @@
 //! The names of the cluster: where each node and pod is declared and where
-//! it is referred to. Definition, references, rename, hover and completion
-//! all go through [`occurrences`], so an item that names a node or pod (the
-//! `expect` of LANGUAGE.md's version 2) needs one arm there and nothing else.
+//! it is referred to (by a pod's `on`, by an `expect`). Definition,
+//! references, rename, hover and completion all go through [`occurrences`],
+//! so an item that names a node or pod needs one arm there and nothing else.
 
 use routec_compiler::source::{FileId, Span};
-use routec_compiler::syntax::ast::{Item, Spanned};
+use routec_compiler::syntax::ast::{EndpointRef, Item, Spanned};
 use routec_compiler::validate;
 
 use crate::workspace::Workspace;
@@ -36,19 +36,29 @@ impl NameKind {
 #[derive(Debug, Clone, Copy)]
 pub struct Occurrence<'a> {
     pub kind: NameKind,
-    pub name: &'a Spanned<String>,
+    pub name: &'a str,
+    pub span: Span,
     /// Declares the name (`node NAME`, `pod NAME`) rather than referring to it.
     pub declaration: bool,
 }
 
 /// Every name an item declares or refers to.
-pub fn occurrences(item: &Item) -> Vec<Occurrence<'_>> {
-    let declare = |kind, name| Occurrence { kind, name, declaration: true };
-    let refer = |kind, name| Occurrence { kind, name, declaration: false };
+pub fn occurrences<'a>(item: &'a Item) -> Vec<Occurrence<'a>> {
+    let declare =
+        |kind, name: &'a Spanned<String>| Occurrence { kind, name: &name.value, span: name.span, declaration: true };
+    let refer = |kind, name: &'a str, span| Occurrence { kind, name, span, declaration: false };
+    let endpoint = |end: &'a Spanned<EndpointRef>| match &end.value {
+        EndpointRef::Pod(name) => Some(refer(NameKind::Pod, name, end.span)),
+        EndpointRef::Node(name) => Some(refer(NameKind::Node, &name.value, name.span)),
+        EndpointRef::Address(_) => None,
+    };
     match item {
         Item::Cluster(_) => Vec::new(),
         Item::Node(node) => vec![declare(NameKind::Node, &node.name)],
-        Item::Pod(pod) => vec![declare(NameKind::Pod, &pod.name), refer(NameKind::Node, &pod.node)],
+        Item::Pod(pod) => {
+            vec![declare(NameKind::Pod, &pod.name), refer(NameKind::Node, &pod.node.value, pod.node.span)]
+        }
+        Item::Expect(expect) => [&expect.src, &expect.dst].into_iter().filter_map(endpoint).collect(),
     }
 }
 
@@ -60,7 +70,7 @@ pub fn at(workspace: &Workspace, file: FileId, offset: usize) -> Option<Occurren
         .iter()
         .take_while(|item| item.span().start as usize <= offset)
         .flat_map(occurrences)
-        .find(|o| (o.name.span.start as usize..=o.name.span.end as usize).contains(&offset))
+        .find(|o| (o.span.start as usize..=o.span.end as usize).contains(&offset))
 }
 
 /// Every occurrence of one name in the workspace, declarations first.
@@ -69,14 +79,14 @@ pub fn find_all<'a>(workspace: &'a Workspace, kind: NameKind, name: &str) -> Vec
         .trees()
         .iter()
         .flat_map(|tree| tree.items.iter().flat_map(occurrences))
-        .filter(|o| o.kind == kind && o.name.value == name)
+        .filter(|o| o.kind == kind && o.name == name)
         .collect();
-    found.sort_by_key(|o| (!o.declaration, o.name.span));
+    found.sort_by_key(|o| (!o.declaration, o.span));
     found
 }
 
 /// The declarations of a kind of name, in file order.
-pub fn declarations(workspace: &Workspace, kind: NameKind) -> impl Iterator<Item = &Spanned<String>> {
+pub fn declarations(workspace: &Workspace, kind: NameKind) -> impl Iterator<Item = &str> {
     workspace
         .trees()
         .iter()
@@ -87,5 +97,5 @@ pub fn declarations(workspace: &Workspace, kind: NameKind) -> impl Iterator<Item
 
 /// The spans of a list of occurrences.
 pub fn spans(found: &[Occurrence<'_>]) -> Vec<Span> {
-    found.iter().map(|o| o.name.span).collect()
+    found.iter().map(|o| o.span).collect()
 }

@@ -16,6 +16,7 @@ pub const BLOCKS: &[(&str, &[&str])] = &[
     ("overlay", ast::OVERLAY_KEYWORDS),
     ("node", ast::NODE_KEYWORDS),
     ("pod", ast::POD_KEYWORDS),
+    ("expect", ast::EXPECT_KEYWORDS),
 ];
 
 /// The statements allowed in a block (`None`: at the top level).

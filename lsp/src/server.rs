@@ -388,6 +388,8 @@ impl Server<'_> {
                 kind: Some(match item.kind {
                     CompletionKind::Keyword => CompletionItemKind::KEYWORD,
                     CompletionKind::Node => CompletionItemKind::CLASS,
+                    CompletionKind::Pod => CompletionItemKind::VARIABLE,
+                    CompletionKind::Reason => CompletionItemKind::ENUM_MEMBER,
                 }),
                 documentation: item
                     .documentation

@@ -183,8 +183,9 @@ impl Workspace {
                 return Analysis::default();
             }
             let syntax = self.documents.iter().flat_map(|d| d.syntax.iter().cloned()).collect();
-            let (diagnostics, cluster) = frontend::validate_parsed(&self.trees, syntax);
-            Analysis { diagnostics, cluster }
+            let texts: Vec<&str> = self.documents.iter().map(|d| d.text.as_str()).collect();
+            let validated = frontend::validate_parsed(&self.trees, &texts, syntax);
+            Analysis { diagnostics: validated.diagnostics, cluster: validated.cluster }
         })
     }
 

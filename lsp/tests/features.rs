@@ -246,14 +246,21 @@ fn definition_references_and_rename_across_files() {
     assert!(error.message.contains("expected `namespace/name`"), "{}", error.message);
     assert!(rename(&mut client, &a, find(&text, "address", 0, 0), "x").is_err());
 
-    // A pod renamed from another file's buffer: only its name changes.
+    // A pod renamed from another file's buffer: its name changes, and so do
+    // the expectations that name it.
     let b_text = read(&b);
+    let expect = root.join("expect.route");
+    let expect_text = read(&expect);
     let edit = rename(&mut client, &b, find(&b_text, "shop/checkout", 0, 2), "shop/checkout-new").unwrap().unwrap();
     let changes = edit.changes.unwrap();
-    assert_eq!(changes.len(), 1);
+    assert_eq!(changes.len(), 2, "{changes:?}");
     assert_eq!(
         apply(&b_text, &changes[&uri(&b)]),
         b_text.replace("shop/checkout-7f5d8c6b9-ztr2l", "shop/checkout-new")
+    );
+    assert_eq!(
+        apply(&expect_text, &changes[&uri(&expect)]),
+        expect_text.replace("shop/checkout-7f5d8c6b9-ztr2l", "shop/checkout-new")
     );
 
     let prepared =
@@ -391,6 +398,57 @@ fn semantic_tokens_classify_keywords_names_and_values() {
             (3, 8, "number")
         ]
     );
+}
+
+#[test]
+fn expectations_name_pods_and_nodes_for_definition_references_and_completion() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let expect = root.join("expect.route");
+    let text = read(&expect);
+    let mut client = Client::start(root, false);
+    client.diagnostics_of(&expect);
+
+    // From a pod named in an expect to its declaration in another file.
+    let definition = client
+        .request::<req::GotoDefinition>(GotoDefinitionParams {
+            text_document_position_params: Client::position(&expect, find(&text, "shop/payments", 0, 3)),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap();
+    let c = root.join("nodes/edge-c.route");
+    let c_text = read(&c);
+    let declared = Location::new(
+        uri(&c),
+        Range::new(find(&c_text, "shop/payments", 0, 0), find(&c_text, "shop/payments-5b7d9c8f6-h2n4k", 0, 29)),
+    );
+    assert_eq!(definition, Some(GotoDefinitionResponse::Array(vec![declared])));
+
+    // `node edge-c` in an expect is a reference of the node.
+    let references = client
+        .request::<req::References>(ReferenceParams {
+            text_document_position: Client::position(&c, find(&c_text, "edge-c", 0, 1)),
+            context: ReferenceContext { include_declaration: false },
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .unwrap()
+        .unwrap();
+    assert!(references.iter().any(|l| l.uri == uri(&expect)), "{references:?}");
+
+    // Completion walks the statement: pods and their IPs or `node`, `->`,
+    // outcomes, then only the reasons that fit the outcome.
+    let typed = "expect shop/cart-57c8b9d6f-q8wzn -> 10.244.9.1 dropped \nexpect \nexpect node \n";
+    client.replace(&expect, 2, typed);
+    let reasons = complete(&mut client, &expect, find(typed, "dropped ", 0, 8));
+    let drops: Vec<&str> =
+        routec_compiler::layout::Reason::ALL.iter().filter(|r| r.is_drop()).map(|r| r.name()).collect();
+    assert_eq!(reasons, drops);
+    let endpoints = complete(&mut client, &expect, Position::new(1, 7));
+    assert!(endpoints.contains(&"shop/cart-57c8b9d6f-q8wzn".to_string()), "{endpoints:?}");
+    assert!(endpoints.contains(&"node".to_string()), "{endpoints:?}");
+    assert_eq!(complete(&mut client, &expect, Position::new(2, 12)), ["edge-a", "edge-b", "edge-c"]);
 }
 
 fn fixes(client: &mut Client, path: &Path, diagnostic: &Diagnostic) -> Vec<CodeAction> {

@@ -4,6 +4,7 @@
 //! - [`lab`]: a whole cluster in network namespaces on this machine.
 //! - [`netns`]: the one way code enters a network namespace (a dedicated thread).
 //! - [`lock`]: one writer per node and per lab (`flock`).
+//! - [`packets`]: real packets in a lab for `routec test --lab` / `--live`.
 //! - [`bpffs`]: pins go only into a mounted bpf filesystem.
 
 pub mod bpffs;
@@ -13,6 +14,7 @@ pub mod loader;
 pub mod lock;
 pub mod netlink;
 pub mod netns;
+pub mod packets;
 
 /// Everything that can go wrong in the runtime, with enough context to act on.
 #[derive(Debug, thiserror::Error)]

@@ -12,5 +12,7 @@ pub mod gen;
 pub mod import;
 pub mod lab;
 pub mod lsp;
+pub mod snapshot;
 pub mod status;
+pub mod test;
 pub mod trace;

@@ -4,8 +4,10 @@
 
 use std::net::Ipv4Addr;
 
+use crate::expect::Outcome;
 use crate::model::{Mac, OverlayKind};
 use crate::source::Span;
+use crate::trace::Proto;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -31,6 +33,7 @@ pub enum Item {
     Cluster(ClusterItem),
     Node(NodeItem),
     Pod(PodItem),
+    Expect(ExpectItem),
 }
 
 impl Item {
@@ -39,6 +42,7 @@ impl Item {
             Item::Cluster(c) => c.span,
             Item::Node(n) => n.span,
             Item::Pod(p) => p.span,
+            Item::Expect(e) => e.span,
         }
     }
 }
@@ -118,10 +122,43 @@ pub enum PodStmt {
     NodeMac(Spanned<Mac>),
 }
 
+/// `expect SRC -> DST OUTCOME [REASON] [{ ... }]`: a test of the datapath,
+/// not part of it (see `crate::expect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectItem {
+    pub keyword: Span,
+    pub src: Spanned<EndpointRef>,
+    pub arrow: Span,
+    pub dst: Spanned<EndpointRef>,
+    pub outcome: Spanned<Outcome>,
+    /// A reason name as written; checked against `layout::Reason` (E0018).
+    pub reason: Option<Spanned<String>>,
+    pub block: Option<Block<ExpectStmt>>,
+    pub span: Span,
+}
+
+/// One end of an expectation, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointRef {
+    /// A pod by `namespace/name`.
+    Pod(String),
+    Address(Ipv4Addr),
+    /// `node NAME`: the span is the name's.
+    Node(Spanned<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectStmt {
+    Proto(Spanned<Proto>),
+    Port(Spanned<u64>),
+    Ttl(Spanned<u64>),
+}
+
 /// The keywords of each block, for "unknown statement" suggestions and for
 /// telling the user which block a misplaced statement belongs in.
-pub const ITEM_KEYWORDS: &[&str] = &["cluster", "node", "pod"];
+pub const ITEM_KEYWORDS: &[&str] = &["cluster", "node", "pod", "expect"];
 pub const CLUSTER_KEYWORDS: &[&str] = &["overlay", "mtu"];
 pub const OVERLAY_KEYWORDS: &[&str] = &["port", "vni"];
 pub const NODE_KEYWORDS: &[&str] = &["address", "pod-cidr", "router", "device"];
 pub const POD_KEYWORDS: &[&str] = &["ip", "endpoint", "identity", "lxc", "ifindex", "mac", "node-mac"];
+pub const EXPECT_KEYWORDS: &[&str] = &["proto", "port", "ttl"];

@@ -29,6 +29,8 @@ pub enum TokenKind {
     LBrace,
     RBrace,
     Semi,
+    /// `->`, between the two ends of an `expect`.
+    Arrow,
     Newline,
     Comment,
     Error(LexError),
@@ -63,6 +65,7 @@ impl Token {
             TokenKind::LBrace => "`{`".to_string(),
             TokenKind::RBrace => "`}`".to_string(),
             TokenKind::Semi => "`;`".to_string(),
+            TokenKind::Arrow => "`->`".to_string(),
             TokenKind::Newline => "the end of the line".to_string(),
             TokenKind::Comment => "a comment".to_string(),
             TokenKind::Error(_) => format!("`{slice}`"),
@@ -154,6 +157,7 @@ impl Iterator for Lexer<'_> {
                 b'{' => self.token(TokenKind::LBrace, 1),
                 b'}' => self.token(TokenKind::RBrace, 1),
                 b';' => self.token(TokenKind::Semi, 1),
+                b'-' if bytes.get(self.pos + 1) == Some(&b'>') => self.token(TokenKind::Arrow, 2),
                 b'#' => {
                     let rest = &self.text[self.pos..];
                     let len = rest.find('\n').unwrap_or(rest.len());
@@ -171,9 +175,10 @@ impl Iterator for Lexer<'_> {
                 b if is_word_byte(b) => {
                     let mut classes = 0;
                     let mut len = 0;
-                    for &b in &bytes[self.pos..] {
+                    for (i, &b) in bytes[self.pos..].iter().enumerate() {
                         let class = CLASSES[b as usize];
-                        if class == 0 {
+                        // `->` ends a word: `a->b` is `a`, `->`, `b` (no word holds `>`).
+                        if class == 0 || (b == b'-' && bytes.get(self.pos + i + 1) == Some(&b'>')) {
                             break;
                         }
                         classes |= class;

@@ -10,8 +10,10 @@ use std::net::Ipv4Addr;
 use super::ast::*;
 use super::lexer::{LexError, Lexer, Token, TokenKind};
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
+use crate::expect::Outcome;
 use crate::model::{Mac, OverlayKind};
 use crate::source::{FileId, Span};
+use crate::trace::Proto;
 
 /// Beyond this many syntax errors in one file the rest is probably not a
 /// `.route` file at all; stop rather than print thousands of diagnostics.
@@ -54,7 +56,7 @@ fn parse_lines(file: FileId, text: &str, range: std::ops::Range<usize>, diags: &
                 parser.error(Code::E0001, tok, "unexpected `}`", "no block is open here");
             }
             _ => {
-                parser.unexpected(Some(tok), "`cluster`, `node` or `pod`", None);
+                parser.unexpected(Some(tok), "`cluster`, `node`, `pod` or `expect`", None);
                 parser.recover_statement();
             }
         }
@@ -111,7 +113,7 @@ fn item_line_after(text: &str, from: usize) -> Option<usize> {
     loop {
         at += bytes[at..].iter().position(|&b| b == b'\n')? + 1;
         let rest = &text[at..];
-        if (rest.starts_with("node ") || rest.starts_with("pod ") || rest.starts_with("cluster "))
+        if ["node ", "pod ", "cluster ", "expect "].iter().any(|keyword| rest.starts_with(keyword))
             && text[..at].trim_end().ends_with('}')
         {
             return Some(at);
@@ -300,12 +302,15 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    /// `node NAME {` / `cluster NAME {` / `pod NAME on`: the start of an item,
-    /// seen where a block's `}` is missing.
+    /// `node NAME {` / `cluster NAME {` / `pod NAME on` / `expect SRC ->` /
+    /// `expect node NAME`: the start of an item, seen where a block's `}` is missing.
     fn looks_like_item_header(&mut self) -> bool {
         let (Some(a), Some(b), Some(c)) = (self.peek_nth(0), self.peek_nth(1), self.peek_nth(2)) else {
             return false;
         };
+        if self.slice(a) == "expect" {
+            return c.kind == TokenKind::Arrow || (self.slice(b) == "node" && c.kind == TokenKind::Name);
+        }
         if a.kind != TokenKind::Name || b.kind != TokenKind::Name {
             return false;
         }
@@ -353,9 +358,10 @@ impl<'a> Parser<'a, '_> {
                 let span = kw_span.to(block.close);
                 Some(Item::Pod(PodItem { keyword: kw_span, name, node, block, span }))
             }
+            "expect" => self.expect_item(kw_span).map(Item::Expect),
             other => {
                 let diag = Diagnostic::new(Code::E0002, kw_span, format!("unknown statement `{}`", short(other)))
-                    .label("expected `cluster`, `node` or `pod`");
+                    .label("expected `cluster`, `node`, `pod` or `expect`");
                 let diag = match suggest(other, ITEM_KEYWORDS.iter().copied()) {
                     Some(s) => diag.help(format!("did you mean `{s}`?")),
                     None => match owner_of(other) {
@@ -425,7 +431,8 @@ impl<'a> Parser<'a, '_> {
                     break BlockEnd::Closed(self.span(tok));
                 }
                 TokenKind::Name
-                    if matches!(self.slice(tok), "cluster" | "node" | "pod") && self.looks_like_item_header() =>
+                    if matches!(self.slice(tok), "cluster" | "node" | "pod" | "expect")
+                        && self.looks_like_item_header() =>
                 {
                     break BlockEnd::Unterminated(Span::new(self.file, tok.start..tok.start));
                 }
@@ -644,6 +651,147 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// `expect SRC -> DST OUTCOME [REASON] [{ ... }]` after its keyword. On
+    /// an error the rest of the line (and any block opened on it) is skipped.
+    fn expect_item(&mut self, keyword: Span) -> Option<ExpectItem> {
+        let src = self.expect_endpoint("the source of the expectation (a pod, its IP, or `node NAME`)")?;
+        let arrow = match self.peek() {
+            Some(tok) if tok.kind == TokenKind::Arrow => {
+                self.bump();
+                self.span(tok)
+            }
+            other => {
+                self.unexpected(other, "`->`", Some("write `expect SOURCE -> DESTINATION delivered` (or `dropped`)"));
+                self.recover_statement();
+                return None;
+            }
+        };
+        let dst = self.expect_endpoint("the destination (a pod, an IPv4 address, or `node NAME`)")?;
+        let outcome = match self.peek() {
+            Some(tok) if tok.kind == TokenKind::Name => match Outcome::from_name(self.slice(tok)) {
+                Some(outcome) => {
+                    self.bump();
+                    Spanned { value: outcome, span: self.span(tok) }
+                }
+                None => {
+                    let word = self.slice(tok);
+                    let names = Outcome::ALL.iter().map(|o| o.name());
+                    let diag =
+                        Diagnostic::new(Code::E0001, self.span(tok), format!("unknown outcome `{}`", short(word)))
+                            .label("expected `delivered` or `dropped`");
+                    self.push(match suggest(word, names) {
+                        Some(s) => diag.help(format!("did you mean `{s}`?")),
+                        None => diag,
+                    });
+                    self.recover_statement();
+                    return None;
+                }
+            },
+            other => {
+                self.unexpected(other, "`delivered` or `dropped`", None);
+                self.recover_statement();
+                return None;
+            }
+        };
+        let reason = match self.peek() {
+            Some(tok) if tok.kind == TokenKind::Name => {
+                self.bump();
+                Some(Spanned { value: self.slice(tok).to_string(), span: self.span(tok) })
+            }
+            _ => None,
+        };
+        let block = match self.peek() {
+            Some(tok) if tok.kind == TokenKind::LBrace => {
+                self.bump();
+                Some(self.block_body(tok, Self::expect_stmt))
+            }
+            _ => None,
+        };
+        let end = match (&block, &reason) {
+            (Some(b), _) => b.close,
+            (None, Some(r)) => r.span,
+            (None, None) => outcome.span,
+        };
+        let span = keyword.to(end);
+        match self.peek() {
+            Some(tok) if matches!(tok.kind, TokenKind::Newline | TokenKind::Semi) => {
+                self.bump();
+            }
+            None => {}
+            Some(tok) if tok.kind == TokenKind::RBrace => {}
+            Some(tok) => {
+                let diag = Diagnostic::new(
+                    Code::E0001,
+                    self.span(tok),
+                    format!("expected the end of the expectation, found {}", tok.describe(self.text)),
+                )
+                .label("an expectation ends after its outcome, reason and block")
+                .help("give `proto`, `port` and `ttl` in a block: `{ proto tcp; port 443 }`");
+                self.push(diag);
+                self.recover_statement();
+                return None;
+            }
+        }
+        Some(ExpectItem { keyword, src, arrow, dst, outcome, reason, block, span })
+    }
+
+    /// One end of an expectation: a pod name, an IPv4 address, or `node NAME`.
+    fn expect_endpoint(&mut self, expected: &str) -> Option<Spanned<EndpointRef>> {
+        let tok = self.peek();
+        let value = match tok.map(|t| t.kind) {
+            Some(TokenKind::Ipv4(addr)) => EndpointRef::Address(addr),
+            Some(TokenKind::Name) if Outcome::from_name(self.slice(tok.expect("matched"))).is_some() => {
+                self.unexpected(tok, expected, Some("write `expect SOURCE -> DESTINATION delivered` (or `dropped`)"));
+                self.recover_statement();
+                return None;
+            }
+            Some(TokenKind::Name) => {
+                let tok = tok.expect("matched above");
+                let word = self.slice(tok);
+                let after = self.peek_nth(1);
+                if word == "node" && after.is_some_and(|t| t.kind == TokenKind::Name) {
+                    self.bump();
+                    let name = self.bump().expect("peeked above");
+                    let span = self.span(tok).to(self.span(name));
+                    let name = Spanned { value: self.slice(name).to_string(), span: self.span(name) };
+                    return Some(Spanned { value: EndpointRef::Node(name), span });
+                }
+                EndpointRef::Pod(word.to_string())
+            }
+            _ => {
+                self.unexpected(tok, expected, None);
+                self.recover_statement();
+                return None;
+            }
+        };
+        let tok = self.bump().expect("peeked above");
+        Some(Spanned { value, span: self.span(tok) })
+    }
+
+    fn expect_stmt(&mut self, keyword: Token) -> Option<Stmt<ExpectStmt>> {
+        match self.slice(keyword) {
+            "proto" => {
+                let v = self.value(keyword, "`icmp`, `tcp` or `udp`", |p, t| match t.kind {
+                    TokenKind::Name => p.slice(t).parse::<Proto>().ok(),
+                    _ => None,
+                });
+                self.simple(keyword, v, ExpectStmt::Proto)
+            }
+            "port" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, ExpectStmt::Port)
+            }
+            "ttl" => {
+                let v = self.int(keyword);
+                self.simple(keyword, v, ExpectStmt::Ttl)
+            }
+            _ => {
+                self.unknown_statement(keyword, "expect", EXPECT_KEYWORDS);
+                None
+            }
+        }
+    }
+
     /// The value token of a statement, when `pick` accepts it.
     fn value<T>(
         &mut self,
@@ -717,6 +865,8 @@ fn owner_of(word: &str) -> Option<&'static str> {
         Some("node")
     } else if POD_KEYWORDS.contains(&word) {
         Some("pod")
+    } else if EXPECT_KEYWORDS.contains(&word) {
+        Some("expect")
     } else {
         None
     }

@@ -1,0 +1,247 @@
+//! The rules of `expect` items: both ends declared (E0017), a reason that
+//! exists and fits the outcome (E0018), and the statements of the block.
+//! Declarations are read from the syntax trees, so an expectation is checked
+//! even when a pod it names has errors of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
+use crate::diagnostics::{short, suggest, Code, Diagnostic};
+use crate::layout::Reason;
+use crate::source::Span;
+use crate::syntax::ast::*;
+use crate::trace::Proto;
+use crate::validate::PORT_RANGE;
+
+const TTL_RANGE: std::ops::RangeInclusive<u64> = 1..=255;
+
+/// Checks every `expect` of the input against its declarations. Returns the
+/// expectations without errors, in input order.
+pub fn validate(files: &[File], texts: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<Expectation> {
+    // Most inputs have none: spare them indexing every declaration.
+    if !files.iter().flat_map(|f| &f.items).any(|i| matches!(i, Item::Expect(_))) {
+        return Vec::new();
+    }
+    let mut declared = Declared::default();
+    for file in files {
+        for item in &file.items {
+            match item {
+                Item::Node(n) => {
+                    declared.nodes.insert(&n.name.value);
+                }
+                Item::Pod(p) => {
+                    declared.pods.insert(&p.name.value);
+                    for stmt in &p.block.stmts {
+                        if let PodStmt::Ip(ip) = &stmt.kind {
+                            declared.pod_ips.entry(ip.value).or_insert(&p.name.value);
+                        }
+                    }
+                }
+                Item::Cluster(_) | Item::Expect(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (file, tree) in files.iter().enumerate() {
+        let text = texts[file];
+        for item in &tree.items {
+            if let Item::Expect(e) = item {
+                let errors = diags.len();
+                let expectation = declared.expectation(e, text, diags);
+                if diags.len() == errors {
+                    out.extend(expectation);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Declared<'a> {
+    nodes: BTreeSet<&'a str>,
+    pods: BTreeSet<&'a str>,
+    pod_ips: BTreeMap<Ipv4Addr, &'a str>,
+}
+
+impl Declared<'_> {
+    fn expectation(&self, e: &ExpectItem, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Expectation> {
+        let src = self.source(&e.src, diags);
+        let dst = self.destination(&e.dst, diags);
+        let reason = e.reason.as_ref().map(|r| reason(r, &e.outcome, diags));
+        let statements = statements(e, diags);
+        let reason = match reason {
+            Some(named) => Some(named?),
+            None => None,
+        };
+        let (proto, port, ttl) = statements?;
+        Some(Expectation {
+            span: e.span,
+            text: crate::fmt::expect_text(text, e),
+            src: src?,
+            dst: dst?,
+            outcome: e.outcome.value,
+            reason,
+            proto,
+            port,
+            ttl,
+        })
+    }
+
+    fn source(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
+        match &end.value {
+            EndpointRef::Address(ip) => match self.pod_ips.get(ip) {
+                Some(name) => Some(Endpoint::Pod(name.to_string())),
+                None => {
+                    diags.push(
+                        Diagnostic::new(Code::E0017, end.span, format!("no declared pod has the address {ip}"))
+                            .label("not a pod of this cluster")
+                            .help("an expectation starts at a declared pod (its name or IP) or at `node NAME`"),
+                    );
+                    None
+                }
+            },
+            _ => self.destination(end, diags),
+        }
+    }
+
+    /// A destination: any address, or a declared pod or node.
+    fn destination(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
+        match &end.value {
+            EndpointRef::Address(ip) => Some(Endpoint::Address(*ip)),
+            EndpointRef::Pod(name) => {
+                declared("pod", name, end.span, &self.pods, diags).then(|| Endpoint::Pod(name.clone()))
+            }
+            EndpointRef::Node(name) => {
+                declared("node", &name.value, name.span, &self.nodes, diags).then(|| Endpoint::Node(name.value.clone()))
+            }
+        }
+    }
+}
+
+/// Whether `name` is declared; E0017 (with a suggestion) if not.
+fn declared(kind: &str, name: &str, span: Span, names: &BTreeSet<&str>, diags: &mut Vec<Diagnostic>) -> bool {
+    if names.contains(name) {
+        return true;
+    }
+    let diag = Diagnostic::new(Code::E0017, span, format!("{kind} `{}` is not declared", short(name)))
+        .label(format!("no {kind} has this name"));
+    diags.push(match suggest(name, names.iter().copied()) {
+        Some(s) => diag.help(format!("did you mean `{s}`?")),
+        None if kind == "pod" => diag.help("pods are `namespace/name`; a node is written `node NAME`"),
+        None => diag.help(format!("declare it with `node {} {{ ... }}`", short(name))),
+    });
+    false
+}
+
+/// The reason named after the outcome: E0018 unless it is one of
+/// `layout::Reason` and fits the outcome.
+fn reason(r: &Spanned<String>, outcome: &Spanned<Outcome>, diags: &mut Vec<Diagnostic>) -> Option<Reason> {
+    let Some(&reason) = Reason::ALL.iter().find(|x| x.name() == r.value) else {
+        let fitting = Reason::ALL.iter().filter(|x| outcome.value.fits(**x)).map(|x| x.name());
+        let diag = Diagnostic::new(Code::E0018, r.span, format!("unknown reason `{}`", short(&r.value)))
+            .label("not a reason the datapath counts");
+        let help = match suggest(&r.value, Reason::ALL.iter().map(|x| x.name())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("reasons after `{}`: {}", outcome.value.name(), quoted(fitting)),
+        };
+        diags.push(diag.help(help));
+        return None;
+    };
+    if outcome.value.fits(reason) {
+        return Some(reason);
+    }
+    let (kind, other) = if reason.is_drop() { ("a drop", Outcome::Dropped) } else { ("a forward", Outcome::Delivered) };
+    let fitting = Reason::ALL.iter().filter(|x| outcome.value.fits(**x)).map(|x| x.name());
+    diags.push(
+        Diagnostic::new(
+            Code::E0018,
+            r.span,
+            format!("`{}` is {kind} reason: it does not fit `{}`", reason.name(), outcome.value.name()),
+        )
+        .label(format!("{kind} reason"))
+        .secondary(outcome.span, "the expected outcome")
+        .help(format!("write `{} {}`, or one of: {}", other.name(), reason.name(), quoted(fitting))),
+    );
+    None
+}
+
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// `proto`, `port` and `ttl`, each at most once; a port goes with tcp or udp
+/// and tcp or udp with a port, since a real packet needs one.
+fn statements(e: &ExpectItem, diags: &mut Vec<Diagnostic>) -> Option<(Proto, Option<u16>, u8)> {
+    let errors = diags.len();
+    let mut proto: Option<&Spanned<Proto>> = None;
+    let mut port: Option<&Spanned<u64>> = None;
+    let mut ttl: Option<&Spanned<u64>> = None;
+    let mut first: [Option<Span>; 3] = [None; 3];
+    let stmts = e.block.as_ref().map_or(&[][..], |b| &b.stmts[..]);
+    for stmt in stmts {
+        let (slot, keyword) = match &stmt.kind {
+            ExpectStmt::Proto(_) => (0, "proto"),
+            ExpectStmt::Port(_) => (1, "port"),
+            ExpectStmt::Ttl(_) => (2, "ttl"),
+        };
+        if let Some(at) = first[slot] {
+            diags.push(
+                Diagnostic::new(Code::E0003, stmt.keyword, format!("`{keyword}` is given twice in one block"))
+                    .label("given again here")
+                    .secondary(at, "first given here")
+                    .help(format!("keep one `{keyword}` statement")),
+            );
+            continue;
+        }
+        first[slot] = Some(stmt.keyword);
+        match &stmt.kind {
+            ExpectStmt::Proto(v) => proto = Some(v),
+            ExpectStmt::Port(v) => port = Some(v),
+            ExpectStmt::Ttl(v) => ttl = Some(v),
+        }
+    }
+    let out_of_range = |what: &str, v: &Spanned<u64>, range: &std::ops::RangeInclusive<u64>| {
+        let message = if v.value == u64::MAX {
+            format!("{what} is out of range")
+        } else {
+            format!("{what} {} is out of range", v.value)
+        };
+        Diagnostic::new(Code::E0011, v.span, message).label(format!("expected {}..={}", range.start(), range.end()))
+    };
+    let port_value = port.and_then(|p| {
+        if PORT_RANGE.contains(&p.value) {
+            Some(p.value as u16)
+        } else {
+            diags.push(out_of_range("port", p, &PORT_RANGE));
+            None
+        }
+    });
+    let ttl_value = match ttl {
+        Some(t) if TTL_RANGE.contains(&t.value) => t.value as u8,
+        Some(t) => {
+            diags.push(out_of_range("ttl", t, &TTL_RANGE));
+            DEFAULT_TTL
+        }
+        None => DEFAULT_TTL,
+    };
+    let proto_value = proto.map_or(Proto::Icmp, |p| p.value);
+    // A statement that did not parse may be the missing `proto` or `port`.
+    let recovered = e.block.as_ref().is_some_and(|b| b.recovered);
+    match (proto, port) {
+        _ if recovered => {}
+        (Some(p), None) if p.value != Proto::Icmp => diags.push(
+            Diagnostic::new(Code::E0004, p.span, format!("`proto {}` needs a `port`", p.value.as_str()))
+                .label("no `port` in this expectation")
+                .help(format!("add `port N`: the {} packet is sent to that port", p.value.as_str())),
+        ),
+        (_, Some(port)) if proto_value == Proto::Icmp => diags.push(
+            Diagnostic::new(Code::E0004, port.span, "`port` needs `proto tcp` or `proto udp`")
+                .label("ICMP has no ports")
+                .help("add `proto tcp` or `proto udp`"),
+        ),
+        _ => {}
+    }
+    (diags.len() == errors).then_some((proto_value, port_value, ttl_value))
+}
