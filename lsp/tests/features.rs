@@ -437,6 +437,15 @@ fn expectations_name_pods_and_nodes_for_definition_references_and_completion() {
         .unwrap();
     assert!(references.iter().any(|l| l.uri == uri(&expect)), "{references:?}");
 
+    // E0017's "did you mean" is a quick fix like every other.
+    let typo = text.replace("-> shop/cart-57c8b9d6f-q8wzn", "-> shop/cart-57c8b9d6f-q8wzm");
+    client.replace(&expect, 1, &typo);
+    let diagnostics = client.diagnostics_of(&expect);
+    assert_eq!(codes(&diagnostics), ["E0017"]);
+    let actions = fixes(&mut client, &expect, &diagnostics[0]);
+    assert_eq!(actions[0].title, "Replace `shop/cart-57c8b9d6f-q8wzm` with `shop/cart-57c8b9d6f-q8wzn`");
+    assert_eq!(apply(&typo, &actions[0].edit.as_ref().unwrap().changes.as_ref().unwrap()[&uri(&expect)]), text);
+
     // Completion walks the statement: pods and their IPs or `node`, `->`,
     // outcomes, then only the reasons that fit the outcome.
     let typed = "expect shop/cart-57c8b9d6f-q8wzn -> 10.244.9.1 dropped \nexpect \nexpect node \n";
