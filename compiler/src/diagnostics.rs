@@ -274,6 +274,24 @@ struct JsonDiagnostic<'a> {
     help: Option<&'a str>,
 }
 
+/// An error that lies outside any source text (a file that cannot be read
+/// or is not UTF-8, invalid settings, a failed build), as one JSON line
+/// shaped like a diagnostic's: a `kind` where a diagnostic has its `code`,
+/// `severity` "error", the `message`, and the `file` to blame when there is
+/// one. Tools reading `--message-format json` then see every error.
+pub fn error_json(kind: &str, message: &str, file: Option<&str>) -> String {
+    #[derive(Serialize)]
+    struct JsonError<'a> {
+        kind: &'a str,
+        severity: Severity,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
+    }
+    serde_json::to_string(&JsonError { kind, severity: Severity::Error, message, file })
+        .expect("errors serialise to JSON")
+}
+
 /// Source text quoted in a message, shortened when long: a 5 MB name makes a
 /// one-line message, not a 5 MB one. The label points at the whole text.
 pub fn short(text: &str) -> Short<'_> {

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use routec_compiler::diagnostics;
 use routec_compiler::frontend::{self, Analysis};
 use routec_compiler::model::Cluster;
 use routec_compiler::settings::Settings;
@@ -47,12 +48,35 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
     let analysis = match frontend::analyze_path(&input.path) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            match input.messages.message_format {
+                MessageFormat::Human => eprintln!("error: {e}"),
+                MessageFormat::Json => print_json_line(&e.to_json()),
+            }
             return Err(ExitCode::from(2));
         }
     };
     report(&analysis, input.messages.message_format);
     Ok(analysis)
+}
+
+/// Prints an error that is not a diagnostic: `error: MESSAGE` on stderr for
+/// people, or a JSON line ([`diagnostics::error_json`]) on stdout, where the
+/// diagnostics go.
+pub fn print_error(format: MessageFormat, kind: &str, message: &str, file: Option<&std::path::Path>) {
+    match format {
+        MessageFormat::Human => eprintln!("error: {message}"),
+        MessageFormat::Json => {
+            let file = file.map(|f| f.display().to_string());
+            print_json_line(&diagnostics::error_json(kind, message, file.as_deref()));
+        }
+    }
+}
+
+fn print_json_line(line: &str) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // A closed stdout leaves nobody to tell.
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Prints diagnostics in the chosen format, with a summary line for people.

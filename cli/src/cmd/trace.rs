@@ -86,19 +86,36 @@ pub struct Args {
     messages: MessageFormatArg,
 }
 
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+/// Why a trace did not run: already reported (the input's diagnostics), or
+/// a usage or I/O error still to print.
+enum Failure {
+    Reported(ExitCode),
+    Usage(String),
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
+impl From<ExitCode> for Failure {
+    fn from(code: ExitCode) -> Self {
+        Failure::Reported(code)
     }
 }
 
-fn run_inner(args: Args) -> Result<(), ExitCode> {
+fn usage(message: &str) -> Failure {
+    Failure::Usage(message.to_string())
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let format = args.messages.message_format;
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Reported(code)) => code,
+        Err(Failure::Usage(message)) => {
+            common::print_error(format, "trace", &message, None);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: Args) -> Result<(), Failure> {
     let wanted = if args.all { 0 } else { 2 };
     if args.operands.len() < wanted {
         return Err(usage("give SRC and DST (or --all)"));
