@@ -142,3 +142,25 @@ fn lab_up_says_it_cleaned_up_only_when_it_did() {
     assert!(text(&bad.stderr).contains("invalid lab name"), "{}", text(&bad.stderr));
     assert!(!text(&bad.stderr).contains("everything it made was removed"));
 }
+
+/// `--format` and `--tc-mode` are one definition each (cli/src/cmd/common.rs),
+/// so every command documents them alike.
+#[test]
+fn shared_flags_read_the_same_in_every_command() {
+    let help_line = |args: &[&str], flag: &str| -> String {
+        let output = routec().args(args).arg("--help").output().unwrap();
+        let help = text(&output.stdout);
+        let at = help.find(flag).unwrap_or_else(|| panic!("{args:?} has no {flag}:\n{help}"));
+        // The flag's line and its description, up to the next flag.
+        let mut lines = help[at..].lines();
+        let first = lines.next().unwrap().to_string();
+        lines.take_while(|l| !l.trim_start().starts_with('-')).fold(first, |all, l| all + "\n" + l.trim())
+    };
+    let tc_modes: Vec<String> = [&["apply"][..], &["lab", "up"]].iter().map(|a| help_line(a, "--tc-mode")).collect();
+    assert_eq!(tc_modes[0], tc_modes[1]);
+    assert!(tc_modes[0].contains("How programs are attached"), "{tc_modes:?}");
+    let formats: Vec<String> =
+        [&["status"][..], &["decode"], &["lab", "status"]].iter().map(|a| help_line(a, "--format")).collect();
+    assert!(formats.iter().all(|f| f == &formats[0] && f.contains("Output format")), "{formats:?}");
+    assert!(help_line(&["trace"], "--format").contains("Output format"));
+}

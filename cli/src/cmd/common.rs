@@ -98,7 +98,16 @@ pub fn report(analysis: &Analysis, format: MessageFormat) {
     }
 }
 
-/// `--format` of commands that print a report for people or for programs.
+/// `--format`, the one definition of the flag: `F` is the command's set of
+/// formats, [`OutputFormat`] for most, each with a `text` (the default).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct FormatArg<F: clap::ValueEnum + Clone + Send + Sync + 'static> {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: F,
+}
+
+/// The formats of commands that print a report for people or for programs.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
@@ -145,6 +154,20 @@ impl WaitArg {
         } else {
             lock::Wait::Block
         }
+    }
+}
+
+/// `--tc-mode` of the commands that attach programs (`apply`, `lab up`).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct TcModeArgs {
+    /// How programs are attached to the tc hooks.
+    #[arg(long, value_enum, default_value = "netlink")]
+    pub tc_mode: TcModeArg,
+}
+
+impl From<TcModeArgs> for loader::TcMode {
+    fn from(args: TcModeArgs) -> Self {
+        args.tc_mode.into()
     }
 }
 

@@ -10,7 +10,7 @@ use routec_compiler::trace::{self, Proto, Snapshot};
 use routec_runtime::lab::LabState;
 use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
-use super::common::{self, BpffsArg, InputArgs, LabStateDirArg, MessageFormatArg};
+use super::common::{self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormatArg};
 
 /// `--format`: the common text and json, and a drawing.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,8 @@ pub struct Args {
     /// Every ordered pair of pods: a reachability matrix.
     #[arg(long)]
     all: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    #[command(flatten)]
+    format: FormatArg<Format>,
     #[arg(long, value_enum, default_value = "icmp")]
     proto: ProtoArg,
     /// Destination port (tcp, udp).
@@ -163,18 +163,18 @@ fn run_inner(args: Args) -> Result<(), Failure> {
     let drift = live.as_ref().map(|live| trace::drift(&expected, live));
 
     let output = if args.all {
-        if args.format == Format::Svg {
+        if args.format.format == Format::Svg {
             return Err(usage("--all renders as text or json"));
         }
         let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
-        match args.format {
+        match args.format.format {
             Format::Json => trace::MatrixReport { matrix: &matrix, drift: drift.as_ref() }.to_json(),
             _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
         }
     } else {
         let t = trace::trace(view, &endpoints[0], &endpoints[1], args.proto.into(), args.port, args.ttl)
             .map_err(|e| usage(&e.to_string()))?;
-        match args.format {
+        match args.format.format {
             Format::Text => with_drift(trace::render_text(&t), drift.as_ref()),
             Format::Json => trace::TraceReport { trace: &t, drift: drift.as_ref() }.to_json(),
             Format::Svg => {
