@@ -172,9 +172,12 @@ fn bad_input_exit_codes() {
 /// a symlink to /dev/zero, a FIFO, a symlinked folder, or an attach.json
 /// naming a file outside OUT: a clear error and exit 2, at once (before the
 /// fix: memory grew until the OOM killer came, or it hung).
+/// Spoils a build folder: (OUT, a seed's path relative to it).
+type Spoil = fn(&Path, &str);
+
 #[test]
 fn hostile_build_folders_are_refused_at_once() {
-    let cases: [(&str, fn(&Path, &str), &str); 3] = [
+    let cases: [(&str, Spoil, &str); 3] = [
         (
             "dev-zero",
             |out, seed| {

@@ -404,7 +404,7 @@ mod hostile_build_folders {
     fn a_fifo_is_refused_without_waiting_for_a_writer() {
         let (_scratch, out) = built();
         std::fs::remove_file(out.join(SEED)).unwrap();
-        rustix::fs::mknodat(rustix::fs::CWD, &out.join(SEED), rustix::fs::FileType::Fifo, 0o644.into(), 0).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, out.join(SEED), rustix::fs::FileType::Fifo, 0o644.into(), 0).unwrap();
         refused(&out, SEED, "is a FIFO, not a regular file");
     }
 
@@ -452,7 +452,7 @@ mod hostile_build_folders {
         let err = BuildFiles::open(&out).unwrap_err().to_string();
         assert!(err.contains("is a symlink"), "{err}");
         std::fs::remove_file(out.join("manifest.json")).unwrap();
-        rustix::fs::mknodat(rustix::fs::CWD, &out.join("manifest.json"), rustix::fs::FileType::Fifo, 0o644.into(), 0)
+        rustix::fs::mknodat(rustix::fs::CWD, out.join("manifest.json"), rustix::fs::FileType::Fifo, 0o644.into(), 0)
             .unwrap();
         let err = BuildFiles::open(&out).unwrap_err().to_string();
         assert!(err.contains("is a FIFO"), "{err}");
