@@ -22,7 +22,7 @@ pub struct InputArgs {
 
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct MessageFormatArg {
-    /// How to print diagnostics: `human` on stderr, or `json` (one object per line) on stdout.
+    /// How to print diagnostics and errors: `human` on stderr, or `json` (one object per line) on stdout.
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
