@@ -219,3 +219,19 @@ fn hostile_build_folders_are_refused_at_once() {
         assert!(stderr.contains(&seed) && stderr.contains(expect), "{name}: {stderr}");
     }
 }
+
+/// `--node` and `--live` become pin paths: checked as `apply --node` and lab
+/// names are (before, `--node ../../x` looked for maps outside bpffs).
+#[test]
+fn live_node_and_lab_names_cannot_reach_outside_bpffs() {
+    for (flag, value, expect) in [
+        ("--node", "../../etc", "invalid node name"),
+        ("--node", "a/b", "invalid node name"),
+        ("--live", "../x", "lab name"),
+    ] {
+        let output = routec(&["10.10.2.117", "10.10.1.155", flag, value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(expect), "{flag} {value}: {stderr}");
+    }
+}

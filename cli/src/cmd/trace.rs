@@ -71,10 +71,10 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Trace the maps pinned in the kernel by this lab, and report drift.
-    #[arg(long, value_name = "LAB", conflicts_with = "node")]
+    #[arg(long, value_name = "LAB", conflicts_with = "node", value_parser = common::lab_name)]
     live: Option<String>,
     /// Trace the maps pinned in the kernel on this machine, as node NAME.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = common::node_name)]
     node: Option<String>,
     // With --live or --node: where the maps are pinned.
     #[command(flatten)]
