@@ -1,4 +1,4 @@
-//! `routec build`: a validated cluster to the output folder of DATAPATH.md
+//! `routec build`: a validated cluster to its output folder
 //! (see docs/build-output.md for the contract).
 //!
 //! Everything is written into a temporary sibling folder which replaces OUT

@@ -21,7 +21,7 @@ pub enum Severity {
     Warning,
 }
 
-/// Every diagnostic code of the language (LANGUAGE.md's table).
+/// Every diagnostic code of the language (docs/language.md's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     /// Syntax: unexpected token, unterminated block or string, bad literal.

@@ -1,5 +1,5 @@
 //! Turns the syntax trees of all input files into a [`model::Cluster`],
-//! checking every rule of the language (LANGUAGE.md) and reporting every
+//! checking every rule of the language (docs/language.md) and reporting every
 //! problem found, not just the first.
 
 use foldhash::{HashMap, HashMapExt};
