@@ -294,3 +294,23 @@ fn decode(map: &str, input: &str) -> Vec<serde_json::Value> {
     assert!(output.status.success());
     serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout).unwrap()
 }
+
+/// `[maps] lxc = 4294967295` made a build whose cilium_lxc the kernel cannot
+/// create (E2BIG at apply); now build and check refuse it, with the place in
+/// routec.toml and the kernel's limit, and write nothing.
+#[test]
+fn map_sizes_the_kernel_cannot_create_are_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let input = scratch.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(example("mycluster/cluster.route"), input.join("cluster.route")).unwrap();
+    std::fs::write(input.join("routec.toml"), "output = \"built\"\n[maps]\nlxc = 4294967295\n").unwrap();
+    for command in ["build", "check"] {
+        let output = routec(&[command, path_str(&input), "--no-clang"][..if command == "build" { 3 } else { 2 }]);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("routec.toml") && stderr.contains("line 3"), "{command}: {stderr}");
+        assert!(stderr.contains("cilium_lxc must hold between 1 and 134217728 entries"), "{command}: {stderr}");
+    }
+    assert!(!input.join("built").exists());
+}

@@ -176,3 +176,62 @@ fn gen_writes_a_valid_deterministic_cluster() {
     assert_eq!(code(&routec(&["gen", "--nodes", "0", "--pods-per-node", "1"])), 2);
     assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "254"])), 2);
 }
+
+/// With `--message-format json`, input errors that are not diagnostics (a
+/// file that is not UTF-8, a path that cannot be read, a folder without
+/// .route files, an invalid routec.toml) are JSON lines on stdout too, in
+/// every command taking the input flags (before: plain text on stderr).
+#[test]
+fn input_errors_are_json_lines_too() {
+    let s = Scratch::new("json-input-errors");
+    let not_utf8 = s.file("latin1/x.route", b"node caf\xe9 {}\n");
+    let missing = s.0.join("missing.route").display().to_string();
+    s.file("empty/notes.txt", b"");
+    s.file("settings/x.route", b"node n { address 172.18.0.2; pod-cidr 10.0.0.0/24 }\n");
+    s.file("settings/routec.toml", b"[maps]\nlxc = 0\n");
+    let cases = [
+        (not_utf8.clone(), "not-utf8", "is not UTF-8 text", not_utf8.clone()),
+        (missing.clone(), "io", "cannot read", missing.clone()),
+        (format!("{}/empty", s.path()), "no-route-files", "no .route files", format!("{}/empty", s.path())),
+        (
+            format!("{}/settings", s.path()),
+            "settings",
+            "cilium_lxc must hold at least 1 entry",
+            format!("{}/settings/routec.toml", s.path()),
+        ),
+    ];
+    let out_dir = s.0.join("out").display().to_string();
+    for (input, kind, message, file) in &cases {
+        let commands: [Vec<&str>; 3] = [
+            vec!["check", input],
+            vec!["build", input, "-o", &out_dir, "--no-clang"],
+            vec!["trace", "ns/a", "ns/b", input],
+        ];
+        for args in commands {
+            let out = routec(&[&args[..], &["--message-format", "json"]].concat());
+            assert_eq!(code(&out), 2, "{args:?}");
+            assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert_eq!(lines.len(), 1, "{args:?}: {stdout}");
+            assert_eq!(lines[0]["kind"], *kind, "{args:?}");
+            assert_eq!(lines[0]["severity"], "error");
+            assert_eq!(lines[0]["file"], file.as_str(), "{args:?}");
+            assert!(lines[0]["message"].as_str().unwrap().contains(message), "{args:?}: {stdout}");
+        }
+    }
+    // Errors after the input was read are JSON lines too.
+    let good = s.file("good/x.route", &std::fs::read(examples().join("mycluster/cluster.route")).unwrap());
+    let out = routec(&["build", &good, "--no-clang", "--message-format", "json"]);
+    assert_eq!(code(&out), 2);
+    let last = |out: &Output| -> serde_json::Value {
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+    };
+    let line = last(&out);
+    assert_eq!(line["kind"], "usage");
+    let out = routec(&["trace", "ns/nobody", "ns/b", &good, "--message-format", "json"]);
+    assert_eq!(code(&out), 2);
+    let line = last(&out);
+    assert_eq!(line["kind"], "trace");
+    assert!(line["message"].as_str().unwrap().contains("is neither a pod"), "{line}");
+}

@@ -142,3 +142,93 @@ fn lab_up_says_it_cleaned_up_only_when_it_did() {
     assert!(text(&bad.stderr).contains("invalid lab name"), "{}", text(&bad.stderr));
     assert!(!text(&bad.stderr).contains("everything it made was removed"));
 }
+
+/// `--format` and `--tc-mode` are one definition each (cli/src/cmd/common.rs),
+/// so every command documents them alike.
+#[test]
+fn shared_flags_read_the_same_in_every_command() {
+    let help_line = |args: &[&str], flag: &str| -> String {
+        let output = routec().args(args).arg("--help").output().unwrap();
+        let help = text(&output.stdout);
+        let at = help.find(flag).unwrap_or_else(|| panic!("{args:?} has no {flag}:\n{help}"));
+        // The flag's line and its description, up to the next flag.
+        let mut lines = help[at..].lines();
+        let first = lines.next().unwrap().to_string();
+        lines.take_while(|l| !l.trim_start().starts_with('-')).fold(first, |all, l| all + "\n" + l.trim())
+    };
+    let tc_modes: Vec<String> = [&["apply"][..], &["lab", "up"]].iter().map(|a| help_line(a, "--tc-mode")).collect();
+    assert_eq!(tc_modes[0], tc_modes[1]);
+    assert!(tc_modes[0].contains("How programs are attached"), "{tc_modes:?}");
+    let formats: Vec<String> =
+        [&["status"][..], &["decode"], &["lab", "status"]].iter().map(|a| help_line(a, "--format")).collect();
+    assert!(formats.iter().all(|f| f == &formats[0] && f.contains("Output format")), "{formats:?}");
+    assert!(help_line(&["trace"], "--format").contains("Output format"));
+}
+
+/// scripts/lib/root.sh, which scripts/setup, test and demo source: from a
+/// root shell without sudo they run (before, the README said `sudo
+/// scripts/...`, which fails there); not root, they go through sudo when it
+/// exists, and otherwise stop (or, for `test`, go on) with a message.
+#[test]
+fn scripts_run_as_root_without_sudo_and_use_sudo_otherwise() {
+    let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+    if text(&uid).trim() != "0" {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true needs root to switch users");
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    // A PATH with only what root.sh uses, and no sudo.
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bash", "id", "basename", "env", "setpriv"] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let target = String::from_utf8(found.stdout).unwrap().trim().to_string();
+        assert!(!target.is_empty(), "{tool} is installed");
+        std::os::unix::fs::symlink(target, bin.path().join(tool)).unwrap();
+    }
+    std::fs::set_permissions(bin.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A copy nobody can read, wherever the checkout is (/root is private).
+    let lib = bin.path().join("root.sh");
+    std::fs::copy(repo("scripts/lib/root.sh"), &lib).unwrap();
+    let run = |user: Option<&str>, path: &str, need: &str| -> Output {
+        let script = format!(". '{}'; as_root {need} one two; echo \"continued: $*\"", lib.display());
+        let mut command = Command::new(bin.path().join("bash"));
+        if let Some(uid) = user {
+            command = Command::new(bin.path().join("setpriv"));
+            command.args([&format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "bash"]);
+        }
+        command.args(["-c", &script, "scripts/demo", "one", "two"]).env_clear().env("PATH", path).env("HOME", "/");
+        command.output().unwrap()
+    };
+    let path = bin.path().display().to_string();
+    let as_root = run(None, &path, "required");
+    assert!(as_root.status.success(), "{}", text(&as_root.stderr));
+    assert_eq!(text(&as_root.stdout), "continued: one two\n");
+    assert!(as_root.stderr.is_empty(), "{}", text(&as_root.stderr));
+
+    let nobody = "65534";
+    let refused = run(Some(nobody), &path, "required");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty());
+    assert!(text(&refused.stderr).contains("demo: needs root, and sudo is not installed"), "{}", text(&refused.stderr));
+    let unprivileged = run(Some(nobody), &path, "optional");
+    assert!(unprivileged.status.success());
+    assert_eq!(text(&unprivileged.stdout), "continued: one two\n");
+    assert!(text(&unprivileged.stderr).contains("not root and no sudo"));
+
+    // With a sudo, the script runs itself again through it, toolchain kept.
+    let with_sudo = tempfile::tempdir().unwrap();
+    let fake_sudo = with_sudo.path().join("sudo");
+    std::fs::write(&fake_sudo, "#!/bin/sh\necho \"sudo $*\"\n").unwrap();
+    std::fs::set_permissions(&fake_sudo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(with_sudo.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", with_sudo.path().display(), bin.path().display());
+    let via_sudo = run(Some(nobody), &path, "required");
+    assert!(via_sudo.status.success(), "{}", text(&via_sudo.stderr));
+    let line = text(&via_sudo.stdout);
+    assert!(
+        line.starts_with(&format!("sudo env PATH={path} RUSTUP_HOME=//.rustup CARGO_HOME=//.cargo CI= ")),
+        "{line}"
+    );
+    assert!(line.ends_with("scripts/demo one two\n"), "{line}");
+    assert!(text(&via_sudo.stderr).contains("running it again through sudo"));
+}

@@ -167,3 +167,71 @@ fn bad_input_exit_codes() {
     assert_eq!(routec(&["10.10.2.117", "10.10.2.121", broken.to_str().unwrap()]).status.code(), Some(1));
     assert_eq!(routec(&["10.10.2.117", "10.10.2.121", "--build", scratch.0.to_str().unwrap()]).status.code(), Some(2));
 }
+
+/// `trace --build` of a folder whose files were swapped after the build for
+/// a symlink to /dev/zero, a FIFO, a symlinked folder, or an attach.json
+/// naming a file outside OUT: a clear error and exit 2, at once (before the
+/// fix: memory grew until the OOM killer came, or it hung).
+/// Spoils a build folder: (OUT, a seed's path relative to it).
+type Spoil = fn(&Path, &str);
+
+#[test]
+fn hostile_build_folders_are_refused_at_once() {
+    let cases: [(&str, Spoil, &str); 3] = [
+        (
+            "dev-zero",
+            |out, seed| {
+                std::fs::remove_file(out.join(seed)).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", out.join(seed)).unwrap();
+            },
+            "is a symlink",
+        ),
+        (
+            "fifo",
+            |out, seed| {
+                std::fs::remove_file(out.join(seed)).unwrap();
+                let status = Command::new("mkfifo").arg(out.join(seed)).status().unwrap();
+                assert!(status.success());
+            },
+            "is a FIFO, not a regular file",
+        ),
+        (
+            "symlinked-folder",
+            |out, seed| {
+                let node = out.join(Path::new(seed).parent().unwrap());
+                let aside = out.parent().unwrap().join("aside");
+                std::fs::rename(&node, &aside).unwrap();
+                std::os::unix::fs::symlink(&aside, &node).unwrap();
+            },
+            "is a symlink or lies below one",
+        ),
+    ];
+    for (name, spoil, expect) in cases {
+        let scratch = Scratch::new(name);
+        let out = scratch.0.join("out");
+        write_seeds(&out);
+        let node = std::fs::read_dir(out.join("nodes")).unwrap().next().unwrap().unwrap().file_name();
+        let seed = format!("nodes/{}/cilium_lxc.seed", node.to_string_lossy());
+        spoil(&out, &seed);
+        let output = routec(&["10.10.2.117", "10.10.1.155", "--build", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&seed) && stderr.contains(expect), "{name}: {stderr}");
+    }
+}
+
+/// `--node` and `--live` become pin paths: checked as `apply --node` and lab
+/// names are (before, `--node ../../x` looked for maps outside bpffs).
+#[test]
+fn live_node_and_lab_names_cannot_reach_outside_bpffs() {
+    for (flag, value, expect) in [
+        ("--node", "../../etc", "invalid node name"),
+        ("--node", "a/b", "invalid node name"),
+        ("--live", "../x", "lab name"),
+    ] {
+        let output = routec(&["10.10.2.117", "10.10.1.155", flag, value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(expect), "{flag} {value}: {stderr}");
+    }
+}

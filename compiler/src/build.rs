@@ -1,4 +1,4 @@
-//! `routec build`: a validated cluster to the output folder of DATAPATH.md
+//! `routec build`: a validated cluster to its output folder
 //! (see docs/build-output.md for the contract).
 //!
 //! Everything is written into a temporary sibling folder which replaces OUT
@@ -8,10 +8,13 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod beneath;
 
 use crate::bpf;
 use crate::frontend::Analysis;
@@ -23,6 +26,10 @@ use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 /// Version of the output layout; bumped when a file's meaning changes.
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
+/// The most of manifest.json that is read back. Its size is recorded nowhere
+/// else; this is far above the manifest of the largest cluster `routec gen`
+/// makes (about 150 bytes per file, three files per node).
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 pub const IPCACHE_SEED: &str = "cluster/cilium_ipcache.seed";
 /// The validated cluster the build was made from: what a node's loader and
 /// the tracer need beyond the seeds (pod names, lxc names, node addresses).
@@ -489,30 +496,48 @@ pub struct BuildManifest {
 
 /// A build output opened for reading: every file is read through
 /// [`BuildFiles::read`], which refuses one that is not the file the manifest
-/// lists (missing, unlisted, or changed after the build). The loader and
+/// lists (missing, unlisted, of another size, or changed after the build),
+/// and reads it as OUT's own regular file: walked from OUT's descriptor
+/// without following a symlink, never a FIFO or device, never more bytes
+/// than the manifest records. Paths in the manifest (and those the caller
+/// got from the build's files, such as attach.json's objects) must stay
+/// inside OUT: no `..`, no leading `/`, no empty component. The loader and
 /// the tracer read OUT only this way.
 #[derive(Debug, Clone)]
 pub struct BuildFiles {
     pub out: PathBuf,
+    dir: std::sync::Arc<std::os::fd::OwnedFd>,
     pub manifest: BuildManifest,
 }
 
 impl BuildFiles {
     pub fn open(out: &Path) -> Result<Self, ReadError> {
         let path = out.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| ReadError::NotAnOutput(out.to_path_buf(), e))?;
+        let dir = beneath::open_dir(out).map_err(|e| ReadError::NotAnOutput(out.to_path_buf(), e))?;
+        let bytes =
+            beneath::read(dir.as_fd(), MANIFEST, None, MAX_MANIFEST_BYTES).map_err(|refusal| match refusal {
+                beneath::Refusal::Io(e) => ReadError::NotAnOutput(out.to_path_buf(), e),
+                other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
+            })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ReadError::Invalid { path: path.clone(), message: "is not UTF-8 text".into() })?;
         let manifest = parse_manifest(&text).map_err(|message| ReadError::Invalid { path, message })?;
-        Ok(BuildFiles { out: out.to_path_buf(), manifest })
+        Ok(BuildFiles { out: out.to_path_buf(), dir: std::sync::Arc::new(dir), manifest })
     }
 
     /// The bytes of `rel` (relative to OUT, `/`-separated), checked against
-    /// the sha256 the manifest lists for it.
+    /// the size and sha256 the manifest lists for it.
     pub fn read(&self, rel: &str) -> Result<Vec<u8>, ReadError> {
         let path = self.out.join(rel);
+        beneath::check_relative(rel).map_err(|message| ReadError::Invalid { path: path.clone(), message })?;
         let Some(record) = self.manifest.files.iter().find(|f| f.path == rel) else {
             return Err(ReadError::Invalid { path, message: "is not listed in manifest.json".into() });
         };
-        let bytes = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        let bytes =
+            beneath::read(self.dir.as_fd(), rel, Some(record.size), u64::MAX).map_err(|refusal| match refusal {
+                beneath::Refusal::Io(source) => ReadError::Io { path: path.clone(), source },
+                other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
+            })?;
         if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
             return Err(ReadError::Invalid {
                 path,
@@ -562,6 +587,9 @@ fn parse_manifest(text: &str) -> Result<BuildManifest, String> {
             "format_version {} is not the one this routec reads ({FORMAT_VERSION}): rebuild",
             manifest.format_version
         ));
+    }
+    for file in &manifest.files {
+        beneath::check_relative(&file.path).map_err(|why| format!("lists `{}`, which {why}", file.path))?;
     }
     Ok(manifest)
 }
@@ -620,10 +648,10 @@ fn check_replaceable(out: &Path) -> Result<(), BuildError> {
     if std::fs::read_dir(out).map_err(io_error(out))?.next().is_none() {
         return Ok(());
     }
-    let manifest_path = out.join(MANIFEST);
-    let text = match std::fs::read_to_string(&manifest_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let dir = beneath::open_dir(out).map_err(io_error(out))?;
+    let text = match beneath::read(dir.as_fd(), MANIFEST, None, MAX_MANIFEST_BYTES) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(beneath::Refusal::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
             return refuse("it is not empty and has no manifest.json, so it is not a routec build output".into())
         }
         Err(e) => {

@@ -21,7 +21,7 @@ pub enum Severity {
     Warning,
 }
 
-/// Every diagnostic code of the language (LANGUAGE.md's table).
+/// Every diagnostic code of the language (docs/language.md's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     /// Syntax: unexpected token, unterminated block or string, bad literal.
@@ -280,6 +280,24 @@ struct JsonDiagnostic<'a> {
     place: JsonPlace<'a>,
     labels: Vec<JsonLabel<'a>>,
     help: Option<&'a str>,
+}
+
+/// An error that lies outside any source text (a file that cannot be read
+/// or is not UTF-8, invalid settings, a failed build), as one JSON line
+/// shaped like a diagnostic's: a `kind` where a diagnostic has its `code`,
+/// `severity` "error", the `message`, and the `file` to blame when there is
+/// one. Tools reading `--message-format json` then see every error.
+pub fn error_json(kind: &str, message: &str, file: Option<&str>) -> String {
+    #[derive(Serialize)]
+    struct JsonError<'a> {
+        kind: &'a str,
+        severity: Severity,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
+    }
+    serde_json::to_string(&JsonError { kind, severity: Severity::Error, message, file })
+        .expect("errors serialise to JSON")
 }
 
 /// Source text quoted in a message, shortened when long: a 5 MB name makes a

@@ -42,6 +42,33 @@ pub enum InputError {
     Settings { path: PathBuf, message: String },
 }
 
+impl InputError {
+    /// A stable name for the kind of error, for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InputError::Io { .. } => "io",
+            InputError::NotUtf8 { .. } => "not-utf8",
+            InputError::NoRouteFiles { .. } => "no-route-files",
+            InputError::Settings { .. } => "settings",
+        }
+    }
+
+    /// The file or folder to blame.
+    pub fn path(&self) -> &Path {
+        match self {
+            InputError::Io { path, .. }
+            | InputError::NotUtf8 { path }
+            | InputError::NoRouteFiles { path }
+            | InputError::Settings { path, .. } => path,
+        }
+    }
+
+    /// One JSON line, as [`crate::diagnostics::error_json`].
+    pub fn to_json(&self) -> String {
+        crate::diagnostics::error_json(self.kind(), &self.to_string(), Some(&self.path().display().to_string()))
+    }
+}
+
 impl Analysis {
     pub fn has_errors(&self) -> bool {
         self.error_count() > 0

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 pub use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+pub mod rules;
+
 /// Overhead of VXLAN over IPv4 (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14).
 pub const VXLAN_OVERHEAD: u32 = 50;
 
@@ -161,9 +163,9 @@ impl Cluster {
     /// Only the structure and the names and ranges are checked, not the
     /// language's relations between declarations (overlapping cidrs, ...).
     pub fn check_well_formed(&self) -> Result<(), String> {
-        use crate::validate::{self, check_interface, check_pod_name, check_subdomain};
+        use rules::{check_interface, check_pod_name, check_subdomain};
         let mtu_range =
-            if self.overlay.kind == OverlayKind::None { validate::MTU_RANGE } else { validate::MTU_RANGE_OVERLAY };
+            if self.overlay.kind == OverlayKind::None { rules::MTU_RANGE } else { rules::MTU_RANGE_OVERLAY };
         if !mtu_range.contains(&u64::from(self.mtu)) {
             return Err(format!("mtu {} is outside {mtu_range:?}", self.mtu));
         }
@@ -181,20 +183,20 @@ impl Cluster {
                 return Err(format!("pod {} is on node #{} of {}", pod.name, pod.node, self.nodes.len()));
             }
             check_interface(&pod.lxc).map_err(|e| format!("pod {} lxc `{}`: {e}", pod.name, pod.lxc))?;
-            if !validate::ENDPOINT_RANGE.contains(&u64::from(pod.endpoint)) {
+            if !rules::ENDPOINT_RANGE.contains(&u64::from(pod.endpoint)) {
                 return Err(format!(
                     "pod {} endpoint {} is outside {:?}",
                     pod.name,
                     pod.endpoint,
-                    validate::ENDPOINT_RANGE
+                    rules::ENDPOINT_RANGE
                 ));
             }
-            if !validate::IDENTITY_RANGE.contains(&u64::from(pod.identity)) {
+            if !rules::IDENTITY_RANGE.contains(&u64::from(pod.identity)) {
                 return Err(format!(
                     "pod {} identity {} is outside {:?}",
                     pod.name,
                     pod.identity,
-                    validate::IDENTITY_RANGE
+                    rules::IDENTITY_RANGE
                 ));
             }
             if index > 0 {

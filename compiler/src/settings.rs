@@ -24,14 +24,61 @@ pub struct Settings {
     pub maps: MapSizes,
 }
 
-/// `max_entries` of the maps whose size depends on the cluster's size.
+/// `max_entries` of the maps whose size depends on the cluster's size, each
+/// between 1 and [`kernel_max_entries`] of its map's type, so that a build
+/// never records a map the loader cannot create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct MapSizes {
     /// `cilium_lxc`: endpoints of one node.
+    #[serde(deserialize_with = "lxc_entries")]
     pub lxc: u32,
     /// `cilium_ipcache`: every pod and node of the cluster.
+    #[serde(deserialize_with = "ipcache_entries")]
     pub ipcache: u32,
+}
+
+/// The largest `max_entries` Linux accepts for a map of this `bpf_map_type`
+/// (kernel/bpf/, as of 6.x):
+/// - HASH (1): `htab_map_alloc` rounds `max_entries` up to a power of two
+///   buckets and fails with E2BIG when `n_buckets > U32_MAX /
+///   sizeof(struct bucket)`; a bucket is 16 bytes (a list head and a 4-byte
+///   lock), so at most 2^27 buckets, hence 2^27 = 134217728 entries.
+///   (Kernels with lock debugging have larger buckets and a lower limit;
+///   memory may also run out earlier, with ENOMEM.)
+/// - LPM_TRIE (11): `trie_alloc` only refuses 0; nodes are allocated as
+///   entries are added, so any u32 is accepted.
+pub fn kernel_max_entries(map_type: u32) -> u32 {
+    match map_type {
+        1 => 1 << 27,
+        _ => u32::MAX,
+    }
+}
+
+fn lxc_entries<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    map_entries(deserializer, layout::CILIUM_LXC)
+}
+
+fn ipcache_entries<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    map_entries(deserializer, layout::CILIUM_IPCACHE)
+}
+
+/// A `max_entries` for `spec`'s map, refused (with the TOML place, which the
+/// toml crate adds) unless the kernel can create the map.
+fn map_entries<'de, D: serde::Deserializer<'de>>(deserializer: D, spec: layout::MapSpec) -> Result<u32, D::Error> {
+    use serde::de::Error;
+    let value = u64::deserialize(deserializer)?;
+    let limit = kernel_max_entries(spec.map_type);
+    if value == 0 {
+        return Err(D::Error::custom(format!("{} must hold at least 1 entry", spec.name)));
+    }
+    if value > u64::from(limit) {
+        return Err(D::Error::custom(format!(
+            "{} must hold between 1 and {limit} entries (the kernel refuses to create a larger map of its type), not {value}",
+            spec.name
+        )));
+    }
+    Ok(value as u32)
 }
 
 impl Default for Settings {
@@ -55,9 +102,6 @@ impl Settings {
     /// Parses a `routec.toml`; relative paths in it are taken relative to `root`.
     pub fn parse(text: &str, root: &Path) -> Result<Settings, String> {
         let mut settings: Settings = toml::from_str(text).map_err(|e| e.to_string())?;
-        if settings.maps.lxc == 0 || settings.maps.ipcache == 0 {
-            return Err("map sizes must be at least 1".to_string());
-        }
         if let Some(output) = &settings.output {
             if output.is_relative() {
                 settings.output = Some(root.join(output));

@@ -366,3 +366,95 @@ fn reseal(out: &Path, rel: &str) {
     }
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 }
+
+/// A build folder whose files were swapped for something hostile after the
+/// build: each is refused at once, with a message naming the file, and
+/// nothing is read through a symlink or past the recorded size.
+mod hostile_build_folders {
+    use super::*;
+    use routec_compiler::build::BuildFiles;
+    use routec_compiler::trace::Snapshot;
+
+    const SEED: &str = "nodes/mycluster-worker/cilium_lxc.seed";
+
+    fn built() -> (tempfile::TempDir, std::path::PathBuf) {
+        let scratch = tempfile::tempdir().unwrap();
+        let out = scratch.path().join("out");
+        build(&reference_cluster(), &no_clang(), &out).unwrap();
+        (scratch, out)
+    }
+
+    fn refused(out: &Path, rel: &str, expect: &str) {
+        let files = BuildFiles::open(out).unwrap();
+        let err = files.read(rel).unwrap_err().to_string();
+        assert!(err.contains(expect), "{rel}: {err}");
+        let err = Snapshot::from_build(out).unwrap_err().to_string();
+        assert!(err.contains(expect), "trace --build: {err}");
+    }
+
+    #[test]
+    fn a_seed_symlinked_to_dev_zero_is_not_followed() {
+        let (_scratch, out) = built();
+        std::fs::remove_file(out.join(SEED)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", out.join(SEED)).unwrap();
+        refused(&out, SEED, "is a symlink");
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let (_scratch, out) = built();
+        std::fs::remove_file(out.join(SEED)).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, out.join(SEED), rustix::fs::FileType::Fifo, 0o644.into(), 0).unwrap();
+        refused(&out, SEED, "is a FIFO, not a regular file");
+    }
+
+    #[test]
+    fn a_symlinked_folder_is_not_walked_through() {
+        let (scratch, out) = built();
+        let elsewhere = scratch.path().join("elsewhere");
+        std::fs::rename(out.join("nodes/mycluster-worker"), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("nodes/mycluster-worker")).unwrap();
+        refused(&out, SEED, "is a symlink or lies below one");
+    }
+
+    #[test]
+    fn a_file_larger_than_recorded_is_not_read() {
+        let (_scratch, out) = built();
+        let file = std::fs::OpenOptions::new().append(true).open(out.join(SEED)).unwrap();
+        // Sparse: 1 GiB that would have been read whole before.
+        file.set_len(1 << 30).unwrap();
+        refused(&out, SEED, "changed after the build (it is 1073741824 bytes");
+    }
+
+    #[test]
+    fn paths_leaving_the_folder_are_refused() {
+        let (_scratch, out) = built();
+        let files = BuildFiles::open(&out).unwrap();
+        for rel in ["../../../../etc/passwd", "/etc/passwd", "nodes//x", "./manifest.json", ""] {
+            let err = files.read(rel).unwrap_err().to_string();
+            assert!(err.contains("path") || err.contains("component"), "{rel:?}: {err}");
+        }
+        // A manifest edited to list such a path is not a routec manifest.
+        let manifest_path = out.join("manifest.json");
+        let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+        let edited = manifest.replacen("\"path\": \"bpf/", "\"path\": \"../../../../etc/", 1);
+        assert_ne!(edited, manifest);
+        std::fs::write(&manifest_path, edited).unwrap();
+        let err = BuildFiles::open(&out).unwrap_err().to_string();
+        assert!(err.contains("lists `../../../../etc/") && err.contains("`..` component"), "{err}");
+    }
+
+    #[test]
+    fn manifest_json_itself_is_read_only_as_a_regular_file() {
+        let (_scratch, out) = built();
+        std::fs::remove_file(out.join("manifest.json")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", out.join("manifest.json")).unwrap();
+        let err = BuildFiles::open(&out).unwrap_err().to_string();
+        assert!(err.contains("is a symlink"), "{err}");
+        std::fs::remove_file(out.join("manifest.json")).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, out.join("manifest.json"), rustix::fs::FileType::Fifo, 0o644.into(), 0)
+            .unwrap();
+        let err = BuildFiles::open(&out).unwrap_err().to_string();
+        assert!(err.contains("is a FIFO"), "{err}");
+    }
+}

@@ -32,3 +32,19 @@ fn refusals() {
         assert!(Settings::parse(bad, Path::new("/in")).is_err(), "{bad:?}");
     }
 }
+
+/// A map size the kernel cannot create is refused when routec.toml is read,
+/// naming the line, the map and the kernel's limit (before: the build
+/// recorded it and apply failed with E2BIG).
+#[test]
+fn map_sizes_beyond_the_kernels_limit_are_refused() {
+    let err = Settings::parse("[maps]\nlxc = 4294967295\n", Path::new("/in")).unwrap_err();
+    assert!(err.contains("line 2") && err.contains("cilium_lxc must hold between 1 and 134217728 entries"), "{err}");
+    let err = Settings::parse("[maps]\nlxc = 134217729\n", Path::new("/in")).unwrap_err();
+    assert!(err.contains("134217728"), "{err}");
+    let err = Settings::parse("[maps]\nipcache = 0\n", Path::new("/in")).unwrap_err();
+    assert!(err.contains("line 2") && err.contains("cilium_ipcache must hold at least 1 entry"), "{err}");
+    let s = Settings::parse("[maps]\nlxc = 134217728\nipcache = 4294967295\n", Path::new("/in")).unwrap();
+    assert_eq!(s.maps, MapSizes { lxc: 134217728, ipcache: u32::MAX });
+    assert!(Settings::parse("[maps]\nipcache = 4294967296\n", Path::new("/in")).is_err());
+}

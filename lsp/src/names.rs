@@ -3,9 +3,9 @@
 //! references, rename, hover and completion all go through [`occurrences`],
 //! so an item that names a node or pod needs one arm there and nothing else.
 
+use routec_compiler::model::rules;
 use routec_compiler::source::{FileId, Span};
 use routec_compiler::syntax::ast::{EndpointRef, Item, Spanned};
-use routec_compiler::validate;
 
 use crate::workspace::Workspace;
 
@@ -26,8 +26,8 @@ impl NameKind {
     /// The language's own rule for this kind of name (E0012).
     pub fn check(self, name: &str) -> Result<(), &'static str> {
         match self {
-            NameKind::Node => validate::check_subdomain(name),
-            NameKind::Pod => validate::check_pod_name(name),
+            NameKind::Node => rules::check_subdomain(name),
+            NameKind::Pod => rules::check_pod_name(name),
         }
     }
 }

@@ -93,7 +93,7 @@ pub fn check_scope(name: &str) -> Result<()> {
 /// Node names become pin and record folder names: DNS-1123 subdomains, as
 /// the language requires, so none reaches outside its folder.
 pub fn check_node_name(name: &str) -> Result<()> {
-    routec_compiler::validate::check_subdomain(name)
+    routec_compiler::model::rules::check_subdomain(name)
         .map_err(|why| Error::msg(format!("invalid node name `{name}`: {why} (node names are DNS-1123 subdomains)")))
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use routec_runtime::loader::{BuildOutput, NodePlan, Target};
 
-use super::common::{self, BpffsArg, TcModeArg};
+use super::common::{self, BpffsArg, TcModeArgs};
 
 /// Where a node's datapath lives; shared by apply, detach and status.
 /// Node and scope become path components: both are checked while parsing.
@@ -38,9 +38,8 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub node: NodeArgs,
-    /// How programs are attached to the tc hooks.
-    #[arg(long, value_enum, default_value = "netlink")]
-    pub tc_mode: TcModeArg,
+    #[command(flatten)]
+    pub tc_mode: TcModeArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {

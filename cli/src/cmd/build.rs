@@ -35,13 +35,14 @@ pub fn run(args: Args) -> ExitCode {
     let Some(cluster) = &analysis.cluster else {
         return ExitCode::from(1);
     };
+    let format = args.input.messages.message_format;
     let Some(out) = args.output.clone().or_else(|| analysis.settings.output.clone()) else {
-        eprintln!("error: no output folder: pass -o OUT, or set `output` in routec.toml");
+        common::print_error(format, "usage", "no output folder: pass -o OUT, or set `output` in routec.toml", None);
         return ExitCode::from(2);
     };
     let input_digest = match build::analysis_digest(&args.input.path, &analysis) {
         Ok(digest) => digest,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(format, &e),
     };
     let options =
         BuildOptions { clang: clang_choice(&args, &analysis.settings), input_digest, maps: analysis.settings.maps };
@@ -49,13 +50,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok(report) => {
             let summary = summary(&cluster.name, &report);
             // JSON diagnostics own stdout: people's summary goes to stderr then.
-            match args.input.messages.message_format {
+            match format {
                 MessageFormat::Human => print!("{summary}"),
                 MessageFormat::Json => eprint!("{summary}"),
             }
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(format, &e),
     }
 }
 
@@ -72,8 +73,12 @@ fn clang_choice(args: &Args, settings: &Settings) -> ClangChoice {
     }
 }
 
-fn fail(error: &BuildError) -> ExitCode {
-    eprintln!("error: {error}");
+fn fail(format: MessageFormat, error: &BuildError) -> ExitCode {
+    let file = match error {
+        BuildError::Io { path, .. } | BuildError::NotAnOutput { path, .. } => Some(path.as_path()),
+        _ => None,
+    };
+    common::print_error(format, "build", &error.to_string(), file);
     match error {
         // The input is valid but does not fit its configured maps.
         BuildError::MapTooSmall { .. } => ExitCode::from(1),

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use routec_compiler::diagnostics;
 use routec_compiler::frontend::{self, Analysis};
 use routec_compiler::model::Cluster;
 use routec_compiler::settings::Settings;
@@ -21,7 +22,7 @@ pub struct InputArgs {
 
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct MessageFormatArg {
-    /// How to print diagnostics: `human` on stderr, or `json` (one object per line) on stdout.
+    /// How to print diagnostics and errors: `human` on stderr, or `json` (one object per line) on stdout.
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
@@ -47,12 +48,35 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
     let analysis = match frontend::analyze_path(&input.path) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            match input.messages.message_format {
+                MessageFormat::Human => eprintln!("error: {e}"),
+                MessageFormat::Json => print_json_line(&e.to_json()),
+            }
             return Err(ExitCode::from(2));
         }
     };
     report(&analysis, input.messages.message_format);
     Ok(analysis)
+}
+
+/// Prints an error that is not a diagnostic: `error: MESSAGE` on stderr for
+/// people, or a JSON line ([`diagnostics::error_json`]) on stdout, where the
+/// diagnostics go.
+pub fn print_error(format: MessageFormat, kind: &str, message: &str, file: Option<&std::path::Path>) {
+    match format {
+        MessageFormat::Human => eprintln!("error: {message}"),
+        MessageFormat::Json => {
+            let file = file.map(|f| f.display().to_string());
+            print_json_line(&diagnostics::error_json(kind, message, file.as_deref()));
+        }
+    }
+}
+
+fn print_json_line(line: &str) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // A closed stdout leaves nobody to tell.
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Prints diagnostics in the chosen format, with a summary line for people.
@@ -74,7 +98,16 @@ pub fn report(analysis: &Analysis, format: MessageFormat) {
     }
 }
 
-/// `--format` of commands that print a report for people or for programs.
+/// `--format`, the one definition of the flag: `F` is the command's set of
+/// formats, [`OutputFormat`] for most, each with a `text` (the default).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct FormatArg<F: clap::ValueEnum + Clone + Send + Sync + 'static> {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: F,
+}
+
+/// The formats of commands that print a report for people or for programs.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
@@ -121,6 +154,20 @@ impl WaitArg {
         } else {
             lock::Wait::Block
         }
+    }
+}
+
+/// `--tc-mode` of the commands that attach programs (`apply`, `lab up`).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct TcModeArgs {
+    /// How programs are attached to the tc hooks.
+    #[arg(long, value_enum, default_value = "netlink")]
+    pub tc_mode: TcModeArg,
+}
+
+impl From<TcModeArgs> for loader::TcMode {
+    fn from(args: TcModeArgs) -> Self {
+        args.tc_mode.into()
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use routec_compiler::decode::{self, MapKind, RawEntry};
 
-use super::common::OutputFormat;
+use super::common::{FormatArg, OutputFormat};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum MapArg {
@@ -32,9 +32,8 @@ pub struct Args {
     /// Value bytes in hex, like --key.
     #[arg(long, requires = "key", allow_hyphen_values = true)]
     value: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: OutputFormat,
+    #[command(flatten)]
+    format: FormatArg<OutputFormat>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -62,7 +61,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     match decoded {
         Ok(decoded) => {
-            let out = match args.format {
+            let out = match args.format.format {
                 OutputFormat::Text => decode::render_text(map, &decoded),
                 OutputFormat::Json => decode::render_json(&decoded),
             };

@@ -8,7 +8,7 @@ use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::loader;
 
 use super::common::{
-    self, BpffsArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArg,
+    self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArgs,
 };
 
 #[derive(clap::Args)]
@@ -28,8 +28,8 @@ pub enum LabCommand {
         path: PathBuf,
         #[arg(long, value_parser = common::lab_name)]
         name: String,
-        #[arg(long, value_enum, default_value = "netlink")]
-        tc_mode: TcModeArg,
+        #[command(flatten)]
+        tc_mode: TcModeArgs,
         #[command(flatten)]
         bpffs: BpffsArg,
     },
@@ -44,8 +44,8 @@ pub enum LabCommand {
     /// Nodes, pods, attached programs and counters of a lab.
     Status {
         lab: String,
-        #[arg(long, value_enum, default_value = "text")]
-        format: OutputFormat,
+        #[command(flatten)]
+        format: FormatArg<OutputFormat>,
     },
     /// Remove everything the lab made: namespaces, pins, state.
     Down { lab: String },
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> ExitCode {
             up(&path, &name, &bpffs, &mut options)
         }
         LabCommand::Exec { lab, pod, command } => exec(&lab, &pod, &command, &options),
-        LabCommand::Status { lab, format } => status(&lab, format, &options),
+        LabCommand::Status { lab, format } => status(&lab, format.format, &options),
         LabCommand::Down { lab } => match lab::down(&options.state_dir, &lab) {
             Ok(()) => {
                 println!("lab {lab} is down");

@@ -3,20 +3,20 @@
 use std::process::ExitCode;
 
 use super::apply::NodeArgs;
-use super::common::OutputFormat;
+use super::common::{FormatArg, OutputFormat};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub node: NodeArgs,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    #[command(flatten)]
+    pub format: FormatArg<OutputFormat>,
 }
 
 pub fn run(args: Args) -> ExitCode {
     match routec_runtime::loader::status(&args.node.target()) {
         Ok(status) => {
-            match args.format {
+            match args.format.format {
                 OutputFormat::Text => print!("{status}"),
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status).expect("status serializes")),
             }

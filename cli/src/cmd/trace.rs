@@ -10,7 +10,7 @@ use routec_compiler::trace::{self, Proto, Snapshot};
 use routec_runtime::lab::LabState;
 use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
-use super::common::{self, BpffsArg, InputArgs, LabStateDirArg, MessageFormatArg};
+use super::common::{self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormatArg};
 
 /// `--format`: the common text and json, and a drawing.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,8 @@ pub struct Args {
     /// Every ordered pair of pods: a reachability matrix.
     #[arg(long)]
     all: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    #[command(flatten)]
+    format: FormatArg<Format>,
     #[arg(long, value_enum, default_value = "icmp")]
     proto: ProtoArg,
     /// Destination port (tcp, udp).
@@ -71,10 +71,10 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Trace the maps pinned in the kernel by this lab, and report drift.
-    #[arg(long, value_name = "LAB", conflicts_with = "node")]
+    #[arg(long, value_name = "LAB", conflicts_with = "node", value_parser = common::lab_name)]
     live: Option<String>,
     /// Trace the maps pinned in the kernel on this machine, as node NAME.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = common::node_name)]
     node: Option<String>,
     // With --live or --node: where the maps are pinned.
     #[command(flatten)]
@@ -86,19 +86,36 @@ pub struct Args {
     messages: MessageFormatArg,
 }
 
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+/// Why a trace did not run: already reported (the input's diagnostics), or
+/// a usage or I/O error still to print.
+enum Failure {
+    Reported(ExitCode),
+    Usage(String),
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
+impl From<ExitCode> for Failure {
+    fn from(code: ExitCode) -> Self {
+        Failure::Reported(code)
     }
 }
 
-fn run_inner(args: Args) -> Result<(), ExitCode> {
+fn usage(message: &str) -> Failure {
+    Failure::Usage(message.to_string())
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let format = args.messages.message_format;
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Reported(code)) => code,
+        Err(Failure::Usage(message)) => {
+            common::print_error(format, "trace", &message, None);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: Args) -> Result<(), Failure> {
     let wanted = if args.all { 0 } else { 2 };
     if args.operands.len() < wanted {
         return Err(usage("give SRC and DST (or --all)"));
@@ -146,18 +163,18 @@ fn run_inner(args: Args) -> Result<(), ExitCode> {
     let drift = live.as_ref().map(|live| trace::drift(&expected, live));
 
     let output = if args.all {
-        if args.format == Format::Svg {
+        if args.format.format == Format::Svg {
             return Err(usage("--all renders as text or json"));
         }
         let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
-        match args.format {
+        match args.format.format {
             Format::Json => trace::MatrixReport { matrix: &matrix, drift: drift.as_ref() }.to_json(),
             _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
         }
     } else {
         let t = trace::trace(view, &endpoints[0], &endpoints[1], args.proto.into(), args.port, args.ttl)
             .map_err(|e| usage(&e.to_string()))?;
-        match args.format {
+        match args.format.format {
             Format::Text => with_drift(trace::render_text(&t), drift.as_ref()),
             Format::Json => trace::TraceReport { trace: &t, drift: drift.as_ref() }.to_json(),
             Format::Svg => {

@@ -9,8 +9,8 @@ use ipnet::Ipv4Net;
 use super::address::{self, parse_address};
 use super::json::{objects, At, PathError, Result};
 use super::report::Notes;
+use crate::model::rules::{self, check_interface, check_pod_name, check_subdomain};
 use crate::model::Mac;
-use crate::validate::{self, check_interface, check_pod_name, check_subdomain};
 
 /// The label Cilium puts on every identity: the name of its cluster.
 pub const CLUSTER_LABEL: &str = "k8s:io.cilium.k8s.policy.cluster=";
@@ -172,9 +172,9 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
     check_pod_name(&pod).map_err(|e| name_at.error(format!("`{pod}` is not a pod name routec accepts: {e}")))?;
     let object = format!("CiliumEndpoint {pod}");
     let status = obj.field("status")?;
-    let id = status.field("id")?.u64_in(&validate::ENDPOINT_RANGE)? as u16;
+    let id = status.field("id")?.u64_in(&rules::ENDPOINT_RANGE)? as u16;
     let identity_at = status.field("identity")?;
-    let identity = identity_at.field("id")?.u64_in(&validate::IDENTITY_RANGE)? as u32;
+    let identity = identity_at.field("id")?.u64_in(&rules::IDENTITY_RANGE)? as u32;
     let mut cluster_label = None;
     if let Some(labels) = identity_at.opt("labels")? {
         for (label_at, label) in labels.strings()? {
@@ -296,7 +296,7 @@ fn read_agent_endpoint(item: &At, notes: &mut Notes) -> Result<Option<AgentEndpo
         }
         None => None,
     };
-    let ifindex = networking.opt("interface-index")?.map(|at| at.u64_in(&validate::IFINDEX_RANGE)).transpose()?;
+    let ifindex = networking.opt("interface-index")?.map(|at| at.u64_in(&rules::IFINDEX_RANGE)).transpose()?;
     let mac = |key: &str| -> Result<Option<Mac>> {
         networking
             .opt(key)?

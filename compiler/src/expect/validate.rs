@@ -9,10 +9,10 @@ use std::net::Ipv4Addr;
 use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
 use crate::layout::Reason;
+use crate::model::rules::PORT_RANGE;
 use crate::source::Span;
 use crate::syntax::ast::*;
 use crate::trace::Proto;
-use crate::validate::PORT_RANGE;
 
 const TTL_RANGE: std::ops::RangeInclusive<u64> = 1..=255;
 
