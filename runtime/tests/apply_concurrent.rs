@@ -90,12 +90,7 @@ fn concurrent_applies_of_one_node_leave_one_whole_datapath() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is busy") && stderr.contains("unchanged"), "{stderr}");
-    let output = Command::new(&routec)
-        .arg("detach")
-        .args(node_args(&target))
-        .arg("--no-wait")
-        .output()
-        .unwrap();
+    let output = Command::new(&routec).arg("detach").args(node_args(&target)).arg("--no-wait").output().unwrap();
     assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("is busy"));
     let mut waiting = apply(&out, "tcx", &[]);
     let mut stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());

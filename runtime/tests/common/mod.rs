@@ -234,7 +234,12 @@ pub fn ping_pairs(pairs: &[(String, String)], parallel: usize) -> Vec<(String, S
 
 /// The real `routec` binary of this workspace, built first if needed (a
 /// runtime test cannot name another package's binary through cargo).
+/// `ROUTEC_TEST_BINARY` names another one, e.g. an older build, to show
+/// that a test reproduces a failure.
 pub fn routec_binary() -> std::path::PathBuf {
+    if let Some(binary) = std::env::var_os("ROUTEC_TEST_BINARY") {
+        return binary.into();
+    }
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = std::process::Command::new(cargo)
@@ -288,7 +293,12 @@ pub fn datapath_problems(target: &routec_runtime::loader::Target) -> Vec<String>
     for program in &status.programs {
         let maps = program_map_ids(program.id);
         if program.mode == "foreign" {
-            problems.push(format!("{} {} runs a foreign program {}", program.interface, program.direction.as_str(), program.id));
+            problems.push(format!(
+                "{} {} runs a foreign program {}",
+                program.interface,
+                program.direction.as_str(),
+                program.id
+            ));
         } else if !maps.contains(&lxc) || !maps.contains(&counters) {
             problems.push(format!(
                 "{} {} program {} uses maps {maps:?}, not the pinned cilium_lxc {lxc} and routec_counters {counters}",
