@@ -15,6 +15,40 @@ use routec_runtime::{lab, loader};
 const WORKER: &str = "mycluster-worker";
 const KILLS: usize = 30;
 
+/// Waits (in the node's namespace, polling the kernel) until the first hook
+/// of the plan runs a program, or the apply ended; true when it runs one.
+fn wait_for_first_hook(
+    netns: &str,
+    hook: &routec_compiler::build::Attachment,
+    child: &mut std::process::Child,
+) -> bool {
+    use routec_compiler::bpf::Direction;
+    use routec_runtime::netlink;
+    let (interface, direction) = (hook.interface.clone(), hook.direction);
+    let path = lab::netns_path(netns);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let interface = interface.clone();
+        let attached = routec_runtime::netns::run_in(Some(&path), move || -> std::io::Result<bool> {
+            let Some(link) = netlink::link_by_name(&interface)? else { return Ok(false) };
+            let (parent, kind) = match direction {
+                Direction::Ingress => (netlink::TC_PARENT_INGRESS, aya::programs::TcAttachType::Ingress),
+                Direction::Egress => (netlink::TC_PARENT_EGRESS, aya::programs::TcAttachType::Egress),
+            };
+            let filters = !netlink::tc_bpf_filters(link.ifindex, parent)?.is_empty();
+            let tcx = aya::programs::SchedClassifier::query_tcx(&interface, kind).is_ok_and(|(_, p)| !p.is_empty());
+            Ok(filters || tcx)
+        })
+        .unwrap();
+        if attached {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            return false;
+        }
+    }
+}
+
 /// A small deterministic generator (xorshift), seeded per run and printed.
 struct Random(u64);
 
@@ -63,18 +97,26 @@ fn applies_killed_at_random_points_never_wedge_the_node() {
 
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut random = Random(seed);
+    let first_hook = node_plan(&builds[0], WORKER).unwrap().attachments[0].clone();
     let mut broken = Vec::new();
+    let mut targeted = 0;
     for kill in 0..KILLS {
         let out = &builds[kill % 2];
         let mode = if (kill / 2) % 2 == 0 { "netlink" } else { "tcx" };
-        if kill % 5 == 4 {
-            // Sometimes from nothing, where the first pins and hooks are made.
+        // Every third kill comes from nothing and lands just after the first
+        // hook is attached, before any record: the window that wedged nodes.
+        let just_attached = kill % 3 == 2;
+        if just_attached || kill % 5 == 4 {
             loader::detach(&target).unwrap();
         }
         let delay = random.below(window + 1);
         let mut child = apply(out, mode).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        child.kill().unwrap();
+        if just_attached {
+            targeted += usize::from(wait_for_first_hook(&node_ns, &first_hook, &mut child));
+        } else {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
+        let _ = child.kill();
         child.wait().unwrap();
         // The next apply (of the same build) must succeed and traffic flow.
         let output = apply(out, mode).output().unwrap();
@@ -96,14 +138,17 @@ fn applies_killed_at_random_points_never_wedge_the_node() {
         }
     }
     eprintln!(
-        "killed applies tried: {KILLS} (delays 0-{window} ms, a full apply took {full} ms, seed {seed}), left broken: {}",
+        "killed applies tried: {KILLS} ({targeted} just after the first attach, the others after 0-{window} ms; \
+         a full apply took {full} ms; seed {seed}), left broken: {}",
         broken.len()
     );
     assert_eq!(broken, Vec::<String>::new());
 
-    // A last kill, then detach alone: nothing of routec's may stay.
+    // A last kill just after the first attach, then detach alone: nothing
+    // of routec's may stay.
+    loader::detach(&target).unwrap();
     let mut child = apply(&builds[0], "netlink").spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(random.below(window + 1)));
+    assert!(wait_for_first_hook(&node_ns, &first_hook, &mut child), "the apply attached");
     child.kill().unwrap();
     child.wait().unwrap();
     let output = Command::new(&routec).arg("detach").args(node_args(&target)).output().unwrap();

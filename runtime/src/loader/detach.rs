@@ -6,7 +6,7 @@ use routec_compiler::bpf::Direction;
 use routec_compiler::layout;
 
 use super::hooks::{self, NodeMaps};
-use super::state::{earlier_hooks, remove_durably, Journal, NodeState};
+use super::state::{earlier_hooks, remove_state_file, Journal, NodeState};
 use super::{Target, TcMode};
 use crate::lock::{Lock, Wait};
 use crate::{bpffs, netns, Context, Error, Result};
@@ -56,8 +56,8 @@ pub fn detach_with(target: &Target, wait: Wait) -> Result<Vec<String>> {
         }
     }
     target.remove_empty_pin_dirs();
-    remove_durably(&target.state_file())?;
-    remove_durably(&target.journal_file())?;
+    remove_state_file(&target.state_file())?;
+    remove_state_file(&target.journal_file())?;
     if target.pin_dir().exists() {
         return Err(Error::msg(format!("{} still holds pins routec did not make", target.pin_dir().display())));
     }

@@ -102,7 +102,7 @@ impl Journal {
     }
     /// The apply finished and its record is written.
     pub(super) fn end(target: &Target) -> Result<()> {
-        remove_durably(&target.journal_file())
+        remove_state_file(&target.journal_file())
     }
 }
 
@@ -121,7 +121,7 @@ fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> 
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("a state file has a folder");
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
+    let tmp = tmp_path(path);
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -132,8 +132,21 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write().context(|| format!("cannot write {}", path.display()))
 }
 
+/// Where [`write_atomically`] writes `path` first; a crash may leave it.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().expect("a state file has a name").to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Removes `path` and what a crashed [`write_atomically`] of it left (absent is fine).
+pub(super) fn remove_state_file(path: &Path) -> Result<()> {
+    remove_durably(&tmp_path(path))?;
+    remove_durably(path)
+}
+
 /// Removes `path` (absent is fine) and syncs its folder.
-pub(super) fn remove_durably(path: &Path) -> Result<()> {
+fn remove_durably(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
