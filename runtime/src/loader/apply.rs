@@ -56,7 +56,7 @@ pub struct ApplyFailure {
 
 impl std::fmt::Display for ApplyFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n", self.error)?;
+        writeln!(f, "{}", self.error)?;
         match self.outcome {
             ApplyOutcome::Unchanged => write!(f, "nothing was changed: the previous datapath is unchanged"),
             ApplyOutcome::Applied => write!(f, "the new datapath is applied"),
@@ -207,12 +207,22 @@ impl Run<'_> {
                 overlay_ifindex,
             })
             .collect();
+        let previous_records = self.previous.map_or(&[][..], |s| &s.attachments[..]);
+        // A wanted hook with the program id the record has there, so that
+        // the recorded program is recognised without scanning every program.
+        let recorded = |w: &AttachRecord| AttachRecord {
+            program_id: previous_records
+                .iter()
+                .find(|p| p.same_hook_as(w) && p.mode == w.mode)
+                .map_or(0, |p| p.program_id),
+            ..w.clone()
+        };
         let node_maps = NodeMaps::of(target);
-        let foreign: Vec<String> = wanted.iter().filter_map(|w| hooks::foreign_filter(w, &node_maps)).collect();
+        let foreign: Vec<String> =
+            wanted.iter().filter_map(|w| hooks::foreign_filter(&recorded(w), &node_maps)).collect();
         if !foreign.is_empty() {
             return Err(unchanged(Error::msg(foreign.join("\n"))));
         }
-        let previous_records = self.previous.map_or(&[][..], |s| &s.attachments[..]);
         let mut to_attach = Vec::new();
         for (index, w) in wanted.iter_mut().enumerate() {
             match previous_records.iter().find(|p| p.same_program_as(w) && hooks::is_live(p)) {
@@ -260,7 +270,8 @@ impl Run<'_> {
                     .expect("checked while loading");
                 let hook = record.hook();
                 before_switch(&hook);
-                let running = hooks::running(record, &node_maps).map(|id| hooks::hold(record, id)).transpose()?;
+                let running =
+                    hooks::running(&recorded(record), &node_maps).map(|id| hooks::hold(record, id)).transpose()?;
                 record.program_id = hooks::attach(prog, record)?;
                 undo.hooks.push(match running {
                     Some(program) => HookUndo::Switched { record: record.clone(), program },
