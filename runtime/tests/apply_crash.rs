@@ -171,3 +171,55 @@ fn applies_killed_at_random_points_never_wedge_the_node() {
     }
     assert_eq!(left, Vec::<String>::new(), "detach after a killed apply leaves nothing");
 }
+
+#[test]
+fn a_filter_routec_did_not_attach_is_neither_adopted_nor_removed() {
+    if !can_run("a_filter_routec_did_not_attach_is_neither_adopted_nor_removed") {
+        return;
+    }
+    let options = options();
+    let name = "t-foreign";
+    let cluster = reference_cluster();
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let target = lab::node_target(&state, WORKER).unwrap();
+    let node_ns = state.node(WORKER).unwrap().netns.clone();
+    let plan = node_plan(&state.out, WORKER).unwrap();
+    let lxc = plan.attachments.iter().find(|a| a.program == "cil_from_container").unwrap().interface.clone();
+    loader::detach(&target).unwrap();
+
+    // Someone else's program, named like routec's, where routec attaches.
+    let object = options.state_dir.join(name).join("foreign.o");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/foreign_classifier.c");
+    compile_bpf(&source, &object);
+    let tc = |args: &[&str]| {
+        let status = Command::new("tc").args(["-n", &node_ns]).args(args).status().unwrap();
+        assert!(status.success(), "tc {args:?}");
+    };
+    tc(&["qdisc", "replace", "dev", &lxc, "clsact"]);
+    let object = object.to_str().unwrap();
+    tc(&[
+        "filter",
+        "add",
+        "dev",
+        &lxc,
+        "ingress",
+        "prio",
+        "1",
+        "handle",
+        "1",
+        "bpf",
+        "da",
+        "obj",
+        object,
+        "sec",
+        "classifier",
+    ]);
+
+    let error = loader::apply(&plan, &target).unwrap_err();
+    assert_eq!(error.apply_outcome(), Some(loader::ApplyOutcome::Unchanged), "{error}");
+    assert!(error.to_string().contains("that routec did not attach"), "{error}");
+    assert!(!target.pin_dir().exists(), "nothing was pinned");
+    loader::detach(&target).unwrap();
+    let left = hooks_on(&node_ns, &lxc).join("\n");
+    assert!(left.contains("foreign.o") && left.contains("cil_from_contai"), "detach leaves the foreign filter: {left}");
+}
