@@ -53,6 +53,17 @@ impl Drop for Guard {
     }
 }
 
+/// A folder of the real bpffs, removed also when the test fails.
+struct BpffsFolder(PathBuf);
+
+impl Drop for BpffsFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0.join("routec/default"));
+        let _ = std::fs::remove_dir(self.0.join("routec"));
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 /// `routec build` of the cluster into `out`, objects compiled.
 fn write_build(cluster: &Cluster, out: &Path) {
     let options = BuildOptions::new(ClangChoice::Use(None), "trace-live-test".into());
@@ -242,9 +253,11 @@ fn offline_and_live_traces_agree_with_real_packets() {
     }
 
     // --node: one node's maps as a real node would have them (pins under
-    // scope `default`; here a link to the lab's pins). A packet for another
-    // node ends at the tunnel, beyond this view.
-    let fake_bpffs = work.join("bpffs");
+    // scope `default`; here a link to the lab's pins, in a folder of the
+    // real bpffs: routec reads pins only from a bpf filesystem). A packet
+    // for another node ends at the tunnel, beyond this view.
+    let fake_bpffs = BpffsFolder(Path::new("/sys/fs/bpf").join(format!("routec-trace-live-{}", std::process::id())));
+    let fake_bpffs = &fake_bpffs.0;
     std::fs::create_dir_all(fake_bpffs.join("routec")).unwrap();
     std::os::unix::fs::symlink(state.pin_root(), fake_bpffs.join("routec/default")).unwrap();
     let node_name = cluster.nodes[a.node].name.clone();

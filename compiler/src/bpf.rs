@@ -276,14 +276,16 @@ fn host_multiarch(clang: &Path) -> Option<String> {
     (output.status.success() && !tuple.is_empty()).then_some(tuple)
 }
 
-/// The per-node values of `lib/config.h`, except the overlay device's
-/// ifindex, which the loader discovers in the node's namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The per-node load-time constants of `lib/config.h`, except the overlay
+/// device's ifindex, which the loader discovers in the node's namespace. The
+/// one definition: the loader sets and records them, `node_config.h` prints
+/// them, and the tracer's node view carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoadConstants {
-    /// The node's underlay address (network order).
-    pub node_ipv4: [u8; 4],
-    /// The pods' gateway address (network order).
-    pub router_ipv4: [u8; 4],
+    /// The node's underlay address.
+    pub node_ipv4: Ipv4Addr,
+    /// The pods' gateway address.
+    pub router_ipv4: Ipv4Addr,
     pub overlay_port: u16,
     pub vni: u32,
     pub pod_mtu: u32,
@@ -293,8 +295,8 @@ impl LoadConstants {
     pub fn for_node(cluster: &Cluster, node: usize) -> Self {
         let n = &cluster.nodes[node];
         LoadConstants {
-            node_ipv4: n.address.octets(),
-            router_ipv4: n.router.octets(),
+            node_ipv4: n.address,
+            router_ipv4: n.router,
             overlay_port: cluster.overlay.port,
             vni: cluster.overlay.vni,
             pod_mtu: cluster.pod_mtu(),
@@ -307,8 +309,8 @@ impl LoadConstants {
     /// for aya's `EbpfLoader::set_global(name, bytes.as_slice(), true)`.
     pub fn globals(&self, overlay_ifindex: u32) -> [(&'static str, Vec<u8>); 6] {
         [
-            ("NODE_IPV4", self.node_ipv4.to_vec()),
-            ("ROUTER_IPV4", self.router_ipv4.to_vec()),
+            ("NODE_IPV4", self.node_ipv4.octets().to_vec()),
+            ("ROUTER_IPV4", self.router_ipv4.octets().to_vec()),
             ("OVERLAY_IFINDEX", overlay_ifindex.to_ne_bytes().to_vec()),
             ("OVERLAY_PORT", self.overlay_port.to_ne_bytes().to_vec()),
             ("VNI", self.vni.to_ne_bytes().to_vec()),
@@ -323,8 +325,8 @@ impl LoadConstants {
 pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
     let n = &cluster.nodes[node];
     let values = LoadConstants::for_node(cluster, node);
-    let ipv4 = |ip: [u8; 4]| {
-        let ip = Ipv4Addr::from(ip).octets();
+    let ipv4 = |ip: Ipv4Addr| {
+        let ip = ip.octets();
         format!("IPV4({}, {}, {}, {})", ip[0], ip[1], ip[2], ip[3])
     };
     let lines = [

@@ -87,6 +87,61 @@ fn exact<const N: usize>(what: &'static str, bytes: &[u8]) -> Result<[u8; N], Le
     bytes.try_into().map_err(|_| LengthError { what, expected: N, got: bytes.len() })
 }
 
+/// A key or value of a map, with its fixed-size byte encoding.
+pub trait Encoded: Copy + PartialEq + std::fmt::Debug + Sized {
+    const SIZE: usize;
+    fn encode(&self) -> Vec<u8>;
+    fn decode(bytes: &[u8]) -> Result<Self, LengthError>;
+}
+
+/// The key type of a map, naming its value type and kernel definition, so
+/// that code over both maps (sync, undo, reading) is written once. It
+/// displays as the address it stands for, for messages.
+pub trait MapKey: Encoded + Eq + std::hash::Hash + std::fmt::Display {
+    type Value: Encoded;
+    const SPEC: &'static MapSpec;
+}
+
+macro_rules! encoded {
+    ($($ty:ty),*) => {$(
+        impl Encoded for $ty {
+            const SIZE: usize = <$ty>::SIZE;
+            fn encode(&self) -> Vec<u8> {
+                self.to_bytes().to_vec()
+            }
+            fn decode(bytes: &[u8]) -> Result<Self, LengthError> {
+                <$ty>::from_bytes(bytes)
+            }
+        }
+    )*};
+}
+encoded!(EndpointKey, EndpointInfo, IpcacheKey, RemoteEndpointInfo);
+
+impl std::fmt::Display for EndpointKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.ip4())
+    }
+}
+
+impl std::fmt::Display for IpcacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip_prefix_len() {
+            Some(len) => write!(f, "{}/{len}", self.ip4()),
+            None => write!(f, "{} (prefixlen {})", self.ip4(), { self.prefixlen }),
+        }
+    }
+}
+
+impl MapKey for EndpointKey {
+    type Value = EndpointInfo;
+    const SPEC: &'static MapSpec = &CILIUM_LXC;
+}
+
+impl MapKey for IpcacheKey {
+    type Value = RemoteEndpointInfo;
+    const SPEC: &'static MapSpec = &CILIUM_IPCACHE;
+}
+
 /// Compile-time checks that a struct has the size and field offsets that its
 /// `to_bytes`/`from_bytes` and its C twin in `bpf-templates/lib/maps.h` use.
 macro_rules! assert_layout {
@@ -113,7 +168,7 @@ fn mac_at(b: &[u8], at: usize) -> Mac {
 
 /// Key of `cilium_lxc` (Cilium's `struct endpoint_key`), 20 bytes.
 #[repr(C, packed)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EndpointKey {
     /// IPv4 in network order; IPv6 would use all 16 bytes.
     pub ip: [u8; 16],
@@ -237,7 +292,7 @@ impl EndpointInfo {
 /// trie key: `prefixlen` counts the 32 bits of cluster_id, pad and family
 /// before the address, so a /32 is 64 and a /24 is 56.
 #[repr(C, packed)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpcacheKey {
     pub prefixlen: u32,
     pub cluster_id: u16,

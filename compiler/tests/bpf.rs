@@ -7,6 +7,7 @@
 mod mycluster;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -71,8 +72,14 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
     let dir = ScratchDir::new("objects");
     let objects = compiled(&dir, &clang);
     assert_eq!(objects.len(), PROGRAMS.len());
-    let globals =
-        LoadConstants { node_ipv4: [0; 4], router_ipv4: [0; 4], overlay_port: 0, vni: 0, pod_mtu: 0 }.globals(0);
+    let globals = LoadConstants {
+        node_ipv4: Ipv4Addr::UNSPECIFIED,
+        router_ipv4: Ipv4Addr::UNSPECIFIED,
+        overlay_port: 0,
+        vni: 0,
+        pod_mtu: 0,
+    }
+    .globals(0);
 
     for (program, object) in PROGRAMS.iter().zip(&objects) {
         assert_eq!(object.file_name().unwrap(), program.object);
@@ -276,8 +283,8 @@ fn load_constants_and_node_config_of_a_worker() {
     assert_eq!(
         constants,
         LoadConstants {
-            node_ipv4: [172, 18, 0, 2],
-            router_ipv4: [10, 10, 2, 1],
+            node_ipv4: Ipv4Addr::new(172, 18, 0, 2),
+            router_ipv4: Ipv4Addr::new(10, 10, 2, 1),
             overlay_port: 8472,
             vni: 0,
             pod_mtu: 1450

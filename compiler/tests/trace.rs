@@ -261,7 +261,7 @@ fn ttl_one_is_exceeded_at_delivery() {
 #[test]
 fn wrong_vni_on_the_receiving_node() {
     let mut v = view();
-    v.nodes.iter_mut().find(|n| n.name == "mycluster-worker2").unwrap().vni = 7;
+    v.nodes.iter_mut().find(|n| n.name == "mycluster-worker2").unwrap().constants.vni = 7;
     let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::WrongVni);
     assert_eq!(t.hops[1].checks, vec!["tunnel id 0 != VNI 7".to_string()]);

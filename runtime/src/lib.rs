@@ -1,6 +1,6 @@
 //! routec's runtime: loads a build into the kernel and runs the namespace lab.
 //!
-//! - [`loader`]: `routec apply/detach/status` for one node (aya 0.14, TCX links).
+//! - [`loader`]: `routec apply/detach/status` for one node (aya 0.14; cls_bpf filters or TCX links).
 //! - [`lab`]: a whole cluster in network namespaces on this machine.
 //! - [`netns`]: the one way code enters a network namespace (a dedicated thread).
 //! - [`lock`]: one writer per node and per lab (`flock`).
@@ -25,11 +25,23 @@ pub enum Error {
     Context { context: String, source: Box<Error> },
     #[error("{0}")]
     Msg(String),
+    /// A failed `apply`, with what it left of the datapath.
+    #[error("{0}")]
+    Apply(Box<loader::ApplyFailure>),
 }
 
 impl Error {
     pub fn msg(text: impl Into<String>) -> Self {
         Error::Msg(text.into())
+    }
+
+    /// What a failed apply left, under any context added since.
+    pub fn apply_outcome(&self) -> Option<loader::ApplyOutcome> {
+        match self {
+            Error::Apply(failure) => Some(failure.outcome),
+            Error::Context { source, .. } => source.apply_outcome(),
+            _ => None,
+        }
     }
 }
 

@@ -6,14 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aya::maps::lpm_trie::LpmTrie;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData};
-use routec_compiler::layout::{self, EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo};
+use aya::maps::{Map, MapData};
+use routec_compiler::layout::{EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo};
 use routec_compiler::trace::{Datapath, Ipcache, Mode, PodRef, Snapshot};
 
 use crate::lab::{self, LabState};
 use crate::loader::{self, Target};
-use crate::{netlink, netns, Error, Result};
+use crate::{bpffs, netlink, netns, Error, Result};
 
 /// Where the live maps are.
 #[derive(Debug, Clone)]
@@ -45,6 +44,7 @@ impl LiveSource {
 }
 
 fn open(target: &Target, spec: &MapSpec) -> Result<Map> {
+    bpffs::check(&target.bpffs)?;
     let path = target.map_pin(spec.name);
     if !path.exists() {
         return Err(Error::msg(format!(
@@ -61,44 +61,18 @@ fn open(target: &Target, spec: &MapSpec) -> Result<Map> {
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))
 }
 
-fn read_error(spec: &MapSpec, target: &Target) -> impl Fn(aya::maps::MapError) -> Error {
-    let (map, node) = (spec.name, target.node.clone());
-    move |e| Error::msg(format!("node {node}: {map} cannot be read: {e}"))
-}
-
-/// Every entry of the node's pinned `cilium_lxc`.
+/// Every entry of the node's pinned `cilium_lxc`, sorted by key.
 pub fn read_lxc(target: &Target) -> Result<Vec<(EndpointKey, EndpointInfo)>> {
-    let spec = &layout::CILIUM_LXC;
-    let map: BpfHashMap<MapData, [u8; EndpointKey::SIZE], [u8; EndpointInfo::SIZE]> =
-        BpfHashMap::try_from(open(target, spec)?).map_err(read_error(spec, target))?;
-    let mut entries = Vec::new();
-    for entry in map.iter() {
-        let (k, v) = entry.map_err(read_error(spec, target))?;
-        let decode = |e: layout::LengthError| Error::msg(e.to_string());
-        entries.push((EndpointKey::from_bytes(&k).map_err(decode)?, EndpointInfo::from_bytes(&v).map_err(decode)?));
-    }
-    entries.sort_by_key(|(k, _)| k.to_bytes());
-    Ok(entries)
+    read(target)
 }
 
-/// Every entry of the node's pinned `cilium_ipcache`.
+/// Every entry of the node's pinned `cilium_ipcache`, sorted by key.
 pub fn read_ipcache(target: &Target) -> Result<Vec<(IpcacheKey, RemoteEndpointInfo)>> {
-    let spec = &layout::CILIUM_IPCACHE;
-    // aya splits an LPM key into prefixlen and the 20 data bytes after it.
-    let map: LpmTrie<MapData, [u8; IpcacheKey::SIZE - 4], [u8; RemoteEndpointInfo::SIZE]> =
-        LpmTrie::try_from(open(target, spec)?).map_err(read_error(spec, target))?;
-    let mut entries = Vec::new();
-    for entry in map.iter() {
-        let (k, v) = entry.map_err(read_error(spec, target))?;
-        let mut raw = [0u8; IpcacheKey::SIZE];
-        raw[..4].copy_from_slice(&k.prefix_len().to_le_bytes());
-        raw[4..].copy_from_slice(&k.data());
-        let decode = |e: layout::LengthError| Error::msg(e.to_string());
-        entries
-            .push((IpcacheKey::from_bytes(&raw).map_err(decode)?, RemoteEndpointInfo::from_bytes(&v).map_err(decode)?));
-    }
-    entries.sort_by_key(|(k, _)| k.to_bytes());
-    Ok(entries)
+    read(target)
+}
+
+fn read<K: loader::LiveMap>(target: &Target) -> Result<Vec<(K, K::Value)>> {
+    loader::read_map(open(target, K::SPEC)?).map_err(|e| Error::msg(format!("node {}: {e}", target.node)))
 }
 
 /// The ifindex of each pod's lxc in the node's namespace (`None` when the

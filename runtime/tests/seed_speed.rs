@@ -39,12 +39,12 @@ fn ipcache_of_150k_entries_seeds_fast() {
     assert!(created.success());
     assert!(loader::check_pinned_map(&target.map_pin(spec.name), &spec).unwrap());
 
-    let entries: Vec<([u8; 24], [u8; 12])> = (0..150_000u32)
+    let entries: Vec<(IpcacheKey, RemoteEndpointInfo)> = (0..150_000u32)
         .map(|i| {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
             (
-                IpcacheKey::ipv4(ip, 32).to_bytes(),
-                RemoteEndpointInfo::new(1000 + i % 5000, Some([172, 18, 0, (i % 200) as u8 + 1].into())).to_bytes(),
+                IpcacheKey::ipv4(ip, 32),
+                RemoteEndpointInfo::new(1000 + i % 5000, Some([172, 18, 0, (i % 200) as u8 + 1].into())),
             )
         })
         .collect();

@@ -1,13 +1,15 @@
 //! `routec apply OUT --node NAME`: load a build's datapath for one node
 //! (runtime::loader); the build records its cluster, so OUT is all it needs.
-//! Exit 0 applied (or nothing to change), 1 failed.
+//! Exit 0 applied (or nothing to change); 1 failed, with the previous
+//! datapath unchanged or rolled back; 3 failed and the rollback failed too
+//! (the datapath may mix old and new parts).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_runtime::loader::{BuildOutput, NodePlan, Target};
+use routec_runtime::loader::{ApplyOutcome, BuildOutput, NodePlan, Target};
 
-use super::common::{self, BpffsArg, TcModeArgs};
+use super::common::{self, BpffsArg, TcModeArgs, WaitArg};
 
 /// Where a node's datapath lives; shared by apply, detach and status.
 /// Node and scope become path components: both are checked while parsing.
@@ -40,6 +42,8 @@ pub struct Args {
     pub node: NodeArgs,
     #[command(flatten)]
     pub tc_mode: TcModeArgs,
+    #[command(flatten)]
+    pub wait: WaitArg,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -50,16 +54,19 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match routec_runtime::loader::apply(&plan, &Target { tc_mode: args.tc_mode.into(), ..args.node.target() }) {
+    let target = Target { tc_mode: args.tc_mode.into(), ..args.node.target() };
+    match routec_runtime::loader::apply_with(&plan, &target, args.wait.wait(), &mut |_| {}) {
         Ok(report) => {
             println!("node {}: {report}", args.node.node);
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // The loader's error ends with what the failure left: unchanged,
-            // rolled back, or a rollback that failed.
+            // The error ends with what the failure left.
             eprintln!("error: apply to node {} failed: {e}", args.node.node);
-            ExitCode::from(1)
+            match e.apply_outcome() {
+                Some(ApplyOutcome::Mixed) => ExitCode::from(3),
+                _ => ExitCode::from(1),
+            }
         }
     }
 }

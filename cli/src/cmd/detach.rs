@@ -3,15 +3,18 @@
 use std::process::ExitCode;
 
 use super::apply::NodeArgs;
+use super::common::WaitArg;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub wait: WaitArg,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match routec_runtime::loader::detach(&args.node.target()) {
+    match routec_runtime::loader::detach_with(&args.node.target(), args.wait.wait()) {
         Ok(removed) if removed.is_empty() => {
             println!("node {}: nothing to detach", args.node.node);
             ExitCode::SUCCESS

@@ -270,7 +270,7 @@ pub fn trace(
 ) -> Result<Trace, TraceError> {
     let dst_ip = match (view.find_pod(dst), view.node(dst)) {
         (Some(pod), _) => pod.ip,
-        (None, Some(node)) => node.address,
+        (None, Some(node)) => node.constants.node_ipv4,
         (None, None) => dst.parse::<Ipv4Addr>().map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
     };
     if port.is_some() && proto == Proto::Icmp {
@@ -287,7 +287,7 @@ pub fn trace(
         return trace_packet(view, pod, packet);
     }
     let node = view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
-    let packet = Packet { src: node.router, dst: dst_ip, proto, port, ttl };
+    let packet = Packet { src: node.constants.router_ipv4, dst: dst_ip, proto, port, ttl };
     trace_from_node(view, node, packet)
 }
 
@@ -298,7 +298,7 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
     let node = view.node(&src.node).filter(|n| view.has_maps(&n.name)).ok_or_else(no_maps)?;
     let mut notes = vec![format!(
         "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
-        node.router,
+        node.constants.router_ipv4,
         program(Interface::Lxc).name,
         src.lxc,
     )];
@@ -607,7 +607,7 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
     let Some(remote) = value.tunnel_endpoint() else {
         return drop_hop(hop, Reason::NoTunnelEndpoint, format!("{} has no tunnel endpoint", prefix_text(&key)));
     };
-    if remote == node.address {
+    if remote == node.constants.node_ipv4 {
         return drop_hop(
             hop,
             Reason::NoEndpoint,
@@ -622,15 +622,15 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
     hop.reason = Reason::TunnelEncap.into();
     hop.action = format!(
         "bpf_skb_set_tunnel_key(remote {remote}, VNI {}, TTL {TUNNEL_TTL}), bpf_redirect({OVERLAY_DEVICE})",
-        node.vni
+        node.constants.vni
     );
     match view.node_by_address(remote).filter(|next| view.has_maps(&next.name)) {
         Some(next) => {
             hop.next = Some(format!(
                 "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
-                node.overlay, node.overlay_port, next.name, next.address
+                node.overlay, node.constants.overlay_port, next.name, next.constants.node_ipv4
             ));
-            (hop, Step::Overlay { node: next, vni: node.vni, ttl: packet.ttl })
+            (hop, Step::Overlay { node: next, vni: node.constants.vni, ttl: packet.ttl })
         }
         None => {
             hop.next = Some(match view.node_by_address(remote) {
@@ -652,11 +652,15 @@ fn from_overlay<'a>(
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
     let mut hop = new_hop(node, program(Interface::Overlay), OVERLAY_DEVICE.to_string(), None);
-    let (hop, step) = if vni != node.vni {
-        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.vni));
-        drop_hop(hop, Reason::WrongVni, format!("the packet carries VNI {vni}, {} expects {}", node.name, node.vni))
+    let (hop, step) = if vni != node.constants.vni {
+        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.constants.vni));
+        drop_hop(
+            hop,
+            Reason::WrongVni,
+            format!("the packet carries VNI {vni}, {} expects {}", node.name, node.constants.vni),
+        )
     } else {
-        hop.checks.push(format!("tunnel id {vni} = VNI {}", node.vni));
+        hop.checks.push(format!("tunnel id {vni} = VNI {}", node.constants.vni));
         let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
         hop.lookups.push(lookup);
         match found {
@@ -700,9 +704,16 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
     Ok(Trace {
         mode: view.mode(),
         packet,
-        src: Source::Node { name: node.name.clone(), address: node.address, router: node.router },
+        src: Source::Node {
+            name: node.name.clone(),
+            address: node.constants.node_ipv4,
+            router: node.constants.router_ipv4,
+        },
         dst: Destination { ip: packet.dst, pod: view.pod_by_ip(packet.dst).cloned() },
-        notes: vec![format!("the node's stack routes {} to {} with source {}", node.pod_cidr, hop.device, node.router)],
+        notes: vec![format!(
+            "the node's stack routes {} to {} with source {}",
+            node.pod_cidr, hop.device, node.constants.router_ipv4
+        )],
         hops: vec![hop],
         verdict,
     })

@@ -293,7 +293,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             TOP + 40,
             11,
             r##" fill="#455a64""##,
-            &format!("{}{cidr} · router {}", node.address, node.router),
+            &format!("{}{cidr} · router {}", node.constants.node_ipv4, node.constants.router_ipv4),
         );
 
         for (row, pod) in layout.rows[i].iter().enumerate() {
@@ -326,8 +326,8 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             canvas.text(x + POD_X + 8, y + 18, 10, r##" fill="#607d8b" font-style="italic""##, &more);
         }
         let dev_y = layout.dev_y();
-        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.router.to_string());
-        let overlay = format!("{} VNI {}", node.overlay, node.vni);
+        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.constants.router_ipv4.to_string());
+        let overlay = format!("{} VNI {}", node.overlay, node.constants.vni);
         canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
         // The underlay link of the node.
         canvas.line(x + DEV_X + DEV_W / 2, dev_y + DEV_H, x + DEV_X + DEV_W / 2, layout.underlay_y(), "#90a4ae", 2);

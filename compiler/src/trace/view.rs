@@ -23,16 +23,15 @@ pub enum Mode {
     Live,
 }
 
-/// A node's load-time constants (`NODE_IPV4`, `ROUTER_IPV4`, `VNI`, ...).
+/// A node as the tracer sees it: its load-time constants (`NODE_IPV4`,
+/// `ROUTER_IPV4`, `VNI`, ..., the type the loader sets them from) and what
+/// the drawing and the routing need besides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeConfig {
     pub name: String,
-    pub address: Ipv4Addr,
-    pub router: Ipv4Addr,
+    pub constants: bpf::LoadConstants,
     pub pod_cidr: Ipv4Net,
     pub overlay: String,
-    pub overlay_port: u16,
-    pub vni: u32,
     /// Underlay device.
     pub device: String,
 }
@@ -76,7 +75,7 @@ pub trait Datapath {
         self.nodes().iter().find(|n| n.name == name)
     }
     fn node_by_address(&self, address: Ipv4Addr) -> Option<&NodeConfig> {
-        self.nodes().iter().find(|n| n.address == address)
+        self.nodes().iter().find(|n| n.constants.node_ipv4 == address)
     }
     /// The pod that has `ip` (IPs are unique in a cluster).
     fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
@@ -207,14 +206,12 @@ impl NodeConfig {
         cluster
             .nodes
             .iter()
-            .map(|node| NodeConfig {
+            .enumerate()
+            .map(|(index, node)| NodeConfig {
                 name: node.name.clone(),
-                address: node.address,
-                router: node.router,
+                constants: bpf::LoadConstants::for_node(cluster, index),
                 pod_cidr: node.pod_cidr,
                 overlay: cluster.overlay.kind.as_str().to_string(),
-                overlay_port: cluster.overlay.port,
-                vni: cluster.overlay.vni,
                 device: node.device.clone(),
             })
             .collect()

@@ -231,3 +231,110 @@ pub fn ping_pairs(pairs: &[(String, String)], parallel: usize) -> Vec<(String, S
     });
     failed.into_inner().unwrap()
 }
+
+/// The real `routec` binary of this workspace, built first if needed (a
+/// runtime test cannot name another package's binary through cargo).
+/// `ROUTEC_TEST_BINARY` names another one, e.g. an older build, to show
+/// that a test reproduces a failure.
+pub fn routec_binary() -> std::path::PathBuf {
+    if let Some(binary) = std::env::var_os("ROUTEC_TEST_BINARY") {
+        return binary.into();
+    }
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "routec", "--bin", "routec", "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .unwrap();
+    assert!(built.success(), "cargo build -p routec failed");
+    // Integration tests run from <target>/<profile>/deps/.
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().parent().unwrap().join("routec");
+    assert!(binary.exists(), "no routec binary at {}", binary.display());
+    binary
+}
+
+/// `routec apply|detach|status` arguments that name a lab node.
+pub fn node_args(target: &routec_runtime::loader::Target) -> Vec<String> {
+    let mut args = vec!["--node".to_string(), target.node.clone(), "--scope".into(), target.scope.clone()];
+    args.extend(["--bpffs".to_string(), target.bpffs.display().to_string()]);
+    if let Some(netns) = &target.netns {
+        args.extend(["--netns".to_string(), netns.display().to_string()]);
+    }
+    args
+}
+
+/// The ids of the maps the program `id` uses.
+pub fn program_map_ids(id: u32) -> Vec<u32> {
+    let info = aya::programs::loaded_programs().flatten().find(|p| p.id() == id).expect("program is loaded");
+    info.map_ids().unwrap().unwrap_or_default()
+}
+
+/// The kernel's id of the map pinned at `pin`.
+pub fn pinned_map_id(pin: &std::path::Path) -> u32 {
+    aya::maps::MapInfo::from_pin(pin).unwrap_or_else(|e| panic!("{}: {e}", pin.display())).id()
+}
+
+/// Problems with a node whose datapath should be whole: `status` fails, or
+/// an attached program does not use the pinned maps (it would keep stale
+/// entries and counters nobody reads).
+pub fn datapath_problems(target: &routec_runtime::loader::Target) -> Vec<String> {
+    let status = match routec_runtime::loader::status(target) {
+        Ok(status) => status,
+        Err(e) => return vec![format!("status fails: {e}")],
+    };
+    let lxc = pinned_map_id(&target.map_pin("cilium_lxc"));
+    let counters = pinned_map_id(&target.map_pin("routec_counters"));
+    let mut problems = Vec::new();
+    if status.programs.is_empty() {
+        problems.push("no program attached".to_string());
+    }
+    for program in &status.programs {
+        let maps = program_map_ids(program.id);
+        if program.mode == "foreign" {
+            problems.push(format!(
+                "{} {} runs a foreign program {}",
+                program.interface,
+                program.direction.as_str(),
+                program.id
+            ));
+        } else if !maps.contains(&lxc) || !maps.contains(&counters) {
+            problems.push(format!(
+                "{} {} program {} uses maps {maps:?}, not the pinned cilium_lxc {lxc} and routec_counters {counters}",
+                program.interface,
+                program.direction.as_str(),
+                program.id
+            ));
+        }
+    }
+    problems
+}
+
+/// Every tc filter and TCX program on `interface` in lab namespace `netns`
+/// (both directions), as `tc`/the kernel list them.
+pub fn hooks_on(netns: &str, interface: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for direction in ["ingress", "egress"] {
+        let out = std::process::Command::new("tc")
+            .args(["-n", netns, "filter", "show", "dev", interface, direction])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        found.extend(text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("{interface} {direction}: {l}")));
+    }
+    let path = routec_runtime::lab::netns_path(netns);
+    let name = interface.to_string();
+    let tcx = routec_runtime::netns::run_in(Some(&path), move || -> std::io::Result<Vec<String>> {
+        Ok([aya::programs::TcAttachType::Ingress, aya::programs::TcAttachType::Egress]
+            .into_iter()
+            .flat_map(|t| {
+                aya::programs::SchedClassifier::query_tcx(&name, t)
+                    .map(|(_, programs)| programs.iter().map(|p| format!("{name} tcx program {}", p.id())).collect())
+                    .unwrap_or_else(|_| Vec::new())
+            })
+            .collect())
+    });
+    found.extend(tcx.unwrap());
+    found
+}

@@ -1,0 +1,442 @@
+//! `routec apply`: one node's datapath made to match a plan, in phases, so
+//! that a failure leaves the previous datapath working:
+//! 1. *validate* (nothing live is touched): the node's lock, the bpffs, pinned
+//!    maps against the build's `MapSpec`s, every interface of the plan
+//!    ([`discover`]), no foreign filter where routec attaches, and every object
+//!    through the verifier;
+//! 2. *seed*: stale entries deleted, then only the entries that differ written;
+//! 3. *attach*: each hook switched atomically in place when routec's program
+//!    runs there (recorded or not), attached otherwise; hooks routec held
+//!    that the plan no longer has are removed.
+//!
+//! The journal is written before the first pin is made; phases 2 and 3
+//! remember every change that succeeded, and a failure undoes them, last
+//! first. The outcome is typed ([`ApplyOutcome`]): unchanged, applied,
+//! rolled back, or mixed when the rollback itself failed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aya::programs::{ProgramError, SchedClassifier};
+use aya::{Ebpf, EbpfLoader};
+use routec_compiler::layout::{EndpointKey, IpcacheKey};
+use serde::Serialize;
+
+use super::discover::discover;
+use super::hooks::{self, NodeMaps};
+use super::maps::{self, check_pinned_map, MapChanges, MapUndo};
+use super::plan::NodePlan;
+use super::state::{earlier_hooks, AttachRecord, Journal, NodeState};
+use super::{chain, Target};
+use crate::lock::{Lock, Wait};
+use crate::{bpffs, netns, Context, Error, Result};
+
+/// How an apply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApplyOutcome {
+    /// Nothing was changed: the datapath already matched, or a failure came
+    /// before anything live was touched.
+    Unchanged,
+    Applied,
+    /// A failure after changes, all undone: the previous datapath is back.
+    RolledBack,
+    /// A failure whose rollback failed too: old and new parts may mix.
+    Mixed,
+}
+
+/// A failed apply: what went wrong, and what it left.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    pub error: Error,
+    pub outcome: ApplyOutcome,
+    /// For [`ApplyOutcome::Mixed`]: what could not be undone.
+    pub rollback_problems: Option<String>,
+}
+
+impl std::fmt::Display for ApplyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.error)?;
+        match self.outcome {
+            ApplyOutcome::Unchanged => write!(f, "nothing was changed: the previous datapath is unchanged"),
+            ApplyOutcome::Applied => write!(f, "the new datapath is applied"),
+            ApplyOutcome::RolledBack => {
+                write!(f, "rolled back: the previous datapath is restored (map entries and attachments)")
+            }
+            ApplyOutcome::Mixed => write!(
+                f,
+                "rollback failed, the datapath may mix old and new parts: {}\n\
+                 apply a good build again, or remove the node's datapath with `routec detach`",
+                self.rollback_problems.as_deref().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+fn failure(error: Error, outcome: ApplyOutcome) -> Error {
+    Error::Apply(Box::new(ApplyFailure { error, outcome, rollback_problems: None }))
+}
+
+fn unchanged(error: Error) -> Error {
+    match error {
+        Error::Apply(_) => error,
+        error => failure(error, ApplyOutcome::Unchanged),
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    pub cilium_lxc: MapChanges,
+    pub cilium_ipcache: MapChanges,
+    /// `interface.direction` of attachments made or switched.
+    pub attached: Vec<String>,
+    /// `interface.direction` of attachments removed (no longer in the plan).
+    pub detached: Vec<String>,
+}
+
+impl ApplyReport {
+    pub fn changed_nothing(&self) -> bool {
+        self.cilium_lxc.is_empty()
+            && self.cilium_ipcache.is_empty()
+            && self.attached.is_empty()
+            && self.detached.is_empty()
+    }
+    pub fn outcome(&self) -> ApplyOutcome {
+        if self.changed_nothing() {
+            ApplyOutcome::Unchanged
+        } else {
+            ApplyOutcome::Applied
+        }
+    }
+}
+
+impl std::fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.changed_nothing() {
+            return write!(f, "nothing to change: the datapath already matches the build");
+        }
+        writeln!(f, "cilium_lxc: {}", self.cilium_lxc)?;
+        writeln!(f, "cilium_ipcache: {}", self.cilium_ipcache)?;
+        write!(f, "attached: {}", if self.attached.is_empty() { "-".into() } else { self.attached.join(", ") })?;
+        if !self.detached.is_empty() {
+            write!(f, "\ndetached: {}", self.detached.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `routec apply`, waiting for the node's lock: see the module documentation.
+pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
+    apply_with(plan, target, Wait::Block, &mut |_| {})
+}
+
+/// [`apply`], calling `before_switch` with each hook (`interface.direction`)
+/// just before phase 3 attaches or switches it, inside the node's namespace:
+/// it lets a test change the world at that moment (remove an interface) to
+/// check that a late failure is rolled back.
+pub fn apply_observed(
+    plan: &NodePlan,
+    target: &Target,
+    before_switch: &mut (dyn FnMut(&str) + Send),
+) -> Result<ApplyReport> {
+    apply_with(plan, target, Wait::Block, before_switch)
+}
+
+/// [`apply_observed`] with the choice of waiting for the node's lock or not.
+/// Every error is an [`Error::Apply`] that says what the failure left.
+pub fn apply_with(
+    plan: &NodePlan,
+    target: &Target,
+    wait: Wait,
+    before_switch: &mut (dyn FnMut(&str) + Send),
+) -> Result<ApplyReport> {
+    bpffs::check(&target.bpffs).map_err(unchanged)?;
+    let _lock = Lock::acquire(&target.lock_file(), &target.lock_subject(), wait).map_err(unchanged)?;
+    let mut preexisting = Vec::new();
+    for spec in &plan.maps {
+        if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
+            preexisting.push(spec.name);
+        }
+    }
+    let previous = NodeState::load(target).map_err(unchanged)?;
+    let journal = Journal::load(target).map_err(unchanged)?;
+    let applied = netns::run_in(target.netns.as_deref(), || {
+        let run =
+            Run { plan, target, previous: previous.as_ref(), journal: journal.as_ref(), preexisting: &preexisting };
+        run.apply(before_switch)
+    });
+    // A bare error means the namespace could not be entered, before anything was touched.
+    applied.map_err(unchanged)
+}
+
+/// One apply, inside the node's namespace, under its lock.
+struct Run<'a> {
+    plan: &'a NodePlan,
+    target: &'a Target,
+    previous: Option<&'a NodeState>,
+    journal: Option<&'a Journal>,
+    /// Map pins that existed before this run.
+    preexisting: &'a [&'static str],
+}
+
+impl Run<'_> {
+    fn apply(&self, before_switch: &mut (dyn FnMut(&str) + Send)) -> Result<ApplyReport> {
+        let (plan, target) = (self.plan, self.target);
+        // Phase 1: validate.
+        let (lxc, overlay_ifindex) = discover(plan).context(|| format!("node {}", plan.node)).map_err(unchanged)?;
+        let digests: BTreeMap<&str, String> = plan.objects.iter().map(|(k, v)| (k.as_str(), sha256_hex(v))).collect();
+        let mut wanted: Vec<AttachRecord> = plan
+            .attachments
+            .iter()
+            .map(|a| AttachRecord {
+                interface: a.interface.clone(),
+                direction: a.direction,
+                program: a.program.clone(),
+                object: a.object.clone(),
+                mode: target.tc_mode,
+                link_pin: target.link_pin(&a.interface, a.direction),
+                program_id: 0,
+                object_sha256: digests[a.object.as_str()].clone(),
+                constants: plan.constants,
+                overlay_ifindex,
+            })
+            .collect();
+        let previous_records = self.previous.map_or(&[][..], |s| &s.attachments[..]);
+        // A wanted hook with the program id the record has there, so that
+        // the recorded program is recognised without scanning every program.
+        let recorded = |w: &AttachRecord| AttachRecord {
+            program_id: previous_records
+                .iter()
+                .find(|p| p.same_hook_as(w) && p.mode == w.mode)
+                .map_or(0, |p| p.program_id),
+            ..w.clone()
+        };
+        let node_maps = NodeMaps::of(target);
+        let foreign: Vec<String> =
+            wanted.iter().filter_map(|w| hooks::foreign_filter(&recorded(w), &node_maps)).collect();
+        if !foreign.is_empty() {
+            return Err(unchanged(Error::msg(foreign.join("\n"))));
+        }
+        let mut to_attach = Vec::new();
+        for (index, w) in wanted.iter_mut().enumerate() {
+            match previous_records.iter().find(|p| p.same_program_as(w) && hooks::is_live(p)) {
+                Some(live) => w.program_id = live.program_id,
+                None => to_attach.push(index),
+            }
+        }
+        let earlier = earlier_hooks(self.previous, self.journal);
+
+        // From here on pins, entries and hooks change: the journal names
+        // every hook this run may touch before the first change.
+        Journal::begin(target, self.journal, &wanted).map_err(unchanged)?;
+        std::fs::create_dir_all(target.pin_dir().join("links/ingress"))
+            .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
+            .context(|| format!("cannot create {}", target.pin_dir().display()))
+            .map_err(|e| self.unchanged_after_journal(e))?;
+        let maps_missing = self.preexisting.len() < plan.maps.len();
+        let mut loaded = BTreeMap::new();
+        if !to_attach.is_empty() || maps_missing {
+            loaded = load_objects(plan, target, overlay_ifindex).map_err(|e| {
+                self.remove_created();
+                self.unchanged_after_journal(e)
+            })?;
+        }
+        // The maps exist now: the programs that use them are recognisable.
+        let node_maps = NodeMaps::of(target);
+
+        let mut undo = Undo::default();
+        let changed = (|| -> Result<ApplyReport> {
+            // Phase 2: seed.
+            let mut report = ApplyReport {
+                cilium_lxc: maps::sync::<EndpointKey>(target, &lxc, &mut undo.lxc)?,
+                cilium_ipcache: maps::sync::<IpcacheKey>(target, &plan.ipcache_seed, &mut undo.ipcache)?,
+                ..ApplyReport::default()
+            };
+
+            // Phase 3: attach.
+            for &index in &to_attach {
+                let record = &mut wanted[index];
+                let ebpf = loaded.get_mut(&record.object).expect("every object of the plan is loaded");
+                let prog: &mut SchedClassifier = ebpf
+                    .program_mut(&record.program)
+                    .expect("checked while loading")
+                    .try_into()
+                    .expect("checked while loading");
+                let hook = record.hook();
+                before_switch(&hook);
+                let running =
+                    hooks::running(&recorded(record), &node_maps).map(|id| hooks::hold(record, id)).transpose()?;
+                record.program_id = hooks::attach(prog, record)?;
+                undo.hooks.push(match running {
+                    Some(program) => HookUndo::Switched { record: record.clone(), program },
+                    None => HookUndo::Added(record.clone()),
+                });
+                report.attached.push(hook);
+            }
+            // Hooks routec held that the plan no longer has, or has in the other mode.
+            for stale in earlier.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
+                let running = hooks::running(stale, &node_maps).map(|id| hooks::hold(stale, id)).transpose()?;
+                let removed = hooks::detach(stale, &node_maps)?;
+                if let (true, Some(program)) = (removed, running) {
+                    undo.hooks.push(HookUndo::Removed { record: stale.clone(), program });
+                }
+                let recorded = previous_records.iter().any(|p| p.same_hook_as(stale));
+                if (removed || recorded) && !wanted.iter().any(|w| w.same_hook_as(stale)) {
+                    report.detached.push(stale.hook());
+                }
+            }
+            let state = NodeState {
+                node: plan.node.clone(),
+                scope: target.scope.clone(),
+                bpffs: target.bpffs.clone(),
+                netns: target.netns.clone(),
+                attachments: wanted.clone(),
+            };
+            if self.previous != Some(&state) {
+                state.save(target)?;
+            }
+            Ok(report)
+        })();
+        match changed {
+            Ok(report) => {
+                // A journal left behind only makes the next run look at its hooks again.
+                let _ = Journal::end(target);
+                Ok(report)
+            }
+            Err(error) => Err(match undo.restore(target, &node_maps) {
+                Ok(()) => {
+                    self.remove_created();
+                    self.end_journal_if_new();
+                    failure(error, ApplyOutcome::RolledBack)
+                }
+                Err(problems) => Error::Apply(Box::new(ApplyFailure {
+                    error,
+                    outcome: ApplyOutcome::Mixed,
+                    rollback_problems: Some(problems),
+                })),
+            }),
+        }
+    }
+
+    /// Only pins this run created go when it fails: nothing else saw them
+    /// (the node's lock keeps every other apply out).
+    fn remove_created(&self) {
+        for spec in self.plan.maps.iter().filter(|s| !self.preexisting.contains(&s.name)) {
+            let _ = std::fs::remove_file(self.target.map_pin(spec.name));
+        }
+        if self.previous.is_none() {
+            self.target.remove_empty_pin_dirs();
+        }
+    }
+
+    /// A journal this run began names only hooks it did not keep.
+    fn end_journal_if_new(&self) {
+        if self.journal.is_none() {
+            let _ = Journal::end(self.target);
+        }
+    }
+
+    fn unchanged_after_journal(&self, error: Error) -> Error {
+        self.end_journal_if_new();
+        unchanged(error)
+    }
+}
+
+/// Loads every object of the plan through the verifier, with the node's
+/// constants and the node's pinned maps (aya pins the maps it creates).
+fn load_objects(plan: &NodePlan, target: &Target, overlay_ifindex: u32) -> Result<BTreeMap<String, Ebpf>> {
+    let globals = plan.constants.globals(overlay_ifindex);
+    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
+    let mut loaded = BTreeMap::new();
+    for (object, bytes) in &plan.objects {
+        let mut loader = EbpfLoader::new();
+        for (name, pin) in &pins {
+            loader.map_pin_path(name, pin.as_path());
+        }
+        for spec in &plan.maps {
+            loader.map_max_entries(spec.name, spec.max_entries);
+        }
+        for (name, value) in &globals {
+            loader.override_global(name, value.as_slice(), false);
+        }
+        let mut ebpf = loader.load(bytes).map_err(|e| Error::msg(format!("cannot load {object}: {}", chain(&e))))?;
+        for program in plan.attachments.iter().filter(|a| &a.object == object).map(|a| a.program.as_str()) {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(program)
+                .ok_or_else(|| Error::msg(format!("{object} has no program {program}")))?
+                .try_into()
+                .map_err(|e| Error::msg(format!("{program} in {object} is not a tc classifier: {e}")))?;
+            if prog.fd().is_err() {
+                prog.load().map_err(|e| verifier_error(object, program, e))?;
+            }
+        }
+        loaded.insert(object.clone(), ebpf);
+    }
+    Ok(loaded)
+}
+
+fn verifier_error(object: &str, program: &str, error: ProgramError) -> Error {
+    match error {
+        ProgramError::LoadError { io_error, verifier_log } => Error::msg(format!(
+            "the kernel rejected {program} from {object} ({io_error}); verifier log:\n{verifier_log}"
+        )),
+        other => Error::msg(format!("cannot load {program} from {object}: {}", chain(&other))),
+    }
+}
+
+/// What phases 2 and 3 of an apply changed, in order, so that a failure can
+/// put the previous datapath back.
+#[derive(Default)]
+struct Undo {
+    lxc: MapUndo<EndpointKey>,
+    ipcache: MapUndo<IpcacheKey>,
+    hooks: Vec<HookUndo>,
+}
+
+enum HookUndo {
+    /// An attachment on a hook that ran nothing of routec's: remove it.
+    Added(AttachRecord),
+    /// The hook ran `program` before it was switched: switch back.
+    Switched { record: AttachRecord, program: SchedClassifier },
+    /// A stale attachment that was removed: attach it again.
+    Removed { record: AttachRecord, program: SchedClassifier },
+}
+
+impl Undo {
+    /// Undoes everything, last change first; the problems, if any.
+    fn restore(self, target: &Target, node_maps: &NodeMaps) -> std::result::Result<(), String> {
+        let mut problems = Vec::new();
+        for hook in self.hooks.into_iter().rev() {
+            let (record, result) = match hook {
+                HookUndo::Added(record) => {
+                    let result = hooks::detach(&record, node_maps).map(drop);
+                    (record, result)
+                }
+                HookUndo::Switched { record, mut program } | HookUndo::Removed { record, mut program } => {
+                    let result = hooks::attach(&mut program, &record).map(drop);
+                    (record, result)
+                }
+            };
+            if let Err(e) = result {
+                problems.push(format!("{}: {e}", record.hook()));
+            }
+        }
+        if let Err(e) = maps::restore(target, &self.lxc) {
+            problems.push(format!("cilium_lxc: {e}"));
+        }
+        if let Err(e) = maps::restore(target, &self.ipcache) {
+            problems.push(format!("cilium_ipcache: {e}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
