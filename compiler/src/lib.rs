@@ -5,6 +5,7 @@ pub mod bpf;
 pub mod build;
 pub mod decode;
 pub mod diagnostics;
+pub mod diff;
 pub mod fmt;
 pub mod frontend;
 pub mod gen;
