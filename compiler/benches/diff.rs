@@ -4,8 +4,9 @@
 //! well under 1 s.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use routec_compiler::build::BuildFiles;
 use routec_compiler::build::{build, BuildOptions, ClangChoice};
-use routec_compiler::diff::diff_builds;
+use routec_compiler::diff::{diff, diff_builds, BuildState};
 
 #[path = "../tests/build_support/mod.rs"]
 mod build_support;
@@ -30,6 +31,11 @@ fn bench_diff(c: &mut Criterion) {
             plan
         })
     });
+    // The parts: reading one build back, and comparing two states in memory.
+    let read = |out: &std::path::Path| BuildState::read(&BuildFiles::open(out).unwrap()).unwrap();
+    group.bench_function("read_one_build", |b| b.iter(|| read(&new_out).nodes.len()));
+    let (old_state, new_state) = (read(&old_out), read(&new_out));
+    group.bench_function("compare_two_states", |b| b.iter(|| diff(&old_state, &new_state).summary()));
     group.finish();
     let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -196,7 +196,7 @@ impl Plan {
 fn merge<'a, E, K: Ord>(
     old: &'a [E],
     new: &'a [E],
-    key: impl Fn(&E) -> K,
+    key: impl Fn(&'a E) -> K,
     same: impl Fn(&E, &E) -> bool,
     mut emit: impl FnMut(Option<&'a E>, Option<&'a E>),
 ) {
@@ -393,7 +393,7 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
     merge(
         &old.maps,
         &new.maps,
-        |m: &MapSize| m.name.clone(),
+        |m| m.name.as_str(),
         |a, b| a == b,
         |before, after| {
             let name = before.or(after).map(|m| m.name.clone()).unwrap_or_default();
@@ -402,11 +402,10 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
         },
     );
     if let (Some(old_programs), Some(new_programs)) = (&old.programs, &new.programs) {
-        let by_name = |p: &ProgramState| p.name.clone();
         merge(
             old_programs,
             new_programs,
-            by_name,
+            |p| p.name.as_str(),
             |a, b| a == b,
             |before, after| {
                 let name = before.or(after).map(|p| p.name.clone()).unwrap_or_default();
@@ -421,12 +420,11 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
             },
         );
     }
-    let hook_key = |a: &Attachment| (a.interface.clone(), a.direction);
     let mut hooks = Vec::new();
     merge(
         &old.hooks,
         &new.hooks,
-        hook_key,
+        |a| (a.interface.as_str(), a.direction),
         |a, b| a == b,
         |before, after| {
             let hook = before.or(after).expect("merge emits a side");
@@ -477,7 +475,7 @@ pub fn diff(old: &BuildState, new: &BuildState) -> Plan {
     merge(
         &old.nodes,
         &new.nodes,
-        |n: &NodeState| n.name.clone(),
+        |n| n.name.as_str(),
         |_, _| false,
         |before, after| {
             let plan = match (before, after) {
