@@ -120,3 +120,39 @@ fn builds_of_another_cluster_are_refused_unless_allowed() {
     let allowed = routec(&["diff", path_str(&deployed), path_str(&out), "--allow-cluster-change"]);
     assert!(allowed.status.success(), "{}", stderr(&allowed));
 }
+
+fn clang_available() -> bool {
+    let found = ["clang", "clang-14", "clang-15", "clang-16", "clang-17", "clang-18", "clang-19"]
+        .iter()
+        .any(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if !found && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but no clang: install clang llvm libbpf-dev");
+    }
+    found
+}
+
+#[test]
+fn builds_with_objects_compare_their_programs() {
+    if !clang_available() {
+        eprintln!("skipped: no clang to compile the objects");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let (compiled, no_objects) = (scratch.path().join("compiled"), scratch.path().join("no-objects"));
+    let mycluster = example("mycluster");
+    for (target, extra) in [(&compiled, &[][..]), (&no_objects, &["--no-clang"][..])] {
+        let args = [&["build", path_str(&mycluster), "-o", path_str(target)][..], extra].concat();
+        let built = routec(&args);
+        assert!(built.status.success(), "{}", stderr(&built));
+    }
+    let same = routec(&["diff", path_str(&compiled), path_str(&compiled), "--detailed-exitcode"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(!stdout(&same).contains("note:"), "both builds have objects: {}", stdout(&same));
+    let mixed = routec(&["diff", path_str(&compiled), path_str(&no_objects), "--detailed-exitcode"]);
+    assert_eq!(mixed.status.code(), Some(0), "{}", stderr(&mixed));
+    assert!(
+        stdout(&mixed).contains("note: programs not compared: NEW was built without objects (--no-clang)"),
+        "{}",
+        stdout(&mixed)
+    );
+}

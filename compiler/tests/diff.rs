@@ -220,6 +220,26 @@ fn changing_the_overlay_port_and_vni_changes_two_constants_on_every_node() {
 }
 
 #[test]
+fn a_map_size_change_is_a_map_update_on_every_node() {
+    let cluster = cluster();
+    let scratch = tempfile::tempdir().unwrap();
+    let (old, new) = (scratch.path().join("old"), scratch.path().join("new"));
+    build_into(&cluster, &old);
+    let mut options = BuildOptions::new(ClangChoice::Skip, "sha256:test".into());
+    options.maps.ipcache = 1024;
+    build(&cluster, &options, &new).unwrap();
+    let plan = diff_builds(&old, &new, false).unwrap();
+    let expected: Vec<_> = node_names(&cluster)
+        .into_iter()
+        .map(|node| (node.clone(), ChangeKind::Map, format!("node {node}"), Action::Update))
+        .collect();
+    assert_eq!(outline(&plan), expected);
+    let change = &plan.nodes[0].changes[0];
+    assert_eq!(change.address, "cilium_ipcache");
+    assert_eq!(serde_json::to_value(&change.after).unwrap(), 1024);
+}
+
+#[test]
 fn identical_builds_have_no_changes() {
     let cluster = cluster();
     let plan = plan_of(&cluster, &cluster);

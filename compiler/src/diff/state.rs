@@ -143,10 +143,6 @@ impl BuildState {
         Ok(BuildState { input_digest: files.manifest.input_digest.clone(), objects_compiled, nodes, cluster })
     }
 
-    pub fn node(&self, name: &str) -> Option<&NodeState> {
-        self.nodes.binary_search_by(|n| n.name.as_str().cmp(name)).ok().map(|i| &self.nodes[i])
-    }
-
     pub fn names(&self) -> Names<'_> {
         Names::new(&self.cluster)
     }
