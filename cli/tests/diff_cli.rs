@@ -92,6 +92,16 @@ fn node_shows_one_node_and_an_unknown_node_is_an_error() {
     assert!(stderr(&unknown).contains("neither build has this node"), "{}", stderr(&unknown));
     let detailed = routec(&["diff", path_str(&deployed), path_str(&out), "--node", "nowhere", "--detailed-exitcode"]);
     assert_eq!(detailed.status.code(), Some(1), "every error is 1 with --detailed-exitcode");
+
+    // A usage error clap finds (a misspelt flag) is 2 as for every command,
+    // but 1 with --detailed-exitcode, where 2 would mean "changes".
+    let misspelt = routec(&["diff", path_str(&deployed), path_str(&out), "--fromat", "json"]);
+    assert_eq!(misspelt.status.code(), Some(2));
+    let misspelt = routec(&["diff", path_str(&deployed), path_str(&out), "--detailed-exitcode", "--fromat", "json"]);
+    assert_eq!(misspelt.status.code(), Some(1), "{}", stderr(&misspelt));
+    assert!(stderr(&misspelt).contains("--fromat"), "{}", stderr(&misspelt));
+    let help = routec(&["diff", "--detailed-exitcode", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
 }
 
 #[test]

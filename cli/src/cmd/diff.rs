@@ -35,6 +35,19 @@ pub struct Args {
     allow_cluster_change: bool,
 }
 
+/// Ends the process on a usage error as clap does (exit 2), except for
+/// `routec diff --detailed-exitcode`, where 2 means "changes": a pipeline
+/// must see such an error as 1.
+pub fn exit_on_usage_error(error: clap::Error) -> ! {
+    let mut args = std::env::args().skip(1);
+    let detailed = args.next().as_deref() == Some("diff") && args.any(|a| a == "--detailed-exitcode");
+    if detailed && error.use_stderr() {
+        let _ = error.print();
+        std::process::exit(1);
+    }
+    error.exit()
+}
+
 pub fn run(args: Args) -> ExitCode {
     let error_code = |code: u8| ExitCode::from(if args.detailed_exitcode { 1 } else { code });
     let plan = match diff::diff_builds(&args.old, &args.new, args.allow_cluster_change) {
