@@ -119,8 +119,8 @@ impl BuildState {
         let mut shell = files.clone();
         shell.manifest.files = Vec::new();
         shell.manifest.nodes = Vec::new();
-        let mut nodes = Vec::with_capacity(cluster.nodes.len());
-        for (index, node) in cluster.nodes.iter().enumerate() {
+        let read_node = |index: usize| -> Result<NodeState, StateError> {
+            let node = &cluster.nodes[index];
             let folder = format!("nodes/{}/", node.name);
             let node_files = files_below(&shell, files, &folder);
             let lxc = read_seed(&node_files, &format!("{folder}{LXC_SEED}"), |k, v| {
@@ -130,7 +130,7 @@ impl BuildState {
             let hooks: Vec<Attachment> = serde_json::from_slice(&node_files.read(&plan_path)?).map_err(|e| {
                 StateError::Invalid { path: files.out.join(&plan_path), message: format!("not an attach plan: {e}") }
             })?;
-            nodes.push(NodeState {
+            Ok(NodeState {
                 name: node.name.clone(),
                 lxc,
                 ipcache: Arc::clone(&ipcache),
@@ -138,7 +138,24 @@ impl BuildState {
                 hooks,
                 constants: LoadConstants::for_node(&cluster, index),
                 maps: maps.clone(),
-            });
+            })
+        };
+        // Nodes are independent: split them over the cores, as build does.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = cluster.nodes.len().div_ceil(threads).max(1);
+        let chunks: Vec<Result<Vec<NodeState>, StateError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..cluster.nodes.len())
+                .step_by(chunk)
+                .map(|start| {
+                    let end = (start + chunk).min(cluster.nodes.len());
+                    scope.spawn(move || (start..end).map(read_node).collect())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("reading nodes panicked")).collect()
+        });
+        let mut nodes = Vec::with_capacity(cluster.nodes.len());
+        for chunk in chunks {
+            nodes.extend(chunk?);
         }
         Ok(BuildState { input_digest: files.manifest.input_digest.clone(), objects_compiled, nodes, cluster })
     }
