@@ -507,11 +507,12 @@ pub fn diff(old: &BuildState, new: &BuildState) -> Plan {
             nodes.push(plan);
         },
     );
-    let mut notes = Vec::new();
-    for (side, state) in [("OLD", old), ("NEW", new)] {
-        if !state.objects_compiled {
-            notes.push(format!("programs not compared: {side} was built without objects (--no-clang)"));
-        }
-    }
+    let without_objects: Vec<&str> =
+        [("OLD", old), ("NEW", new)].into_iter().filter(|(_, s)| !s.objects_compiled).map(|(side, _)| side).collect();
+    let notes = match without_objects[..] {
+        [] => Vec::new(),
+        [side] => vec![format!("programs not compared: {side} was built without objects (--no-clang)")],
+        _ => vec!["programs not compared: OLD and NEW were built without objects (--no-clang)".to_string()],
+    };
     Plan { nodes, notes }
 }
