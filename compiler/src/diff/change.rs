@@ -47,8 +47,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
     /// The node joins or leaves: its whole datapath is made or removed.
     Node,
@@ -148,9 +147,6 @@ impl Summary {
             summary.destroy += destroy;
         }
         summary
-    }
-    pub fn is_empty(&self) -> bool {
-        *self == Summary::default()
     }
 }
 
