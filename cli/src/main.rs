@@ -26,6 +26,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Compile a cluster into map seeds, eBPF objects and attach plans.
     Build(cmd::build::Args),
+    /// Show what changes on each node if one build replaces another (a plan, no root).
+    Diff(cmd::diff::Args),
     /// Decode cilium_lxc / cilium_ipcache entries as bpftool prints them.
     Decode(cmd::decode::Args),
     /// Load a build's datapath for one node into the kernel.
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| cmd::diff::exit_on_usage_error(e));
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(args),
         Command::Build(args) => cmd::build::run(args),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Detach(args) => cmd::detach::run(args),
         Command::Status(args) => cmd::status::run(args),

@@ -7,6 +7,7 @@ pub mod check;
 pub mod common;
 pub mod decode;
 pub mod detach;
+pub mod diff;
 pub mod fmt;
 pub mod gen;
 pub mod import;
