@@ -530,7 +530,7 @@ impl BuildFiles {
     pub fn read(&self, rel: &str) -> Result<Vec<u8>, ReadError> {
         let path = self.out.join(rel);
         beneath::check_relative(rel).map_err(|message| ReadError::Invalid { path: path.clone(), message })?;
-        let Some(record) = self.manifest.files.iter().find(|f| f.path == rel) else {
+        let Some(record) = self.record(rel) else {
             return Err(ReadError::Invalid { path, message: "is not listed in manifest.json".into() });
         };
         let bytes =
@@ -545,6 +545,12 @@ impl BuildFiles {
             });
         }
         Ok(bytes)
+    }
+
+    /// The manifest's record of `rel`, if it lists it.
+    pub fn record(&self, rel: &str) -> Option<&FileRecord> {
+        let files = &self.manifest.files;
+        files.binary_search_by(|f| f.path.as_str().cmp(rel)).ok().map(|i| &files[i])
     }
 
     /// [`BuildFiles::read`] for a text file.
@@ -590,6 +596,11 @@ fn parse_manifest(text: &str) -> Result<BuildManifest, String> {
     }
     for file in &manifest.files {
         beneath::check_relative(&file.path).map_err(|why| format!("lists `{}`, which {why}", file.path))?;
+    }
+    // Build writes the records sorted by path, once each; `BuildFiles::record`
+    // relies on it to find a file without scanning them all.
+    if let Some(pair) = manifest.files.windows(2).find(|w| w[0].path >= w[1].path) {
+        return Err(format!("lists `{}` out of order (or twice), after `{}`", pair[1].path, pair[0].path));
     }
     Ok(manifest)
 }

@@ -68,19 +68,6 @@ pub struct BuildState {
     pub nodes: Vec<NodeState>,
 }
 
-/// A build's files below one folder: the subset of the manifest's records
-/// that `read` needs to search, so reading every node's files stays linear
-/// (`BuildFiles::read` scans the records it holds). Every read still goes
-/// through `BuildFiles::read` and its sha256 check.
-fn files_below(shell: &BuildFiles, all: &BuildFiles, folder: &str) -> BuildFiles {
-    let records = &all.manifest.files;
-    let start = records.partition_point(|r| r.path.as_str() < folder);
-    let end = start + records[start..].partition_point(|r| r.path.starts_with(folder));
-    let mut subset = shell.clone();
-    subset.manifest.files = records[start..end].to_vec();
-    subset
-}
-
 fn read_seed<K, V>(
     files: &BuildFiles,
     rel: &str,
@@ -116,18 +103,14 @@ impl BuildState {
         let programs = if objects_compiled { Some(read_programs(files)?) } else { None };
         let maps: Vec<MapSize> =
             files.manifest.maps.iter().map(|m| MapSize { name: m.name.clone(), max_entries: m.max_entries }).collect();
-        let mut shell = files.clone();
-        shell.manifest.files = Vec::new();
-        shell.manifest.nodes = Vec::new();
         let read_node = |index: usize| -> Result<NodeState, StateError> {
             let node = &cluster.nodes[index];
             let folder = format!("nodes/{}/", node.name);
-            let node_files = files_below(&shell, files, &folder);
-            let lxc = read_seed(&node_files, &format!("{folder}{LXC_SEED}"), |k, v| {
+            let lxc = read_seed(files, &format!("{folder}{LXC_SEED}"), |k, v| {
                 Ok((EndpointKey::from_bytes(k)?, EndpointInfo::from_bytes(v)?))
             })?;
             let plan_path = format!("{folder}{ATTACH_PLAN}");
-            let hooks: Vec<Attachment> = serde_json::from_slice(&node_files.read(&plan_path)?).map_err(|e| {
+            let hooks: Vec<Attachment> = serde_json::from_slice(&files.read(&plan_path)?).map_err(|e| {
                 StateError::Invalid { path: files.out.join(&plan_path), message: format!("not an attach plan: {e}") }
             })?;
             Ok(NodeState {
@@ -173,7 +156,7 @@ fn read_programs(files: &BuildFiles) -> Result<Vec<ProgramState>, StateError> {
         .map(|program| {
             let object = format!("bpf/{}", program.object);
             files.read(&object)?;
-            let record = files.manifest.files.iter().find(|r| r.path == object).expect("read found it");
+            let record = files.record(&object).expect("read found it");
             Ok(ProgramState { name: program.name.to_string(), object, sha256: record.sha256.clone() })
         })
         .collect()
