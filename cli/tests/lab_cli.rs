@@ -190,14 +190,16 @@ fn leftovers(lab: &str) -> Vec<String> {
     found
 }
 
-/// `ip` processes whose parent died (re-parented to pid 1).
+/// Live `ip` processes whose parent died (re-parented to pid 1).
 fn orphaned_ip() -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
         let Some((comm, rest)) = stat.split_once(") ") else { continue };
-        let ppid = rest.split_whitespace().nth(1).unwrap_or("");
-        if comm.ends_with("(ip") && ppid == "1" {
+        let mut fields = rest.split_whitespace();
+        let (state, ppid) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        // A zombie is dead already; it only waits for pid 1 to reap it.
+        if comm.ends_with("(ip") && ppid == "1" && state != "Z" {
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             found.push(format!("pid {}: {}", entry.file_name().to_string_lossy(), text(&cmdline).replace('\0', " ")));
         }
@@ -303,7 +305,8 @@ impl Delays {
     }
 }
 
-/// Kills `routec lab up` (SIGKILL, the process alone) after a random delay,
+/// Kills `routec lab up` (SIGKILL, the process alone) after a random delay
+/// (up to the time a whole `up` takes, at least 1500 ms),
 /// `iterations` times; after each, `lab down` must succeed (or find nothing),
 /// nothing of the lab may remain, no `ip` may be orphaned, and every
 /// `fresh_every`th time a fresh `lab up` must carry traffic. Returns how many
@@ -315,12 +318,17 @@ fn kill_lab_up_repeatedly(
     pairs: &[(String, String)],
 ) -> Vec<String> {
     let _down = DownGuard(lab);
+    // Kills land anywhere from the start to the end of a whole `up`.
+    let started = Instant::now();
+    assert!(finish(spawn_up(input, lab, &[])).status.success(), "an undisturbed lab up works");
+    let max_delay = (started.elapsed().as_millis() as u64).max(1500);
+    assert!(routec(&["lab", "down", lab, "--state-dir", STATE_DIR]).status.success());
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut delays = Delays(seed);
     let mut broken = Vec::new();
-    let mut stages = std::collections::BTreeMap::<String, usize>::new();
+    let mut stages = std::collections::BTreeMap::<&str, usize>::new();
     for iteration in 0..iterations {
-        let delay = delays.next_ms(1500);
+        let delay = delays.next_ms(max_delay);
         let log = Path::new(STATE_DIR).join(format!("{lab}.stress-log"));
         let mut up = Command::new(env!("CARGO_BIN_EXE_routec"))
             .args(["lab", "up"])
@@ -335,13 +343,17 @@ fn kill_lab_up_repeatedly(
         let status = up.wait().unwrap();
         let reached = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
+        // The last progress line says what `up` was doing when it died.
+        let last = reached.lines().last().unwrap_or("");
         let stage = match status.code() {
-            Some(0) => "finished".to_string(),
-            _ => reached.lines().last().map_or("started".into(), |l| {
-                l.split("] ").nth(1).unwrap_or(l).split(' ').take(2).collect::<Vec<_>>().join(" ")
-            }),
+            Some(0) => "finished",
+            _ if last.contains("applied") => "applying nodes",
+            _ if last.contains("interfaces") => "making interfaces",
+            _ if last.contains("creating") => "making namespaces",
+            _ if last.contains("building") => "building",
+            _ => "reading the input",
         };
-        *stages.entry(stage.clone()).or_default() += 1;
+        *stages.entry(stage).or_default() += 1;
 
         let down = routec(&["lab", "down", lab, "--state-dir", STATE_DIR]);
         let down_ok = down.status.success()
@@ -372,7 +384,7 @@ fn kill_lab_up_repeatedly(
         }
     }
     eprintln!(
-        "stress {lab}: {iterations} killed lab ups (seed {seed:#x}), {} left something broken; killed at: {stages:?}",
+        "stress {lab}: {iterations} killed lab ups at 0-{max_delay} ms (seed {seed:#x}), {} left something broken; killed at: {stages:?}",
         broken.len()
     );
     broken

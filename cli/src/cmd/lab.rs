@@ -23,8 +23,9 @@ pub struct Args {
 pub enum LabCommand {
     /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`.
     Up {
-        /// A .route file or a folder of them (a folder's routec.toml `bpffs`
-        /// is the default of --bpffs).
+        /// A .route file or a folder of them, built as `routec build` builds it
+        /// (a folder's routec.toml `[maps]` and `clang`; its `bpffs` is the
+        /// default of --bpffs).
         path: PathBuf,
         #[arg(long, value_parser = common::lab_name)]
         name: String,
@@ -49,7 +50,7 @@ pub enum LabCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
     },
-    /// Remove everything the lab made: namespaces, pins, state.
+    /// Remove everything the lab made: namespaces, pins, state (only what carries routec's markers).
     Down {
         lab: String,
         #[command(flatten)]
