@@ -190,6 +190,21 @@ fn leftovers(lab: &str) -> Vec<String> {
     found
 }
 
+/// Live `ip` processes whose parent is `parent`.
+fn ip_children(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((comm, rest)) = stat.split_once(") ") else { continue };
+        let mut fields = rest.split_whitespace();
+        let (state, ppid) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        if comm.ends_with("(ip") && ppid == parent.to_string() && state != "Z" {
+            found.extend(entry.file_name().to_string_lossy().parse::<u32>());
+        }
+    }
+    found
+}
+
 /// Live `ip` processes whose parent died (re-parented to pid 1).
 fn orphaned_ip() -> Vec<String> {
     let mut found = Vec::new();
@@ -268,6 +283,17 @@ fn lab_down_during_lab_up_waits_for_it_and_removes_everything() {
     let _down = DownGuard(RACE);
     let in_namespaces = || state_file(RACE).exists();
 
+    // Waiting: down runs after up, whole.
+    let up = spawn_up(&example(), RACE, &[]);
+    wait_for("lab up to record its namespaces", Duration::from_secs(60), in_namespaces);
+    let down = routec(&["lab", "down", RACE, "--state-dir", STATE_DIR]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(text(&down.stderr).contains("waiting for lab t-race-down"), "{}", text(&down.stderr));
+    let up = finish(up);
+    assert!(up.status.success(), "up was not disturbed: {}", text(&up.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(leftovers(RACE), Vec::<String>::new());
+
     // --no-wait: refused at once while `up` holds the lab.
     let up = spawn_up(&example(), RACE, &[]);
     wait_for("lab up to record its namespaces", Duration::from_secs(60), in_namespaces);
@@ -277,14 +303,8 @@ fn lab_down_during_lab_up_waits_for_it_and_removes_everything() {
     let busy_up = finish(spawn_up(&example(), RACE, &["--no-wait"]));
     assert_eq!(busy_up.status.code(), Some(1));
     assert!(text(&busy_up.stderr).contains("is busy"), "{}", text(&busy_up.stderr));
-
-    // Waiting: down runs after up, whole.
-    let down = routec(&["lab", "down", RACE, "--state-dir", STATE_DIR]);
-    assert!(down.status.success(), "{}", text(&down.stderr));
-    assert!(text(&down.stderr).contains("waiting for lab t-race-down"), "{}", text(&down.stderr));
-    let up = finish(up);
-    assert!(up.status.success(), "up was not disturbed: {}", text(&up.stderr));
-    assert_eq!(leftovers(RACE), Vec::<String>::new());
+    assert!(finish(up).status.success());
+    assert!(routec(&["lab", "down", RACE, "--state-dir", STATE_DIR]).status.success());
 
     // The name is usable again.
     let again = finish(spawn_up(&example(), RACE, &[]));
@@ -306,7 +326,8 @@ impl Delays {
 }
 
 /// Kills `routec lab up` (SIGKILL, the process alone) after a random delay
-/// (up to the time a whole `up` takes, at least 1500 ms),
+/// (up to the time a whole `up` takes, at least 1500 ms; every other time
+/// at the next moment it runs an `ip` child),
 /// `iterations` times; after each, `lab down` must succeed (or find nothing),
 /// nothing of the lab may remain, no `ip` may be orphaned, and every
 /// `fresh_every`th time a fresh `lab up` must carry traffic. Returns how many
@@ -339,6 +360,13 @@ fn kill_lab_up_repeatedly(
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay));
+        // Every other time, the kill waits for `up` to be running an `ip`.
+        if iteration % 2 == 1 {
+            let started = Instant::now();
+            while ip_children(up.id()).is_empty() && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         let _ = up.kill();
         let status = up.wait().unwrap();
         let reached = std::fs::read_to_string(&log).unwrap_or_default();
@@ -516,4 +544,27 @@ fn lab_up_refuses_a_bpffs_that_is_not_a_bpf_filesystem() {
     assert_eq!(std::fs::read_to_string(&keep).unwrap(), "not a pin");
     assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "nothing made in the state folder");
     assert!(!Path::new("/run/netns/t-nobpffs-underlay").exists());
+}
+
+#[test]
+fn a_lab_up_killed_while_ip_runs_takes_its_ip_along() {
+    if !can_run("a_lab_up_killed_while_ip_runs_takes_its_ip_along") {
+        return;
+    }
+    const KILLED: &str = "t-kill-ip";
+    let _down = DownGuard(KILLED);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("gen.route");
+    // 245 namespaces: `ip netns add` of all of them takes a while.
+    assert!(routec(&["gen", "--nodes", "4", "--pods-per-node", "60", "-o", input.to_str().unwrap()]).status.success());
+    let mut up = spawn_up(&input, KILLED, &[]);
+    wait_for("lab up to run ip", Duration::from_secs(60), || !ip_children(up.id()).is_empty());
+    up.kill().unwrap();
+    up.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(orphaned_ip(), Vec::<String>::new(), "ip died with routec");
+    let down = routec(&["lab", "down", KILLED, "--state-dir", STATE_DIR]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(leftovers(KILLED), Vec::<String>::new(), "nothing appears after down");
 }
