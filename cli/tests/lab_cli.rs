@@ -205,16 +205,19 @@ fn ip_children(parent: u32) -> Vec<u32> {
     found
 }
 
-/// Live `ip` processes whose parent died (re-parented to pid 1).
+/// Live `ip` processes whose routec died: re-parented to pid 1 or to a
+/// subreaper, so their parent is neither a routec nor this test.
 fn orphaned_ip() -> Vec<String> {
+    let comm_of = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
         let Some((comm, rest)) = stat.split_once(") ") else { continue };
         let mut fields = rest.split_whitespace();
         let (state, ppid) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        // A zombie is dead already; it only waits for pid 1 to reap it.
-        if comm.ends_with("(ip") && ppid == "1" && state != "Z" {
+        // A zombie is dead already; it only waits to be reaped.
+        let parent_is_ours = comm_of(ppid).trim() == "routec" || ppid == std::process::id().to_string();
+        if comm.ends_with("(ip") && state != "Z" && !parent_is_ours {
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             found.push(format!("pid {}: {}", entry.file_name().to_string_lossy(), text(&cmdline).replace('\0', " ")));
         }
