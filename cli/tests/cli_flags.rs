@@ -101,6 +101,7 @@ fn lab_folder_with_leftover(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(name).join("out")).unwrap();
     std::fs::write(dir.path().join(name).join("out/manifest.json"), "{}").unwrap();
+    std::fs::write(dir.path().join(name).join(routec_runtime::lab::state::FOLDER_MARKER), "").unwrap();
     dir
 }
 

@@ -87,7 +87,7 @@ fn icmp(src_ns: &str, dst: Ipv4Addr, ttl: u8) -> Result<(bool, String)> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let output = lab::exec_command(src_ns, &argv).output().context(|| "cannot run ping".to_string())?;
+    let output = lab::exec_command(src_ns, &argv)?.output().context(|| "cannot run ping".to_string())?;
     let delivered = output.status.success();
     let detail = if delivered {
         format!("ICMP echo to {dst} (TTL {ttl}) was answered")

@@ -114,7 +114,7 @@ fn two_labs_side_by_side_and_nothing_left_after_down() {
         let _guard_b = LabGuard { name: b.into(), options: options.clone() };
         let mut states = Vec::new();
         for name in [a, b] {
-            let out = options.state_dir.join(name).join("out");
+            let out = lab::claim_dir(&options.state_dir, name).unwrap().join("out");
             build(&cluster, &out);
             states.push(lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap());
         }
@@ -145,7 +145,7 @@ fn down_cleans_up_after_a_crashed_up() {
     let name = "t-crash";
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = reference_cluster();
-    let out = options.state_dir.join(name).join("out");
+    let out = lab::claim_dir(&options.state_dir, name).unwrap().join("out");
     build(&cluster, &out);
     // Topology only, as if `up` died before applying.
     let mut state = lab::LabState::plan(&cluster, name, &options.bpffs, &out).unwrap();

@@ -9,7 +9,7 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
     let options = options();
     let _guard = LabGuard { name: name.into(), options: options.clone() };
     let cluster = generated_cluster(nodes, pods);
-    let out = options.state_dir.join(name).join("out");
+    let out = lab::claim_dir(&options.state_dir, name).unwrap().join("out");
     build(&cluster, &out);
     let started = std::time::Instant::now();
     let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();

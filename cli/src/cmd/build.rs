@@ -3,10 +3,11 @@
 //! allowed), 1 errors in the input (nothing written), 2 usage, I/O or
 //! toolchain errors (nothing written).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use routec_compiler::build::{self, BuildError, BuildOptions, BuildReport, ClangChoice};
+use routec_compiler::frontend::Analysis;
 use routec_compiler::settings::Settings;
 
 use super::common::{self, InputArgs, MessageFormat};
@@ -40,12 +41,10 @@ pub fn run(args: Args) -> ExitCode {
         common::print_error(format, "usage", "no output folder: pass -o OUT, or set `output` in routec.toml", None);
         return ExitCode::from(2);
     };
-    let input_digest = match build::analysis_digest(&args.input.path, &analysis) {
-        Ok(digest) => digest,
+    let options = match options(&args.input.path, &analysis, args.clang.clone(), args.no_clang) {
+        Ok(options) => options,
         Err(e) => return fail(format, &e),
     };
-    let options =
-        BuildOptions { clang: clang_choice(&args, &analysis.settings), input_digest, maps: analysis.settings.maps };
     match build::build(cluster, &options, &out) {
         Ok(report) => {
             let summary = summary(&cluster.name, &report);
@@ -60,11 +59,27 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn clang_choice(args: &Args, settings: &Settings) -> ClangChoice {
-    if args.no_clang {
+/// The build settings for the input at `path`: routec.toml's `[maps]` and
+/// `clang` (`--clang` wins), as `routec build` and `routec lab up` both use them.
+pub fn options(
+    path: &Path,
+    analysis: &Analysis,
+    clang: Option<PathBuf>,
+    no_clang: bool,
+) -> Result<BuildOptions, BuildError> {
+    let input_digest = build::analysis_digest(path, analysis)?;
+    Ok(BuildOptions {
+        clang: clang_choice(clang, no_clang, &analysis.settings),
+        input_digest,
+        maps: analysis.settings.maps,
+    })
+}
+
+fn clang_choice(clang: Option<PathBuf>, no_clang: bool, settings: &Settings) -> ClangChoice {
+    if no_clang {
         ClangChoice::Skip
-    } else if let Some(clang) = &args.clang {
-        ClangChoice::Use(Some(clang.clone()))
+    } else if let Some(clang) = clang {
+        ClangChoice::Use(Some(clang))
     } else if settings.clang == Settings::default().clang {
         // The default name: search PATH for clang or a versioned clang-N.
         ClangChoice::Use(None)

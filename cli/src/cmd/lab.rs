@@ -9,6 +9,7 @@ use routec_runtime::loader;
 
 use super::common::{
     self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArgs,
+    WaitArg,
 };
 
 #[derive(clap::Args)]
@@ -23,8 +24,9 @@ pub struct Args {
 pub enum LabCommand {
     /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`.
     Up {
-        /// A .route file or a folder of them (a folder's routec.toml `bpffs`
-        /// is the default of --bpffs).
+        /// A .route file or a folder of them, built as `routec build` builds it
+        /// (a folder's routec.toml `[maps]` and `clang`; its `bpffs` is the
+        /// default of --bpffs).
         path: PathBuf,
         #[arg(long, value_parser = common::lab_name)]
         name: String,
@@ -32,6 +34,8 @@ pub enum LabCommand {
         tc_mode: TcModeArgs,
         #[command(flatten)]
         bpffs: BpffsArg,
+        #[command(flatten)]
+        wait: WaitArg,
     },
     /// Run a command inside a pod's (or node's) network namespace.
     Exec {
@@ -47,8 +51,12 @@ pub enum LabCommand {
         #[command(flatten)]
         format: FormatArg<OutputFormat>,
     },
-    /// Remove everything the lab made: namespaces, pins, state.
-    Down { lab: String },
+    /// Remove everything the lab made: namespaces, pins, state (only what carries routec's markers).
+    Down {
+        lab: String,
+        #[command(flatten)]
+        wait: WaitArg,
+    },
     /// Labs that are up (and, marked incomplete, folders of labs stopped half way up).
     List,
 }
@@ -61,13 +69,14 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 pub fn run(args: Args) -> ExitCode {
     let mut options = LabOptions { state_dir: args.state.state_dir, ..LabOptions::default() };
     match args.command {
-        LabCommand::Up { path, name, tc_mode, bpffs } => {
+        LabCommand::Up { path, name, tc_mode, bpffs, wait } => {
             options.tc_mode = tc_mode.into();
+            options.wait = wait.wait();
             up(&path, &name, &bpffs, &mut options)
         }
         LabCommand::Exec { lab, pod, command } => exec(&lab, &pod, &command, &options),
         LabCommand::Status { lab, format } => status(&lab, format.format, &options),
-        LabCommand::Down { lab } => match lab::down(&options.state_dir, &lab) {
+        LabCommand::Down { lab, wait } => match lab::down_with(&options.state_dir, &lab, wait.wait()) {
             Ok(()) => {
                 println!("lab {lab} is down");
                 ExitCode::SUCCESS
@@ -101,13 +110,13 @@ fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOpt
     };
     options.bpffs = bpffs.or(analysis.settings.bpffs.clone());
     let Some(cluster) = analysis.cluster.as_ref() else { return ExitCode::from(1) };
-    let digest = match routec_compiler::build::analysis_digest(path, &analysis) {
-        Ok(digest) => digest,
+    let build_options = match super::build::options(path, &analysis, None, false) {
+        Ok(build_options) => build_options,
         Err(e) => return fail(e),
     };
     let started = std::time::Instant::now();
     let mut progress = |line: &str| eprintln!("[{:>6.2}s] {line}", started.elapsed().as_secs_f64());
-    match lab::up(cluster, &digest, name, options, &mut progress) {
+    match lab::up(cluster, &build_options, name, options, &mut progress) {
         Ok(state) => {
             println!(
                 "lab {name} is up: {} nodes, {} pods in {:.2}s (`routec lab exec {name} POD -- CMD`, `routec lab down {name}`)",
@@ -131,9 +140,13 @@ fn exec(name: &str, who: &str, command: &[String], options: &LabOptions) -> Exit
         (None, Some(node)) => node.netns.clone(),
         (None, None) => return fail(format!("lab {name} has no pod or node `{who}`")),
     };
-    match lab::exec_command(&netns, command).status() {
+    let mut child = match lab::exec_command(&netns, command) {
+        Ok(child) => child,
+        Err(e) => return fail(e),
+    };
+    match child.status() {
         Ok(status) => ExitCode::from(status.code().map_or(1, |c| c.clamp(0, 255) as u8)),
-        Err(e) => fail(format!("cannot run nsenter: {e}")),
+        Err(e) => fail(format!("cannot run `{}` in namespace {netns}: {e}", command[0])),
     }
 }
 

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_compiler::build::analysis_digest;
 use routec_compiler::expect::{evaluate_all, report::Report, TestResult};
 use routec_compiler::frontend::Analysis;
 use routec_compiler::model::Cluster;
@@ -107,8 +106,10 @@ fn in_new_lab<'a>(
     let up = match &args.build {
         Some(out) => lab::up_from_build(out, &name, &options, &mut progress),
         None => {
-            let digest = analysis_digest(&args.input.path, analysis).map_err(|e| usage(&e.to_string()))?;
-            lab::up(cluster, &digest, &name, &options, &mut progress)
+            // Built as `routec build` builds it (routec.toml's maps and clang).
+            let build_options =
+                super::build::options(&args.input.path, analysis, None, false).map_err(|e| usage(&e.to_string()))?;
+            lab::up(cluster, &build_options, &name, &options, &mut progress)
         }
     };
     let state = up.map_err(|e| usage(&format!("cannot bring up lab {name}: {e}")))?;

@@ -50,7 +50,7 @@ pub fn up_lab(
     cluster: &routec_compiler::model::Cluster,
 ) -> (LabGuard, lab::LabState) {
     let guard = LabGuard { name: name.into(), options: options.clone() };
-    let out = options.state_dir.join(name).join("out");
+    let out = lab::claim_dir(&options.state_dir, name).unwrap().join("out");
     build(cluster, &out);
     let state = lab::up_from_build(&out, name, options, &mut |_| {}).unwrap();
     (guard, state)

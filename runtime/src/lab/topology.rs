@@ -1,0 +1,189 @@
+//! Creating a lab's namespaces and interfaces with iproute2.
+//!
+//! Every namespace is recorded in the state file before it is created, and
+//! the first thing set in it is routec's marker: the alias
+//! `routec-lab:<lab>` on its `lo`, which lives inside the namespace itself
+//! (see [`super::down`]).
+
+use std::path::Path;
+
+use routec_compiler::model::{Cluster, Node};
+
+use super::iproute::{batch, OnError};
+use super::{netns_path, LabState};
+use crate::{netns, Context, Error, Result};
+
+/// The alias on `lo` that marks a namespace as lab `lab`'s.
+pub fn namespace_marker(lab: &str) -> String {
+    format!("routec-lab:{lab}")
+}
+
+fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<()> {
+    batch(netns, lines, OnError::Stop)
+}
+
+/// Sysctls every lab namespace gets before any interface exists (so the
+/// `default` values reach every interface): no reverse-path filtering (the
+/// datapath delivers packets on interfaces the routes do not point at), no
+/// IPv6 (it would only add neighbour-discovery noise to the counters).
+fn base_sysctls(netns: &str, forwarding: bool) -> Result<()> {
+    netns::run_in(Some(&netns_path(netns)), || -> Result<()> {
+        for (key, value) in [
+            ("net/ipv4/conf/all/rp_filter", "0"),
+            ("net/ipv4/conf/default/rp_filter", "0"),
+            ("net/ipv6/conf/all/disable_ipv6", "1"),
+            ("net/ipv6/conf/default/disable_ipv6", "1"),
+            ("net/ipv4/ip_forward", if forwarding { "1" } else { "0" }),
+        ] {
+            netns::write_sysctl(key, value)?;
+        }
+        Ok(())
+    })
+    .context(|| format!("cannot set sysctls in namespace {netns}"))
+}
+
+/// Creates every namespace and interface of the lab. `progress` receives one
+/// line per step (large labs take a while).
+pub fn create_topology(
+    cluster: &Cluster,
+    state: &mut LabState,
+    state_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let all = state.all_namespaces();
+    if let Some(existing) = all.iter().find(|ns| netns_path(ns).exists()) {
+        return Err(Error::msg(format!(
+            "namespace {existing} already exists: is a lab named `{}` up? (`routec lab down {}`)",
+            state.name, state.name
+        )));
+    }
+    // Record first, create second: a crash in between leaves only names
+    // that `lab down` tolerates as already gone.
+    state.namespaces = all.clone();
+    state.save(state_dir)?;
+    progress(&format!("creating {} namespaces", all.len()));
+    let adds: Vec<String> = all.iter().map(|ns| format!("netns add {ns}")).collect();
+    ip_batch(None, &adds)?;
+    let marker = namespace_marker(&state.name);
+    let marked = in_parallel(
+        all.len(),
+        |index| {
+            let ns = &all[index];
+            ip_batch(Some(ns), &[format!("link set lo alias {marker}"), "link set lo up".into()])?;
+            base_sysctls(ns, state.nodes.iter().any(|n| &n.netns == ns))
+        },
+        &mut |_, _| {},
+    );
+    marked.into_iter().collect::<Result<()>>()?;
+
+    ip_batch(Some(&state.underlay), &["link add br0 type bridge".into(), "link set br0 up".into()])?;
+
+    let built = in_parallel(cluster.nodes.len(), |index| node_topology(cluster, state, index), &mut |index, done| {
+        progress(&format!("node {}: interfaces ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
+    });
+    built.into_iter().collect()
+}
+
+/// Runs `work` for 0..count on up to 8 threads (the work is mostly waiting
+/// for iproute2 and the kernel), reporting each finished index to `done` on
+/// the calling thread. Results come back in index order.
+pub(super) fn in_parallel<T: Send>(
+    count: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+    done: &mut dyn FnMut(usize, usize),
+) -> Vec<Result<T>> {
+    const PARALLEL: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut results: Vec<(usize, Result<T>)> = Vec::with_capacity(count);
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(count) {
+            let sender = sender.clone();
+            let (next, work) = (&next, &work);
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if index >= count || sender.send((index, work(index))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        for (index, result) in receiver {
+            results.push((index, result));
+            done(index, results.len());
+        }
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// One node's interfaces, and those of its pods.
+fn node_topology(cluster: &Cluster, state: &LabState, index: usize) -> Result<()> {
+    let node = &cluster.nodes[index];
+    let pod_mtu = cluster.pod_mtu();
+    ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, node, pod_mtu))?;
+    ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
+    for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
+        let router = node.router;
+        ip_batch(
+            Some(&lab_pod.netns),
+            &[
+                format!("link set eth0 mtu {pod_mtu}"),
+                format!("addr add {}/32 dev eth0", pod.ip),
+                "link set eth0 up".into(),
+                format!("route add {router}/32 dev eth0 scope link"),
+                format!("route add default via {router} dev eth0"),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The node namespace: lxc veths first (their declared ifindexes must not be
+/// taken by an auto-numbered device), then the underlay leg `eth0`, the
+/// overlay device and `cilium_host`.
+fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node, pod_mtu: u32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut pods: Vec<(usize, &routec_compiler::model::Pod)> =
+        cluster.pods.iter().enumerate().filter(|(_, p)| p.node == index).collect();
+    pods.sort_by_key(|(_, p)| p.ifindex.is_none());
+    for (pod_index, pod) in &pods {
+        let mut host_side = format!("link add {}", pod.lxc);
+        if let Some(ifindex) = pod.ifindex {
+            host_side += &format!(" index {ifindex}");
+        }
+        if let Some(mac) = pod.node_mac {
+            host_side += &format!(" address {mac}");
+        }
+        let mut pod_side = String::from(" type veth peer name eth0");
+        if let Some(mac) = pod.mac {
+            pod_side += &format!(" address {mac}");
+        }
+        pod_side += &format!(" netns {}", state.pods[*pod_index].netns);
+        lines.push(host_side + &pod_side);
+        lines.push(format!("link set {} mtu {pod_mtu} up", pod.lxc));
+    }
+    lines.push(format!("link add {} type veth peer name u{index} netns {}", node.device, state.underlay));
+    lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
+    lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
+    for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
+        lines.push(format!("route add {}/32 dev {} scope link", other.address, node.device));
+    }
+    if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
+        let kind = cluster.overlay.kind.as_str();
+        lines.push(format!(
+            "link add cilium_{kind} mtu {pod_mtu} type {kind} external dstport {}",
+            cluster.overlay.port
+        ));
+        lines.push(format!("link set cilium_{kind} up"));
+    }
+    // A veth pair, as in Cilium (this kernel may lack the dummy driver):
+    // what the node routes to its pod-cidr leaves through cilium_host, whose
+    // egress program delivers it; anything left over dies in cilium_net.
+    lines.push("link add cilium_host type veth peer name cilium_net".into());
+    lines.push(format!("link set cilium_net mtu {pod_mtu} up"));
+    lines.push(format!("link set cilium_host arp off mtu {pod_mtu} up"));
+    lines.push(format!("addr add {}/32 dev cilium_host", node.router));
+    lines.push(format!("route add {} dev cilium_host", node.pod_cidr));
+    lines
+}
