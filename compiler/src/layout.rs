@@ -397,6 +397,9 @@ reasons! {
     NoEndpoint = 134, "DROP_NO_ENDPOINT", "no-endpoint", "destination in this node's address space but no endpoint has it";
     ArpUnsupported = 135, "DROP_ARP_UNSUPPORTED", "arp-unsupported", "ARP that is not a request for the gateway";
     WrongVni = 136, "DROP_WRONG_VNI", "wrong-vni", "overlay packet with another VNI than the cluster's";
+    OverlayPort = 137, "DROP_OVERLAY_PORT", "overlay-port", "UDP to a node's overlay port from a pod, or from inside the tunnel: only nodes speak the overlay";
+    UnknownTunnelSource = 138, "DROP_UNKNOWN_TUNNEL_SOURCE", "unknown-tunnel-source", "overlay packet whose outer source is not another node of the cluster";
+    InnerSourceMismatch = 139, "DROP_INNER_SOURCE_MISMATCH", "inner-source-mismatch", "overlay packet whose inner source is not an endpoint of the node that sent it";
 }
 
 #[cfg(test)]
