@@ -389,7 +389,7 @@ reasons! {
     OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
     HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
     InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
-    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP";
+    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP (a VLAN-tagged frame is neither)";
     UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";
     TtlExceeded = 131, "DROP_TTL_EXCEEDED", "ttl-exceeded", "TTL would reach zero";
     NoRoute = 132, "DROP_NO_ROUTE", "no-route", "destination not in cilium_ipcache";
