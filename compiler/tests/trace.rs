@@ -125,7 +125,10 @@ fn route2_other_node_goes_through_the_tunnel() {
     // The outer source is worker (a node), the inner source worker's pod.
     assert_eq!(second.lookups.len(), 3);
     let (tunnel_source, inner_source) = (&second.lookups[0], &second.lookups[1]);
-    assert_eq!((tunnel_source.map, tunnel_source.purpose, tunnel_source.hit), ("cilium_ipcache", "tunnel source", true));
+    assert_eq!(
+        (tunnel_source.map, tunnel_source.purpose, tunnel_source.hit),
+        ("cilium_ipcache", "tunnel source", true)
+    );
     assert_eq!(tunnel_source.matched_key.as_deref(), Some("172.18.0.2/32"));
     assert_eq!((inner_source.purpose, inner_source.matched_key.as_deref()), ("source", Some("10.10.2.117/32")));
     assert_eq!(second.lookups[2].key_hex, ROUTE2_REMOTE_LXC_KEY);
@@ -554,7 +557,11 @@ fn udp_to_an_overlay_port_of_a_node_is_refused() {
     for (dst, proto, port, reason, node, program) in cases {
         let t = trace(&view(), "10.10.2.117", dst, proto, port, 64).unwrap();
         let hop = t.hops.last().unwrap();
-        assert_eq!((reason_of(&t), hop.node.as_str(), hop.program), (reason, node, program), "{dst} {proto:?} {port:?}");
+        assert_eq!(
+            (reason_of(&t), hop.node.as_str(), hop.program),
+            (reason, node, program),
+            "{dst} {proto:?} {port:?}"
+        );
     }
     let t = trace(&view(), "10.10.2.117", "10.10.1.1", Proto::Udp, Some(8472), 64).unwrap();
     assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
@@ -584,8 +591,5 @@ fn the_overlay_checks_the_outer_and_the_inner_source() {
     v.set_shared_ipcache(entries);
     let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::InnerSourceMismatch);
-    assert_eq!(
-        t.hops[1].lookups[1].check.as_deref(),
-        Some("tunnel endpoint 172.18.0.3 != outer source 172.18.0.2")
-    );
+    assert_eq!(t.hops[1].lookups[1].check.as_deref(), Some("tunnel endpoint 172.18.0.3 != outer source 172.18.0.2"));
 }

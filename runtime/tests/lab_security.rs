@@ -111,7 +111,12 @@ fn counters(state: &LabState, reasons: &[Reason]) -> Vec<(&'static str, Reason, 
         .collect()
 }
 
-fn moved(before: &[(&'static str, Reason, u64)], after: &[(&'static str, Reason, u64)], node: &str, reason: Reason) -> u64 {
+fn moved(
+    before: &[(&'static str, Reason, u64)],
+    after: &[(&'static str, Reason, u64)],
+    node: &str,
+    reason: Reason,
+) -> u64 {
     let find = |list: &[(&str, Reason, u64)]| list.iter().find(|(n, r, _)| *n == node && *r == reason).unwrap().2;
     find(after) - find(before)
 }
@@ -126,13 +131,10 @@ fn vxlan_from_a_pod_or_a_stranger_is_not_decapsulated_into_pods() {
     let ns = |ip: &str| state.pod(ip).unwrap().netns.clone();
     let attacker = ns("10.10.2.117");
     let (victim, remote_victim, remote_peer) = ("10.10.2.121", "10.10.1.155", ns("10.10.1.164"));
-    let (worker_ns, worker2_ns) = (state.node(WORKER).unwrap().netns.clone(), state.node(WORKER2).unwrap().netns.clone());
-    let watched = [
-        Reason::OverlayPort,
-        Reason::UnknownTunnelSource,
-        Reason::InnerSourceMismatch,
-        Reason::OverlayDelivery,
-    ];
+    let (worker_ns, worker2_ns) =
+        (state.node(WORKER).unwrap().netns.clone(), state.node(WORKER2).unwrap().netns.clone());
+    let watched =
+        [Reason::OverlayPort, Reason::UnknownTunnelSource, Reason::InnerSourceMismatch, Reason::OverlayDelivery];
     let listeners = Listeners::new(&state, &[victim.parse().unwrap(), remote_victim.parse().unwrap()]);
 
     let (before, after) = listeners.during(|| {
@@ -151,7 +153,10 @@ fn vxlan_from_a_pod_or_a_stranger_is_not_decapsulated_into_pods() {
         }
         // An unprivileged process on the node itself: the outer source is
         // the node's own address.
-        forge(&worker_ns, &["vxlan", "172.18.0.2", "10.10.1.164", victim, &PORT.to_string(), "node-to-itself", "--as-nobody"]);
+        forge(
+            &worker_ns,
+            &["vxlan", "172.18.0.2", "10.10.1.164", victim, &PORT.to_string(), "node-to-itself", "--as-nobody"],
+        );
         // Another node speaking for pods that are not its own.
         for (inner_src, tag) in [("10.10.2.117", "node-for-foreign-pod"), ("8.8.8.8", "node-for-world")] {
             forge(&worker2_ns, &["vxlan", "172.18.0.2", inner_src, victim, &PORT.to_string(), tag]);
@@ -165,9 +170,14 @@ fn vxlan_from_a_pod_or_a_stranger_is_not_decapsulated_into_pods() {
         // Controls: the same kind of frame from a node for its own pod is
         // delivered, and so is plain cross-node traffic.
         forge(&worker2_ns, &["vxlan", "172.18.0.2", "10.10.1.164", victim, &PORT.to_string(), "node-for-own-pod"]);
-        assert!(listeners.wait_for(victim.parse().unwrap(), "node-for-own-pod"), "{:?}", listeners.got(victim.parse().unwrap()));
+        assert!(
+            listeners.wait_for(victim.parse().unwrap(), "node-for-own-pod"),
+            "{:?}",
+            listeners.got(victim.parse().unwrap())
+        );
         netns::run_in(Some(&netns_path(&remote_peer)), || -> std::io::Result<()> {
-            UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?.send_to(b"cross-node", (victim.parse::<Ipv4Addr>().unwrap(), PORT))?;
+            UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?
+                .send_to(b"cross-node", (victim.parse::<Ipv4Addr>().unwrap(), PORT))?;
             Ok(())
         })
         .unwrap();
@@ -221,11 +231,18 @@ fn vlan_tagged_frames_are_dropped_as_unknown_l3() {
             }
         }
         // Inside the tunnel: worker2, for its own pod, sends a tagged frame.
-        forge(&worker2_ns, &["vxlan", "172.18.0.2", "10.10.1.164", local_victim, &port, "tagged-overlay", "--tci", "0"]);
+        forge(
+            &worker2_ns,
+            &["vxlan", "172.18.0.2", "10.10.1.164", local_victim, &port, "tagged-overlay", "--tci", "0"],
+        );
         // Controls: the same frames untagged are delivered.
         for dst in [local_victim, remote_victim] {
             forge(&sender, &["raw", "eth0", &gateway, "10.10.2.121", dst, &port, "untagged"]);
-            assert!(listeners.wait_for(dst.parse().unwrap(), "untagged"), "untagged to {dst}: {:?}", listeners.got(dst.parse().unwrap()));
+            assert!(
+                listeners.wait_for(dst.parse().unwrap(), "untagged"),
+                "untagged to {dst}: {:?}",
+                listeners.got(dst.parse().unwrap())
+            );
         }
         std::thread::sleep(Duration::from_millis(300));
         (before, counters(&state, &[Reason::UnknownL3]))

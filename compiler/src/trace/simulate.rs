@@ -346,7 +346,12 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
 enum Step<'a> {
     Done(Verdict),
     /// Decapsulated by `node`, sent from the underlay address `from`.
-    Overlay { node: &'a NodeConfig, from: Ipv4Addr, vni: u32, ttl: u8 },
+    Overlay {
+        node: &'a NodeConfig,
+        from: Ipv4Addr,
+        vni: u32,
+        ttl: u8,
+    },
 }
 
 fn identity_name(identity: u32) -> Option<&'static str> {
