@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use routec_compiler::layout::Reason;
+use routec_compiler::trace::{trace, Proto, Snapshot, Verdict};
 use routec_runtime::lab::{netns_path, LabState};
 use routec_runtime::netns;
 
@@ -199,6 +200,14 @@ fn vxlan_from_a_pod_or_a_stranger_is_not_decapsulated_into_pods() {
     assert_eq!(moved(WORKER, Reason::UnknownTunnelSource), 2, "the node itself and the stranger");
     assert_eq!(moved(WORKER, Reason::InnerSourceMismatch), 2, "worker2 for worker's pod, and for 8.8.8.8");
     assert!(moved(WORKER, Reason::OverlayDelivery) >= 2, "the controls");
+
+    // `routec trace` gives the kernel's verdicts for the pod's four targets.
+    let view = Snapshot::from_cluster(&reference_cluster());
+    for (to, node) in [("172.18.0.2", WORKER), ("10.10.2.1", WORKER), ("172.18.0.4", WORKER), ("10.10.1.1", WORKER2)] {
+        let t = trace(&view, "10.10.2.117", to, Proto::Udp, Some(8472), 64).unwrap();
+        assert_eq!(t.verdict.reason().reason(), Reason::OverlayPort, "trace to {to}");
+        assert!(matches!(&t.verdict, Verdict::Dropped { node: n, .. } if n == node), "trace to {to}: {:?}", t.verdict);
+    }
 }
 
 #[test]
