@@ -17,8 +17,8 @@ int cil_from_host(struct __sk_buff *skb)
 {
 	struct ethhdr *eth = eth_header(skb);
 
-	/* Only IPv4 is ours; anything else keeps going uncounted. */
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+	/* Only untagged IPv4 is ours; anything else keeps going uncounted. */
+	if (!eth || eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 
 	struct iphdr *ip4 = ipv4_header(skb, &eth);

@@ -12,6 +12,7 @@
 #include "lib/eth.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
+#include "lib/overlay.h"
 #include "lib/reasons.h"
 
 /* Answers the pod's ARP request for its gateway with its lxc's MAC. */
@@ -67,7 +68,7 @@ static __always_inline int handle_ipv4(struct __sk_buff *skb)
 
 	if (dst) {
 		if (endpoint_is_host(dst))
-			return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+			return pass_to_node(skb, ip4);
 		return route_to_pod(skb, eth, ip4, dst, FWD_LOCAL_DELIVERY);
 	}
 
@@ -75,6 +76,13 @@ static __always_inline int handle_ipv4(struct __sk_buff *skb)
 
 	if (!remote)
 		return drop(skb, DROP_NO_ROUTE);
+	if (is_node_entry(remote)) {
+		/* Another node's address: its port is no more the pod's than ours. */
+		__u32 refusal = overlay_port_refusal(skb, ip4);
+
+		if (refusal)
+			return drop(skb, refusal);
+	}
 	if (remote->tunnel_endpoint == 0)
 		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
 	if (remote->tunnel_endpoint == NODE_IPV4)
@@ -89,6 +97,9 @@ int cil_from_container(struct __sk_buff *skb)
 
 	if (!eth)
 		return drop(skb, DROP_INVALID_PACKET);
+	/* A tagged frame is not IPv4 or ARP, even when its inner type is. */
+	if (eth_tag_in_metadata(skb))
+		return drop(skb, DROP_UNKNOWN_L3);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return handle_arp(skb);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))

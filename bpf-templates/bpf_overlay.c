@@ -9,6 +9,7 @@
 #include "lib/eth.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
+#include "lib/overlay.h"
 #include "lib/reasons.h"
 
 SEC("classifier")
@@ -21,24 +22,32 @@ int cil_from_overlay(struct __sk_buff *skb)
 	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0 || key.tunnel_id != VNI)
 		return drop(skb, DROP_WRONG_VNI);
 
+	/* The outer source, as the VXLAN socket saw it (network order). */
+	__be32 tunnel_source = bpf_htonl(key.remote_ipv4);
+
+	if (!is_other_node(tunnel_source))
+		return drop(skb, DROP_UNKNOWN_TUNNEL_SOURCE);
+
 	struct ethhdr *eth = eth_header(skb);
 
 	if (!eth)
 		return drop(skb, DROP_INVALID_PACKET);
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
 		return drop(skb, DROP_UNKNOWN_L3);
 
 	struct iphdr *ip4 = ipv4_header(skb, &eth);
 
 	if (!ip4)
 		return drop(skb, DROP_INVALID_PACKET);
+	if (!node_speaks_for(tunnel_source, ip4->saddr))
+		return drop(skb, DROP_INNER_SOURCE_MISMATCH);
 
 	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
 
 	if (!dst)
 		return drop(skb, DROP_NO_ENDPOINT);
 	if (endpoint_is_host(dst))
-		return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+		return pass_to_node(skb, ip4);
 	return route_to_pod(skb, eth, ip4, dst, FWD_OVERLAY_DELIVERY);
 }
 

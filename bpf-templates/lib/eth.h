@@ -37,6 +37,15 @@ static __always_inline struct ethhdr *eth_header(struct __sk_buff *skb)
 	return eth_header_and(skb, 0);
 }
 
+/* True when the frame carried an 802.1Q or 802.1ad tag that the kernel took
+ * out of the header into skb metadata (it does so on receive, before tc
+ * runs): h_proto then names the inner protocol. A tag still in the header
+ * shows as its own h_proto. */
+static __always_inline bool eth_tag_in_metadata(const struct __sk_buff *skb)
+{
+	return skb->vlan_present;
+}
+
 /* A MAC stored in a cilium_lxc u64 slot (wire order, 2 zero bytes after). */
 static __always_inline void mac_from_slot(__u8 dst[ETH_ALEN], const __u64 *slot)
 {

@@ -63,6 +63,10 @@ _Static_assert(__builtin_offsetof(struct ipcache_key, ip4) == 8, "ipcache_key.ip
 
 #define IPCACHE_STATIC_PREFIX_BITS 32
 
+/* Cilium's reserved identity of the cluster's other nodes: the ipcache /32
+ * of a node address carries it, and no tunnel endpoint. */
+#define IDENTITY_REMOTE_NODE 6
+
 /* Value of cilium_ipcache: what the cluster knows about an IP or prefix. */
 struct remote_endpoint_info {
 	__u32 sec_identity;

@@ -329,6 +329,25 @@ ip -n "$P-under" link set vx5 up
 ! ip netns exec "$P-under" ping -n -q -c 2 -W 1 192.168.255.2 >/dev/null || fail "VNI 5 answered"
 expect_at_least worker2 DROP_WRONG_VNI 1
 
+echo "== the cluster's VNI from a host that is no node (dropped by worker2, unknown-tunnel-source)"
+ip -n "$P-under" link add vx0 type vxlan id 0 remote 172.18.0.4 local 172.18.0.250 dstport 8472
+ip -n "$P-under" addr add 192.168.254.1/30 dev vx0
+ip -n "$P-under" link set vx0 up
+! ip netns exec "$P-under" ping -n -q -c 2 -W 1 192.168.254.2 >/dev/null || fail "a stranger's VNI 0 answered"
+expect_at_least worker2 DROP_UNKNOWN_TUNNEL_SOURCE 1
+
+echo "== a pod's UDP to its node's overlay port (dropped, overlay-port)"
+if command -v python3 >/dev/null; then
+	for to in 172.18.0.2 10.10.2.1; do
+		ip netns exec "$P-busybox-t6ggh" python3 -c '
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x" * 16, (sys.argv[1], 8472))' "$to"
+	done
+	expect_count worker DROP_OVERLAY_PORT 2
+else
+	echo "skipped: python3 is not installed"
+fi
+
 show_counters worker
 show_counters worker2
 echo "lab: all checks passed"

@@ -43,6 +43,7 @@ templates![
     "lib/eth.h",
     "lib/ipv4.h",
     "lib/maps.h",
+    "lib/overlay.h",
     "lib/reasons.h",
 ];
 

@@ -444,7 +444,7 @@ reasons! {
     OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
     HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
     InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
-    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP";
+    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP (a VLAN-tagged frame is neither)";
     UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";
     TtlExceeded = 131, "DROP_TTL_EXCEEDED", "ttl-exceeded", "TTL would reach zero";
     NoRoute = 132, "DROP_NO_ROUTE", "no-route", "destination not in cilium_ipcache";
@@ -452,6 +452,9 @@ reasons! {
     NoEndpoint = 134, "DROP_NO_ENDPOINT", "no-endpoint", "destination in this node's address space but no endpoint has it";
     ArpUnsupported = 135, "DROP_ARP_UNSUPPORTED", "arp-unsupported", "ARP that is not a request for the gateway";
     WrongVni = 136, "DROP_WRONG_VNI", "wrong-vni", "overlay packet with another VNI than the cluster's";
+    OverlayPort = 137, "DROP_OVERLAY_PORT", "overlay-port", "UDP to a node's overlay port from a pod, or from inside the tunnel: only nodes speak the overlay";
+    UnknownTunnelSource = 138, "DROP_UNKNOWN_TUNNEL_SOURCE", "unknown-tunnel-source", "overlay packet whose outer source is not another node of the cluster";
+    InnerSourceMismatch = 139, "DROP_INNER_SOURCE_MISMATCH", "inner-source-mismatch", "overlay packet whose inner source is not an endpoint of the node that sent it";
 }
 
 #[cfg(test)]

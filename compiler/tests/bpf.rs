@@ -191,6 +191,17 @@ fn reason_codes_in_reasons_h_equal_layout() {
     assert_eq!(in_header, in_layout);
 }
 
+#[test]
+fn identities_in_maps_h_equal_layout() {
+    let defined = |name: &str| {
+        template("lib/maps.h")
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    assert_eq!(defined("IDENTITY_REMOTE_NODE"), Some(routec_compiler::layout::IDENTITY_REMOTE_NODE));
+}
+
 /// The sizes the `_Static_assert(sizeof(struct X) == N, ...)` lines state.
 fn struct_sizes(header: &str) -> BTreeMap<String, u32> {
     header

@@ -122,9 +122,17 @@ fn route2_other_node_goes_through_the_tunnel() {
         (second.node.as_str(), second.program, second.device.as_str()),
         ("mycluster-worker2", "cil_from_overlay", "cilium_vxlan")
     );
-    assert_eq!(second.lookups.len(), 1);
-    assert_eq!(second.lookups[0].key_hex, ROUTE2_REMOTE_LXC_KEY);
-    assert!(second.lookups[0].hit);
+    // The outer source is worker (a node), the inner source worker's pod.
+    assert_eq!(second.lookups.len(), 3);
+    let (tunnel_source, inner_source) = (&second.lookups[0], &second.lookups[1]);
+    assert_eq!(
+        (tunnel_source.map, tunnel_source.purpose, tunnel_source.hit),
+        ("cilium_ipcache", "tunnel source", true)
+    );
+    assert_eq!(tunnel_source.matched_key.as_deref(), Some("172.18.0.2/32"));
+    assert_eq!((inner_source.purpose, inner_source.matched_key.as_deref()), ("source", Some("10.10.2.117/32")));
+    assert_eq!(second.lookups[2].key_hex, ROUTE2_REMOTE_LXC_KEY);
+    assert!(second.lookups[2].hit);
     assert_eq!(second.reason.code, Reason::OverlayDelivery.code());
     match &t.verdict {
         Verdict::Delivered { node, lxc, endpoint, .. } => {
@@ -163,7 +171,7 @@ fn no_pod_on_another_node_is_encapsulated_then_no_endpoint() {
     assert_eq!(t.hops.len(), 2);
     assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
     assert_eq!(t.hops[1].program, "cil_from_overlay");
-    assert!(!t.hops[1].lookups[0].hit);
+    assert!(!t.hops[1].lookups[2].hit);
     assert_eq!(reason_of(&t), Reason::NoEndpoint);
     assert!(
         matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2")
@@ -526,4 +534,63 @@ fn svg_labels_never_cover_a_pod_or_device_box() {
         labels_seen += labels.len();
     }
     assert!(labels_seen > 80, "only {labels_seen} labels checked");
+}
+
+/// UDP to a node's overlay port never reaches a node's VXLAN socket from a
+/// pod: refused where the pod sends it, or (another node's router address,
+/// reached only through the tunnel) where the tunnel ends.
+#[test]
+fn udp_to_an_overlay_port_of_a_node_is_refused() {
+    let cases = [
+        ("mycluster-worker", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
+        ("10.10.2.1", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
+        ("mycluster-worker2", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
+        ("10.10.1.1", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker2", "cil_from_overlay"),
+        // Other ports, other protocols, and pods on the port are untouched.
+        ("mycluster-worker", Proto::Udp, Some(53), Reason::ToStack, "mycluster-worker", "cil_from_container"),
+        ("mycluster-worker", Proto::Tcp, Some(8472), Reason::ToStack, "mycluster-worker", "cil_from_container"),
+        ("10.10.1.1", Proto::Icmp, None, Reason::ToStack, "mycluster-worker2", "cil_from_overlay"),
+        ("mycluster-worker2", Proto::Udp, Some(53), Reason::NoTunnelEndpoint, "mycluster-worker", "cil_from_container"),
+        ("10.10.2.121", Proto::Udp, Some(8472), Reason::LocalDelivery, "mycluster-worker", "cil_from_container"),
+        ("10.10.1.155", Proto::Udp, Some(8472), Reason::OverlayDelivery, "mycluster-worker2", "cil_from_overlay"),
+    ];
+    for (dst, proto, port, reason, node, program) in cases {
+        let t = trace(&view(), "10.10.2.117", dst, proto, port, 64).unwrap();
+        let hop = t.hops.last().unwrap();
+        assert_eq!(
+            (reason_of(&t), hop.node.as_str(), hop.program),
+            (reason, node, program),
+            "{dst} {proto:?} {port:?}"
+        );
+    }
+    let t = trace(&view(), "10.10.2.117", "10.10.1.1", Proto::Udp, Some(8472), 64).unwrap();
+    assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
+    assert!(t.hops[1].action.contains("10.10.1.1 is mycluster-worker2's own address"), "{}", t.hops[1].action);
+}
+
+/// cil_from_overlay takes packets only from other nodes, and from each node
+/// only for its own endpoints: here the maps disagree with the constants.
+#[test]
+fn the_overlay_checks_the_outer_and_the_inner_source() {
+    // worker sends from an address the ipcache does not know as a node.
+    let mut v = view();
+    v.nodes.iter_mut().find(|n| n.name == "mycluster-worker").unwrap().constants.node_ipv4 =
+        Ipv4Addr::new(172, 18, 0, 99);
+    let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
+    assert_eq!(reason_of(&t), Reason::UnknownTunnelSource);
+    assert_eq!(t.hops[1].lookups[0].check.as_deref(), Some("172.18.0.99 is no node of the cluster"));
+
+    // The ipcache says 10.10.2.117 lives behind the control plane.
+    let mut v = view();
+    let mut entries = v.ipcache("mycluster-worker").unwrap().entries();
+    let moved = IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 2, 117), 32);
+    for (key, value) in &mut entries {
+        if *key == moved {
+            *value = RemoteEndpointInfo::new(value.sec_identity, Some(Ipv4Addr::new(172, 18, 0, 3)));
+        }
+    }
+    v.set_shared_ipcache(entries);
+    let t = trace(&v, "10.10.2.117", "10.10.1.155", Proto::Icmp, None, 64).unwrap();
+    assert_eq!(reason_of(&t), Reason::InnerSourceMismatch);
+    assert_eq!(t.hops[1].lookups[1].check.as_deref(), Some("tunnel endpoint 172.18.0.3 != outer source 172.18.0.2"));
 }

@@ -353,8 +353,8 @@ fn ipcache_changes(old: &IpcacheEntries, new: &IpcacheEntries, names: (&Names, &
 /// is discovered on the node, so it is not part of a build).
 fn constant_values(c: &LoadConstants) -> [(&'static str, Value); 5] {
     [
-        ("NODE_IPV4", Value::Address(c.node_ipv4.into())),
-        ("ROUTER_IPV4", Value::Address(c.router_ipv4.into())),
+        ("NODE_IPV4", Value::Address(c.node_ipv4)),
+        ("ROUTER_IPV4", Value::Address(c.router_ipv4)),
         ("OVERLAY_PORT", Value::Number(c.overlay_port.into())),
         ("VNI", Value::Number(c.vni)),
         ("POD_MTU", Value::Number(c.pod_mtu)),

@@ -59,8 +59,9 @@ impl Proto {
     }
 }
 
-/// The traced IPv4 packet. The datapath decides on addresses only; protocol
-/// and port are carried for the reader.
+/// The traced IPv4 packet. The datapath decides on addresses, and on the
+/// port only where UDP meets a node's overlay port; otherwise protocol and
+/// port are carried for the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Packet {
     pub src: Ipv4Addr,
@@ -302,18 +303,22 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
         program(Interface::Lxc).name,
         src.lxc,
     )];
-    if packet.proto != Proto::Icmp {
-        notes.push(format!(
-            "the datapath decides on IPv4 addresses only: {} is carried untouched",
-            packet.proto.as_str()
-        ));
+    match packet.proto {
+        Proto::Icmp => {}
+        Proto::Tcp => notes.push("the datapath decides on IPv4 addresses only: tcp is carried untouched".to_string()),
+        Proto::Udp => notes.push(format!(
+            "the datapath decides on IPv4 addresses, and reads the UDP port only to refuse a node's overlay port {}",
+            node.constants.overlay_port
+        )),
     }
     let mut hops = Vec::new();
     let mut step = from_container(view, node, src, &packet, &mut hops);
     let verdict = loop {
         match step {
             Step::Done(verdict) => break verdict,
-            Step::Overlay { node, vni, ttl } => step = from_overlay(view, node, vni, &packet, ttl, &mut hops),
+            Step::Overlay { node, from, vni, ttl } => {
+                step = from_overlay(view, node, from, vni, &packet, ttl, &mut hops)
+            }
         }
     };
     let loader_fills = |l: &Lookup| match &l.value {
@@ -340,7 +345,13 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
 
 enum Step<'a> {
     Done(Verdict),
-    Overlay { node: &'a NodeConfig, vni: u32, ttl: u8 },
+    /// Decapsulated by `node`, sent from the underlay address `from`.
+    Overlay {
+        node: &'a NodeConfig,
+        from: Ipv4Addr,
+        vni: u32,
+        ttl: u8,
+    },
 }
 
 fn identity_name(identity: u32) -> Option<&'static str> {
@@ -384,13 +395,18 @@ fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static s
     (lookup, found)
 }
 
-fn ipcache_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
+fn ipcache_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: Ipv4Addr,
+    purpose: &'static str,
+) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
     let key = IpcacheKey::ipv4(ip, 32);
     let found = view.ipcache(node).and_then(|ipcache| ipcache.lookup(&key)).copied();
     let lookup = Lookup {
         map: "cilium_ipcache",
         match_kind: "longest-prefix",
-        purpose: "destination",
+        purpose,
         key: format!("{ip}/32 (prefixlen {})", { key.prefixlen }),
         key_hex: hex(&key.to_bytes()),
         hit: found.is_some(),
@@ -439,8 +455,25 @@ fn no_endpoint(hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Verdict) {
     dropped(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst))
 }
 
-/// A host entry of `cilium_lxc`: the packet is for the node itself.
+/// True when the packet is UDP to `node`'s overlay port. Only a node's
+/// addresses listen there (the node's VXLAN socket), so only packets for a
+/// node are checked.
+fn to_overlay_port(node: &NodeConfig, packet: &Packet) -> bool {
+    packet.proto == Proto::Udp && packet.port == Some(node.constants.overlay_port)
+}
+
+fn overlay_port_drop(mut hop: Hop, node: &NodeConfig, packet: &Packet, whose: &str) -> (Hop, Step<'static>) {
+    hop.checks.push(format!("UDP port {} = overlay port {}", node.constants.overlay_port, node.constants.overlay_port));
+    let why = format!("{} is {whose}: its overlay port takes VXLAN from other nodes only", packet.dst);
+    drop_hop(hop, Reason::OverlayPort, why)
+}
+
+/// A host entry of `cilium_lxc`: the packet is for the node itself, and
+/// goes to its stack unless it is UDP to the overlay port.
 fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'static>) {
+    if to_overlay_port(node, packet) {
+        return overlay_port_drop(hop, node, packet, &format!("{}'s own address", node.name));
+    }
     hop.reason = Reason::ToStack.into();
     hop.action = format!("TC_ACT_OK: {} is {}'s own address, pass to its network stack", packet.dst, node.name);
     let verdict = Verdict::ToStack { node: node.name.clone(), reason: hop.reason };
@@ -599,11 +632,14 @@ fn delivered(
 
 /// A `cilium_lxc` miss: the ipcache decides between encapsulation and a drop.
 fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut hop: Hop) -> (Hop, Step<'a>) {
-    let (lookup, found) = ipcache_lookup(view, &node.name, packet.dst);
+    let (lookup, found) = ipcache_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let Some((key, value)) = found else {
         return drop_hop(hop, Reason::NoRoute, format!("no cilium_ipcache prefix covers {}", packet.dst));
     };
+    if is_node_entry(&value) && to_overlay_port(node, packet) {
+        return overlay_port_drop(hop, node, packet, "another node's address");
+    }
     let Some(remote) = value.tunnel_endpoint() else {
         return drop_hop(hop, Reason::NoTunnelEndpoint, format!("{} has no tunnel endpoint", prefix_text(&key)));
     };
@@ -630,7 +666,10 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
                 "{OVERLAY_DEVICE} -> {} UDP {} -> {} {} {OVERLAY_DEVICE}",
                 node.overlay, node.constants.overlay_port, next.name, next.constants.node_ipv4
             ));
-            (hop, Step::Overlay { node: next, vni: node.constants.vni, ttl: packet.ttl })
+            (
+                hop,
+                Step::Overlay { node: next, from: node.constants.node_ipv4, vni: node.constants.vni, ttl: packet.ttl },
+            )
         }
         None => {
             hop.next = Some(match view.node_by_address(remote) {
@@ -643,37 +682,83 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
     }
 }
 
+/// An ipcache entry of a node address (the seed's /32 per node): identity
+/// remote-node and no tunnel endpoint, which no pod or pod-cidr entry lacks.
+fn is_node_entry(value: &RemoteEndpointInfo) -> bool {
+    value.sec_identity == IDENTITY_REMOTE_NODE && value.tunnel_endpoint().is_none()
+}
+
 fn from_overlay<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
+    from: Ipv4Addr,
     vni: u32,
     packet: &Packet,
     ttl: u8,
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
-    let mut hop = new_hop(node, program(Interface::Overlay), OVERLAY_DEVICE.to_string(), None);
-    let (hop, step) = if vni != node.constants.vni {
-        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.constants.vni));
-        drop_hop(
-            hop,
-            Reason::WrongVni,
-            format!("the packet carries VNI {vni}, {} expects {}", node.name, node.constants.vni),
-        )
-    } else {
-        hop.checks.push(format!("tunnel id {vni} = VNI {}", node.constants.vni));
-        let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
-        hop.lookups.push(lookup);
-        match found {
-            Some(info) if info.is_host() => to_stack(hop, node, packet),
-            Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
-            None => {
-                let (hop, verdict) = no_endpoint(hop, node, packet);
-                (hop, Step::Done(verdict))
-            }
-        }
-    };
+    let hop = new_hop(node, program(Interface::Overlay), OVERLAY_DEVICE.to_string(), None);
+    let (hop, step) = from_overlay_hop(view, node, from, vni, packet, ttl, hop);
     hops.push(hop);
     step
+}
+
+fn from_overlay_hop<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    from: Ipv4Addr,
+    vni: u32,
+    packet: &Packet,
+    ttl: u8,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
+    if vni != node.constants.vni {
+        hop.checks.push(format!("tunnel id {vni} != VNI {}", node.constants.vni));
+        let why = format!("the packet carries VNI {vni}, {} expects {}", node.name, node.constants.vni);
+        return drop_hop(hop, Reason::WrongVni, why);
+    }
+    hop.checks.push(format!("tunnel id {vni} = VNI {}", node.constants.vni));
+
+    // Outer source: another node of the cluster, never this one.
+    let (mut lookup, found) = ipcache_lookup(view, &node.name, from, "tunnel source");
+    let sender_ok = from != node.constants.node_ipv4 && found.is_some_and(|(_, value)| is_node_entry(&value));
+    lookup.check = Some(if from == node.constants.node_ipv4 {
+        format!("{from} is {}'s own address (NODE_IPV4)", node.name)
+    } else if sender_ok {
+        format!("{from} is another node (identity remote-node, no tunnel endpoint)")
+    } else {
+        format!("{from} is no node of the cluster")
+    });
+    hop.lookups.push(lookup);
+    if !sender_ok {
+        let why = format!("the outer source {from} is not another node of the cluster");
+        return drop_hop(hop, Reason::UnknownTunnelSource, why);
+    }
+
+    // Inner source: an endpoint the sending node hosts.
+    let (mut lookup, found) = ipcache_lookup(view, &node.name, packet.src, "source");
+    let endpoint = found.and_then(|(_, value)| value.tunnel_endpoint());
+    lookup.check = Some(match endpoint {
+        Some(endpoint) if endpoint == from => format!("tunnel endpoint {endpoint} = outer source {from}"),
+        Some(endpoint) => format!("tunnel endpoint {endpoint} != outer source {from}"),
+        None => format!("no tunnel endpoint: {from} cannot speak for {}", packet.src),
+    });
+    hop.lookups.push(lookup);
+    if endpoint != Some(from) {
+        let why = format!("{from} sent a packet from {}, which is not its endpoint", packet.src);
+        return drop_hop(hop, Reason::InnerSourceMismatch, why);
+    }
+
+    let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+    hop.lookups.push(lookup);
+    match found {
+        Some(info) if info.is_host() => to_stack(hop, node, packet),
+        Some(info) => deliver(view, node, packet, ttl, info, Reason::OverlayDelivery, hop),
+        None => {
+            let (hop, verdict) = no_endpoint(hop, node, packet);
+            (hop, Step::Done(verdict))
+        }
+    }
 }
 
 /// A packet the node's stack routes into its pod-cidr: `cil_from_host` on

@@ -343,12 +343,13 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
     }
 }
 
-/// The badge label: the program, its destination lookups, its verdict.
+/// The badge label: the program, its destination lookups (and source
+/// lookups that missed), its verdict.
 fn badge_label(hop: &Hop) -> Vec<String> {
     let lookups: Vec<String> = hop
         .lookups
         .iter()
-        .filter(|l| l.purpose != "source" || !l.hit)
+        .filter(|l| !l.purpose.ends_with("source") || !l.hit)
         .map(|l| {
             let map = l.map.trim_start_matches("cilium_");
             let hit = if l.hit { "hit" } else { "miss" };
