@@ -40,7 +40,12 @@ impl Drop for Down {
 
 fn labs_left() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(STATE_DIR) else { return Vec::new() };
-    entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("test-")).collect()
+    // A lab's lock file outlives it by design (see runtime/src/lock.rs).
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("test-") && !n.ends_with(".lock"))
+        .collect()
 }
 
 #[test]

@@ -59,6 +59,12 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
     Ok(analysis)
 }
 
+/// Prints a usage or I/O error for people: exit 2.
+pub fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
 /// Prints an error that is not a diagnostic: `error: MESSAGE` on stderr for
 /// people, or a JSON line ([`diagnostics::error_json`]) on stdout, where the
 /// diagnostics go.

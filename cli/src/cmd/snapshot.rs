@@ -24,23 +24,16 @@ pub struct Args {
     check: Option<PathBuf>,
 }
 
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
 pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(code) => code,
-    }
+    run_inner(args).unwrap_or_else(|code| code)
 }
 
 fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
     let (cluster, _) = common::load(&args.input)?;
-    let text = snapshot::render(&cluster).map_err(|e| usage(&e.to_string()))?;
+    let text = snapshot::render(&cluster).map_err(|e| common::usage_error(&e.to_string()))?;
     if let Some(file) = &args.check {
-        let old = std::fs::read_to_string(file).map_err(|e| usage(&format!("cannot read {}: {e}", file.display())))?;
+        let old = std::fs::read_to_string(file)
+            .map_err(|e| common::usage_error(&format!("cannot read {}: {e}", file.display())))?;
         let new_name = args.input.path.display().to_string();
         return Ok(match snapshot::diff(&old, &text, &file.display().to_string(), &new_name) {
             None => ExitCode::SUCCESS,
@@ -52,9 +45,8 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
         });
     }
     match &args.output {
-        Some(file) => {
-            std::fs::write(file, text).map_err(|e| usage(&format!("cannot write {}: {e}", file.display())))?
-        }
+        Some(file) => std::fs::write(file, text)
+            .map_err(|e| common::usage_error(&format!("cannot write {}: {e}", file.display())))?,
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

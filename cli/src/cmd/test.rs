@@ -48,31 +48,23 @@ pub struct Args {
     lab_state: LabStateDirArg,
 }
 
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
 pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(code) => code,
-    }
+    run_inner(args).unwrap_or_else(|code| code)
 }
 
 fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
     let analysis = common::analyze(&args.input)?;
     let Some(cluster) = &analysis.cluster else { return Err(ExitCode::from(1)) };
     let view = match &args.build {
-        Some(out) => Snapshot::from_build(out).map_err(|e| usage(&e.to_string()))?,
+        Some(out) => Snapshot::from_build(out).map_err(|e| common::usage_error(&e.to_string()))?,
         None => Snapshot::from_cluster(cluster),
     };
     let mut results = evaluate_all(&view, &analysis.expectations);
     if args.lab {
         results = in_new_lab(&args, &analysis, cluster, results)?;
     } else if let Some(name) = &args.live {
-        let state = LabState::load(&args.lab_state.state_dir, name).map_err(|e| usage(&e.to_string()))?;
-        results = packets::check_all(&state, results).map_err(|e| usage(&e.to_string()))?;
+        let state = LabState::load(&args.lab_state.state_dir, name).map_err(|e| common::usage_error(&e.to_string()))?;
+        results = packets::check_all(&state, results).map_err(|e| common::usage_error(&e.to_string()))?;
     }
     let report = Report { sources: &analysis.sources, results };
     let output = match args.format {
@@ -82,7 +74,8 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
     };
     match &args.output {
         Some(file) => {
-            std::fs::write(file, output).map_err(|e| usage(&format!("cannot write {}: {e}", file.display())))?;
+            std::fs::write(file, output)
+                .map_err(|e| common::usage_error(&format!("cannot write {}: {e}", file.display())))?;
             if args.format == Format::Text {
                 eprintln!("{}", report.summary());
             }
@@ -107,18 +100,18 @@ fn in_new_lab<'a>(
         Some(out) => lab::up_from_build(out, &name, &options, &mut progress),
         None => {
             // Built as `routec build` builds it (routec.toml's maps and clang).
-            let build_options =
-                super::build::options(&args.input.path, analysis, None, false).map_err(|e| usage(&e.to_string()))?;
+            let build_options = super::build::options(&args.input.path, analysis, None, false)
+                .map_err(|e| common::usage_error(&e.to_string()))?;
             lab::up(cluster, &build_options, &name, &options, &mut progress)
         }
     };
-    let state = up.map_err(|e| usage(&format!("cannot bring up lab {name}: {e}")))?;
+    let state = up.map_err(|e| common::usage_error(&format!("cannot bring up lab {name}: {e}")))?;
     let checked = packets::check_all(&state, results);
     let down = lab::down(&options.state_dir, &name);
     if let Err(e) = &down {
         eprintln!("error: cannot take lab {name} down: {e}");
     }
-    let results = checked.map_err(|e| usage(&e.to_string()))?;
+    let results = checked.map_err(|e| common::usage_error(&e.to_string()))?;
     down.map_err(|_| ExitCode::from(2))?;
     Ok(results)
 }
