@@ -109,6 +109,26 @@ fn one_pod_ip_change_is_one_replacement_per_map_and_node() {
     assert_eq!(lxc.address, format!("{old_ip} -> {new_ip}"));
 }
 
+#[test]
+fn a_pod_moved_to_a_lower_ip_is_one_replacement_too() {
+    // The create of the new key sorts before the delete of the old one.
+    let text = std::fs::read_to_string(example("mycluster").join("cluster.route")).unwrap();
+    let old = analyze_str("cluster.route", &text).cluster.unwrap();
+    let new = analyze_str("cluster.route", &text.replace("10.10.2.121", "10.10.2.119")).cluster.unwrap();
+    let plan = plan_of(&old, &new);
+    let subject = "pod networking101/netshoot-7d996d7884-fwt8z".to_string();
+    let mut expected = vec![];
+    for node in node_names(&old) {
+        if node == "mycluster-worker" {
+            expected.push((node.clone(), ChangeKind::CiliumLxc, subject.clone(), Action::Replace));
+        }
+        expected.push((node, ChangeKind::CiliumIpcache, subject.clone(), Action::Replace));
+    }
+    assert_eq!(outline(&plan), expected);
+    let lxc = changes(&plan).into_iter().find(|c| c.kind == ChangeKind::CiliumLxc).unwrap();
+    assert_eq!(lxc.address, "10.10.2.121 -> 10.10.2.119");
+}
+
 fn extra_pod(cluster: &Cluster, node: usize) -> Pod {
     let template = cluster.pods.iter().rfind(|p| p.node == node).unwrap().clone();
     let net = cluster.nodes[node].pod_cidr.network().octets();

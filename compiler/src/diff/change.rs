@@ -266,11 +266,15 @@ fn pair_replacements(changes: Vec<Change>) -> Vec<Change> {
     if pairs.is_empty() {
         return changes;
     }
+    // The replacement stands where the first of its two halves stood (the
+    // create sorts first when the new key is below the old one).
+    let at_first: HashMap<usize, (usize, usize)> =
+        pairs.iter().map(|(&deleted, &created)| (deleted.min(created), (deleted, created))).collect();
     let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(slots.len() - pairs.len());
     for i in 0..slots.len() {
-        if let Some(&created) = pairs.get(&i) {
-            let deleted = slots[i].take().expect("each index pairs once");
+        if let Some(&(deleted, created)) = at_first.get(&i) {
+            let deleted = slots[deleted].take().expect("each index pairs once");
             let created = slots[created].take().expect("each index pairs once");
             out.push(Change {
                 address: format!("{} -> {}", deleted.address, created.address),
