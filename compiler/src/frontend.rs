@@ -187,7 +187,14 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, InputError> {
 
 /// A source file's text; not UTF-8 is an input error.
 pub fn read_source(path: &Path) -> Result<String, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
+    let io_error = |source| InputError::Io { path: path.to_path_buf(), source };
+    // Only regular files (a symlink to one is fine): a FIFO would hang the
+    // read and a device such as /dev/zero would never end.
+    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
     String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 { path: path.to_path_buf() })
 }
 

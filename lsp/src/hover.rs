@@ -32,7 +32,10 @@ pub fn hover(workspace: &mut Workspace, file: FileId, offset: usize) -> Option<S
 
 fn word_at(text: &str, offset: usize) -> Option<std::ops::Range<usize>> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let start = text[..offset].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
+    // Word characters are ASCII, so the byte after a non-word character (or
+    // before one) is a char boundary whatever that character's width.
+    let start =
+        text[..offset].rfind(|c| !is_word(c)).map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
     let end = text[offset..].find(|c| !is_word(c)).map_or(text.len(), |i| offset + i);
     (start < end).then_some(start..end)
 }

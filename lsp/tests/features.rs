@@ -603,3 +603,44 @@ fn hover_on_a_pod_says_why_bytes_are_missing_while_the_cluster_has_errors() {
     assert!(hover.value.contains("The cluster has errors"), "{}", hover.value);
     assert!(!hover.value.contains("key hex"), "{}", hover.value);
 }
+
+#[test]
+fn hover_next_to_non_ascii_text_answers() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let path = root.join("notes.route");
+    let text = "# Größe ü\ncluster x {\n}\n";
+    std::fs::write(&path, "").unwrap();
+    let mut client = Client::start(root, false);
+    client.open(&path, text);
+    for character in 0..10 {
+        let params = HoverParams {
+            text_document_position_params: Client::position(&path, Position::new(0, character)),
+            work_done_progress_params: Default::default(),
+        };
+        client.request::<req::HoverRequest>(params).unwrap();
+    }
+}
+
+#[test]
+fn fifos_and_devices_in_the_workspace_are_not_read() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let (zero, fifo) = (root.join("zero.route"), root.join("fifo.route"));
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let a = root.join("nodes/edge-a.route");
+    let mut client = Client::start(root, false);
+    for path in [&zero, &fifo] {
+        client.notify::<notif::DidSaveTextDocument>(DidSaveTextDocumentParams {
+            text_document: TextDocumentIdentifier { uri: uri(path) },
+            text: None,
+        });
+        client.notify::<notif::DidChangeWatchedFiles>(DidChangeWatchedFilesParams {
+            changes: vec![FileEvent { uri: uri(path), typ: FileChangeType::CHANGED }],
+        });
+    }
+    // Still answering, and the cluster is what it was.
+    assert!(client.diagnostics_of(&a).is_empty());
+}
