@@ -30,6 +30,11 @@ pub const MANIFEST: &str = "manifest.json";
 /// else; this is far above the manifest of the largest cluster `routec gen`
 /// makes (about 150 bytes per file, three files per node).
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+/// The most of any other file of OUT that is read back, whatever size the
+/// manifest records (a manifest edited to promise a 20 GB sparse seed must
+/// not make a reader allocate it). The largest file, `cluster.json`, is about
+/// 280 bytes per pod: this allows some 1.9 million pods.
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
 pub const IPCACHE_SEED: &str = "cluster/cilium_ipcache.seed";
 /// The validated cluster the build was made from: what a node's loader and
 /// the tracer need beyond the seeds (pod names, lxc names, node addresses).
@@ -534,7 +539,7 @@ impl BuildFiles {
             return Err(ReadError::Invalid { path, message: "is not listed in manifest.json".into() });
         };
         let bytes =
-            beneath::read(self.dir.as_fd(), rel, Some(record.size), u64::MAX).map_err(|refusal| match refusal {
+            beneath::read(self.dir.as_fd(), rel, Some(record.size), MAX_FILE_BYTES).map_err(|refusal| match refusal {
                 beneath::Refusal::Io(source) => ReadError::Io { path: path.clone(), source },
                 other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
             })?;

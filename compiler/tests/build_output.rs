@@ -427,6 +427,25 @@ mod hostile_build_folders {
     }
 
     #[test]
+    fn a_size_the_manifest_promises_is_still_bounded() {
+        let (_scratch, out) = built();
+        let file = std::fs::OpenOptions::new().append(true).open(out.join(SEED)).unwrap();
+        let huge: u64 = 20 << 30;
+        file.set_len(huge).unwrap(); // sparse
+        // The manifest edited to record the new size: the reader must not believe it.
+        let manifest_path = out.join("manifest.json");
+        let mut manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+        for record in manifest["files"].as_array_mut().unwrap() {
+            if record["path"] == SEED {
+                record["size"] = huge.into();
+            }
+        }
+        std::fs::write(&manifest_path, serde_json::to_string(&manifest).unwrap()).unwrap();
+        refused(&out, SEED, "is larger than");
+    }
+
+    #[test]
     fn paths_leaving_the_folder_are_refused() {
         let (_scratch, out) = built();
         let files = BuildFiles::open(&out).unwrap();
