@@ -56,6 +56,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    cmd::common::exit_2_when_stdout_fails();
     let cli = Cli::try_parse().unwrap_or_else(|e| cmd::diff::exit_on_usage_error(e));
     match cli.command {
         Command::Check(args) => cmd::check::run(args),

@@ -233,3 +233,26 @@ fn scripts_run_as_root_without_sudo_and_use_sudo_otherwise() {
     assert!(line.ends_with("scripts/demo one two\n"), "{line}");
     assert!(text(&via_sudo.stderr).contains("running it again through sudo"));
 }
+
+/// A full disk behind stdout is an I/O error, exit 2 with a message, for
+/// every command that prints a report: not a panic, and not a silent exit 0.
+#[test]
+fn a_full_stdout_is_an_io_error_not_a_panic() {
+    let example = repo("examples/mycluster");
+    let example = example.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["check", example, "--message-format", "json"],
+        &["snapshot", example],
+        &["test", example, "--format", "junit"],
+        &["trace", "10.10.2.117", "10.10.1.155", example],
+        &["trace", "--all", example, "--format", "json"],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = routec().args(args).stdout(full).stderr(Stdio::piped()).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error: cannot write to stdout"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -539,10 +539,12 @@ impl BuildFiles {
             return Err(ReadError::Invalid { path, message: "is not listed in manifest.json".into() });
         };
         let bytes =
-            beneath::read(self.dir.as_fd(), rel, Some(record.size), MAX_FILE_BYTES).map_err(|refusal| match refusal {
-                beneath::Refusal::Io(source) => ReadError::Io { path: path.clone(), source },
-                other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
-            })?;
+            beneath::read(self.dir.as_fd(), rel, Some(record.size), MAX_FILE_BYTES).map_err(
+                |refusal| match refusal {
+                    beneath::Refusal::Io(source) => ReadError::Io { path: path.clone(), source },
+                    other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
+                },
+            )?;
         if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
             return Err(ReadError::Invalid {
                 path,

@@ -432,7 +432,7 @@ mod hostile_build_folders {
         let file = std::fs::OpenOptions::new().append(true).open(out.join(SEED)).unwrap();
         let huge: u64 = 20 << 30;
         file.set_len(huge).unwrap(); // sparse
-        // The manifest edited to record the new size: the reader must not believe it.
+                                     // The manifest edited to record the new size: the reader must not believe it.
         let manifest_path = out.join("manifest.json");
         let mut manifest: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();

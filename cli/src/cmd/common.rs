@@ -59,6 +59,33 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
     Ok(analysis)
 }
 
+/// A full disk or a closed file behind stdout is an I/O error (exit 2), not
+/// a crash: `print!` panics with "failed printing to stdout", and this hook
+/// turns that one panic into the error it is. Every other panic keeps the
+/// default report.
+pub fn exit_2_when_stdout_fails() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(cause) = message.strip_prefix("failed printing to stdout: ") {
+            eprintln!("error: cannot write to stdout: {cause}");
+            std::process::exit(2);
+        }
+        default(info);
+    }));
+}
+
+/// Stdout cannot be written: exit 2.
+pub fn stdout_failed(error: &std::io::Error) -> ! {
+    eprintln!("error: cannot write to stdout: {error}");
+    std::process::exit(2);
+}
+
 /// Prints a usage or I/O error for people: exit 2.
 pub fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
@@ -99,7 +126,9 @@ pub fn report(analysis: &Analysis, format: MessageFormat) {
         MessageFormat::Json => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let _ = analysis.render_json(&mut out).and_then(|_| out.flush());
+            if let Err(e) = analysis.render_json(&mut out).and_then(|_| out.flush()) {
+                stdout_failed(&e);
+            }
         }
     }
 }
