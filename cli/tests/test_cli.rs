@@ -96,6 +96,19 @@ fn input_errors_exit_1_and_usage_errors_2() {
     assert_eq!(code(&routec(&["test", s(&repo("examples/mycluster")), "--format", "xml"])), 2);
     assert_eq!(code(&routec(&["test", "/nonexistent/routec/input"])), 2);
     assert_eq!(code(&routec(&["test", s(&repo("examples/mycluster")), "--build", "/nonexistent/out"])), 2);
+
+    // A build of another cluster is refused, not traced into "cannot be traced" failures.
+    let other = tempfile::tempdir().unwrap();
+    let other_out = other.path().join("out");
+    assert_eq!(code(&routec(&["build", "--no-clang", s(&repo("examples/multi-file")), "-o", s(&other_out)])), 0);
+    let refused = routec(&["test", s(&repo("examples/mycluster")), "--build", s(&other_out)]);
+    assert_eq!(code(&refused), 2);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is a build of cluster `edge`, not of `mycluster`"));
+
+    // An input without expectations passes, and says it tested nothing.
+    let none = routec(&["test", s(&repo("examples/mycluster/cluster.route"))]);
+    assert_eq!(code(&none), 0);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("holds no `expect`: nothing is tested"));
 }
 
 #[test]

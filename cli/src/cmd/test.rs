@@ -14,6 +14,7 @@ use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::packets;
 
 use super::common::{self, InputArgs, LabStateDirArg};
+use routec_compiler::build::BuildFiles;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -56,9 +57,23 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
     let analysis = common::analyze(&args.input)?;
     let Some(cluster) = &analysis.cluster else { return Err(ExitCode::from(1)) };
     let view = match &args.build {
-        Some(out) => Snapshot::from_build(out).map_err(|e| common::usage_error(&e.to_string()))?,
+        Some(out) => {
+            let built = BuildFiles::open(out).map_err(|e| common::usage_error(&e.to_string()))?.manifest.cluster;
+            if built != cluster.name {
+                return Err(common::usage_error(&format!(
+                    "{} is a build of cluster `{built}`, not of `{}`: build {} first",
+                    out.display(),
+                    cluster.name,
+                    args.input.path.display()
+                )));
+            }
+            Snapshot::from_build(out).map_err(|e| common::usage_error(&e.to_string()))?
+        }
         None => Snapshot::from_cluster(cluster),
     };
+    if analysis.expectations.is_empty() {
+        eprintln!("warning: {} holds no `expect`: nothing is tested", args.input.path.display());
+    }
     let mut results = evaluate_all(&view, &analysis.expectations);
     if args.lab {
         results = in_new_lab(&args, &analysis, cluster, results)?;
