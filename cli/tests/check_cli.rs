@@ -210,8 +210,11 @@ fn input_errors_are_json_lines_too() {
         for args in commands {
             let out = routec(&[&args[..], &["--message-format", "json"]].concat());
             assert_eq!(code(&out), 2, "{args:?}");
-            assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            let stdout = String::from_utf8(out.stdout).unwrap();
+            // trace's stdout is its report: its JSON lines go to stderr.
+            let (lines_stream, quiet) =
+                if args[0] == "trace" { (out.stderr, out.stdout) } else { (out.stdout, out.stderr) };
+            assert!(quiet.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&quiet));
+            let stdout = String::from_utf8(lines_stream).unwrap();
             let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
             assert_eq!(lines.len(), 1, "{args:?}: {stdout}");
             assert_eq!(lines[0]["kind"], *kind, "{args:?}");

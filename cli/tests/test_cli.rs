@@ -105,6 +105,12 @@ fn input_errors_exit_1_and_usage_errors_2() {
     assert_eq!(code(&refused), 2);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is a build of cluster `edge`, not of `mycluster`"));
 
+    // JSON diagnostics (W0102 here) never land in the report on stdout.
+    let both = routec(&["test", s(&repo("examples/mycluster")), "--format", "json", "--message-format", "json"]);
+    assert_eq!(code(&both), 0);
+    serde_json::from_slice::<serde_json::Value>(&both.stdout).expect("stdout is the report alone");
+    assert!(String::from_utf8_lossy(&both.stderr).contains("\"code\":\"W0102\""));
+
     // An input without expectations passes, and says it tested nothing.
     let none = routec(&["test", s(&repo("examples/mycluster/cluster.route"))]);
     assert_eq!(code(&none), 0);

@@ -22,9 +22,26 @@ pub struct InputArgs {
 
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct MessageFormatArg {
-    /// How to print diagnostics and errors: `human` on stderr, or `json` (one object per line) on stdout.
+    /// How to print diagnostics and errors: `human` on stderr, or `json` (one object per line) on stdout
+    /// (on stderr for commands whose stdout is their report: test, snapshot, trace).
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
+    /// Set by commands whose stdout carries their own report, so that JSON
+    /// diagnostics cannot corrupt it.
+    #[arg(skip)]
+    pub json_on_stderr: bool,
+}
+
+impl MessageFormatArg {
+    /// Diagnostics for people, on stderr.
+    pub fn human() -> Self {
+        MessageFormatArg { message_format: MessageFormat::Human, json_on_stderr: false }
+    }
+
+    /// The same format, JSON lines going to stderr.
+    pub fn beside_a_report(self) -> Self {
+        MessageFormatArg { json_on_stderr: true, ..self }
+    }
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +67,13 @@ pub fn analyze(input: &InputArgs) -> Result<Analysis, ExitCode> {
         Err(e) => {
             match input.messages.message_format {
                 MessageFormat::Human => eprintln!("error: {e}"),
+                MessageFormat::Json if input.messages.json_on_stderr => eprintln!("{}", e.to_json()),
                 MessageFormat::Json => print_json_line(&e.to_json()),
             }
             return Err(ExitCode::from(2));
         }
     };
-    report(&analysis, input.messages.message_format);
+    report(&analysis, input.messages);
     Ok(analysis)
 }
 
@@ -113,8 +131,8 @@ fn print_json_line(line: &str) {
 }
 
 /// Prints diagnostics in the chosen format, with a summary line for people.
-pub fn report(analysis: &Analysis, format: MessageFormat) {
-    match format {
+pub fn report(analysis: &Analysis, messages: MessageFormatArg) {
+    match messages.message_format {
         MessageFormat::Human => {
             // A closed stderr leaves nobody to tell.
             let _ = analysis.render_human_to_stderr();
@@ -122,6 +140,10 @@ pub fn report(analysis: &Analysis, format: MessageFormat) {
             if !summary.is_empty() {
                 eprintln!("{}: {summary}", if analysis.has_errors() { "error" } else { "warning" });
             }
+        }
+        MessageFormat::Json if messages.json_on_stderr => {
+            // A closed stderr leaves nobody to tell.
+            let _ = analysis.render_json(&mut std::io::stderr().lock());
         }
         MessageFormat::Json => {
             let stdout = std::io::stdout();

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use routec_compiler::cilium_import::{self as import, AgentInput, ImportError, Input, Inputs, LxcNaming, Options};
 use routec_compiler::model::OverlayKind;
 
-use super::common::{self, MessageFormat, OutputFormat};
+use super::common::{self, MessageFormatArg, OutputFormat};
 
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  kubectl get ciliumendpoints -A -o json > endpoints.json\n  \
@@ -122,7 +122,7 @@ fn run_import(args: &Args) -> Result<ExitCode, ExitCode> {
             return Err(ExitCode::from(1));
         }
         Err(ImportError::Invalid(analysis)) => {
-            common::report(&analysis, MessageFormat::Human);
+            common::report(&analysis, MessageFormatArg::human());
             eprintln!("error: nothing imported: the generated files do not pass `routec check`");
             return Err(ExitCode::from(1));
         }

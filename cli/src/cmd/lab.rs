@@ -8,8 +8,7 @@ use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::loader;
 
 use super::common::{
-    self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormat, MessageFormatArg, OutputFormat, TcModeArgs,
-    WaitArg,
+    self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormatArg, OutputFormat, TcModeArgs, WaitArg,
 };
 
 #[derive(clap::Args)]
@@ -102,8 +101,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOptions) -> ExitCode {
-    let input =
-        InputArgs { path: path.to_path_buf(), messages: MessageFormatArg { message_format: MessageFormat::Human } };
+    let input = InputArgs { path: path.to_path_buf(), messages: MessageFormatArg::human() };
     let analysis = match common::analyze(&input) {
         Ok(analysis) => analysis,
         Err(code) => return code,

@@ -29,7 +29,8 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
-    let (cluster, _) = common::load(&args.input)?;
+    let input = InputArgs { messages: args.input.messages.beside_a_report(), ..args.input.clone() };
+    let (cluster, _) = common::load(&input)?;
     let text = snapshot::render(&cluster).map_err(|e| common::usage_error(&e.to_string()))?;
     if let Some(file) = &args.check {
         let old = std::fs::read_to_string(file)

@@ -54,7 +54,8 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
-    let analysis = common::analyze(&args.input)?;
+    let input = InputArgs { messages: args.input.messages.beside_a_report(), ..args.input.clone() };
+    let analysis = common::analyze(&input)?;
     let Some(cluster) = &analysis.cluster else { return Err(ExitCode::from(1)) };
     let view = match &args.build {
         Some(out) => {

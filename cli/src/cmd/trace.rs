@@ -142,7 +142,7 @@ fn run_inner(args: Args) -> Result<(), Failure> {
     let expected = match (path, &args.build) {
         (Some(_), Some(_)) => return Err(usage("give PATH or --build OUT, not both")),
         (Some(path), None) => {
-            let (cluster, _) = common::load(&InputArgs { path, messages: args.messages })?;
+            let (cluster, _) = common::load(&InputArgs { path, messages: args.messages.beside_a_report() })?;
             Snapshot::from_cluster(&cluster)
         }
         (None, Some(out)) => Snapshot::from_build(out).map_err(|e| usage(&e.to_string()))?,
