@@ -100,11 +100,17 @@ impl Workspace {
 
     /// An editor opened a buffer: it replaces the file on disk.
     pub fn open(&mut self, path: &Path, text: String) {
+        if self.is_outside_root(path) {
+            return;
+        }
         self.set_text(path, text, true);
     }
 
     /// The open buffer changed.
     pub fn change(&mut self, path: &Path, text: String) {
+        if self.is_outside_root(path) {
+            return;
+        }
         let open = self.file_id(path).is_none_or(|id| self.documents[id].open);
         self.set_text(path, text, open);
     }
@@ -127,6 +133,12 @@ impl Workspace {
             Ok(text) if self.is_below_root(path) => self.set_text(path, text, false),
             _ => self.remove(path),
         }
+    }
+
+    /// A file of another folder than the workspace's is not part of its
+    /// cluster (with no workspace folder, every open file is).
+    fn is_outside_root(&self, path: &Path) -> bool {
+        self.root.is_some() && !self.is_below_root(path)
     }
 
     fn is_below_root(&self, path: &Path) -> bool {

@@ -644,3 +644,16 @@ fn fifos_and_devices_in_the_workspace_are_not_read() {
     // Still answering, and the cluster is what it was.
     assert!(client.diagnostics_of(&a).is_empty());
 }
+
+#[test]
+fn a_file_outside_the_workspace_folder_does_not_join_its_cluster() {
+    let dir = copy_example("multi-file");
+    let root = dir.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = elsewhere.path().join("other.route");
+    std::fs::write(&other, "cluster other {\n}\n").unwrap();
+    let cluster = root.join("cluster.route");
+    let mut client = Client::start(root, false);
+    client.open(&other, "cluster other {\n}\n");
+    assert!(client.diagnostics_of(&cluster).is_empty(), "no second `cluster` block in the workspace's cluster");
+}
