@@ -11,7 +11,7 @@ use super::state::{BuildState, IpcacheEntries, LxcEntries, MapSize, Names, NodeS
 use crate::bpf::LoadConstants;
 use crate::build::Attachment;
 use crate::decode::{decode_entry, Decoded, MapKind, RawEntry};
-use crate::layout::{EndpointKey, IpcacheKey};
+use crate::layout::{Encoded, MapKey};
 use crate::seeds::hex_bytes;
 
 /// Terraform's actions; a replacement is a delete and a create (`-/+`).
@@ -290,12 +290,22 @@ fn pair_replacements(changes: Vec<Change>) -> Vec<Change> {
     out
 }
 
-fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &Names)) -> Vec<Change> {
+/// The changes between two sorted lists of one map's entries, each named
+/// by `subject` on the side (old or new cluster) that has it.
+fn entry_changes<K: MapKey>(
+    node: &str,
+    kind: ChangeKind,
+    map: MapKind,
+    (old, new): (&[(K, K::Value)], &[(K, K::Value)]),
+    names: (&Names, &Names),
+    subject: impl Fn(&Names, &K) -> Subject,
+) -> Vec<Change> {
+    let value = |(key, value): &(K, K::Value)| entry_value(map, &key.encode(), &value.encode());
     let mut changes = Vec::new();
     merge(
         old,
         new,
-        |(k, _)| k.to_bytes(),
+        |(k, _)| k.encode(),
         |a, b| a.1 == b.1,
         |before, after| {
             let (key, side_names) = match (before, after) {
@@ -303,14 +313,11 @@ fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &
                 (Some((k, _)), None) => (k, names.0),
                 (None, None) => unreachable!("merge emits a side"),
             };
-            let value = |e: &(EndpointKey, crate::layout::EndpointInfo)| {
-                entry_value(MapKind::Lxc, &e.0.to_bytes(), &e.1.to_bytes())
-            };
             changes.push(Change {
                 node: node.to_string(),
-                kind: ChangeKind::CiliumLxc,
-                address: key.ip4().to_string(),
-                subject: side_names.lxc(key),
+                kind,
+                address: key.to_string(),
+                subject: subject(side_names, key),
                 action: action_of(before, after),
                 before: before.map(value),
                 after: after.map(value),
@@ -320,37 +327,16 @@ fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &
     changes
 }
 
+fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &Names)) -> Vec<Change> {
+    entry_changes(node, ChangeKind::CiliumLxc, MapKind::Lxc, (old, new), names, |n, key| n.lxc(key))
+}
+
 /// The ipcache changes with an empty node name: [`diff`] computes them once
 /// for the ipcache all nodes of a build share and copies them per node.
 fn ipcache_changes(old: &IpcacheEntries, new: &IpcacheEntries, names: (&Names, &Names)) -> Vec<Change> {
-    let mut changes = Vec::new();
-    merge(
-        old,
-        new,
-        |(k, _)| k.to_bytes(),
-        |a, b| a.1 == b.1,
-        |before, after| {
-            let (key, side_names) = match (before, after) {
-                (_, Some((k, _))) => (k, names.1),
-                (Some((k, _)), None) => (k, names.0),
-                (None, None) => unreachable!("merge emits a side"),
-            };
-            let value = |e: &(IpcacheKey, crate::layout::RemoteEndpointInfo)| {
-                entry_value(MapKind::Ipcache, &e.0.to_bytes(), &e.1.to_bytes())
-            };
-            let prefix = key.ip_prefix_len().map_or_else(String::new, |len| format!("/{len}"));
-            changes.push(Change {
-                node: String::new(),
-                kind: ChangeKind::CiliumIpcache,
-                address: format!("{}{prefix}", key.ip4()),
-                subject: side_names.ipcache(key),
-                action: action_of(before, after),
-                before: before.map(value),
-                after: after.map(value),
-            });
-        },
-    );
-    pair_replacements(changes)
+    pair_replacements(entry_changes("", ChangeKind::CiliumIpcache, MapKind::Ipcache, (old, new), names, |n, key| {
+        n.ipcache(key)
+    }))
 }
 
 /// The load-time constants the loader sets by global name (`OVERLAY_IFINDEX`
