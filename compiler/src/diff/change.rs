@@ -290,13 +290,16 @@ fn pair_replacements(changes: Vec<Change>) -> Vec<Change> {
     out
 }
 
+/// One map's entries, sorted by key bytes.
+type Entries<K> = [(K, <K as MapKey>::Value)];
+
 /// The changes between two sorted lists of one map's entries, each named
 /// by `subject` on the side (old or new cluster) that has it.
 fn entry_changes<K: MapKey>(
     node: &str,
     kind: ChangeKind,
     map: MapKind,
-    (old, new): (&[(K, K::Value)], &[(K, K::Value)]),
+    (old, new): (&Entries<K>, &Entries<K>),
     names: (&Names, &Names),
     subject: impl Fn(&Names, &K) -> Subject,
 ) -> Vec<Change> {
