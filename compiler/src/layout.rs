@@ -28,7 +28,7 @@ pub const IDENTITY_REMOTE_NODE: u32 = 6;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MapSpec {
     pub name: &'static str,
-    /// `bpf_map_type` number: 1 HASH, 2 ARRAY, 6 PERCPU_ARRAY, 11 LPM_TRIE.
+    /// `bpf_map_type` number: one of the `BPF_MAP_TYPE_*` below.
     pub map_type: u32,
     pub key_size: u32,
     pub value_size: u32,
@@ -37,10 +37,33 @@ pub struct MapSpec {
 }
 
 pub const BPF_F_NO_PREALLOC: u32 = 1;
+/// The `bpf_map_type` numbers of routec's maps (linux/bpf.h).
+pub const BPF_MAP_TYPE_HASH: u32 = 1;
+pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+pub const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
+
+impl MapSpec {
+    /// The largest `max_entries` Linux accepts for a map of this type
+    /// (kernel/bpf/, as of 6.x):
+    /// - HASH: `htab_map_alloc` rounds `max_entries` up to a power of two
+    ///   buckets and fails with E2BIG when `n_buckets > U32_MAX /
+    ///   sizeof(struct bucket)`; a bucket is 16 bytes (a list head and a
+    ///   4-byte lock), so at most 2^27 buckets, hence 2^27 = 134217728
+    ///   entries. (Kernels with lock debugging have larger buckets and a
+    ///   lower limit; memory may also run out earlier, with ENOMEM.)
+    /// - LPM_TRIE: `trie_alloc` only refuses 0; nodes are allocated as
+    ///   entries are added, so any u32 is accepted.
+    pub fn kernel_max_entries(&self) -> u32 {
+        match self.map_type {
+            BPF_MAP_TYPE_HASH => 1 << 27,
+            _ => u32::MAX,
+        }
+    }
+}
 
 pub const CILIUM_LXC: MapSpec = MapSpec {
     name: "cilium_lxc",
-    map_type: 1,
+    map_type: BPF_MAP_TYPE_HASH,
     key_size: EndpointKey::SIZE as u32,
     value_size: EndpointInfo::SIZE as u32,
     max_entries: 65535,
@@ -49,7 +72,7 @@ pub const CILIUM_LXC: MapSpec = MapSpec {
 
 pub const CILIUM_IPCACHE: MapSpec = MapSpec {
     name: "cilium_ipcache",
-    map_type: 11,
+    map_type: BPF_MAP_TYPE_LPM_TRIE,
     key_size: IpcacheKey::SIZE as u32,
     value_size: RemoteEndpointInfo::SIZE as u32,
     max_entries: 512000,
@@ -59,7 +82,7 @@ pub const CILIUM_IPCACHE: MapSpec = MapSpec {
 /// Per-CPU packet and byte counters indexed by [`Reason`] code.
 pub const ROUTEC_COUNTERS: MapSpec = MapSpec {
     name: "routec_counters",
-    map_type: 6,
+    map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
     key_size: 4,
     value_size: Counter::SIZE as u32,
     max_entries: 256,

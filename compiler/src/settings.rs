@@ -25,7 +25,7 @@ pub struct Settings {
 }
 
 /// `max_entries` of the maps whose size depends on the cluster's size, each
-/// between 1 and [`kernel_max_entries`] of its map's type, so that a build
+/// between 1 and [`layout::MapSpec::kernel_max_entries`], so that a build
 /// never records a map the loader cannot create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -36,23 +36,6 @@ pub struct MapSizes {
     /// `cilium_ipcache`: every pod and node of the cluster.
     #[serde(deserialize_with = "ipcache_entries")]
     pub ipcache: u32,
-}
-
-/// The largest `max_entries` Linux accepts for a map of this `bpf_map_type`
-/// (kernel/bpf/, as of 6.x):
-/// - HASH (1): `htab_map_alloc` rounds `max_entries` up to a power of two
-///   buckets and fails with E2BIG when `n_buckets > U32_MAX /
-///   sizeof(struct bucket)`; a bucket is 16 bytes (a list head and a 4-byte
-///   lock), so at most 2^27 buckets, hence 2^27 = 134217728 entries.
-///   (Kernels with lock debugging have larger buckets and a lower limit;
-///   memory may also run out earlier, with ENOMEM.)
-/// - LPM_TRIE (11): `trie_alloc` only refuses 0; nodes are allocated as
-///   entries are added, so any u32 is accepted.
-pub fn kernel_max_entries(map_type: u32) -> u32 {
-    match map_type {
-        1 => 1 << 27,
-        _ => u32::MAX,
-    }
 }
 
 fn lxc_entries<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
@@ -68,7 +51,7 @@ fn ipcache_entries<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 fn map_entries<'de, D: serde::Deserializer<'de>>(deserializer: D, spec: layout::MapSpec) -> Result<u32, D::Error> {
     use serde::de::Error;
     let value = u64::deserialize(deserializer)?;
-    let limit = kernel_max_entries(spec.map_type);
+    let limit = spec.kernel_max_entries();
     if value == 0 {
         return Err(D::Error::custom(format!("{} must hold at least 1 entry", spec.name)));
     }
