@@ -287,6 +287,13 @@ fn a_replaced_object_is_a_program_replacement() {
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].kind, changes[0].action), (ChangeKind::Program, Action::Replace));
     assert_eq!(changes[0].subject, Subject::Node("node-0".into()));
+
+    // A node whose hooks do not run the program does not load it: no change there.
+    let mut idle = old.nodes[0].clone();
+    idle.hooks.retain(|h| h.program != "cil_from_container");
+    let mut idle_new = idle.clone();
+    idle_new.programs = Some(vec![program("bb")]);
+    assert!(diff_node(&idle, &idle_new, (&names, &names)).is_empty());
 }
 
 #[test]

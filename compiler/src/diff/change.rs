@@ -391,6 +391,9 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
         },
     );
     if let (Some(old_programs), Some(new_programs)) = (&old.programs, &new.programs) {
+        // A program no hook of this node runs is not loaded here (apply loads
+        // what the attach plan names), so its object changes nothing here.
+        let runs_here = |name: &str| old.hooks.iter().chain(&new.hooks).any(|h| h.program == name);
         merge(
             old_programs,
             new_programs,
@@ -398,6 +401,9 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
             |a, b| a == b,
             |before, after| {
                 let name = before.or(after).map(|p| p.name.clone()).unwrap_or_default();
+                if !runs_here(&name) {
+                    return;
+                }
                 let value = |p: &ProgramState| Value::Program { object: p.object.clone(), sha256: p.sha256.clone() };
                 let mut program =
                     change(ChangeKind::Program, name, Subject::Node(node.into()), before.map(value), after.map(value));
