@@ -33,7 +33,7 @@ fn replacing_a_pod_in_an_exactly_full_map_works_and_a_failure_rolls_back() {
     let name = "t-full-map";
     let cluster = reference_cluster();
     let _guard = LabGuard { name: name.into(), options: options.clone() };
-    let out = options.state_dir.join(name).join("out");
+    let out = lab::claim_dir(&options.state_dir, name).unwrap().join("out");
     build_full(&cluster, &out);
     let state = lab::up_from_build(&out, name, &options, &mut |_| {}).unwrap();
     let target = lab::node_target(&state, WORKER).unwrap();

@@ -38,6 +38,8 @@ impl Drop for LabGuard {
         if made_anything {
             if let Err(e) = lab::down(state_dir, &self.name) {
                 eprintln!("lab down {}: {e}", self.name);
+                // A lab left behind is a failure of the test that made it.
+                assert!(std::thread::panicking(), "lab {} was left behind: {e}", self.name);
             }
         }
     }
