@@ -6,6 +6,7 @@ pub mod build;
 pub mod cilium_import;
 pub mod decode;
 pub mod diagnostics;
+pub mod dual_stack;
 pub mod diff;
 pub mod expect;
 pub mod fmt;

@@ -126,7 +126,7 @@ fn the_import_agrees_with_examples_mycluster() {
     for (node, router) in routers {
         let (a, b) = (imported.node(node).unwrap(), example.node(node).unwrap());
         assert_eq!((&a.name, a.address, a.pod_cidr, &a.device), (&b.name, b.address, b.pod_cidr, &b.device));
-        assert_eq!(a.router.to_string(), router);
+        assert_eq!(a.router.unwrap().to_string(), router);
     }
     assert_eq!(imported.pods.len(), example.pods.len());
     for pod in &imported.pods {

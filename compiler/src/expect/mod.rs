@@ -9,7 +9,7 @@ mod evaluate;
 pub mod report;
 mod validate;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ pub enum Endpoint {
     /// A declared pod, by name (an IP that names a pod is resolved to it).
     Pod(String),
     /// Any address (destinations only).
-    Address(Ipv4Addr),
+    Address(IpAddr),
     /// A declared node.
     Node(String),
 }

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::drift::{DriftKind, DriftReport};
 use super::matrix::Matrix;
-use super::simulate::{Lookup, LookupValue, Trace, Verdict};
-use super::view::Mode;
+use super::simulate::{Family, Lookup, LookupValue, Trace, Verdict};
+use super::view::{Mode, PodRef};
 
 fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
@@ -142,9 +142,14 @@ fn cell(result: &str, reason: &str) -> &'static str {
 pub fn render_matrix_text(matrix: &Matrix) -> String {
     let mut out = String::new();
     let n = matrix.pods.len();
+    let family = match matrix.family {
+        Family::Ipv4 => String::new(),
+        family => format!(" ({})", family.name()),
+    };
+    let address = |pod: &PodRef| pod.ip_of(matrix.family).map_or_else(String::new, |ip| ip.to_string());
     let _ = writeln!(
         out,
-        "reachability: {} pods, {} pairs, {} delivered, {} not delivered",
+        "reachability{family}: {} pods, {} pairs, {} delivered, {} not delivered",
         n,
         matrix.pairs.len(),
         matrix.delivered,
@@ -168,7 +173,7 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
     for &i in &matrix.sources {
         let pod = &matrix.pods[i];
         let _ =
-            write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, pod.ip.to_string(), w = width, nw = name_width);
+            write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, address(pod), w = width, nw = name_width);
         for j in 0..n {
             let symbol = matrix.get(i, j).map_or("-", |p| cell(p.result, p.reason.name));
             let _ = write!(out, "{symbol:>w$}", w = width + 1);
