@@ -91,12 +91,12 @@ pub fn check(nodes: &[&NodeItem], pods: &[&PodItem], overlay: Option<OverlayKind
 }
 
 /// E0003 for a second statement of one family in one block.
-fn twice(first: Span, again: Span, what: &str, keyword: &str, diags: &mut Vec<Diagnostic>) {
+fn twice(first: Span, again: Span, family: &str, keyword: &str, diags: &mut Vec<Diagnostic>) {
     diags.push(
-        Diagnostic::new(Code::E0003, again, format!("{what} `{keyword}` is given twice in one block"))
+        Diagnostic::new(Code::E0003, again, format!("an {family} `{keyword}` is given twice in one block"))
             .label("given again here")
             .secondary(first, "first given here")
-            .help(format!("keep one {what} `{keyword}`: a block takes at most one of each address family")),
+            .help(format!("keep one {family} `{keyword}`: a block takes at most one of each address family")),
     );
 }
 
@@ -107,18 +107,18 @@ fn node<'a>(item: &'a NodeItem, diags: &mut Vec<Diagnostic>) -> Decl<'a> {
     for stmt in &item.block.stmts {
         match &stmt.kind {
             NodeStmt::Address6(a) => match address {
-                Some(first) => twice(first, stmt.keyword, "an IPv6", "address", diags),
+                Some(first) => twice(first, stmt.keyword, "IPv6", "address", diags),
                 None => {
                     address = Some(stmt.keyword);
                     decl.address6 = Some(a.clone());
                 }
             },
             NodeStmt::PodCidr6(p) => match cidr {
-                Some((first, _)) => twice(first, stmt.keyword, "an IPv6", "pod-cidr", diags),
+                Some((first, _)) => twice(first, stmt.keyword, "IPv6", "pod-cidr", diags),
                 None => cidr = Some((stmt.keyword, p)),
             },
             NodeStmt::Router6(r) => match router {
-                Some(first) => twice(first, stmt.keyword, "an IPv6", "router", diags),
+                Some(first) => twice(first, stmt.keyword, "IPv6", "router", diags),
                 None => {
                     router = Some(stmt.keyword);
                     decl.router6 = Some(r.value);
@@ -313,7 +313,7 @@ fn pod_ip6(
     for stmt in &pod.block.stmts {
         match &stmt.kind {
             PodStmt::Ip6(ip) => match first {
-                Some((span, _)) => twice(span, stmt.keyword, "an IPv6", "ip", diags),
+                Some((span, _)) => twice(span, stmt.keyword, "IPv6", "ip", diags),
                 None => first = Some((stmt.keyword, ip)),
             },
             PodStmt::Ip(ip) => {

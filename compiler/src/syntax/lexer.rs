@@ -373,3 +373,84 @@ fn mac(input: &[u8]) -> IResult<&[u8], Mac> {
     let (rest, (a, b, c, d, e, f)) = tuple((byte, next, next, next, next, next))(input)?;
     Ok((rest, Mac([a, b, c, d, e, f])))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<TokenKind> {
+        Lexer::new(text, false).map(|t| t.kind).collect()
+    }
+
+    fn one(text: &str) -> TokenKind {
+        match kinds(text).as_slice() {
+            [kind] => *kind,
+            other => panic!("`{text}` is {other:?}, not one token"),
+        }
+    }
+
+    fn v6(text: &str) -> Ipv6Addr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_addresses_in_every_rfc_4291_form() {
+        for text in ["fd00:10:2::79", "2001:db8:0:0:0:0:0:1", "2001:DB8::1", "::1", "::", "::ffff:10.1.2.3", "1::"] {
+            assert_eq!(one(text), TokenKind::Ipv6(v6(text)), "{text}");
+        }
+        assert_eq!(one("fd00:10:2::/64"), TokenKind::Prefix6(v6("fd00:10:2::"), 64));
+        assert_eq!(one("::/0"), TokenKind::Prefix6(v6("::"), 0));
+    }
+
+    #[test]
+    fn a_mac_is_exactly_six_two_digit_groups_and_anything_else_hex_colon_is_ipv6() {
+        assert_eq!(one("ea:c4:71:d6:4f:a0"), TokenKind::Mac(Mac([0xea, 0xc4, 0x71, 0xd6, 0x4f, 0xa0])));
+        // Seven or eight two-digit groups: not a MAC, so an IPv6 address when it is one.
+        assert_eq!(one("ea:c4:71:d6:4f:a0:01:02"), TokenKind::Ipv6(v6("ea:c4:71:d6:4f:a0:01:02")));
+        assert_eq!(one("ea:c4:71:d6:4f:a0::"), TokenKind::Ipv6(v6("ea:c4:71:d6:4f:a0::")));
+        // A MAC with a group missing keeps the MAC hint.
+        assert_eq!(one("ea:c4:71:d6:4f"), TokenKind::Error(LexError::BadLiteral(MAC_SHAPE)));
+        // Six groups, one of them longer: an IPv6 address, not a MAC.
+        assert_eq!(one("ea:c4:71:d6:4f:a00"), TokenKind::Error(LexError::BadLiteral(IPV6_SHAPE)));
+        assert_eq!(one("ea:c4::d6:4f:a0"), TokenKind::Ipv6(v6("ea:c4::d6:4f:a0")));
+    }
+
+    #[test]
+    fn hex_words_without_a_colon_stay_names() {
+        assert_eq!(one("fd00"), TokenKind::Name);
+        assert_eq!(one("beef"), TokenKind::Name);
+        assert_eq!(one("face-b00c"), TokenKind::Name);
+    }
+
+    #[test]
+    fn hostile_ipv6_words_are_bad_literals() {
+        for text in ["::::", "1::2::3", ":::1", "1:2:3:4:5:6:7:8:9", "12345::", "fd00:10:2::/", "fd00::/6x", "g::1"] {
+            assert!(matches!(one(text), TokenKind::Error(LexError::BadLiteral(_))), "{text}: {:?}", one(text));
+        }
+        assert_eq!(one("fe80::1%eth0"), TokenKind::Error(LexError::BadLiteral(ZONE_ID)));
+        // The zone is part of the bad literal, not a name after it.
+        assert_eq!(kinds("ip fe80::1%eth0\n").len(), 3);
+        assert_eq!(one("foo:bar"), TokenKind::Error(LexError::BadLiteral("names cannot contain `:`")));
+    }
+
+    #[test]
+    fn prefix_lengths_beyond_128_saturate_for_validation() {
+        assert_eq!(one("fd00::/129"), TokenKind::Prefix6(v6("fd00::"), 129));
+        assert_eq!(one("fd00::/99999999999999999999999"), TokenKind::Prefix6(v6("fd00::"), u8::MAX));
+    }
+
+    #[test]
+    fn ipv6_in_expectations_next_to_the_arrow() {
+        let tokens = kinds("expect fd00::a->fd00::b delivered");
+        assert_eq!(
+            tokens,
+            [
+                TokenKind::Name,
+                TokenKind::Ipv6(v6("fd00::a")),
+                TokenKind::Arrow,
+                TokenKind::Ipv6(v6("fd00::b")),
+                TokenKind::Name
+            ]
+        );
+    }
+}

@@ -594,17 +594,26 @@ impl<'a> Parser<'a, '_> {
             "address" => match self.ip(keyword) {
                 Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::Address),
                 Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::Address6),
-                None => None,
+                None => {
+                    self.recover_statement();
+                    None
+                }
             },
             "pod-cidr" => match self.prefix(keyword) {
                 Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::PodCidr),
                 Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::PodCidr6),
-                None => None,
+                None => {
+                    self.recover_statement();
+                    None
+                }
             },
             "router" => match self.ip(keyword) {
                 Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::Router),
                 Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::Router6),
-                None => None,
+                None => {
+                    self.recover_statement();
+                    None
+                }
             },
             "device" => {
                 let v = self.name_value(keyword, "an interface name");
@@ -622,7 +631,10 @@ impl<'a> Parser<'a, '_> {
             "ip" => match self.ip(keyword) {
                 Some(Ok(v)) => self.simple(keyword, Some(v), PodStmt::Ip),
                 Some(Err(v)) => self.simple(keyword, Some(v), PodStmt::Ip6),
-                None => None,
+                None => {
+                    self.recover_statement();
+                    None
+                }
             },
             "endpoint" => {
                 let v = self.int(keyword);

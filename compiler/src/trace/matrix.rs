@@ -61,6 +61,14 @@ pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
     matrix_of(view, Family::Ipv4)
 }
 
+/// The IPv6 matrix, when any pod of the view has an IPv6 address.
+pub fn matrix6(view: &(dyn Datapath + Sync)) -> Result<Option<Matrix>, TraceError> {
+    if !view.pods().iter().any(|p| p.ip6.is_some()) {
+        return Ok(None);
+    }
+    matrix_of(view, Family::Ipv6).map(Some)
+}
+
 /// Traces an ICMP packet (TTL 64) of `family` between every ordered pair of
 /// distinct pods that have an address of it, from every such pod on a node
 /// whose maps the view has. Rows are traced on all cores: each trace is

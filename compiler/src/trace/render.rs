@@ -71,12 +71,13 @@ pub fn render_text(trace: &Trace) -> String {
     let port = packet.port.map_or(String::new(), |p| format!(" port {p}"));
     let _ = writeln!(
         out,
-        "trace {} ({}) -> {} ({}), {}{port}, TTL {}, {}",
+        "trace {} ({}) -> {} ({}), {}{port}, {} {}, {}",
         packet.src,
         trace.src.label(),
         packet.dst,
         dst_name,
         packet.proto.as_str(),
+        packet.family().ttl_name(),
         packet.ttl,
         match trace.mode {
             Mode::Offline => "offline",
@@ -136,6 +137,16 @@ fn cell(result: &str, reason: &str) -> &'static str {
         ("left-cluster", _) => "?",
         _ => "x",
     }
+}
+
+/// The IPv4 matrix and, after a blank line, the IPv6 one if there is one.
+pub fn render_matrices_text(matrix: &Matrix, matrix6: Option<&Matrix>) -> String {
+    let mut out = render_matrix_text(matrix);
+    if let Some(matrix6) = matrix6 {
+        out.push('\n');
+        out.push_str(&render_matrix_text(matrix6));
+    }
+    out
 }
 
 /// The `--all` matrix: a grid of symbols, then every pair not delivered.

@@ -89,7 +89,7 @@ impl Family {
         }
     }
     /// What the IP header's TTL field is called in this family.
-    fn ttl_name(self) -> &'static str {
+    pub fn ttl_name(self) -> &'static str {
         match self {
             Family::Ipv4 => "TTL",
             Family::Ipv6 => "hop limit",
