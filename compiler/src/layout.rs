@@ -553,6 +553,39 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_lxc_key_is_the_16_address_bytes_and_family_2() {
+        let ip: Ipv6Addr = "fd00:10:2::79".parse().unwrap();
+        let key = hex("fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 79 02 00 00 00");
+        // Encode, then decode the same bytes back.
+        assert_eq!(EndpointKey::ip(IpAddr::V6(ip)).to_bytes().to_vec(), key);
+        let decoded = EndpointKey::from_bytes(&key).unwrap();
+        assert_eq!(decoded.ip_addr(), IpAddr::V6(ip));
+        assert_eq!((decoded.family, decoded.key, { decoded.cluster_id }), (FAMILY_IPV6, 0, 0));
+        assert_eq!(decoded.to_string(), "fd00:10:2::79");
+        // The IPv4 key of the same first bytes is another key.
+        assert_ne!(EndpointKey::ipv4(Ipv4Addr::new(0xfd, 0, 0, 0x10)).to_bytes().to_vec(), key);
+    }
+
+    #[test]
+    fn ipv6_ipcache_keys_count_32_static_bits_before_the_prefix() {
+        let ip: Ipv6Addr = "fd00:10:2::79".parse().unwrap();
+        let host = hex("a0 00 00 00 00 00 00 02 fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 79");
+        assert_eq!(IpcacheKey::host(IpAddr::V6(ip)).to_bytes().to_vec(), host);
+        let decoded = IpcacheKey::from_bytes(&host).unwrap();
+        assert_eq!((decoded.ip_addr(), decoded.ip_prefix_len()), (IpAddr::V6(ip), Some(128)));
+        assert_eq!(decoded.to_string(), "fd00:10:2::79/128");
+
+        let net: Ipv6Addr = "fd00:10:2::".parse().unwrap();
+        let cidr = hex("60 00 00 00 00 00 00 02 fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 00");
+        assert_eq!(IpcacheKey::ip(IpAddr::V6(net), 64).to_bytes().to_vec(), cidr);
+        let decoded = IpcacheKey::from_bytes(&cidr).unwrap();
+        assert_eq!({ decoded.prefixlen }, 96);
+        assert_eq!(decoded.to_string(), "fd00:10:2::/64");
+        // The IPv4 encoders are the same function, family 1.
+        assert_eq!(IpcacheKey::host(IpAddr::V4(Ipv4Addr::new(10, 10, 1, 155))), IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32));
+    }
+
+    #[test]
     fn wrong_lengths_are_errors() {
         let err = EndpointKey::from_bytes(&[0; 19]).unwrap_err();
         assert_eq!(err.to_string(), "a cilium_lxc key must be 20 bytes, got 19");
