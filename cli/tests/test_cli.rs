@@ -58,7 +58,7 @@ const FAILING: &str = "expect 10.10.2.117 -> 10.10.2.121 delivered local-deliver
 
 #[test]
 fn the_examples_pass() {
-    for example in ["examples/mycluster", "examples/multi-file"] {
+    for example in ["examples/mycluster", "examples/multi-file", "examples/dualstack"] {
         let out = routec(&["test", s(&repo(example))]);
         let text = stdout(&out);
         assert_eq!(code(&out), 0, "{text}");
