@@ -156,14 +156,21 @@ fn render_ipcache(out: &mut String, cluster: &Cluster, key: &IpcacheKey, value: 
 /// `trace --all` counted by verdict and reason.
 fn render_reachability(out: &mut String, cluster: &Cluster) -> Result<(), TraceError> {
     let view = Snapshot::from_cluster(cluster);
-    let matrix = trace::matrix(&view)?;
+    render_matrix_counts(out, &trace::matrix(&view)?, "icmp");
+    if let Some(matrix6) = trace::matrix6(&view)? {
+        render_matrix_counts(out, &matrix6, "icmp, IPv6");
+    }
+    Ok(())
+}
+
+fn render_matrix_counts(out: &mut String, matrix: &trace::Matrix, what: &str) {
     let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for pair in &matrix.pairs {
         *counts.entry((pair.result, pair.reason.name)).or_default() += 1;
     }
     let _ = writeln!(
         out,
-        "\nreachability (trace --all, icmp): {} pods, {} pairs, {} delivered, {} not delivered",
+        "\nreachability (trace --all, {what}): {} pods, {} pairs, {} delivered, {} not delivered",
         matrix.pods.len(),
         matrix.pairs.len(),
         matrix.delivered,
@@ -172,7 +179,6 @@ fn render_reachability(out: &mut String, cluster: &Cluster) -> Result<(), TraceE
     for ((result, reason), count) in counts {
         let _ = writeln!(out, "  {result} {reason}: {count}");
     }
-    Ok(())
 }
 
 /// The differences from `old` to `new` as insta presents a snapshot change:
