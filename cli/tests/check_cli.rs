@@ -190,7 +190,10 @@ fn gen_dual_stack_mixes_in_ipv6_only_pods() {
     assert!(text.contains("pod-cidr fd00:10:27::/64"), "node 39's IPv6 pod-cidr");
     // --ipv6-only needs --dual-stack, and a share of at most 100.
     assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--ipv6-only", "5"])), 2);
-    assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--dual-stack", "--ipv6-only", "101"])), 2);
+    assert_eq!(
+        code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--dual-stack", "--ipv6-only", "101"])),
+        2
+    );
 }
 
 /// With `--message-format json`, input errors that are not diagnostics (a

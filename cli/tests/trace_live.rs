@@ -326,7 +326,10 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let text = String::from_utf8(text.stdout).unwrap();
     eprintln!("{text}");
     assert!(text.contains("drift: 1 of "), "{text}");
-    assert!(text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip.unwrap())), "{text}");
+    assert!(
+        text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip.unwrap())),
+        "{text}"
+    );
 
     // The same prediction from the library's live view, then the real packet.
     let live_view = live_trace::live_snapshot(

@@ -624,11 +624,7 @@ fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> 
     // and per node its pods + address + router (one entry when they are equal).
     // As many entries as `seeds::ipcache_entries` makes, without making them.
     let ipcache = cluster.pods.iter().map(|p| p.ips().count()).sum::<usize>()
-        + cluster
-            .nodes
-            .iter()
-            .map(|n| n.pod_cidrs().len() + 1 + usize::from(n.address6.is_some()))
-            .sum::<usize>();
+        + cluster.nodes.iter().map(|n| n.pod_cidrs().len() + 1 + usize::from(n.address6.is_some())).sum::<usize>();
     if ipcache > maps.ipcache as usize {
         return Err(BuildError::MapTooSmall {
             map: CILIUM_IPCACHE.name,

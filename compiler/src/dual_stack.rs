@@ -59,7 +59,12 @@ struct Decl<'a> {
 
 /// Checks every dual-stack rule; `overlay` is the cluster's overlay when its
 /// block was found.
-pub fn check(nodes: &[&NodeItem], pods: &[&PodItem], overlay: Option<OverlayKind>, diags: &mut Vec<Diagnostic>) -> Facts {
+pub fn check(
+    nodes: &[&NodeItem],
+    pods: &[&PodItem],
+    overlay: Option<OverlayKind>,
+    diags: &mut Vec<Diagnostic>,
+) -> Facts {
     let decls: Vec<Decl> = nodes.iter().map(|item| node(item, diags)).collect();
     overlaps(&decls, diags);
     let owners = Owners::new(&decls);
@@ -354,7 +359,11 @@ fn pod_ip6(
         let diag = Diagnostic::new(
             Code::E0007,
             ip.span,
-            format!("ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`", ip.value, short(&pod.name.value)),
+            format!(
+                "ip {} of pod `{}` is outside pod-cidr {net} of node `{node_name}`",
+                ip.value,
+                short(&pod.name.value)
+            ),
         )
         .label("outside the node's pod-cidr")
         .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
@@ -402,7 +411,10 @@ fn no_cidr_of_family(pod: &PodItem, span: &Span, ip: &str, node: &Decl, family: 
     Diagnostic::new(
         Code::E0007,
         *span,
-        format!("ip {ip} of pod `{}` is {family}, but node `{node_name}` has no {family} pod-cidr", short(&pod.name.value)),
+        format!(
+            "ip {ip} of pod `{}` is {family}, but node `{node_name}` has no {family} pod-cidr",
+            short(&pod.name.value)
+        ),
     )
     .label(format!("no {family} pod-cidr on the pod's node"))
     .secondary(node.item.name.span, format!("node `{node_name}`"))

@@ -582,7 +582,10 @@ mod tests {
         assert_eq!({ decoded.prefixlen }, 96);
         assert_eq!(decoded.to_string(), "fd00:10:2::/64");
         // The IPv4 encoders are the same function, family 1.
-        assert_eq!(IpcacheKey::host(IpAddr::V4(Ipv4Addr::new(10, 10, 1, 155))), IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32));
+        assert_eq!(
+            IpcacheKey::host(IpAddr::V4(Ipv4Addr::new(10, 10, 1, 155))),
+            IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32)
+        );
     }
 
     #[test]

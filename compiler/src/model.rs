@@ -227,7 +227,10 @@ impl Cluster {
                 return Err(format!("node {} has no pod-cidr", node.name));
             }
             if node.pod_cidr.is_some() != node.router.is_some() || node.pod_cidr6.is_some() != node.router6.is_some() {
-                return Err(format!("node {} has a router without its pod-cidr, or a pod-cidr without a router", node.name));
+                return Err(format!(
+                    "node {} has a router without its pod-cidr, or a pod-cidr without a router",
+                    node.name
+                ));
             }
         }
         for (index, pod) in self.pods.iter().enumerate() {

@@ -557,7 +557,8 @@ impl<'d> Validator<'d> {
                 }
             }
 
-            if let (Some(node), Some(endpoint), Some(identity), Some(lxc)) = (node, endpoint_value, identity_value, lxc) {
+            if let (Some(node), Some(endpoint), Some(identity), Some(lxc)) = (node, endpoint_value, identity_value, lxc)
+            {
                 decls.push(PodDecl {
                     item,
                     node,

@@ -13,8 +13,8 @@ use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, FAMILY_IPV6, IDEN
 use routec_compiler::model::Cluster;
 use routec_compiler::seeds::{hex_bytes, ipcache_entries, lxc_entries, render_seed};
 use routec_compiler::trace::{
-    matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace,
-    TraceError, Verdict,
+    matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace, TraceError,
+    Verdict,
 };
 
 fn example_text() -> String {

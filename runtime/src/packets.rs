@@ -69,7 +69,9 @@ fn destination_ip(state: &LabState, dst: &Endpoint) -> Result<Ipv4Addr> {
     match dst {
         Endpoint::Address(IpAddr::V4(ip)) => Some(*ip),
         Endpoint::Address(IpAddr::V6(ip)) => {
-            return Err(Error::msg(format!("{ip}: the lab sends IPv4 packets only (its pods have no IPv6 addresses yet)")))
+            return Err(Error::msg(format!(
+                "{ip}: the lab sends IPv4 packets only (its pods have no IPv6 addresses yet)"
+            )))
         }
         Endpoint::Pod(name) => state.pod(name).and_then(|p| p.ip),
         Endpoint::Node(name) => state.node(name).map(|n| n.address),

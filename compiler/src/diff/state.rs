@@ -237,8 +237,12 @@ impl<'a> Names<'a> {
                 .nodes
                 .iter()
                 .find(|n| {
-                    let v4 = n.pod_cidr.is_some_and(|net| IpAddr::V4(net.network()) == ip && u32::from(net.prefix_len()) == len);
-                    let v6 = n.pod_cidr6.is_some_and(|net| IpAddr::V6(net.network()) == ip && u32::from(net.prefix_len()) == len);
+                    let v4 = n
+                        .pod_cidr
+                        .is_some_and(|net| IpAddr::V4(net.network()) == ip && u32::from(net.prefix_len()) == len);
+                    let v6 = n
+                        .pod_cidr6
+                        .is_some_and(|net| IpAddr::V6(net.network()) == ip && u32::from(net.prefix_len()) == len);
                     v4 || v6
                 })
                 .map_or(Subject::Unknown, |n| Subject::PodCidr(n.name.clone())),

@@ -20,8 +20,8 @@ pub use lpm::Ipcache;
 pub use matrix::{matrix, matrix6, matrix_of, Matrix, PairVerdict};
 pub use render::{render_drift_text, render_matrices_text, render_matrix_text, render_text, verdict_text};
 pub use simulate::{
-    program, trace, trace_from_node, trace_packet, Destination, Family, Hop, Lookup, LookupValue, Packet, Proto, ReasonRef,
-    Source, Trace, TraceError, Verdict,
+    program, trace, trace_from_node, trace_packet, Destination, Family, Hop, Lookup, LookupValue, Packet, Proto,
+    ReasonRef, Source, Trace, TraceError, Verdict,
 };
 pub use svg::render_svg;
 pub use view::{hex, Datapath, Mode, NodeConfig, PodRef, Snapshot};

@@ -183,8 +183,7 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
     let _ = writeln!(out);
     for &i in &matrix.sources {
         let pod = &matrix.pods[i];
-        let _ =
-            write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, address(pod), w = width, nw = name_width);
+        let _ = write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, address(pod), w = width, nw = name_width);
         for j in 0..n {
             let symbol = matrix.get(i, j).map_or("-", |p| cell(p.result, p.reason.name));
             let _ = write!(out, "{symbol:>w$}", w = width + 1);

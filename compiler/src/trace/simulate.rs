@@ -891,7 +891,10 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
         packet,
         src: Source::Node {
             name: node.name.clone(),
-            address: node.addresses().find(|&a| Family::of(a) == family).unwrap_or(IpAddr::V4(node.constants.node_ipv4)),
+            address: node
+                .addresses()
+                .find(|&a| Family::of(a) == family)
+                .unwrap_or(IpAddr::V4(node.constants.node_ipv4)),
             router: packet.src,
         },
         dst: Destination { ip: packet.dst, pod: view.pod_by_ip(packet.dst).cloned() },

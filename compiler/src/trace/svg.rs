@@ -322,7 +322,11 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 y + 34,
                 10,
                 r##" fill="#455a64""##,
-                &format!("{} · endpoint {}", pod.ips().map(|ip| ip.to_string()).collect::<Vec<_>>().join(" · "), pod.endpoint),
+                &format!(
+                    "{} · endpoint {}",
+                    pod.ips().map(|ip| ip.to_string()).collect::<Vec<_>>().join(" · "),
+                    pod.endpoint
+                ),
             );
             let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| format!("ifindex {i}"));
             canvas.device(x + DEV_X, cy - DEV_H / 2, &pod.lxc, &ifindex);

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::lpm::Ipcache;
+use super::simulate::Family;
 use crate::bpf::{self, Unsupported};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
 use crate::model::{Cluster, Ipv4Net, Ipv6Net};
-use super::simulate::Family;
 use crate::seeds;
 
 /// Where the map contents come from. Offline, a zero ifindex or MAC in an

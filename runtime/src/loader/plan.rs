@@ -117,7 +117,10 @@ impl NodePlan {
             objects,
             lxc_seed: build.read_seed(&format!("nodes/{node}/{LXC_SEED}"))?,
             ipcache_seed: build.read_seed(IPCACHE_SEED)?,
-            endpoints: cluster.pods_on(node_index).map(|p| PlannedEndpoint { ips: p.ips().collect(), lxc: p.lxc.clone() }).collect(),
+            endpoints: cluster
+                .pods_on(node_index)
+                .map(|p| PlannedEndpoint { ips: p.ips().collect(), lxc: p.lxc.clone() })
+                .collect(),
             constants: LoadConstants::for_node(cluster, node_index),
             maps: build.map_specs()?,
             overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
