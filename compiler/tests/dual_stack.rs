@@ -250,3 +250,18 @@ fn expectations_take_ipv6_addresses() {
     let codes: Vec<&str> = analysis.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0017"], "an IPv6 source no pod has: {}", analysis.render_human_string());
 }
+
+#[test]
+fn an_ipv6_source_address_makes_an_ipv6_packet_to_a_pod_name() {
+    let mut text = example_text();
+    text.push_str("expect fd00:10:1::10 -> db/postgres-0 delivered\n");
+    text.push_str("expect 10.20.1.10 -> db/postgres-0 delivered\n");
+    let analysis = analyze_str("cluster.route", &text);
+    let view = Snapshot::from_cluster(analysis.cluster.as_ref().unwrap());
+    let families: Vec<Family> = analysis
+        .expectations
+        .iter()
+        .map(|e| routec_compiler::expect::evaluate(&view, e).found.trace.unwrap().packet.family())
+        .collect();
+    assert_eq!(families, [Family::Ipv6, Family::Ipv4]);
+}

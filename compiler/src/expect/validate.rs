@@ -83,6 +83,10 @@ impl Declared<'_> {
             span: e.span,
             text: crate::fmt::expect_text(text, e),
             src: src?,
+            src_address: match e.src.value {
+                EndpointRef::Address(ip) => Some(ip),
+                _ => None,
+            },
             dst: dst?,
             outcome: e.outcome.value,
             reason,
