@@ -23,14 +23,14 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use aya::maps::MapInfo;
-use routec_compiler::bpf::{Direction, PROGRAMS};
+use routec_compiler::bpf::{Direction, LoadConstants, PROGRAMS};
 use routec_compiler::build::Attachment;
 use routec_compiler::diff::{self, Action, MapSize, Names, ProgramState};
 use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
 
 use super::discover::discover;
 use super::hooks::{self, tc_parent, tcx_programs, NodeMaps};
-use super::maps::{check_pin, open_map, read_map, MaxEntries};
+use super::maps::{check_pin, open_map, read_map, LiveMap, MaxEntries};
 use super::plan::{BuildOutput, NodePlan};
 use super::state::{earlier_hooks, AttachRecord, Journal, NodeState as Record};
 use super::{chain, Target, TcMode};
@@ -110,11 +110,8 @@ fn map_sizes<'a>(maps: impl Iterator<Item = (&'a str, u32)>) -> Vec<MapSize> {
     sizes
 }
 
-/// The entries of a pinned map, empty when it is not pinned.
-fn pinned_entries<K: super::maps::LiveMap>(target: &Target) -> Result<Vec<(K, K::Value)>> {
-    if !check_pin(&target.map_pin(K::SPEC.name), K::SPEC, MaxEntries::Ignore)? {
-        return Ok(Vec::new());
-    }
+/// The entries of a map that is pinned, sorted by key bytes.
+fn pinned_entries<K: LiveMap>(target: &Target) -> Result<Vec<(K, K::Value)>> {
     read_map::<K>(open_map(target, K::SPEC)?)
 }
 
@@ -211,14 +208,22 @@ fn kernel_name(id: u32) -> String {
         .unwrap_or_default()
 }
 
+/// What the node's hooks run, as a [`diff::NodeState`] holds it.
+struct SeenHooks {
+    /// Sorted, as an attach plan.
+    hooks: Vec<Attachment>,
+    /// Sorted by name.
+    programs: Vec<ProgramState>,
+    /// Those of the recorded programs that run.
+    constants: Option<LoadConstants>,
+    /// The overlay device's ifindex the recorded programs were loaded with.
+    overlay_ifindex: Option<u32>,
+    notes: Vec<String>,
+}
+
 /// The hooks, programs and constants the kernel holds for the node of
 /// `plan`, and notes on foreign programs (in the node's namespace).
-fn observe_hooks(
-    plan: &NodePlan,
-    target: &Target,
-    record: Option<&Record>,
-    journal: Option<&Journal>,
-) -> (Vec<Attachment>, Vec<ProgramState>, Option<routec_compiler::bpf::LoadConstants>, Vec<String>) {
+fn observe_hooks(plan: &NodePlan, target: &Target, record: Option<&Record>, journal: Option<&Journal>) -> SeenHooks {
     let mut probes: Vec<(String, Direction)> =
         plan.attachments.iter().map(|a| (a.interface.clone(), a.direction)).collect();
     probes.extend(earlier_hooks(record, journal).into_iter().map(|h| (h.interface, h.direction)));
@@ -228,7 +233,7 @@ fn observe_hooks(
     let records = record.map_or(&[][..], |r| &r.attachments[..]);
     let (mut attached, mut notes) = (Vec::new(), Vec::new());
     let mut programs: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    let mut constants = None;
+    let (mut constants, mut overlay_ifindex) = (None, None);
     for (interface, direction) in probes {
         let probe = HookProbe { interface, direction };
         let recorded = records.iter().find(|r| r.interface == probe.interface && r.direction == probe.direction);
@@ -256,6 +261,7 @@ fn observe_hooks(
                 let (program, object, sha256) = match known {
                     Some(r) => {
                         constants.get_or_insert(r.constants);
+                        overlay_ifindex.get_or_insert(r.overlay_ifindex);
                         (r.program.clone(), r.object.clone(), r.object_sha256.clone())
                     }
                     None => {
@@ -283,7 +289,7 @@ fn observe_hooks(
             ProgramState { name, object, sha256: digests.join(", ") }
         })
         .collect();
-    (attached, programs, constants, notes)
+    SeenHooks { hooks: attached, programs, constants, overlay_ifindex, notes }
 }
 
 /// What the kernel holds now for the node of `plan` and what an apply of it
@@ -297,7 +303,7 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
     let (discovered, hooks_seen) = netns::run_in(netns.as_deref(), || -> Result<_> {
         Ok((discover(plan), observe_hooks(plan, target, record.as_ref(), journal.as_ref())))
     })?;
-    let (attached, programs, constants, mut notes) = hooks_seen;
+    let SeenHooks { hooks: attached, programs, constants, overlay_ifindex: loaded_with, mut notes } = hooks_seen;
 
     let mut pinned = Vec::new();
     for spec in &layout::ALL_MAPS {
@@ -308,8 +314,9 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
             pinned.push((spec.name, info.max_entries()));
         }
     }
-    let lxc = pinned_entries::<EndpointKey>(target)?;
-    let ipcache = pinned_entries::<IpcacheKey>(target)?;
+    let is_pinned = |spec: &layout::MapSpec| pinned.iter().any(|(name, _)| *name == spec.name);
+    let lxc = if is_pinned(&layout::CILIUM_LXC) { pinned_entries::<EndpointKey>(target)? } else { Vec::new() };
+    let ipcache = if is_pinned(&layout::CILIUM_IPCACHE) { pinned_entries::<IpcacheKey>(target)? } else { Vec::new() };
     let empty = pinned.is_empty() && attached.is_empty();
     let kernel = diff::NodeState {
         name: plan.node.clone(),
@@ -322,7 +329,16 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
     };
 
     let wanted_lxc = match discovered {
-        Ok((lxc, _)) => lxc,
+        Ok((lxc, overlay_ifindex)) => {
+            if let Some(loaded) = loaded_with.filter(|&loaded| loaded != overlay_ifindex) {
+                // Not a constant of the build: apply discovers it, and reloads the programs when it moved.
+                notes.push(format!(
+                    "the overlay device has ifindex {overlay_ifindex} now, the programs were loaded with {loaded}: \
+                     apply reloads them"
+                ));
+            }
+            lxc
+        }
         Err(e) => {
             notes.push(format!(
                 "apply would fail: {e}; cilium_lxc is compared with the build's values (undeclared ifindexes and \
