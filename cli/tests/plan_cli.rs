@@ -369,6 +369,14 @@ fn plan_of_a_cluster_where_one_pod_changed_shows_that_pods_entries_only() {
         expected.push(("cilium_ipcache", subject.as_str(), "update"));
         assert_eq!(outline(&stdout(&plan)), outline_of(node, &expected), "{node}");
     }
+
+    // Programs attached as TCX links are recognised as well: the node is in sync.
+    let netns = lab.netns("node-0");
+    let out = lab.out();
+    let args = [path_str(&out), "--node", "node-0", "--scope", lab.name, "--bpffs", BPFFS, "--netns", &netns];
+    assert!(routec(&[&["apply"][..], &args, &["--tc-mode", "tcx"]].concat()).status.success());
+    let tcx = lab.plan(&lab.out(), "node-0", &["--detailed-exitcode"]);
+    assert_eq!(tcx.status.code(), Some(0), "{}", stdout(&tcx));
 }
 
 #[test]
