@@ -258,6 +258,27 @@ fn plan_shows_hand_made_drift_replaced_programs_and_foreign_hooks() {
     let back = lab.plan(&out, WORKER, &["--format", "json"]);
     assert_eq!(outline(&stdout(&back)), outline(&stdout(&replaced)), "the lab's build replaces it again");
 
+    // Without the node's record, routec's programs are still recognised on
+    // their hooks, but nothing says which object they came from: replaced.
+    let record = PathBuf::from(format!("/run/routec/nodes/{}/{WORKER}.json", lab.name));
+    let kept = std::fs::read(&record).unwrap();
+    std::fs::remove_file(&record).unwrap();
+    let unrecorded = lab.plan(&out, WORKER, &["--format", "json"]);
+    std::fs::write(&record, kept).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&unrecorded.stdout).unwrap();
+    let mut kinds = Vec::new();
+    for change in document["changes"].as_array().unwrap() {
+        kinds.push((change["kind"].as_str().unwrap().to_string(), change["actions"].to_string()));
+        if change["kind"] == "program" {
+            assert_eq!(change["before"]["sha256"], "unknown (not in the node's record)");
+        }
+    }
+    let replace = r#"["delete","create"]"#.to_string();
+    let create = r#"["create"]"#.to_string();
+    let mut expected = vec![("constant".to_string(), create); 5];
+    expected.extend(vec![("program".to_string(), replace); 3]); // cil_from_container, _host, _overlay
+    assert_eq!(kinds, expected, "the hooks are routec's, with the programs the build has");
+
     // Programs of another scope on this node's hooks are foreign to it: shown and noted, no crash.
     let other = lab.plan_in_scope(&out, WORKER, "t-plan-other", &["--detailed-exitcode"]);
     assert_eq!(other.status.code(), Some(2));
