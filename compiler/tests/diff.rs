@@ -397,9 +397,12 @@ fn diff_node_gives_each_edit_exactly_its_entries_on_every_node() {
     new.nodes.push(Node {
         name: "node-new".into(),
         address: gen::node_address(99),
-        pod_cidr: format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap(),
-        router: Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1),
+        pod_cidr: Some(format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap()),
+        router: Some(Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1)),
         device: old.nodes[0].device.clone(),
+        address6: None,
+        pod_cidr6: None,
+        router6: None,
     });
     let expected: Vec<_> = node_names(&old)
         .into_iter()
