@@ -13,7 +13,7 @@ use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, FAMILY_IPV6, IDEN
 use routec_compiler::model::Cluster;
 use routec_compiler::seeds::{hex_bytes, ipcache_entries, lxc_entries, render_seed};
 use routec_compiler::trace::{
-    matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace, TraceError,
+    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace, TraceError,
     Verdict,
 };
 
@@ -264,4 +264,16 @@ fn an_ipv6_source_address_makes_an_ipv6_packet_to_a_pod_name() {
         .map(|e| routec_compiler::expect::evaluate(&view, e).found.trace.unwrap().packet.family())
         .collect();
     assert_eq!(families, [Family::Ipv6, Family::Ipv4]);
+}
+
+#[test]
+fn drift_names_ipv6_keys_by_their_ipv6_address() {
+    let expected = view();
+    let mut live = view();
+    let gone = EndpointKey::ip(IpAddr::V6(v6("fd00:10:1::11")));
+    let kept: Vec<_> = expected.lxc_entries("ds-worker").into_iter().filter(|(k, _)| *k != gone).collect();
+    live.set_lxc("ds-worker", kept);
+    let report = drift(&expected, &live);
+    let keys: Vec<&str> = report.drift.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys, ["fd00:10:1::11"]);
 }
