@@ -13,8 +13,8 @@ use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, FAMILY_IPV6, IDEN
 use routec_compiler::model::Cluster;
 use routec_compiler::seeds::{hex_bytes, ipcache_entries, lxc_entries, render_seed};
 use routec_compiler::trace::{
-    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace, TraceError,
-    Verdict,
+    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace,
+    TraceError, Verdict,
 };
 
 fn example_text() -> String {
@@ -276,4 +276,25 @@ fn drift_names_ipv6_keys_by_their_ipv6_address() {
     let report = drift(&expected, &live);
     let keys: Vec<&str> = report.drift.iter().map(|d| d.key.as_str()).collect();
     assert_eq!(keys, ["fd00:10:1::11"]);
+}
+
+/// A build folder of the dual-stack cluster: its cluster.json reads back
+/// through `BuildFiles` (the loader's and `trace --build`'s way), and its
+/// seeds give the same IPv6 traces as the cluster.
+#[test]
+fn a_build_carries_the_ipv6_facts_to_its_readers() {
+    use routec_compiler::build::{build, input_digest, BuildFiles, BuildOptions, ClangChoice};
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let options = BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]));
+    build(&example(), &options, &out).unwrap();
+    assert_eq!(BuildFiles::open(&out).unwrap().read_cluster().unwrap(), example());
+    let from_build = Snapshot::from_build(&out).unwrap();
+    for (src, dst) in
+        [("fd00:10:1::10", "fd00:10:2::20"), ("web/v6only-6c8d", "fd00:10:1::11"), ("fd00:10:1::10", "2001:db8::1")]
+    {
+        let built = trace(&from_build, src, dst, Proto::Icmp, None, 64).unwrap();
+        let offline = trace(&view(), src, dst, Proto::Icmp, None, 64).unwrap();
+        assert_eq!(built, offline, "{src} -> {dst}");
+    }
 }
