@@ -28,12 +28,13 @@ pub struct Node6 {
     pub pod_cidr6: Option<(Ipv6Net, Ipv6Addr)>,
 }
 
-/// The IPv6 facts of the input, by node and pod name (first declaration: a
-/// repeated name is an error of its own, E0005, and makes no model).
+/// The IPv6 facts of the input, in the order of the `nodes` and `pods`
+/// given to [`check`] (by index, so that a large cluster costs no lookups).
 #[derive(Debug, Default)]
 pub struct Facts {
-    pub nodes: HashMap<String, Node6>,
-    pub pods: HashMap<String, Ipv6Addr>,
+    pub nodes: Vec<Node6>,
+    /// A pod's valid IPv6 ip.
+    pub pods: Vec<Option<Ipv6Addr>>,
 }
 
 /// Whether a node block gives a pod-cidr of either family (the IPv4 one is
@@ -72,27 +73,25 @@ pub fn check(
     for (i, d) in decls.iter().enumerate() {
         by_name.entry(d.item.name.value.as_str()).or_insert(i);
     }
-    let mut facts = Facts::default();
     let mut ips: HashMap<Ipv6Addr, Span> = HashMap::with_capacity(pods.len());
-    let mut ipv6_pods = false;
-    for pod in pods {
-        let node = by_name.get(pod.node.value.as_str()).map(|&i| &decls[i]);
-        if let Some(ip) = pod_ip6(pod, node, &decls, &owners, &mut ips, diags) {
-            ipv6_pods = true;
-            facts.pods.entry(pod.name.value.clone()).or_insert(ip);
-        }
-    }
-    if overlay == Some(OverlayKind::None) && ipv6_pods {
+    let pod_ips: Vec<Option<Ipv6Addr>> = pods
+        .iter()
+        .map(|pod| {
+            let node = by_name.get(pod.node.value.as_str()).map(|&i| &decls[i]);
+            pod_ip6(pod, node, &decls, &owners, &mut ips, diags)
+        })
+        .collect();
+    if overlay == Some(OverlayKind::None) && pod_ips.iter().any(Option::is_some) {
         native_addresses(&decls, diags);
     }
-    for d in &decls {
-        let node6 = Node6 {
+    let nodes = decls
+        .iter()
+        .map(|d| Node6 {
             address6: d.address6.as_ref().map(|a| a.value),
             pod_cidr6: d.pod_cidr6.map(|(net, _)| (net, d.router6.unwrap_or_else(|| first_usable6(net)))),
-        };
-        facts.nodes.entry(d.item.name.value.clone()).or_insert(node6);
-    }
-    facts
+        })
+        .collect();
+    Facts { nodes, pods: pod_ips }
 }
 
 /// E0003 for a second statement of one family in one block.

@@ -69,6 +69,8 @@ struct NodeDecl<'a> {
 
 struct PodDecl<'a> {
     item: &'a PodItem,
+    /// The pod's position in the input (the index of its `dual_stack::Facts`).
+    index: usize,
     node: usize,
     ip: Option<Ipv4Addr>,
     endpoint: u16,
@@ -428,7 +430,7 @@ impl<'d> Validator<'d> {
         let mut ifindexes: HashMap<(usize, u32), Span> = HashMap::with_capacity(items.len());
         let mut decls = Vec::with_capacity(items.len());
 
-        for item in items {
+        for (index, item) in items.iter().enumerate() {
             let name = item.name.value.as_str();
             if let Some(first) = names.get(name) {
                 self.push(
@@ -561,6 +563,7 @@ impl<'d> Validator<'d> {
             {
                 decls.push(PodDecl {
                     item,
+                    index,
                     node,
                     ip: ip.map(|ip| ip.value),
                     endpoint,
@@ -731,7 +734,7 @@ fn build_model(
     for &old in &order {
         let d = &nodes[old];
         let pod_cidr = d.pod_cidr.map(|(net, _)| net);
-        let node6 = ipv6.nodes.get(&d.item.name.value).copied().unwrap_or_default();
+        let node6 = ipv6.nodes[old];
         if pod_cidr.is_none() && node6.pod_cidr6.is_none() {
             return None;
         }
@@ -758,7 +761,7 @@ fn build_model(
             ifindex: p.ifindex,
             mac: p.mac,
             node_mac: p.node_mac,
-            ip6: ipv6.pods.get(&p.item.name.value).copied(),
+            ip6: ipv6.pods[p.index],
         })
         .collect();
     model_pods.sort_by_key(model::Pod::order);
