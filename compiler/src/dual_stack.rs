@@ -73,7 +73,8 @@ pub fn check(
     for (i, d) in decls.iter().enumerate() {
         by_name.entry(d.item.name.value.as_str()).or_insert(i);
     }
-    let mut ips: HashMap<Ipv6Addr, Span> = HashMap::with_capacity(pods.len());
+    // Grown as IPv6 ips appear: an IPv4-only input allocates nothing here.
+    let mut ips: HashMap<Ipv6Addr, Span> = HashMap::new();
     let pod_ips: Vec<Option<Ipv6Addr>> = pods
         .iter()
         .map(|pod| {
