@@ -58,6 +58,7 @@ pub fn detach_with(target: &Target, wait: Wait) -> Result<Vec<String>> {
     target.remove_empty_pin_dirs();
     remove_state_file(&target.state_file())?;
     remove_state_file(&target.journal_file())?;
+    remove_state_file(&target.applied_file())?;
     if target.pin_dir().exists() {
         return Err(Error::msg(format!("{} still holds pins routec did not make", target.pin_dir().display())));
     }

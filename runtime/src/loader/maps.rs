@@ -164,13 +164,18 @@ pub fn read_map<K: LiveMap>(map: Map) -> Result<Vec<(K, K::Value)>> {
     Ok(entries)
 }
 
-/// Counts of entries written per map.
+/// Counts of entries written per map, and of the kernel map operations
+/// the sync issued: a read-back reads every entry, an incremental sync none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MapChanges {
     pub added: usize,
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+    /// Entries read back from the kernel.
+    pub kernel_reads: usize,
+    /// Entries the kernel was asked to write or delete (one syscall each).
+    pub kernel_writes: usize,
 }
 
 impl MapChanges {
@@ -202,7 +207,7 @@ pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: 
     let mut table = K::table(open_map(target, spec)?)?;
     let current: HashMap<K, K::Value> = table.entries()?.into_iter().collect();
     let keep: HashSet<&K> = wanted.iter().map(|(k, _)| k).collect();
-    let mut changes = MapChanges::default();
+    let mut changes = MapChanges { kernel_reads: current.len(), ..MapChanges::default() };
     for (key, old) in current.iter().filter(|(k, _)| !keep.contains(k)) {
         table.remove(key).map_err(map_error(spec, &format!("delete of {key} failed")))?;
         undo.push((*key, Some(*old)));
@@ -221,6 +226,49 @@ pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: 
             None => changes.added += 1,
         }
     }
+    changes.kernel_writes = changes.added + changes.updated + changes.deleted;
+    Ok(changes)
+}
+
+/// [`sync`] when the kernel is known to hold `recorded` (what the last clean
+/// apply wrote): the delta from it to `wanted`, both sorted by key bytes, is
+/// computed in memory and only the entries that differ are written, deletes
+/// first; nothing is read back. The undo holds the recorded old values, so a
+/// rollback puts back exactly what was there.
+pub(super) fn sync_delta<K: LiveMap>(
+    target: &Target,
+    recorded: &[(K, K::Value)],
+    wanted: &[(K, K::Value)],
+    undo: &mut MapUndo<K>,
+) -> Result<MapChanges> {
+    let spec = K::SPEC;
+    let deltas = routec_compiler::diff::entry_deltas(recorded, wanted);
+    let mut changes = MapChanges::default();
+    if deltas.is_empty() {
+        changes.unchanged = wanted.len();
+        return Ok(changes);
+    }
+    let mut table = K::table(open_map(target, spec)?)?;
+    for (before, after) in &deltas {
+        if let (Some((key, old)), None) = (before, after) {
+            table.remove(key).map_err(map_error(spec, &format!("delete of {key} failed")))?;
+            undo.push((*key, Some(*old)));
+            changes.deleted += 1;
+        }
+    }
+    for (before, after) in &deltas {
+        if let Some((key, value)) = after {
+            table.insert(key, value).map_err(map_error(spec, &format!("update of {key} failed")))?;
+            let old = before.map(|(_, v)| *v);
+            undo.push((*key, old));
+            match old {
+                Some(_) => changes.updated += 1,
+                None => changes.added += 1,
+            }
+        }
+    }
+    changes.unchanged = wanted.len() - changes.added - changes.updated;
+    changes.kernel_writes = changes.added + changes.updated + changes.deleted;
     Ok(changes)
 }
 

@@ -23,6 +23,8 @@ pub struct PlannedEndpoint {
 #[derive(Debug, Clone)]
 pub struct NodePlan {
     pub node: String,
+    /// The build's `input_digest` (manifest.json).
+    pub build_digest: String,
     pub attachments: Vec<Attachment>,
     /// Object file name -> bytes.
     pub objects: BTreeMap<String, Vec<u8>>,
@@ -112,6 +114,7 @@ impl NodePlan {
         }
         Ok(NodePlan {
             node: node.to_string(),
+            build_digest: build.files.manifest.input_digest.clone(),
             attachments,
             objects,
             lxc_seed: build.read_seed(&format!("nodes/{node}/{LXC_SEED}"))?,
