@@ -31,6 +31,7 @@ use super::discover::discover;
 use super::hooks::{self, NodeMaps};
 use super::maps::{self, check_pinned_map, MapChanges, MapUndo};
 use super::plan::NodePlan;
+use super::resize::{self, Swapped};
 use super::state::{earlier_hooks, AttachRecord, Journal, NodeState};
 use super::{chain, Target};
 use crate::lock::{Lock, Wait};
@@ -135,6 +136,8 @@ pub struct ApplyReport {
     pub attached: Vec<String>,
     /// `interface.direction` of attachments removed (no longer in the plan).
     pub detached: Vec<String>,
+    /// Maps pinned with another `max_entries`, replaced by maps of the build's size.
+    pub maps_replaced: Vec<String>,
 }
 
 impl ApplyReport {
@@ -143,6 +146,7 @@ impl ApplyReport {
             && self.cilium_ipcache.is_empty()
             && self.attached.is_empty()
             && self.detached.is_empty()
+            && self.maps_replaced.is_empty()
     }
     pub fn outcome(&self) -> ApplyOutcome {
         if self.changed_nothing() {
@@ -170,6 +174,9 @@ impl std::fmt::Display for ApplyReport {
         if !self.detached.is_empty() {
             write!(f, "\ndetached: {}", self.detached.join(", "))?;
         }
+        if !self.maps_replaced.is_empty() {
+            write!(f, "\nmaps replaced (new size): {}", self.maps_replaced.join(", "))?;
+        }
         Ok(())
     }
 }
@@ -189,6 +196,7 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
             "path": report.path,
             "verified_because": report.verified_because,
             "maps": { "cilium_lxc": report.cilium_lxc, "cilium_ipcache": report.cilium_ipcache },
+            "maps_replaced": report.maps_replaced,
             "programs_replaced": report.programs_replaced,
             "hooks": { "attached": report.attached, "detached": report.detached },
             "error": null,
@@ -237,8 +245,12 @@ pub fn apply_with(
     bpffs::check(&target.bpffs).map_err(unchanged)?;
     let _lock = Lock::acquire(&target.lock_file(), &target.lock_subject(), wait).map_err(unchanged)?;
     let mut preexisting = Vec::new();
+    let mut resized = Vec::new();
     for spec in &plan.maps {
-        if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
+        if resize::needs_resize(target, spec) {
+            resized.push(spec.name);
+            preexisting.push(spec.name);
+        } else if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
             preexisting.push(spec.name);
         }
     }
@@ -252,6 +264,7 @@ pub fn apply_with(
             previous: previous.as_ref(),
             journal: journal.as_ref(),
             preexisting: &preexisting,
+            resized: &resized,
             record: &record,
         };
         run.apply(before_switch)
@@ -303,6 +316,8 @@ struct Run<'a> {
     journal: Option<&'a Journal>,
     /// Map pins that existed before this run.
     preexisting: &'a [&'static str],
+    /// Maps pinned with another `max_entries`: replaced through `:pending` pins.
+    resized: &'a [&'static str],
     /// What the maps hold, or why that is not known.
     record: &'a std::result::Result<Applied, String>,
 }
@@ -348,8 +363,9 @@ impl Run<'_> {
         let mut to_attach = Vec::new();
         for (index, w) in wanted.iter_mut().enumerate() {
             match previous_records.iter().find(|p| p.same_program_as(w) && hooks::is_live(p)) {
-                Some(live) => w.program_id = live.program_id,
-                None => to_attach.push(index),
+                // A replaced map needs programs that use the new one on every hook.
+                Some(live) if self.resized.is_empty() => w.program_id = live.program_id,
+                _ => to_attach.push(index),
             }
         }
         let earlier = earlier_hooks(self.previous, self.journal);
@@ -361,10 +377,12 @@ impl Run<'_> {
             .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
             .context(|| format!("cannot create {}", target.pin_dir().display()))
             .map_err(|e| self.unchanged_after_journal(e))?;
+        // Under the lock, a `:pending` pin is what an apply that died left.
+        resize::remove_pending(target, &plan.maps);
         let maps_missing = self.preexisting.len() < plan.maps.len();
         let mut loaded = BTreeMap::new();
         if !to_attach.is_empty() || maps_missing {
-            loaded = load_objects(plan, target, overlay_ifindex).map_err(|e| {
+            loaded = load_objects(plan, target, overlay_ifindex, self.resized).map_err(|e| {
                 self.remove_created();
                 self.unchanged_after_journal(e)
             })?;
@@ -375,20 +393,27 @@ impl Run<'_> {
         let lxc = sorted(&lxc);
         let ipcache = sorted(&plan.ipcache_seed);
         let mut undo = Undo::default();
+        // A replacement map is new: a failure removes it instead of undoing its entries.
+        let (mut new_lxc, mut new_ipcache) = (Vec::new(), Vec::new());
         let changed = (|| -> Result<ApplyReport> {
             // Phase 2: seed.
+            let lxc_pin = self.seed_pin(EndpointKey::SPEC.name);
+            let ipcache_pin = self.seed_pin(IpcacheKey::SPEC.name);
+            let lxc_undo = if self.resized.contains(&EndpointKey::SPEC.name) { &mut new_lxc } else { &mut undo.lxc };
+            let ipcache_undo =
+                if self.resized.contains(&IpcacheKey::SPEC.name) { &mut new_ipcache } else { &mut undo.ipcache };
             let mut report = match self.record {
                 Ok(record) => ApplyReport {
                     path: SyncPath::Incremental,
-                    cilium_lxc: maps::sync_delta(target, &record.lxc, &lxc, &mut undo.lxc)?,
-                    cilium_ipcache: maps::sync_delta(target, &record.ipcache, &ipcache, &mut undo.ipcache)?,
+                    cilium_lxc: maps::sync_delta(&lxc_pin, &record.lxc, &lxc, lxc_undo)?,
+                    cilium_ipcache: maps::sync_delta(&ipcache_pin, &record.ipcache, &ipcache, ipcache_undo)?,
                     ..ApplyReport::default()
                 },
                 Err(why) => ApplyReport {
                     path: SyncPath::Verified,
                     verified_because: Some(why.clone()),
-                    cilium_lxc: maps::sync::<EndpointKey>(target, &lxc, &mut undo.lxc)?,
-                    cilium_ipcache: maps::sync::<IpcacheKey>(target, &ipcache, &mut undo.ipcache)?,
+                    cilium_lxc: maps::sync::<EndpointKey>(&lxc_pin, &lxc, lxc_undo)?,
+                    cilium_ipcache: maps::sync::<IpcacheKey>(&ipcache_pin, &ipcache, ipcache_undo)?,
                     ..ApplyReport::default()
                 },
             };
@@ -433,6 +458,11 @@ impl Run<'_> {
                 if (removed || recorded) && !wanted.iter().any(|w| w.same_hook_as(stale)) {
                     report.detached.push(stale.hook());
                 }
+            }
+            // Every hook runs programs that use the replacement maps: they take the pins.
+            if !self.resized.is_empty() {
+                undo.swapped = Some(resize::commit(target, self.resized)?);
+                report.maps_replaced = self.resized.iter().map(|m| m.to_string()).collect();
             }
             let state = NodeState {
                 node: plan.node.clone(),
@@ -490,8 +520,18 @@ impl Run<'_> {
         for spec in self.plan.maps.iter().filter(|s| !self.preexisting.contains(&s.name)) {
             let _ = std::fs::remove_file(self.target.map_pin(spec.name));
         }
+        resize::remove_pending(self.target, &self.plan.maps);
         if self.previous.is_none() {
             self.target.remove_empty_pin_dirs();
+        }
+    }
+
+    /// Where phase 2 writes map `name`: its replacement when it is resized.
+    fn seed_pin(&self, name: &str) -> PathBuf {
+        if self.resized.contains(&name) {
+            resize::pending_pin(self.target, name)
+        } else {
+            self.target.map_pin(name)
         }
     }
 
@@ -510,9 +550,19 @@ impl Run<'_> {
 
 /// Loads every object of the plan through the verifier, with the node's
 /// constants and the node's pinned maps (aya pins the maps it creates).
-fn load_objects(plan: &NodePlan, target: &Target, overlay_ifindex: u32) -> Result<BTreeMap<String, Ebpf>> {
+/// A resized map is made (by aya, at the build's size) at its `:pending` pin.
+fn load_objects(
+    plan: &NodePlan,
+    target: &Target,
+    overlay_ifindex: u32,
+    resized: &[&str],
+) -> Result<BTreeMap<String, Ebpf>> {
     let globals = plan.constants.globals(overlay_ifindex);
-    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
+    let pin = |name: &str| match resized.contains(&name) {
+        true => resize::pending_pin(target, name),
+        false => target.map_pin(name),
+    };
+    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, pin(m.name))).collect();
     let mut loaded = BTreeMap::new();
     for (object, bytes) in &plan.objects {
         let mut loader = EbpfLoader::new();
@@ -557,6 +607,8 @@ struct Undo {
     lxc: MapUndo<EndpointKey>,
     ipcache: MapUndo<IpcacheKey>,
     hooks: Vec<HookUndo>,
+    /// Replacement maps that took their pins: the last change of all.
+    swapped: Option<Swapped>,
 }
 
 enum HookUndo {
@@ -572,6 +624,11 @@ impl Undo {
     /// Undoes everything, last change first; the problems, if any.
     fn restore(self, target: &Target, node_maps: &NodeMaps) -> std::result::Result<(), String> {
         let mut problems = Vec::new();
+        if let Some(swapped) = self.swapped {
+            if let Err(e) = swapped.undo(target) {
+                problems.push(e.to_string());
+            }
+        }
         for hook in self.hooks.into_iter().rev() {
             let (record, result) = match hook {
                 HookUndo::Added(record) => {

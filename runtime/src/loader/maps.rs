@@ -67,9 +67,12 @@ pub(super) fn pinned_map_id(target: &Target, spec: &MapSpec) -> Option<u32> {
 }
 
 pub(super) fn open_map(target: &Target, spec: &MapSpec) -> Result<Map> {
-    let path = target.map_pin(spec.name);
+    open_pin(&target.map_pin(spec.name))
+}
+
+fn open_pin(path: &Path) -> Result<Map> {
     let data =
-        MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
+        MapData::from_pin(path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))
 }
 
@@ -202,9 +205,9 @@ pub type MapUndo<K> = Vec<(K, Option<<K as MapKey>::Value>)>;
 /// Makes the node's map hold exactly `wanted`: stale entries are deleted
 /// first (a map exactly full for the new build has room only after that),
 /// then only the entries that differ are written.
-pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: &mut MapUndo<K>) -> Result<MapChanges> {
+pub(super) fn sync<K: LiveMap>(pin: &Path, wanted: &[(K, K::Value)], undo: &mut MapUndo<K>) -> Result<MapChanges> {
     let spec = K::SPEC;
-    let mut table = K::table(open_map(target, spec)?)?;
+    let mut table = K::table(open_pin(pin)?)?;
     let current: HashMap<K, K::Value> = table.entries()?.into_iter().collect();
     let keep: HashSet<&K> = wanted.iter().map(|(k, _)| k).collect();
     let mut changes = MapChanges { kernel_reads: current.len(), ..MapChanges::default() };
@@ -236,7 +239,7 @@ pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: 
 /// first; nothing is read back. The undo holds the recorded old values, so a
 /// rollback puts back exactly what was there.
 pub(super) fn sync_delta<K: LiveMap>(
-    target: &Target,
+    pin: &Path,
     recorded: &[(K, K::Value)],
     wanted: &[(K, K::Value)],
     undo: &mut MapUndo<K>,
@@ -248,7 +251,7 @@ pub(super) fn sync_delta<K: LiveMap>(
         changes.unchanged = wanted.len();
         return Ok(changes);
     }
-    let mut table = K::table(open_map(target, spec)?)?;
+    let mut table = K::table(open_pin(pin)?)?;
     for (before, after) in &deltas {
         if let (Some((key, old)), None) = (before, after) {
             table.remove(key).map_err(map_error(spec, &format!("delete of {key} failed")))?;
@@ -291,12 +294,12 @@ pub(super) fn restore<K: LiveMap>(target: &Target, undo: &MapUndo<K>) -> Result<
 
 /// Writes `wanted` into the node's cilium_lxc: only differing entries, stale ones deleted.
 pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
-    sync(target, wanted, &mut Vec::new())
+    sync(&target.map_pin(EndpointKey::SPEC.name), wanted, &mut Vec::new())
 }
 
 /// Writes `wanted` into the node's cilium_ipcache: only differing entries, stale ones deleted.
 pub fn sync_ipcache(target: &Target, wanted: &[(IpcacheKey, RemoteEndpointInfo)]) -> Result<MapChanges> {
-    sync(target, wanted, &mut Vec::new())
+    sync(&target.map_pin(IpcacheKey::SPEC.name), wanted, &mut Vec::new())
 }
 
 /// Entries in a pinned hash or LPM map (an array has all its slots).

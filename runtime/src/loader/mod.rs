@@ -13,6 +13,8 @@
 //!   apply is about to touch, both written atomically and fsync'd;
 //! - [`applied`]: the entries the last clean apply wrote, from which the next
 //!   one computes its delta without reading the maps back;
+//! - [`resize`]: a map whose size changed, replaced through a `:pending` pin
+//!   without a moment where the programs lack a map;
 //! - [`apply`], [`detach`], [`status`]: the three commands.
 //!
 //! Every command refuses a `--bpffs` that is not a bpf filesystem before
@@ -33,6 +35,7 @@ mod discover;
 mod hooks;
 mod maps;
 mod plan;
+mod resize;
 mod state;
 mod status;
 
