@@ -301,10 +301,13 @@ fn trusted_record(
     Ok(record)
 }
 
-/// Sorted by key bytes, as the record keeps them and the delta needs them.
+/// Sorted by key bytes, as the record keeps them and the delta needs them
+/// (a build writes its seeds sorted: then this only checks).
 fn sorted<K: MapKey>(entries: &[(K, K::Value)]) -> Vec<(K, K::Value)> {
     let mut entries = entries.to_vec();
-    entries.sort_by_cached_key(|(k, _)| k.encode());
+    if !entries.windows(2).all(|pair| pair[0].0.encode() <= pair[1].0.encode()) {
+        entries.sort_by_cached_key(|(k, _)| k.encode());
+    }
     entries
 }
 
