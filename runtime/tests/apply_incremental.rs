@@ -261,3 +261,42 @@ fn apply_json_reports_per_map_counts_programs_hooks_and_the_path() {
         insta::assert_snapshot!("apply-verify.json", redacted(verified));
     });
 }
+
+#[test]
+fn a_failure_in_the_incremental_path_restores_exactly_and_forgets_the_record() {
+    if !can_run("a_failure_in_the_incremental_path_restores_exactly_and_forgets_the_record") {
+        return;
+    }
+    let options = options();
+    let name = "t-incr-rollback";
+    let cluster = reference_cluster();
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let target = lab::node_target(&state, WORKER).unwrap();
+    let node_ns = state.node(WORKER).unwrap().netns.clone();
+    assert!(applied_file(&target).exists() && !journal_file(&target).exists(), "the next apply is incremental");
+    let mut changed = cluster.clone();
+    changed.pods[0].identity = 4242;
+    changed.mtu -= 10;
+    let changed_out = options.state_dir.join(name).join("out-changed");
+    build(&changed, &changed_out);
+    let plan = node_plan(&changed_out, WORKER).unwrap();
+    let last = plan.attachments.last().unwrap().interface.clone();
+    let (lxc, ipcache) = (read_lxc(&target).unwrap(), routec_runtime::live_trace::read_ipcache(&target).unwrap());
+    let hooks = plan.attachments.len();
+    let mut seen = 0;
+    let mut written = None;
+    let err = loader::apply_observed(&plan, &target, &mut |_| {
+        seen += 1;
+        if seen == hooks {
+            written = Some(read_lxc(&target).unwrap());
+            let deleted = Command::new("ip").args(["-n", &node_ns, "link", "del", &last]).status().unwrap();
+            assert!(deleted.success());
+        }
+    })
+    .unwrap_err();
+    assert_eq!(err.apply_outcome(), Some(loader::ApplyOutcome::RolledBack), "{err}");
+    assert_ne!(written.unwrap(), lxc, "the delta was written before the failure");
+    assert_eq!(read_lxc(&target).unwrap(), lxc, "cilium_lxc restored exactly");
+    assert_eq!(routec_runtime::live_trace::read_ipcache(&target).unwrap(), ipcache, "cilium_ipcache restored exactly");
+    assert!(!applied_file(&target).exists(), "a failed apply is no base for the next one");
+}

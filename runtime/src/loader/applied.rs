@@ -101,7 +101,7 @@ impl Applied {
     /// The recorded map named like `spec`, if its definition is `spec`'s and its id is `id`.
     pub(super) fn describes(&self, spec: &MapSpec, id: Option<u32>) -> bool {
         let wanted = AppliedMap::new(spec, id.unwrap_or(0));
-        id.is_some() && self.maps.iter().any(|m| *m == wanted)
+        id.is_some() && self.maps.contains(&wanted)
     }
 }
 
