@@ -188,6 +188,11 @@ fn the_family_follows_the_addresses_given() {
     assert!(matches!(err, TraceError::NoCommonFamily { .. }), "{err}");
     let err = trace(&v, "db/legacy-0", "fd00:10:1::10", Proto::Icmp, None, 64).unwrap_err();
     assert_eq!(err.to_string(), "`db/legacy-0` has no IPv6 address");
+    let err = trace(&v, "10.20.1.10", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "10.20.1.10 and fd00:10:2::20 are of different families: a packet has both addresses of one"
+    );
     let err = trace(&v, "fd00:10:1::10", "fd00:10:1::10", Proto::Icmp, None, 64).unwrap_err();
     assert!(matches!(err, TraceError::ToItself(_)), "{err}");
 }

@@ -286,6 +286,8 @@ pub enum TraceError {
     NoAddress { who: String, family: Family },
     #[error("`{src}` and `{dst}` share no address family: one is IPv4 only, the other IPv6 only")]
     NoCommonFamily { src: String, dst: String },
+    #[error("{src} and {dst} are of different families: a packet has both addresses of one")]
+    MixedFamilies { src: IpAddr, dst: IpAddr },
     #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
     NoMaps { sender: String, node: String },
     #[error("`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet")]
@@ -346,6 +348,11 @@ pub fn trace(
         (_, None, Some(node)) => node.routers().collect(),
         (_, None, None) => Vec::new(),
     };
+    if let (Some(src), Some(dst)) = (src_literal, dst_literal) {
+        if Family::of(src) != Family::of(dst) {
+            return Err(TraceError::MixedFamilies { src, dst });
+        }
+    }
     let has = |ips: &[IpAddr], family| ips.iter().any(|&ip| Family::of(ip) == family);
     let family = match dst_literal.or(src_literal) {
         Some(ip) => Family::of(ip),
