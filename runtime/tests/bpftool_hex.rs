@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use routec_compiler::decode::{decode_text, Decoded, MapKind};
-use routec_runtime::lab;
+use routec_runtime::{lab, loader};
 
 const WORKER: &str = "mycluster-worker";
 
@@ -80,4 +80,46 @@ fn bpftool_prints_the_seed_bytes_of_routec_pins() {
         let info: serde_json::Value = serde_json::from_str(&show).unwrap();
         assert_eq!(info.get("btf_id").is_some(), has_btf, "{map}: {show}");
     }
+}
+
+#[test]
+fn pins_an_older_routec_made_with_btf_are_reused_and_decoded() {
+    if !can_run("pins_an_older_routec_made_with_btf_are_reused_and_decoded") {
+        return;
+    }
+    let options = options();
+    let name = "t-hexold";
+    let (_guard, state) = up_lab(name, &options, &reference_cluster());
+    let target = lab::node_target(&state, WORKER).unwrap();
+    let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
+
+    // The node as an older routec left it: maps with BTF key/value types.
+    loader::detach(&target).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let object = work.path().join("btf_typed_maps.o");
+    compile_bpf(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/btf_typed_maps.c"), &object);
+    std::fs::create_dir_all(target.pin_dir()).unwrap();
+    let programs = target.pin_dir().join("old-programs");
+    let (object, programs, pins) =
+        (object.to_str().unwrap(), programs.to_str().unwrap(), target.pin_dir().to_str().unwrap().to_string());
+    bpftool(&["prog", "loadall", object, programs, "type", "classifier", "pinmaps", &pins]);
+    std::fs::remove_dir_all(programs).unwrap();
+    let show = bpftool(&["-j", "map", "show", "pinned", target.map_pin("cilium_lxc").to_str().unwrap()]);
+    assert!(show.contains("btf_id"), "the stand-in pin has BTF: {show}");
+
+    // apply takes them (same type, sizes, entries, flags) and the pods talk.
+    let plan = node_plan(&state.out, WORKER).unwrap();
+    loader::apply(&plan, &target).unwrap();
+    assert!(ping(&busybox, "10.10.2.121") && ping(&busybox, "10.10.1.155"), "traffic through the old pins");
+
+    // bpftool prints those pins' fields; routec decode reads them back.
+    let vector = vector_text("cilium_lxc-mycluster-worker.dump");
+    let printed = lookup(&target.map_pin("cilium_lxc"), &vector);
+    assert!(printed.contains("\"lxc_id\": 1587"), "BTF-formatted: {printed}");
+    let decoded = decode_text(MapKind::Lxc, &printed).unwrap();
+    let Decoded::Lxc(fields) = &decoded[0] else { panic!("{decoded:?}") };
+    assert_eq!(
+        (fields.ip.as_str(), fields.ifindex, fields.mac.as_str(), fields.node_mac.as_str(), fields.sec_id),
+        ("10.10.2.121", 11, "ea:c4:71:d6:4f:a0", "f6:87:b6:c3:a6:45", 10388)
+    );
 }
