@@ -1,0 +1,265 @@
+//! The agent loop. It sleeps until inotify, a signal or the verify timer
+//! wakes it, and then:
+//! - on a change (debounced: it waits until the folder has been quiet for
+//!   [`QUIET`]), reads the watched build and, when its digest is not the
+//!   applied one, applies it under the node's lock (`loader::apply`), or
+//!   refuses it and keeps the running datapath;
+//! - on the timer, compares the kernel with the applied build and repairs
+//!   what differs by applying it again, then reads the kernel back;
+//! - on SIGTERM or SIGINT, returns, leaving the datapath in place (programs
+//!   and maps outlive the agent: a restart drops no packet).
+//!
+//! At start it adopts the datapath without writing anything when the kernel
+//! already holds the watched build.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use routec_runtime::loader::{self, Target};
+use routec_runtime::{Error, Result};
+
+use crate::health::Health;
+use crate::log::{Level, Log, LogFormat};
+use crate::metrics::{ApplyResult, Metrics};
+use crate::verify;
+use crate::watch::Watches;
+use crate::watched::{self, Build};
+
+/// How long the watched folder must be quiet before the agent reads it: a
+/// build written in place sends many events.
+pub const QUIET: Duration = Duration::from_millis(200);
+/// The longest a stream of events can postpone a read.
+const MAX_DEBOUNCE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// The node's pins, record, namespace and lock.
+    pub target: Target,
+    /// A build folder, or a symlink to one.
+    pub watch: PathBuf,
+    pub listen: SocketAddr,
+    pub verify_every: Duration,
+    pub log_format: LogFormat,
+}
+
+/// What wakes the agent loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    Changed,
+    Stop,
+}
+
+struct Agent {
+    options: AgentOptions,
+    log: Log,
+    health: Arc<Mutex<Health>>,
+    metrics: Arc<Metrics>,
+    applied: Option<Build>,
+    watches: Watches,
+}
+
+/// Runs the agent until SIGTERM or SIGINT. Errors only when it cannot start
+/// (the listener, inotify, signal handlers).
+pub fn run(options: AgentOptions) -> Result<()> {
+    let log = Log { format: options.log_format, node: options.target.node.clone() };
+    let (wake, woken) = mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+        .map_err(|e| Error::msg(format!("cannot handle signals: {e}")))?;
+    let stop = wake.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = stop.send(Wake::Stop);
+            }
+        })
+        .map_err(|e| Error::msg(format!("cannot start the signal thread: {e}")))?;
+    let health = Arc::new(Mutex::new(Health::default()));
+    let metrics = Arc::new(Metrics::new(options.target.clone(), health.clone()));
+    let bound = crate::http::serve(options.listen, options.target.netns.as_deref(), health.clone(), metrics.clone())?;
+    let watches = Watches::new(&options.watch, wake)?;
+    log.event(
+        Level::Info,
+        "started",
+        &[("watch", options.watch.display().to_string()), ("listen", bound.to_string())],
+        "",
+    );
+    let mut agent = Agent { options, log, health, metrics, applied: None, watches };
+    agent.start();
+    agent.serve(&woken);
+    agent.log.event(Level::Info, "stopped", &[], "the datapath stays in place");
+    Ok(())
+}
+
+impl Agent {
+    fn serve(&mut self, woken: &Receiver<Wake>) {
+        let mut next_check = Instant::now() + self.options.verify_every;
+        loop {
+            match woken.recv_timeout(next_check.saturating_duration_since(Instant::now())) {
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Wake::Changed) => {
+                    if debounce(woken) == Some(Wake::Stop) {
+                        return;
+                    }
+                    self.reconcile();
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // A change inotify could not see (a network filesystem) is found here.
+                    self.reconcile();
+                    self.check();
+                    next_check = Instant::now() + self.options.verify_every;
+                }
+            }
+        }
+    }
+
+    /// Adopts the datapath when the kernel holds the watched build, applies
+    /// the build otherwise.
+    fn start(&mut self) {
+        let build = match watched::open(&self.options.watch, &self.options.target.node) {
+            Ok(build) => build,
+            Err(e) => return self.refuse(None, &e),
+        };
+        let differences = verify::differences(&self.options.target, &build);
+        if differences.is_empty() {
+            self.log.event(Level::Info, "adopted", &self.fields(&build), "the kernel holds the watched build");
+            self.set_applied(build);
+        } else {
+            let found = verify::summary(&differences);
+            self.log.event(Level::Info, "differs", &self.fields(&build), &format!("at start: {found}"));
+            self.apply(build);
+        }
+    }
+
+    /// Reads the watched build and applies it if it is not the applied one.
+    fn reconcile(&mut self) {
+        self.watches.follow();
+        let digest = watched::resolve(&self.options.watch).and_then(|folder| watched::digest(&folder));
+        let health = self.health.lock().expect("health lock").clone();
+        let unchanged = match (&digest, &health.watched) {
+            (Ok(digest), Some(Ok(watched))) => &watched.digest == digest,
+            // The same refusal again: logged and counted once.
+            (Err(e), Some(Err(reason))) => reason == &e.to_string(),
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        match watched::open(&self.options.watch, &self.options.target.node) {
+            Ok(build) => match &self.applied {
+                Some(applied) if applied.id.cluster != build.id.cluster => {
+                    let why = Error::msg(format!(
+                        "{} is a build of cluster `{}`, this node runs cluster `{}`",
+                        build.folder.display(),
+                        build.id.cluster,
+                        applied.id.cluster
+                    ));
+                    self.refuse(Some(&build), &why)
+                }
+                _ => self.apply(build),
+            },
+            Err(e) => self.refuse(None, &e),
+        }
+    }
+
+    fn refuse(&mut self, build: Option<&Build>, why: &Error) {
+        self.metrics.count_apply(ApplyResult::Refused);
+        let fields = build.map(|b| self.fields(b)).unwrap_or_default();
+        self.log.event(Level::Warn, "refused", &fields, &format!("{why}; the running datapath is kept"));
+        self.health.lock().expect("health lock").watched = Some(Err(why.to_string()));
+    }
+
+    /// Applies `build`, then reads the kernel back.
+    fn apply(&mut self, build: Build) {
+        let started = Instant::now();
+        let result = loader::apply(&build.plan, &self.options.target);
+        self.metrics.apply_duration.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(report) => {
+                let result = if report.changed_nothing() { ApplyResult::Unchanged } else { ApplyResult::Applied };
+                self.metrics.count_apply(result);
+                let seconds = format!("{:.3}", started.elapsed().as_secs_f64());
+                let mut fields = self.fields(&build);
+                fields.push(("seconds", seconds));
+                self.log.event(Level::Info, result.as_str(), &fields, &report.to_string());
+                let differences = verify::differences(&self.options.target, &build);
+                self.set_applied(build);
+                self.record_differences(&differences, "after apply");
+            }
+            Err(e) => {
+                self.metrics.count_apply(ApplyResult::Failed);
+                self.log.event(Level::Error, "apply-failed", &self.fields(&build), &e.to_string());
+                self.health.lock().expect("health lock").watched = Some(Err(format!("apply failed: {e}")));
+            }
+        }
+    }
+
+    /// Compares the kernel with the applied build; repairs what differs.
+    fn check(&mut self) {
+        let Some(build) = self.applied.clone() else { return };
+        let differences = verify::differences(&self.options.target, &build);
+        if differences.is_empty() {
+            self.health.lock().expect("health lock").unrepaired = None;
+            return;
+        }
+        self.log.event(Level::Warn, "drift", &self.fields(&build), &verify::summary(&differences));
+        let started = Instant::now();
+        let result = loader::apply(&build.plan, &self.options.target);
+        self.metrics.apply_duration.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(_) => self.metrics.count_apply(ApplyResult::Applied),
+            Err(e) => {
+                self.metrics.count_apply(ApplyResult::Failed);
+                self.log.event(Level::Error, "repair-failed", &self.fields(&build), &e.to_string());
+            }
+        }
+        let left = verify::differences(&self.options.target, &build);
+        if left.is_empty() {
+            self.metrics.drift_repairs.inc();
+            let repaired = format!("{} differences", differences.len());
+            self.log.event(Level::Info, "repaired", &self.fields(&build), &repaired);
+        }
+        self.record_differences(&left, "after repair");
+    }
+
+    fn record_differences(&mut self, differences: &[String], when: &str) {
+        let unrepaired = (!differences.is_empty()).then(|| verify::summary(differences));
+        if let (Some(text), Some(build)) = (&unrepaired, &self.applied) {
+            self.log.event(Level::Error, "unrepaired", &self.fields(build), &format!("{when}: {text}"));
+        }
+        self.health.lock().expect("health lock").unrepaired = unrepaired;
+    }
+
+    fn set_applied(&mut self, build: Build) {
+        let mut health = self.health.lock().expect("health lock");
+        health.applied = Some(build.id.clone());
+        health.watched = Some(Ok(build.id.clone()));
+        drop(health);
+        self.applied = Some(build);
+    }
+
+    fn fields(&self, build: &Build) -> Vec<(&'static str, String)> {
+        vec![
+            ("digest", build.id.digest.clone()),
+            ("cluster", build.id.cluster.clone()),
+            ("folder", build.folder.display().to_string()),
+        ]
+    }
+}
+
+/// Waits until no event came for [`QUIET`] (at most [`MAX_DEBOUNCE`]);
+/// a stop request ends the wait.
+fn debounce(woken: &Receiver<Wake>) -> Option<Wake> {
+    let started = Instant::now();
+    while started.elapsed() < MAX_DEBOUNCE {
+        match woken.recv_timeout(QUIET) {
+            Ok(Wake::Changed) => continue,
+            Ok(Wake::Stop) => return Some(Wake::Stop),
+            Err(_) => return None,
+        }
+    }
+    None
+}
