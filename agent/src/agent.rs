@@ -4,7 +4,8 @@
 //!   [`QUIET`]), reads the watched build and, when its digest is not the
 //!   applied one, applies it under the node's lock (`loader::apply`), or
 //!   refuses it and keeps the running datapath;
-//! - on the timer, compares the kernel with the applied build and repairs
+//! - on the timer, does the same (a change inotify could not see, a failed
+//!   apply to retry), then compares the kernel with the applied build and repairs
 //!   what differs by applying it again, then reads the kernel back;
 //! - on SIGTERM or SIGINT, returns, leaving the datapath in place (programs
 //!   and maps outlive the agent: a restart drops no packet).
@@ -58,6 +59,9 @@ struct Agent {
     health: Arc<Mutex<Health>>,
     metrics: Arc<Metrics>,
     applied: Option<Build>,
+    /// The folder and digest (or why there is none) of the last read, so
+    /// that an event that changed neither costs no read and no log line.
+    seen: Option<(Option<PathBuf>, std::result::Result<String, String>)>,
     watches: Watches,
 }
 
@@ -87,7 +91,7 @@ pub fn run(options: AgentOptions) -> Result<()> {
         &[("watch", options.watch.display().to_string()), ("listen", bound.to_string())],
         "",
     );
-    let mut agent = Agent { options, log, health, metrics, applied: None, watches };
+    let mut agent = Agent { options, log, health, metrics, applied: None, seen: None, watches };
     agent.start();
     agent.serve(&woken);
     agent.log.event(Level::Info, "stopped", &[], "the datapath stays in place");
@@ -134,20 +138,18 @@ impl Agent {
         }
     }
 
-    /// Reads the watched build and applies it if it is not the applied one.
+    /// Reads the watched build again when the path points to another folder
+    /// or its manifest changed since the last read, and applies it.
     fn reconcile(&mut self) {
         self.watches.follow();
-        let digest = watched::resolve(&self.options.watch).and_then(|folder| watched::digest(&folder));
-        let health = self.health.lock().expect("health lock").clone();
-        let unchanged = match (&digest, &health.watched) {
-            (Ok(digest), Some(Ok(watched))) => &watched.digest == digest,
-            // The same refusal again: logged and counted once.
-            (Err(e), Some(Err(reason))) => reason == &e.to_string(),
-            _ => false,
-        };
-        if unchanged {
+        let folder = watched::resolve(&self.options.watch);
+        let digest =
+            folder.as_ref().map_err(Error::to_string).and_then(|f| watched::digest(f).map_err(|e| e.to_string()));
+        let seen = (folder.as_ref().ok().cloned(), digest);
+        if self.seen.as_ref() == Some(&seen) {
             return;
         }
+        self.seen = Some(seen);
         match watched::open(&self.options.watch, &self.options.target.node) {
             Ok(build) => match &self.applied {
                 Some(applied) if applied.id.cluster != build.id.cluster => {
@@ -159,6 +161,7 @@ impl Agent {
                     ));
                     self.refuse(Some(&build), &why)
                 }
+                Some(applied) if applied.id == build.id => self.set_applied(build),
                 _ => self.apply(build),
             },
             Err(e) => self.refuse(None, &e),
@@ -193,6 +196,8 @@ impl Agent {
                 self.metrics.count_apply(ApplyResult::Failed);
                 self.log.event(Level::Error, "apply-failed", &self.fields(&build), &e.to_string());
                 self.health.lock().expect("health lock").watched = Some(Err(format!("apply failed: {e}")));
+                // The kernel may take it later (an interface that appears): read it again next time.
+                self.seen = None;
             }
         }
     }

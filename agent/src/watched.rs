@@ -6,14 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use routec_compiler::build::MANIFEST;
 use routec_compiler::trace::Snapshot;
-use routec_runtime::loader::{BuildOutput, NodePlan};
+use routec_runtime::loader::{self, BuildOutput, NodePlan};
 use routec_runtime::{Error, Result};
-use sha2::Digest;
 
-/// Which build: the sha256 of its manifest (which lists every file's sha256,
-/// so it names the whole build) and the cluster it was built from.
+/// Which build: its digest (`loader::build_digest`) and the cluster it was built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildId {
     pub digest: String,
@@ -40,9 +37,7 @@ pub fn resolve(watch: &Path) -> Result<PathBuf> {
 /// The digest of the build in `folder`, from its manifest alone (cheap: the
 /// agent compares it on every event and every verify tick).
 pub fn digest(folder: &Path) -> Result<String> {
-    let path = folder.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
-    Ok(format!("sha256:{}", sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    loader::build_digest(folder)
 }
 
 /// Reads node `node`'s part of the build the watched path points to.

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub use apply::{apply, apply_observed, apply_with, ApplyFailure, ApplyOutcome, ApplyReport};
 pub use detach::{detach, detach_with};
 pub use maps::{check_pin, check_pinned_map, read_map, sync_ipcache, sync_lxc, LiveMap, MapChanges, MaxEntries, Table};
-pub use plan::{BuildOutput, NodePlan, PlannedEndpoint};
+pub use plan::{build_digest, BuildOutput, NodePlan, PlannedEndpoint};
 pub use state::{AttachRecord, NodeState};
 pub use status::{counters, status, CounterStatus, MapStatus, NodeStatus, ProgramStatus};
 
