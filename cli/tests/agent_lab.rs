@@ -1,0 +1,250 @@
+//! `routec agent` in labs (`routec lab up --agents`, `routec lab publish`):
+//! publish, refusal, drift repair, restarts under traffic, and what
+//! Prometheus sees. Root only; every test has its own lab.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use routec_runtime::lab::{self, LabState};
+use routec_runtime::live_trace;
+
+const STATE_DIR: &str = "/run/routec/test-labs";
+const WORKER: &str = "mycluster-worker";
+/// busybox on mycluster-worker, and the netshoot pods on each worker.
+const BUSYBOX: &str = "10.10.2.117";
+const NETSHOOT: &str = "10.10.2.121";
+const REMOTE: &str = "10.10.1.155";
+
+fn can_run(test: &str) -> bool {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if uid.unwrap_or(false) {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: needs root (CI=true does not allow skipping)");
+    }
+    eprintln!("skipping {test}: needs root to create network namespaces");
+    false
+}
+
+fn routec(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().unwrap();
+    eprintln!(
+        "$ routec {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster")
+}
+
+/// A lab with agents; taken down (agents first) when dropped.
+struct Lab {
+    name: &'static str,
+    state: LabState,
+}
+
+impl Lab {
+    fn up(name: &'static str, verify_every: u64) -> Lab {
+        let example = example();
+        let every = verify_every.to_string();
+        let up = routec(&[
+            "lab",
+            "up",
+            example.to_str().unwrap(),
+            "--name",
+            name,
+            "--state-dir",
+            STATE_DIR,
+            "--agents",
+            "--verify-every",
+            &every,
+        ]);
+        assert!(up.status.success(), "lab up --agents");
+        Lab { name, state: LabState::load(Path::new(STATE_DIR), name).unwrap() }
+    }
+    fn node(&self, node: &str) -> &lab::LabNode {
+        self.state.node(node).unwrap()
+    }
+    fn pod_ns(&self, ip: &str) -> String {
+        self.state.pod(ip).unwrap().netns.clone()
+    }
+    fn folder(&self) -> PathBuf {
+        Path::new(STATE_DIR).join(self.name)
+    }
+    fn log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.folder().join("agents").join(format!("{node}.log"))).unwrap()
+    }
+    fn target(&self, node: &str) -> routec_runtime::loader::Target {
+        lab::node_target(&self.state, node).unwrap()
+    }
+    /// A real client (curl) in the node's namespace, on its agent: status and body.
+    fn get(&self, node: &str, path: &str) -> (u16, String) {
+        let node = self.node(node);
+        let url = format!("http://{}{path}", lab::agents::agent_addr(node.address));
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", node.netns))
+            .args(["--", "curl", "-sS", "-m", "5", "-w", "\n%{http_code}", &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+    fn metric(&self, node: &str, sample: &str) -> Option<f64> {
+        let (_, body) = self.get(node, "/metrics");
+        body.lines().find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        routec(&["lab", "down", self.name, "--state-dir", STATE_DIR]);
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `within` passed.
+fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if started.elapsed() > within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ping(netns: &str, dst: &str) -> bool {
+    Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .args(["--", "ping", "-n", "-q", "-c", "1", "-W", "2", dst])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The reference cluster with busybox's identity changed to `identity`
+/// (same topology, other map values), written into `dir`.
+fn changed_cluster(dir: &Path, identity: u32) -> PathBuf {
+    let text = std::fs::read_to_string(example().join("cluster.route")).unwrap();
+    let changed = text.replace("endpoint 715\n    identity 3372", &format!("endpoint 715\n    identity {identity}"));
+    assert_ne!(changed, text);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("cluster.route"), changed).unwrap();
+    dir.to_path_buf()
+}
+
+/// busybox's security identity as the kernel holds it: in the lxc map of
+/// its node, and in the ipcache of `node`.
+fn busybox_identity(lab: &Lab, node: &str) -> (Option<u32>, Option<u32>) {
+    let ip: Ipv4Addr = BUSYBOX.parse().unwrap();
+    let lxc = live_trace::read_lxc(&lab.target(WORKER)).unwrap();
+    let ipcache = live_trace::read_ipcache(&lab.target(node)).unwrap();
+    (
+        lxc.iter().find(|(k, _)| k.ip4() == ip).map(|(_, v)| v.sec_id),
+        ipcache.iter().find(|(k, _)| k.ip4() == ip && k.ip_prefix_len() == Some(32)).map(|(_, v)| v.sec_identity),
+    )
+}
+
+#[test]
+fn a_published_build_converges_and_a_corrupt_one_is_refused() {
+    if !can_run("a_published_build_converges_and_a_corrupt_one_is_refused") {
+        return;
+    }
+    let lab = Lab::up("t-ag-pub", 1);
+    let nodes: Vec<String> = lab.state.nodes.iter().map(|n| n.name.clone()).collect();
+    for node in &nodes {
+        assert_eq!(lab.get(node, "/healthz").0, 200, "{node} is healthy after up");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+
+    // A changed build: every node converges, the maps hold the new values.
+    let changed = changed_cluster(&tmp.path().join("changed"), 4000);
+    let publish = routec(&["lab", "publish", lab.name, changed.to_str().unwrap(), "--state-dir", STATE_DIR]);
+    assert!(publish.status.success());
+    let stdout = String::from_utf8_lossy(&publish.stdout);
+    assert!(stdout.contains("all 3 nodes converged in"), "{stdout}");
+    let digest = stdout.split(['(', ')']).nth(1).unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    for node in &nodes {
+        let (status, body) = lab.get(node, "/healthz");
+        assert_eq!(status, 200, "{node}: {body}");
+        assert!(body.contains(&digest), "{node} holds the published build: {body}");
+        assert_eq!(busybox_identity(&lab, node), (Some(4000), Some(4000)), "{node}'s maps hold the new entries");
+        let info = format!("routec_build_info{{digest=\"{digest}\",cluster=\"mycluster\"}}");
+        assert_eq!(lab.metric(node, &info), Some(1.0), "{node}");
+        assert_eq!(lab.metric(node, "routec_apply_total{result=\"applied\"}"), Some(2.0), "{node}: up, then publish");
+    }
+    assert!(ping(&lab.pod_ns(BUSYBOX), REMOTE), "traffic follows the new build");
+
+    // A corrupt build (a file that is not the one its manifest records) is
+    // refused on every node; the running datapath is kept.
+    let corrupt = lab.folder().join("builds").join("corrupt");
+    let third = changed_cluster(&tmp.path().join("third"), 5000);
+    let build = routec(&["build", third.to_str().unwrap(), "-o", corrupt.to_str().unwrap()]);
+    assert!(build.status.success());
+    let cluster_json = corrupt.join("cluster/cluster.json");
+    let mut text = std::fs::read_to_string(&cluster_json).unwrap();
+    text = text.replace("5000", "5001");
+    std::fs::write(&cluster_json, text).unwrap();
+    lab::agents::swap_watched(Path::new(STATE_DIR), lab.name, &corrupt).unwrap();
+    for node in &nodes {
+        let refused = eventually(Duration::from_secs(10), || {
+            let (status, body) = lab.get(node, "/healthz");
+            status == 503 && body.contains("the watched build is not applied") && body.contains(&digest)
+        });
+        assert!(refused, "{node}: {:?}", lab.get(node, "/healthz"));
+        let (_, body) = lab.get(node, "/healthz");
+        assert!(body.contains("cluster.json"), "the reason names the bad file: {body}");
+        assert_eq!(lab.metric(node, "routec_apply_total{result=\"refused\"}"), Some(1.0), "{node}");
+        assert!(lab.log(node).lines().any(|l| l.contains("event=refused")), "{node} logs the refusal");
+        assert_eq!(busybox_identity(&lab, node), (Some(4000), Some(4000)), "{node} keeps its datapath");
+    }
+    assert!(ping(&lab.pod_ns(BUSYBOX), REMOTE), "traffic keeps flowing");
+    assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT), "traffic keeps flowing");
+}
+
+#[test]
+fn a_deleted_entry_is_restored_within_one_interval() {
+    if !can_run("a_deleted_entry_is_restored_within_one_interval") {
+        return;
+    }
+    let lab = Lab::up("t-ag-drift", 1);
+    let pin = lab.target(WORKER).map_pin("cilium_lxc");
+    // netshoot's endpoint (10.10.2.121), deleted by hand as an operator would.
+    let key = "0a 0a 02 79 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
+    let bpftool = |op: &str| {
+        Command::new("bpftool")
+            .args(["map", op, "pinned"])
+            .arg(&pin)
+            .arg("key")
+            .arg("hex")
+            .args(key.split(' '))
+            .output()
+            .unwrap()
+    };
+    let deleted = bpftool("delete");
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    assert!(!bpftool("lookup").status.success(), "the entry is gone");
+    // Restored by the first check after the deletion (the deadline only
+    // bounds a loaded machine): one drift found, one repair.
+    assert!(eventually(Duration::from_secs(10), || bpftool("lookup").status.success()), "restored");
+    assert!(eventually(Duration::from_secs(5), || lab.metric(WORKER, "routec_drift_repairs_total") == Some(1.0)));
+    let log = lab.log(WORKER);
+    let events: Vec<&str> = log.lines().filter(|l| l.contains("event=drift") || l.contains("event=repaired")).collect();
+    assert_eq!(events.len(), 2, "{log}");
+    assert!(events[0].contains("event=drift") && events[0].contains("cilium_lxc 10.10.2.121 missing"), "{log}");
+    assert!(events[1].contains("event=repaired"), "{log}");
+    assert_eq!(lab.get(WORKER, "/healthz").0, 200);
+    assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT), "the repaired entry delivers");
+}
