@@ -248,3 +248,159 @@ fn a_deleted_entry_is_restored_within_one_interval() {
     assert_eq!(lab.get(WORKER, "/healthz").0, 200);
     assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT), "the repaired entry delivers");
 }
+
+/// The argument list a running process was started with.
+fn cmdline(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+/// Alive and not a zombie.
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn an_agent_restart_drops_no_packet_and_the_new_agent_adopts() {
+    if !can_run("an_agent_restart_drops_no_packet_and_the_new_agent_adopts") {
+        return;
+    }
+    let lab = Lab::up("t-ag-restart", 1);
+    let pid_file = lab.folder().join("agents").join(format!("{WORKER}.pid"));
+    let first: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let args = cmdline(first);
+    assert_eq!(args[1], "agent", "{args:?}");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // 600 pings 10 ms apart through the worker's datapath (to the other node).
+    let pings = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.pod_ns(BUSYBOX)))
+        .args(["--", "ping", "-n", "-q", "-i", "0.01", "-c", "600", "-W", "1", REMOTE])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut agents = Vec::new();
+    let mut stop_and_restart = |signal: i32, round: usize| -> String {
+        let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        // SAFETY: kill has no memory preconditions; `pid` is the lab's agent.
+        assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+        assert!(eventually(Duration::from_secs(10), || !running(pid)), "the agent stops");
+        // Traffic while no agent runs at all.
+        std::thread::sleep(Duration::from_millis(300));
+        let log_path = tmp.path().join(format!("agent-{round}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_routec"))
+            .args(&args[1..])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        // `lab down` stops the agent this file names.
+        std::fs::write(&pid_file, child.id().to_string()).unwrap();
+        agents.push(child);
+        assert!(
+            eventually(Duration::from_secs(20), || lab.get(WORKER, "/healthz").0 == 200),
+            "the new agent is healthy"
+        );
+        std::fs::read_to_string(&log_path).unwrap()
+    };
+    for (round, signal) in [libc::SIGTERM, libc::SIGKILL].into_iter().enumerate() {
+        let log = stop_and_restart(signal, round);
+        assert!(log.lines().any(|l| l.contains("event=adopted")), "round {round}: {log}");
+        assert!(!log.lines().any(|l| l.contains("event=applied") || l.contains("event=differs")), "{log}");
+        for result in ["applied", "unchanged", "failed", "refused"] {
+            let sample = format!("routec_apply_total{{result=\"{result}\"}}");
+            assert_eq!(lab.metric(WORKER, &sample), Some(0.0), "the new agent wrote nothing: {sample}");
+        }
+    }
+    let output = pings.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("600 packets transmitted, 600 received, 0% packet loss"), "{summary}");
+    drop(lab);
+    for mut agent in agents {
+        // Stopped by `lab down`; reaped here.
+        let _ = agent.kill();
+        agent.wait().unwrap();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_agent_and_reads_the_counters_map() {
+    if !can_run("prometheus_scrapes_the_agent_and_reads_the_counters_map") {
+        return;
+    }
+    let lab = Lab::up("t-ag-prom", 1);
+    for _ in 0..3 {
+        assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT));
+    }
+
+    // promtool lints what a plain client gets.
+    let (status, metrics) = lab.get(WORKER, "/metrics");
+    assert_eq!(status, 200);
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; scripts/setup installs it)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let lint = promtool.wait_with_output().unwrap();
+    assert!(
+        lint.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    // A real Prometheus in the node's namespace scrapes the agent every second.
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = lab::agents::agent_addr(lab.node(WORKER).address);
+    let config = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: routec\n    static_configs:\n      - targets: ['{agent}']\n"),
+    )
+    .unwrap();
+    let mut prometheus = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.node(WORKER).netns))
+        .arg("--")
+        .arg("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", tmp.path().join("data").display()))
+        .arg("--web.listen-address=127.0.0.1:19090")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("prometheus.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let reason = routec_compiler::layout::Reason::LocalDelivery;
+    let expected = routec_runtime::loader::counters(&lab.target(WORKER))
+        .unwrap()
+        .into_iter()
+        .find(|c| c.code == reason.code())
+        .unwrap()
+        .packets;
+    assert!(expected >= 6, "three pings there and back: {expected}");
+    let query = format!("routec_forward_count_total{{node=\"{WORKER}\",reason=\"{}\"}}", reason.name());
+    let mut answer = String::new();
+    let answered = eventually(Duration::from_secs(30), || {
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", lab.node(WORKER).netns))
+            .args(["--", "curl", "-sS", "-m", "5", "http://127.0.0.1:19090/api/v1/query", "--data-urlencode"])
+            .arg(format!("query={query}"))
+            .output()
+            .unwrap();
+        answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        json["data"]["result"][0]["value"][1].as_str() == Some(expected.to_string().as_str())
+    });
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let log = std::fs::read_to_string(tmp.path().join("prometheus.log")).unwrap_or_default();
+    assert!(answered, "Prometheus answers {query} with {expected}: {answer}\n{log}");
+}
