@@ -9,10 +9,22 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use routec_runtime::{Error, Result};
 
 use crate::agent::Wake;
+
+/// inotify also reports opens and reads (the agent's own, of the build it
+/// watches): only a change may wake the agent, or every read would wake it
+/// to read again.
+fn changes(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
 
 pub struct Watches {
     watcher: RecommendedWatcher,
@@ -24,7 +36,7 @@ pub struct Watches {
 impl Watches {
     pub fn new(watch: &Path, wake: Sender<Wake>) -> Result<Self> {
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            if event.is_ok_and(|e| changes(&e.kind)) {
                 // The agent is gone when this fails: nothing to wake.
                 let _ = wake.send(Wake::Changed);
             }
@@ -53,5 +65,49 @@ impl Watches {
                 self.target = Some(folder);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn reads_do_not_wake_the_agent_and_writes_and_swaps_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for folder in [&a, &b] {
+            std::fs::create_dir(folder).unwrap();
+            std::fs::write(folder.join("manifest.json"), "{}").unwrap();
+        }
+        let link = dir.path().join("current");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        let (wake, woken) = mpsc::channel();
+        let mut watches = Watches::new(&link, wake).unwrap();
+        let quiet = |woken: &mpsc::Receiver<Wake>| woken.recv_timeout(Duration::from_millis(300)).is_err();
+        let drain = |woken: &mpsc::Receiver<Wake>| while woken.recv_timeout(Duration::from_millis(100)).is_ok() {};
+
+        // The agent's own reads of the build (inotify reports opens).
+        std::fs::read(link.join("manifest.json")).unwrap();
+        assert!(quiet(&woken), "a read woke the agent");
+
+        std::fs::write(link.join("manifest.json"), "{ }").unwrap();
+        assert!(!quiet(&woken), "a file written in place");
+        drain(&woken);
+
+        let tmp = dir.path().join("current.tmp");
+        std::os::unix::fs::symlink(&b, &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+        assert!(!quiet(&woken), "the symlink swapped");
+        drain(&woken);
+        watches.follow();
+        std::fs::write(b.join("manifest.json"), "{ }").unwrap();
+        assert!(!quiet(&woken), "a write in the new folder");
+        drain(&woken);
+        std::fs::write(a.join("manifest.json"), "{  }").unwrap();
+        assert!(quiet(&woken), "the old folder is no longer watched");
     }
 }
