@@ -212,6 +212,33 @@ fn a_published_build_converges_and_a_corrupt_one_is_refused() {
     }
     assert!(ping(&lab.pod_ns(BUSYBOX), REMOTE), "traffic keeps flowing");
     assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT), "traffic keeps flowing");
+
+    // Half written (a seed missing), then a build of another cluster:
+    // refused too, each counted once.
+    let half = lab.folder().join("builds").join("half");
+    assert!(routec(&["build", third.to_str().unwrap(), "-o", half.to_str().unwrap()]).status.success());
+    std::fs::remove_file(half.join("cluster/cilium_ipcache.seed")).unwrap();
+    let other_dir = tmp.path().join("other");
+    let other_cluster = changed_cluster(&other_dir, 4000);
+    let text = std::fs::read_to_string(other_cluster.join("cluster.route")).unwrap();
+    std::fs::write(other_cluster.join("cluster.route"), text.replace("cluster mycluster {", "cluster othercluster {"))
+        .unwrap();
+    let other = lab.folder().join("builds").join("other");
+    assert!(routec(&["build", other_cluster.to_str().unwrap(), "-o", other.to_str().unwrap()]).status.success());
+    for (folder, reason, refusals) in [(&half, "cilium_ipcache.seed", 2.0), (&other, "cluster `othercluster`", 3.0)] {
+        lab::agents::swap_watched(Path::new(STATE_DIR), lab.name, folder).unwrap();
+        for node in &nodes {
+            let refused = eventually(Duration::from_secs(10), || {
+                lab.metric(node, "routec_apply_total{result=\"refused\"}") == Some(refusals)
+            });
+            assert!(refused, "{node}: {}", folder.display());
+            let (status, body) = lab.get(node, "/healthz");
+            assert_eq!(status, 503, "{node}: {body}");
+            assert!(body.contains(reason), "{node}: {body}");
+            assert_eq!(busybox_identity(&lab, node), (Some(4000), Some(4000)), "{node} keeps its datapath");
+        }
+    }
+    assert!(ping(&lab.pod_ns(BUSYBOX), REMOTE), "traffic keeps flowing");
 }
 
 #[test]
