@@ -1,7 +1,7 @@
 //! The agent loop. It sleeps until inotify, a signal or the verify timer
 //! wakes it, and then:
-//! - on a change (debounced: it waits until the folder has been quiet for
-//!   [`QUIET`]), reads the watched build and, when its digest is not the
+//! - on a change (a swap of the path at once; anything else once the folder
+//!   has been quiet for [`QUIET`]), reads the watched build and, when its digest is not the
 //!   applied one, applies it under the node's lock (`loader::apply`), or
 //!   refuses it and keeps the running datapath;
 //! - on the timer, does the same (a change inotify could not see, a failed
@@ -105,7 +105,10 @@ impl Agent {
             match woken.recv_timeout(next_check.saturating_duration_since(Instant::now())) {
                 Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Wake::Changed) => {
-                    if debounce(woken) == Some(Wake::Stop) {
+                    // A swap (the path now resolves to another folder) is
+                    // atomic: read at once. Anything else may be a build
+                    // being written in place: wait until it is quiet.
+                    if !self.swapped() && debounce(woken) == Some(Wake::Stop) {
                         return;
                     }
                     self.reconcile();
@@ -127,6 +130,7 @@ impl Agent {
             Ok(build) => build,
             Err(e) => return self.refuse(None, &e),
         };
+        self.seen = Some((Some(build.folder.clone()), Ok(build.id.digest.clone())));
         let differences = verify::differences(&self.options.target, &build);
         if differences.is_empty() {
             self.log.event(Level::Info, "adopted", &self.fields(&build), "the kernel holds the watched build");
@@ -166,6 +170,12 @@ impl Agent {
             },
             Err(e) => self.refuse(None, &e),
         }
+    }
+
+    /// Does the watched path resolve to another folder than at the last read?
+    fn swapped(&self) -> bool {
+        let folder = watched::resolve(&self.options.watch).ok();
+        folder.is_some() && self.seen.as_ref().map(|(seen, _)| seen) != Some(&folder)
     }
 
     fn refuse(&mut self, build: Option<&Build>, why: &Error) {
