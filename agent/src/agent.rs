@@ -108,7 +108,7 @@ impl Agent {
                     // A swap (the path now resolves to another folder) is
                     // atomic: read at once. Anything else may be a build
                     // being written in place: wait until it is quiet.
-                    if !self.swapped() && debounce(woken) == Some(Wake::Stop) {
+                    if self.debounce(woken) == Some(Wake::Stop) {
                         return;
                     }
                     self.reconcile();
@@ -170,6 +170,20 @@ impl Agent {
             },
             Err(e) => self.refuse(None, &e),
         }
+    }
+
+    /// Waits until no event came for [`QUIET`] (at most [`MAX_DEBOUNCE`]),
+    /// or the path was swapped; a stop request ends the wait.
+    fn debounce(&self, woken: &Receiver<Wake>) -> Option<Wake> {
+        let started = Instant::now();
+        while started.elapsed() < MAX_DEBOUNCE && !self.swapped() {
+            match woken.recv_timeout(QUIET) {
+                Ok(Wake::Changed) => continue,
+                Ok(Wake::Stop) => return Some(Wake::Stop),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// Does the watched path resolve to another folder than at the last read?
@@ -263,18 +277,4 @@ impl Agent {
             ("folder", build.folder.display().to_string()),
         ]
     }
-}
-
-/// Waits until no event came for [`QUIET`] (at most [`MAX_DEBOUNCE`]);
-/// a stop request ends the wait.
-fn debounce(woken: &Receiver<Wake>) -> Option<Wake> {
-    let started = Instant::now();
-    while started.elapsed() < MAX_DEBOUNCE {
-        match woken.recv_timeout(QUIET) {
-            Ok(Wake::Changed) => continue,
-            Ok(Wake::Stop) => return Some(Wake::Stop),
-            Err(_) => return None,
-        }
-    }
-    None
 }
