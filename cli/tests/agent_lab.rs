@@ -431,3 +431,32 @@ fn prometheus_scrapes_the_agent_and_reads_the_counters_map() {
     let log = std::fs::read_to_string(tmp.path().join("prometheus.log")).unwrap_or_default();
     assert!(answered, "Prometheus answers {query} with {expected}: {answer}\n{log}");
 }
+
+#[test]
+fn the_node_comes_from_node_name_and_a_busy_port_is_an_error() {
+    let missing = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["agent", "--watch", "/nonexistent"])
+        .env_remove("NODE_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--node"));
+    let bad = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["agent", "--watch", "/nonexistent"])
+        .env("NODE_NAME", "Not_A_Node")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid node name `Not_A_Node`"), "{bad:?}");
+    // NODE_NAME accepted, then the listener cannot be made: exit 2, said why.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["agent", "--watch", "/nonexistent", "--listen", &port])
+        .env("NODE_NAME", "mycluster-worker")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the agent cannot start") && stderr.contains(&port), "{stderr}");
+}

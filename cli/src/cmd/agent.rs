@@ -10,24 +10,18 @@ use std::time::Duration;
 use routec_agent::{AgentOptions, LogFormat};
 use routec_runtime::loader::Target;
 
-use super::common::{self, BpffsArg, TcModeArgs};
+use super::apply::NodeArgs;
+
+use super::common::{self, TcModeArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The node, as named in the cluster (in a DaemonSet: from the downward API).
-    #[arg(long, env = "NODE_NAME", value_parser = common::node_name)]
-    pub node: String,
+    /// The node and where its datapath lives (`--netns`: the listener is made there too).
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// A build output folder, or a symlink to one swapped atomically (git-sync's `--link`).
     #[arg(long, value_name = "DIR")]
     pub watch: PathBuf,
-    /// The node's network namespace (`/run/netns/NAME`); the listener is made there too. Default: this one.
-    #[arg(long)]
-    pub netns: Option<PathBuf>,
-    #[command(flatten)]
-    pub bpffs: BpffsArg,
-    /// Pin scope: pins go to `<bpffs>/routec/<scope>/<node>/` (labs use their name).
-    #[arg(long, default_value = "default", value_parser = common::scope_name)]
-    pub scope: String,
     /// Where `/metrics` and `/healthz` are served (9962 is Cilium's agent metrics port).
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:9962")]
     pub listen: SocketAddr,
@@ -48,12 +42,7 @@ pub enum LogFormatArg {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let target = Target {
-        netns: args.netns.clone(),
-        bpffs: args.bpffs.or_default(),
-        tc_mode: args.tc_mode.into(),
-        ..Target::new(&args.node, &args.scope)
-    };
+    let target = Target { tc_mode: args.tc_mode.into(), ..args.node.target() };
     let options = AgentOptions {
         target,
         watch: args.watch,
