@@ -126,6 +126,9 @@ impl Agent {
     /// Adopts the datapath when the kernel holds the watched build, applies
     /// the build otherwise.
     fn start(&mut self) {
+        if self.watch_missing() {
+            return;
+        }
         let build = match watched::open(&self.options.watch, &self.options.target.node) {
             Ok(build) => build,
             Err(e) => return self.refuse(None, &e),
@@ -154,6 +157,9 @@ impl Agent {
             return;
         }
         self.seen = Some(seen);
+        if self.watch_missing() {
+            return;
+        }
         match watched::open(&self.options.watch, &self.options.target.node) {
             Ok(build) => match &self.applied {
                 Some(applied) if applied.id.cluster != build.id.cluster => {
@@ -170,6 +176,18 @@ impl Agent {
             },
             Err(e) => self.refuse(None, &e),
         }
+    }
+
+    /// A watched path that does not exist yet (git-sync's first clone still
+    /// running) is waited for, not refused: logged, not counted.
+    fn watch_missing(&mut self) -> bool {
+        let missing = std::fs::metadata(&self.options.watch).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        if missing {
+            let watch = self.options.watch.display().to_string();
+            self.log.event(Level::Info, "waiting", &[("watch", watch)], "the watched path does not exist yet");
+            self.health.lock().expect("health lock").watched = None;
+        }
+        missing
     }
 
     /// Waits until no event came for [`QUIET`] (at most [`MAX_DEBOUNCE`]),

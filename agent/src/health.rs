@@ -8,7 +8,8 @@ use crate::watched::BuildId;
 pub struct Health {
     /// The build the kernel holds (applied or adopted by this agent).
     pub applied: Option<BuildId>,
-    /// The watched build, or why it was not applied (refused, or its apply failed).
+    /// The watched build, or why it was not applied (refused, or its apply
+    /// failed); `None` until there is one to read.
     pub watched: Option<Result<BuildId, String>>,
     /// Differences the last check found and the repair did not fix.
     pub unrepaired: Option<String>,
@@ -19,7 +20,10 @@ impl Health {
     pub fn verdict(&self) -> Result<String, String> {
         let applied = self.applied.as_ref();
         match (&self.watched, applied) {
-            (None, _) => Err("the watched build has not been read yet".into()),
+            (None, Some(applied)) => {
+                Err(format!("there is no watched build (yet); the node keeps build {}", applied.digest))
+            }
+            (None, None) => Err("there is no watched build yet".into()),
             (Some(Err(reason)), Some(applied)) => {
                 Err(format!("the watched build is not applied: {reason}; the node keeps build {}", applied.digest))
             }
@@ -47,7 +51,7 @@ mod tests {
     #[test]
     fn healthy_only_when_the_watched_build_is_applied_without_drift() {
         let mut health = Health::default();
-        assert!(health.verdict().is_err());
+        assert_eq!(health.verdict().unwrap_err(), "there is no watched build yet");
         health.watched = Some(Ok(id("a")));
         assert_eq!(health.verdict().unwrap_err(), "no build applied yet");
         health.applied = Some(id("a"));

@@ -460,3 +460,53 @@ fn the_node_comes_from_node_name_and_a_busy_port_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the agent cannot start") && stderr.contains(&port), "{stderr}");
 }
+
+/// `GET` with curl in this namespace: status and body.
+fn curl(url: &str) -> (u16, String) {
+    let out = Command::new("curl").args(["-sS", "-m", "5", "-w", "\n%{http_code}", url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// No root needed, nothing touched: the agent's bpffs is an ordinary folder,
+/// so every apply is refused by the loader before anything else.
+#[test]
+fn the_agent_waits_for_a_missing_watched_path_then_reads_what_appears() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let (watch, not_bpffs) = (tmp.path().join("current"), tmp.path().join("not-bpffs"));
+    std::fs::create_dir(&not_bpffs).unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .args(["agent", "--listen", "127.0.0.1:0", "--verify-every", "1", "--watch"])
+        .arg(&watch)
+        .arg("--bpffs")
+        .arg(&not_bpffs)
+        .env("NODE_NAME", WORKER)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(agent.stderr.take().unwrap()).lines().map(|l| l.unwrap());
+    let started = lines.next().unwrap();
+    let listen = started.split("listen=").nth(1).expect("the started line names the listener").to_string();
+    assert!(lines.next().unwrap().contains("event=waiting"), "a missing path is waited for");
+    let (status, body) = curl(&format!("http://{listen}/healthz"));
+    assert_eq!((status, body.trim()), (503, "unhealthy: there is no watched build yet"));
+    let (_, metrics) = curl(&format!("http://{listen}/metrics"));
+    assert!(metrics.contains("routec_apply_total{result=\"refused\"} 0"), "waiting is no refusal: {metrics}");
+
+    let build = tmp.path().join("b1");
+    assert!(routec(&["build", example().to_str().unwrap(), "-o", build.to_str().unwrap()]).status.success());
+    std::os::unix::fs::symlink(&build, &watch).unwrap();
+    let failed = lines.find(|l| l.contains("event=apply-failed")).unwrap();
+    assert!(failed.contains("is not a bpf filesystem"), "{failed}");
+    let (status, body) = curl(&format!("http://{listen}/healthz"));
+    assert_eq!(status, 503);
+    assert!(body.contains("apply failed"), "{body}");
+
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    assert!(lines.any(|l| l.contains("event=stopped")));
+    assert!(agent.wait().unwrap().success(), "SIGTERM ends the agent with 0");
+    assert!(std::fs::read_dir(&not_bpffs).unwrap().next().is_none(), "nothing was written");
+}
