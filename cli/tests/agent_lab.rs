@@ -242,8 +242,8 @@ fn a_published_build_converges_and_a_corrupt_one_is_refused() {
 }
 
 #[test]
-fn a_deleted_entry_is_restored_within_one_interval() {
-    if !can_run("a_deleted_entry_is_restored_within_one_interval") {
+fn a_deleted_entry_and_a_removed_program_are_restored_at_the_next_check() {
+    if !can_run("a_deleted_entry_and_a_removed_program_are_restored_at_the_next_check") {
         return;
     }
     let lab = Lab::up("t-ag-drift", 1);
@@ -274,6 +274,27 @@ fn a_deleted_entry_is_restored_within_one_interval() {
     assert!(events[1].contains("event=repaired"), "{log}");
     assert_eq!(lab.get(WORKER, "/healthz").0, 200);
     assert!(ping(&lab.pod_ns(BUSYBOX), NETSHOOT), "the repaired entry delivers");
+
+    // A program removed from its hook by hand (netshoot's lxc) is attached again.
+    let tc = |args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", lab.node(WORKER).netns))
+            .args(["--", "tc"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let filters =
+        || String::from_utf8_lossy(&tc(&["filter", "show", "dev", "lxc5b7b34955e61", "ingress"]).stdout).into_owned();
+    assert!(filters().contains("cil_from_container"), "{}", filters());
+    assert!(tc(&["filter", "del", "dev", "lxc5b7b34955e61", "ingress"]).status.success());
+    assert!(!filters().contains("cil_from_container"), "{}", filters());
+    assert!(eventually(Duration::from_secs(10), || filters().contains("cil_from_container")), "attached again");
+    assert!(eventually(Duration::from_secs(5), || lab.metric(WORKER, "routec_drift_repairs_total") == Some(2.0)));
+    let log = lab.log(WORKER);
+    assert!(log.lines().any(|l| l.contains("event=drift") && l.contains("hook lxc5b7b34955e61.ingress")), "{log}");
+    assert_eq!(lab.get(WORKER, "/healthz").0, 200);
+    assert!(ping(&lab.pod_ns(NETSHOOT), BUSYBOX), "netshoot's packets go through routec's program again");
 }
 
 /// The argument list a running process was started with.
