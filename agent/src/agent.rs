@@ -19,7 +19,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use routec_runtime::loader::{self, Target};
+use routec_runtime::loader::{self, MapSync, Target};
+use routec_runtime::lock::Wait;
 use routec_runtime::{Error, Result};
 
 use crate::health::Health;
@@ -141,7 +142,7 @@ impl Agent {
         } else {
             let found = verify::summary(&differences);
             self.log.event(Level::Info, "differs", &self.fields(&build), &format!("at start: {found}"));
-            self.apply(build);
+            self.apply(build, MapSync::Verify);
         }
     }
 
@@ -172,7 +173,7 @@ impl Agent {
                     self.refuse(Some(&build), &why)
                 }
                 Some(applied) if applied.id == build.id => self.set_applied(build),
-                _ => self.apply(build),
+                _ => self.apply(build, MapSync::Incremental),
             },
             Err(e) => self.refuse(None, &e),
         }
@@ -217,10 +218,12 @@ impl Agent {
         self.health.lock().expect("health lock").watched = Some(Err(why.to_string()));
     }
 
-    /// Applies `build`, then reads the kernel back.
-    fn apply(&mut self, build: Build) {
+    /// Applies `build`, then reads the kernel back. `sync`: a new build is
+    /// applied from the last apply's record (incremental); a kernel known to
+    /// differ is read back entry by entry (`--verify`).
+    fn apply(&mut self, build: Build, sync: MapSync) {
         let started = Instant::now();
-        let result = loader::apply(&build.plan, &self.options.target);
+        let result = self.apply_plan(&build, sync);
         self.metrics.apply_duration.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(report) => {
@@ -230,9 +233,15 @@ impl Agent {
                 let mut fields = self.fields(&build);
                 fields.push(("seconds", seconds));
                 self.log.event(Level::Info, result.as_str(), &fields, &report.to_string());
-                let differences = verify::differences(&self.options.target, &build);
+                let clean = verify::differences(&self.options.target, &build).is_empty();
                 self.set_applied(build);
-                self.record_differences(&differences, "after apply");
+                if clean {
+                    self.health.lock().expect("health lock").unrepaired = None;
+                } else {
+                    // An incremental apply writes only what changed since
+                    // the last one: drift from before is repaired now.
+                    self.check();
+                }
             }
             Err(e) => {
                 self.metrics.count_apply(ApplyResult::Failed);
@@ -254,7 +263,7 @@ impl Agent {
         }
         self.log.event(Level::Warn, "drift", &self.fields(&build), &verify::summary(&differences));
         let started = Instant::now();
-        let result = loader::apply(&build.plan, &self.options.target);
+        let result = self.apply_plan(&build, MapSync::Verify);
         self.metrics.apply_duration.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(_) => self.metrics.count_apply(ApplyResult::Applied),
@@ -269,13 +278,17 @@ impl Agent {
             let repaired = format!("{} differences", differences.len());
             self.log.event(Level::Info, "repaired", &self.fields(&build), &repaired);
         }
-        self.record_differences(&left, "after repair");
+        self.record_unrepaired(&left);
     }
 
-    fn record_differences(&mut self, differences: &[String], when: &str) {
+    fn apply_plan(&self, build: &Build, sync: MapSync) -> Result<loader::ApplyReport> {
+        loader::apply_with(&build.plan, &self.options.target, Wait::Block, sync, &mut |_| {})
+    }
+
+    fn record_unrepaired(&mut self, differences: &[String]) {
         let unrepaired = (!differences.is_empty()).then(|| verify::summary(differences));
         if let (Some(text), Some(build)) = (&unrepaired, &self.applied) {
-            self.log.event(Level::Error, "unrepaired", &self.fields(build), &format!("{when}: {text}"));
+            self.log.event(Level::Error, "unrepaired", &self.fields(build), &format!("after repair: {text}"));
         }
         self.health.lock().expect("health lock").unrepaired = unrepaired;
     }
