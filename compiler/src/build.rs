@@ -622,7 +622,9 @@ pub fn read_cluster(out: &Path) -> Result<Cluster, ReadError> {
 fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> {
     // Entry counts without building the entries: pods + node cidr + node address,
     // and per node its pods + address + router (one entry when they are equal).
-    let ipcache = cluster.pods.len() + 2 * cluster.nodes.len();
+    // As many entries as `seeds::ipcache_entries` makes, without making them.
+    let ipcache = cluster.pods.iter().map(|p| p.ips().count()).sum::<usize>()
+        + cluster.nodes.iter().map(|n| n.pod_cidrs().len() + 1 + usize::from(n.address6.is_some())).sum::<usize>();
     if ipcache > maps.ipcache as usize {
         return Err(BuildError::MapTooSmall {
             map: CILIUM_IPCACHE.name,
@@ -633,7 +635,8 @@ fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> 
         });
     }
     for (index, node) in cluster.nodes.iter().enumerate() {
-        let lxc = pod_range(cluster, index).len() + if node.router == node.address { 1 } else { 2 };
+        let own: std::collections::BTreeSet<_> = node.own_ips().collect();
+        let lxc = cluster.pods[pod_range(cluster, index)].iter().map(|p| p.ips().count()).sum::<usize>() + own.len();
         if lxc > maps.lxc as usize {
             return Err(BuildError::MapTooSmall {
                 map: CILIUM_LXC.name,

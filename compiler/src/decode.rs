@@ -14,7 +14,7 @@
 //!   alone decodes to no entries; an input without any entry is an error).
 
 use std::fmt::{self, Write as _};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
@@ -24,9 +24,6 @@ use crate::layout::{
     IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::seeds::parse_hex_byte;
-
-/// Family value of an IPv6 entry (Cilium's `ENDPOINT_KEY_IPV6`).
-const FAMILY_IPV6: u8 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapKind {
@@ -266,14 +263,6 @@ pub enum Decoded {
     Ipcache(IpcacheFields),
 }
 
-fn ip_string(family: u8, ip: &[u8; 16]) -> String {
-    if family == FAMILY_IPV6 {
-        Ipv6Addr::from(*ip).to_string()
-    } else {
-        Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()
-    }
-}
-
 fn length_error(entry: usize) -> impl Fn(LengthError) -> DecodeError {
     move |e| DecodeError::Length { entry, message: e.to_string() }
 }
@@ -285,7 +274,7 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
             let key = EndpointKey::from_bytes(&entry.key).map_err(length_error(index))?;
             let value = EndpointInfo::from_bytes(&entry.value).map_err(length_error(index))?;
             Ok(Decoded::Lxc(LxcFields {
-                ip: ip_string(key.family, &key.ip),
+                ip: key.ip_addr().to_string(),
                 family: key.family,
                 key: key.key,
                 cluster_id: key.cluster_id,
@@ -301,7 +290,7 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
             let key = IpcacheKey::from_bytes(&entry.key).map_err(length_error(index))?;
             let value = RemoteEndpointInfo::from_bytes(&entry.value).map_err(length_error(index))?;
             let address_bits = if key.family == FAMILY_IPV4 { 32 } else { 128 };
-            let ip = ip_string(key.family, &key.ip);
+            let ip = key.ip_addr().to_string();
             let prefix = key.ip_prefix_len().filter(|&len| len <= address_bits).map(|len| format!("{ip}/{len}"));
             Ok(Decoded::Ipcache(IpcacheFields {
                 prefixlen: key.prefixlen,

@@ -6,6 +6,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::net::Ipv4Addr;
 
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
+use crate::dual_stack;
 use crate::model::rules::*;
 use crate::model::{self, Ipv4Net, Mac, OverlayKind};
 use crate::source::Span;
@@ -38,6 +39,7 @@ pub fn validate(files: &[File], diags: &mut Vec<Diagnostic>) -> Option<model::Cl
     }
 
     let cluster = v.cluster(&clusters);
+    let ipv6 = dual_stack::check(&nodes, &pods, cluster.as_ref().map(|c| c.1.kind), v.diags);
     let nodes = v.nodes(&nodes);
     let pods = v.pods(&pods, &nodes);
 
@@ -45,7 +47,7 @@ pub fn validate(files: &[File], diags: &mut Vec<Diagnostic>) -> Option<model::Cl
         return None;
     }
     let (name, overlay, mtu) = cluster?;
-    build_model(name, overlay, mtu, nodes, pods)
+    build_model(name, overlay, mtu, nodes, pods, &ipv6)
 }
 
 fn count_errors(diags: &[Diagnostic]) -> usize {
@@ -67,8 +69,10 @@ struct NodeDecl<'a> {
 
 struct PodDecl<'a> {
     item: &'a PodItem,
+    /// The pod's position in the input (the index of its `dual_stack::Facts`).
+    index: usize,
     node: usize,
-    ip: Ipv4Addr,
+    ip: Option<Ipv4Addr>,
     endpoint: u16,
     identity: u32,
     lxc: &'a str,
@@ -262,7 +266,7 @@ impl<'d> Validator<'d> {
             if decl.address.is_none() {
                 self.missing(item.name.span, "node", &item.name.value, "address", "ADDRESS");
             }
-            if !has_cidr {
+            if !has_cidr && !dual_stack::has_pod_cidr6(item) {
                 self.missing(item.name.span, "node", &item.name.value, "pod-cidr", "PREFIX");
             }
         }
@@ -426,7 +430,7 @@ impl<'d> Validator<'d> {
         let mut ifindexes: HashMap<(usize, u32), Span> = HashMap::with_capacity(items.len());
         let mut decls = Vec::with_capacity(items.len());
 
-        for item in items {
+        for (index, item) in items.iter().enumerate() {
             let name = item.name.value.as_str();
             if let Some(first) = names.get(name) {
                 self.push(
@@ -479,7 +483,7 @@ impl<'d> Validator<'d> {
                 }
             }
             if !item.block.recovered {
-                if ip.is_none() {
+                if ip.is_none() && !dual_stack::has_ip6(item) {
                     self.missing(item.name.span, "pod", name, "ip", "ADDRESS");
                 }
                 if endpoint.is_none() {
@@ -555,13 +559,13 @@ impl<'d> Validator<'d> {
                 }
             }
 
-            if let (Some(node), Some(ip), Some(endpoint), Some(identity), Some(lxc)) =
-                (node, ip, endpoint_value, identity_value, lxc)
+            if let (Some(node), Some(endpoint), Some(identity), Some(lxc)) = (node, endpoint_value, identity_value, lxc)
             {
                 decls.push(PodDecl {
                     item,
+                    index,
                     node,
-                    ip: ip.value,
+                    ip: ip.map(|ip| ip.value),
                     endpoint,
                     identity,
                     lxc: &lxc.value,
@@ -718,6 +722,7 @@ fn build_model(
     mtu: u32,
     nodes: Vec<NodeDecl>,
     pods: Vec<PodDecl>,
+    ipv6: &dual_stack::Facts,
 ) -> Option<model::Cluster> {
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.sort_by(|&a, &b| nodes[a].item.name.value.cmp(&nodes[b].item.name.value));
@@ -728,13 +733,20 @@ fn build_model(
     let mut model_nodes = Vec::with_capacity(nodes.len());
     for &old in &order {
         let d = &nodes[old];
-        let (pod_cidr, _) = d.pod_cidr?;
+        let pod_cidr = d.pod_cidr.map(|(net, _)| net);
+        let node6 = ipv6.nodes[old];
+        if pod_cidr.is_none() && node6.pod_cidr6.is_none() {
+            return None;
+        }
         model_nodes.push(model::Node {
             name: d.item.name.value.clone(),
             address: d.address.as_ref()?.value,
             pod_cidr,
-            router: d.router.unwrap_or_else(|| first_usable(pod_cidr)),
+            router: pod_cidr.map(|net| d.router.unwrap_or_else(|| first_usable(net))),
             device: d.device.clone().unwrap_or_else(|| DEFAULT_DEVICE.to_string()),
+            address6: node6.address6,
+            pod_cidr6: node6.pod_cidr6.map(|(net, _)| net),
+            router6: node6.pod_cidr6.map(|(_, router)| router),
         });
     }
     let mut model_pods: Vec<model::Pod> = pods
@@ -749,8 +761,9 @@ fn build_model(
             ifindex: p.ifindex,
             mac: p.mac,
             node_mac: p.node_mac,
+            ip6: ipv6.pods[p.index],
         })
         .collect();
-    model_pods.sort_by_key(|p| (p.node, p.ip));
+    model_pods.sort_by_key(model::Pod::order);
     Some(model::Cluster { name, overlay, mtu, nodes: model_nodes, pods: model_pods })
 }

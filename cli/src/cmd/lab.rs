@@ -245,7 +245,9 @@ fn status(name: &str, format: OutputFormat, options: &LabOptions) -> ExitCode {
             for (node, status) in &nodes {
                 println!("\nnode {} {} netns {}", node.name, node.address, node.netns);
                 for pod in state.pods.iter().filter(|p| p.node == node.name) {
-                    println!("  pod {} {} netns {}", pod.name, pod.ip, pod.netns);
+                    let ips: Vec<String> =
+                        pod.ip.map(|ip| ip.to_string()).into_iter().chain(pod.ip6.map(|ip| ip.to_string())).collect();
+                    println!("  pod {} {} netns {}", pod.name, ips.join(" "), pod.netns);
                 }
                 match status {
                     Ok(status) => print!("{}", indent(&status.to_string())),

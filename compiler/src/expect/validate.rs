@@ -4,7 +4,7 @@
 //! even when a pod it names has errors of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
@@ -33,9 +33,12 @@ pub fn validate(files: &[File], texts: &[&str], diags: &mut Vec<Diagnostic>) -> 
                 Item::Pod(p) => {
                     declared.pods.insert(&p.name.value);
                     for stmt in &p.block.stmts {
-                        if let PodStmt::Ip(ip) = &stmt.kind {
-                            declared.pod_ips.entry(ip.value).or_insert(&p.name.value);
-                        }
+                        let ip = match &stmt.kind {
+                            PodStmt::Ip(ip) => IpAddr::V4(ip.value),
+                            PodStmt::Ip6(ip) => IpAddr::V6(ip.value),
+                            _ => continue,
+                        };
+                        declared.pod_ips.entry(ip).or_insert(&p.name.value);
                     }
                 }
                 Item::Cluster(_) | Item::Expect(_) => {}
@@ -62,7 +65,7 @@ pub fn validate(files: &[File], texts: &[&str], diags: &mut Vec<Diagnostic>) -> 
 struct Declared<'a> {
     nodes: BTreeSet<&'a str>,
     pods: BTreeSet<&'a str>,
-    pod_ips: BTreeMap<Ipv4Addr, &'a str>,
+    pod_ips: BTreeMap<IpAddr, &'a str>,
 }
 
 impl Declared<'_> {
@@ -80,6 +83,10 @@ impl Declared<'_> {
             span: e.span,
             text: crate::fmt::expect_text(text, e),
             src: src?,
+            src_address: match e.src.value {
+                EndpointRef::Address(ip) => Some(ip),
+                _ => None,
+            },
             dst: dst?,
             outcome: e.outcome.value,
             reason,

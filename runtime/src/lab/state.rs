@@ -8,7 +8,7 @@
 //! Only a state file with the marker and a folder with the marker file are a
 //! lab's: `list` shows nothing else, and `down` removes nothing else.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use routec_compiler::model::Cluster;
@@ -58,7 +58,11 @@ pub struct LabNode {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabPod {
     pub name: String,
-    pub ip: Ipv4Addr,
+    /// The pod's IPv4 address, if it has one (an IPv6-only pod has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub node: String,
     pub netns: String,
 }
@@ -80,6 +84,7 @@ impl LabState {
             .map(|(i, p)| LabPod {
                 name: p.name.clone(),
                 ip: p.ip,
+                ip6: p.ip6,
                 node: cluster.nodes[p.node].name.clone(),
                 netns: namespace_name(name, &p.name, cluster.nodes.len() + i),
             })
@@ -144,7 +149,7 @@ impl LabState {
     /// A pod by name (`namespace/name`) or IP.
     pub fn pod(&self, name_or_ip: &str) -> Option<&LabPod> {
         match name_or_ip.parse::<Ipv4Addr>() {
-            Ok(ip) => self.pods.iter().find(|p| p.ip == ip),
+            Ok(ip) => self.pods.iter().find(|p| p.ip == Some(ip)),
             Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
         }
     }

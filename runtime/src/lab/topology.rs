@@ -124,17 +124,16 @@ fn node_topology(cluster: &Cluster, state: &LabState, index: usize) -> Result<()
     ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, node, pod_mtu))?;
     ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
     for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
-        let router = node.router;
-        ip_batch(
-            Some(&lab_pod.netns),
-            &[
-                format!("link set eth0 mtu {pod_mtu}"),
-                format!("addr add {}/32 dev eth0", pod.ip),
-                "link set eth0 up".into(),
-                format!("route add {router}/32 dev eth0 scope link"),
-                format!("route add default via {router} dev eth0"),
-            ],
-        )?;
+        // IPv4 only: the lab's IPv6 addresses come with the IPv6 datapath.
+        let ipv4 = pod.ip.zip(node.router);
+        let mut lines = vec![format!("link set eth0 mtu {pod_mtu}")];
+        lines.extend(ipv4.map(|(ip, _)| format!("addr add {ip}/32 dev eth0")));
+        lines.push("link set eth0 up".into());
+        if let Some((_, router)) = ipv4 {
+            lines.push(format!("route add {router}/32 dev eth0 scope link"));
+            lines.push(format!("route add default via {router} dev eth0"));
+        }
+        ip_batch(Some(&lab_pod.netns), &lines)?;
     }
     Ok(())
 }
@@ -183,7 +182,9 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node,
     lines.push("link add cilium_host type veth peer name cilium_net".into());
     lines.push(format!("link set cilium_net mtu {pod_mtu} up"));
     lines.push(format!("link set cilium_host arp off mtu {pod_mtu} up"));
-    lines.push(format!("addr add {}/32 dev cilium_host", node.router));
-    lines.push(format!("route add {} dev cilium_host", node.pod_cidr));
+    if let (Some(router), Some(pod_cidr)) = (node.router, node.pod_cidr) {
+        lines.push(format!("addr add {router}/32 dev cilium_host"));
+        lines.push(format!("route add {pod_cidr} dev cilium_host"));
+    }
     lines
 }

@@ -2,7 +2,7 @@
 //! file checked against the manifest before use.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
@@ -15,7 +15,8 @@ use crate::{Error, Result};
 /// A pod of this node as the loader needs it: where its lxc is, and what was declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedEndpoint {
-    pub ip: Ipv4Addr,
+    /// The pod's addresses, IPv4 first: each has a `cilium_lxc` entry.
+    pub ips: Vec<IpAddr>,
     pub lxc: String,
 }
 
@@ -124,7 +125,10 @@ impl NodePlan {
             objects,
             lxc_seed: read_seed(&build.files, &format!("nodes/{node}/{LXC_SEED}"))?,
             ipcache_seed: build.ipcache_seed.clone(),
-            endpoints: cluster.pods_on(node_index).map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() }).collect(),
+            endpoints: cluster
+                .pods_on(node_index)
+                .map(|p| PlannedEndpoint { ips: p.ips().collect(), lxc: p.lxc.clone() })
+                .collect(),
             constants: LoadConstants::for_node(cluster, node_index),
             maps: build.map_specs()?,
             overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
