@@ -21,6 +21,8 @@ pub enum LiveSource {
     Lab { name: String, state_dir: PathBuf, bpffs: Option<PathBuf> },
     /// The node this runs on (its maps pinned under scope `default`).
     Node { name: String, bpffs: PathBuf },
+    /// Exactly these nodes, with their own namespace and scope (an agent's node).
+    Targets(Vec<Target>),
 }
 
 impl LiveSource {
@@ -39,6 +41,7 @@ impl LiveSource {
                 target.bpffs = bpffs.clone();
                 Ok(vec![target])
             }
+            LiveSource::Targets(targets) => Ok(targets.clone()),
         }
     }
 }

@@ -45,6 +45,8 @@ pub(super) fn down_locked(state_dir: &Path, name: &str) -> Result<()> {
     if folder.exists() && !is_lab_dir(&folder) {
         return Err(foreign(&folder));
     }
+    // Agents first: one left running would repair what is being removed.
+    super::agents::stop(state_dir, name)?;
     let namespaces = lab_namespaces(name, state.as_ref())?;
     if state.is_none() && namespaces.is_empty() && !folder.exists() {
         return Err(Error::msg(format!("no lab named `{name}` (no {})", state_file.display())));

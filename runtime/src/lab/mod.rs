@@ -16,8 +16,10 @@
 //!   and pins go only into a bpf filesystem.
 //!
 //! Modules: [`state`] (the record and markers), `topology` (creating),
-//! [`down`] (removing), [`exec`] (`lab exec`), `iproute` (running `ip`).
+//! [`down`] (removing), [`exec`] (`lab exec`), `iproute` (running `ip`),
+//! [`agents`] (`up --agents`, `publish`).
 
+pub mod agents;
 pub mod down;
 pub mod exec;
 mod iproute;
@@ -47,6 +49,8 @@ pub struct LabOptions {
     pub tc_mode: crate::loader::TcMode,
     /// What `up` does when another routec holds the lab's lock.
     pub wait: Wait,
+    /// `Some`: `up` starts one agent per node ([`agents`]) instead of applying once.
+    pub agents: Option<agents::AgentsOptions>,
 }
 
 /// Where labs keep their state and build output unless told otherwise.
@@ -59,6 +63,7 @@ impl Default for LabOptions {
             bpffs: PathBuf::from("/sys/fs/bpf"),
             tc_mode: crate::loader::TcMode::default(),
             wait: Wait::default(),
+            agents: None,
         }
     }
 }
@@ -199,8 +204,11 @@ fn up_from_build_locked(
     let cluster = &build.cluster;
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     state.tc_mode = options.tc_mode;
-    let result = create_topology(cluster, &mut state, &options.state_dir, progress)
-        .and_then(|()| apply_all(&build, &state, progress));
+    let result =
+        create_topology(cluster, &mut state, &options.state_dir, progress).and_then(|()| match &options.agents {
+            None => apply_all(&build, &state, progress).map(drop),
+            Some(agents) => agents::start(&state, out, options, agents),
+        });
     match result {
         Ok(_) => Ok(state),
         Err(e) if !LabState::state_file(&options.state_dir, name).exists() => Err(e),

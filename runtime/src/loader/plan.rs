@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
-use routec_compiler::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED};
+use routec_compiler::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED, MANIFEST};
 use routec_compiler::layout::{self, Encoded, EndpointKey, IpcacheKey, MapKey, MapSpec};
 use routec_compiler::model::{Cluster, OverlayKind};
 
@@ -134,4 +134,14 @@ impl NodePlan {
             overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
         })
     }
+}
+
+/// A build's identity, as `routec agent` reports it (`/healthz`,
+/// `routec_build_info`): the sha256 of its manifest, which lists every
+/// file's sha256, so it names the whole build.
+pub fn build_digest(out: &Path) -> Result<String> {
+    use sha2::Digest;
+    let path = out.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
+    Ok(format!("sha256:{}", sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
