@@ -19,6 +19,7 @@ use crate::model::rules::{first_usable6, POD_CIDR6_MAX_LEN};
 use crate::model::{Ipv6Net, OverlayKind};
 use crate::source::Span;
 use crate::syntax::ast::*;
+use crate::validate::per_family::{self, CidrOwners, NodeNet};
 
 /// The IPv6 half of a valid node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,8 +68,9 @@ pub fn check(
     diags: &mut Vec<Diagnostic>,
 ) -> Facts {
     let decls: Vec<Decl> = nodes.iter().map(|item| node(item, diags)).collect();
-    overlaps(&decls, diags);
-    let owners = Owners::new(&decls);
+    let nets = node_nets(&decls);
+    per_family::node_overlaps(&nets, "IPv6 pod-cidr", diags);
+    let owners = CidrOwners::new(&nets);
     let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(decls.len());
     for (i, d) in decls.iter().enumerate() {
         by_name.entry(d.item.name.value.as_str()).or_insert(i);
@@ -185,122 +187,16 @@ fn pod_cidr6(p: &Spanned<Prefix6>, diags: &mut Vec<Diagnostic>) -> Option<Ipv6Ne
     Some(net)
 }
 
-/// E0009 overlapping IPv6 pod-cidrs, E0014 a shared IPv6 node address or
-/// one inside an IPv6 pod-cidr. Sorted, so O(n log n) in nodes.
-fn overlaps(decls: &[Decl], diags: &mut Vec<Diagnostic>) {
-    let mut addresses: HashMap<Ipv6Addr, usize> = HashMap::with_capacity(decls.len());
-    for (i, d) in decls.iter().enumerate() {
-        let Some(addr) = &d.address6 else { continue };
-        match addresses.get(&addr.value) {
-            Some(&first) => {
-                let other = &decls[first];
-                diags.push(
-                    Diagnostic::new(
-                        Code::E0014,
-                        addr.span,
-                        format!(
-                            "nodes `{}` and `{}` have the same address {}",
-                            short(&other.item.name.value),
-                            short(&d.item.name.value),
-                            addr.value
-                        ),
-                    )
-                    .label("used again here")
-                    .secondary(other.address6.as_ref().map_or(other.item.name.span, |a| a.span), "first used here")
-                    .help("every node needs its own underlay address"),
-                );
-            }
-            None => {
-                addresses.insert(addr.value, i);
-            }
-        }
-    }
-
-    let mut ranges: Vec<(u128, u128, usize)> = decls
+/// The IPv6 half of each node, for the rules both families share.
+fn node_nets<'a>(decls: &[Decl<'a>]) -> Vec<NodeNet<'a>> {
+    decls
         .iter()
-        .enumerate()
-        .filter_map(|(i, d)| d.pod_cidr6.map(|(net, _)| (u128::from(net.network()), u128::from(net.broadcast()), i)))
-        .collect();
-    ranges.sort_unstable_by_key(|&(start, end, i)| (start, std::cmp::Reverse(end), i));
-    let mut widest: Option<(u128, usize)> = None;
-    for &(start, end, i) in &ranges {
-        match widest {
-            Some((widest_end, j)) if start <= widest_end => {
-                let (a, b) = if j < i { (j, i) } else { (i, j) };
-                let (first, second) = (&decls[a], &decls[b]);
-                let (first_net, first_span) = first.pod_cidr6.expect("ranges come from pod-cidrs");
-                let (second_net, second_span) = second.pod_cidr6.expect("ranges come from pod-cidrs");
-                diags.push(
-                    Diagnostic::new(
-                        Code::E0009,
-                        second_span,
-                        format!(
-                            "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
-                            short(&second.item.name.value),
-                            short(&first.item.name.value)
-                        ),
-                    )
-                    .label("overlaps")
-                    .secondary(first_span, format!("pod-cidr of `{}`", short(&first.item.name.value)))
-                    .help("give every node its own, disjoint IPv6 pod-cidr"),
-                );
-                if end > widest_end {
-                    widest = Some((end, i));
-                }
-            }
-            _ => widest = Some((end, i)),
-        }
-    }
-
-    let owners = Owners::new(decls);
-    for d in decls {
-        let Some(addr) = &d.address6 else { continue };
-        if let Some(other) = owners.find(addr.value).map(|i| &decls[i]) {
-            let (net, span) = other.pod_cidr6.expect("owner has a pod-cidr");
-            diags.push(
-                Diagnostic::new(
-                    Code::E0014,
-                    addr.span,
-                    format!("address {} of node `{}` is inside pod-cidr {net}", addr.value, short(&d.item.name.value)),
-                )
-                .label("node address in a pod-cidr")
-                .secondary(span, format!("pod-cidr of `{}`", short(&other.item.name.value)))
-                .help("node addresses are on the underlay, outside every pod-cidr"),
-            );
-        }
-    }
-}
-
-/// Which node's IPv6 pod-cidr holds an address: one hash probe per prefix
-/// length in use, so a lookup is O(1) for any number of nodes.
-struct Owners {
-    by_len: Vec<(u8, HashMap<u128, usize>)>,
-}
-
-impl Owners {
-    fn new(decls: &[Decl]) -> Owners {
-        let mut by_len: Vec<(u8, HashMap<u128, usize>)> = Vec::new();
-        for (i, d) in decls.iter().enumerate() {
-            let Some((net, _)) = d.pod_cidr6 else { continue };
-            let slot = match by_len.iter().position(|(len, _)| *len == net.prefix_len()) {
-                Some(slot) => slot,
-                None => {
-                    by_len.push((net.prefix_len(), HashMap::new()));
-                    by_len.len() - 1
-                }
-            };
-            by_len[slot].1.entry(u128::from(net.network())).or_insert(i);
-        }
-        Owners { by_len }
-    }
-
-    fn find(&self, addr: Ipv6Addr) -> Option<usize> {
-        let addr = u128::from(addr);
-        self.by_len.iter().find_map(|(len, map)| {
-            let mask = if *len == 0 { 0 } else { u128::MAX << (128 - len) };
-            map.get(&(addr & mask)).copied()
+        .map(|d| NodeNet {
+            name: &d.item.name,
+            address: d.address6.as_ref().map(|a| (a.value.into(), a.span)),
+            pod_cidr: d.pod_cidr6.map(|(net, span)| (net.into(), span)),
         })
-    }
+        .collect()
 }
 
 /// A pod's IPv6 `ip`, checked: E0003, E0008, E0007 and E0015; and E0007 for
@@ -310,7 +206,7 @@ fn pod_ip6(
     pod: &PodItem,
     node: Option<&Decl>,
     decls: &[Decl],
-    owners: &Owners,
+    owners: &CidrOwners,
     ips: &mut HashMap<Ipv6Addr, Span>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Ipv6Addr> {
@@ -367,7 +263,7 @@ fn pod_ip6(
         )
         .label("outside the node's pod-cidr")
         .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
-        let diag = match owners.find(ip.value) {
+        let diag = match owners.find(ip.value.into()) {
             Some(other) => {
                 let other = short(&decls[other].item.name.value);
                 diag.help(format!("{} is in the pod-cidr of node `{other}`: did you mean `on {other}`?", ip.value))

@@ -12,6 +12,9 @@ use crate::model::{self, Ipv4Net, Mac, OverlayKind};
 use crate::source::Span;
 use crate::syntax::ast::*;
 
+pub(crate) mod per_family;
+use per_family::{CidrOwners, NodeNet};
+
 pub const DEFAULT_VXLAN_PORT: u16 = 8472;
 pub const DEFAULT_GENEVE_PORT: u16 = 6081;
 pub const DEFAULT_MTU: u32 = 1500;
@@ -240,7 +243,7 @@ impl<'d> Validator<'d> {
             }
             decls.push(self.node(item));
         }
-        self.node_overlaps(&decls);
+        per_family::node_overlaps(&node_nets(&decls), "pod-cidr", self.diags);
         decls
     }
 
@@ -324,104 +327,12 @@ impl<'d> Validator<'d> {
         );
     }
 
-    /// E0009 overlapping pod-cidrs, E0014 shared addresses and node
-    /// addresses inside a pod-cidr. Sorting and hashing keep this
-    /// O(n log n) for thousands of nodes.
-    fn node_overlaps(&mut self, decls: &[NodeDecl]) {
-        let mut addresses: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(decls.len());
-        for (i, d) in decls.iter().enumerate() {
-            let Some(addr) = &d.address else { continue };
-            match addresses.get(&addr.value) {
-                Some(&first) => {
-                    let other = &decls[first];
-                    self.push(
-                        Diagnostic::new(
-                            Code::E0014,
-                            addr.span,
-                            format!(
-                                "nodes `{}` and `{}` have the same address {}",
-                                short(&other.item.name.value),
-                                short(&d.item.name.value),
-                                addr.value
-                            ),
-                        )
-                        .label("used again here")
-                        .secondary(other.address.as_ref().map_or(other.item.name.span, |a| a.span), "first used here")
-                        .help("every node needs its own underlay address"),
-                    );
-                }
-                None => {
-                    addresses.insert(addr.value, i);
-                }
-            }
-        }
-
-        let mut ranges: Vec<(u32, u32, usize)> = decls
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| d.pod_cidr.map(|(net, _)| (u32::from(net.network()), u32::from(net.broadcast()), i)))
-            .collect();
-        ranges.sort_unstable_by_key(|&(start, end, i)| (start, std::cmp::Reverse(end), i));
-        let mut widest: Option<(u32, usize)> = None;
-        for &(start, end, i) in &ranges {
-            match widest {
-                Some((widest_end, j)) if start <= widest_end => {
-                    let (a, b) = if j < i { (j, i) } else { (i, j) };
-                    let (first, second) = (&decls[a], &decls[b]);
-                    let (first_net, first_span) = first.pod_cidr.expect("ranges come from pod-cidrs");
-                    let (second_net, second_span) = second.pod_cidr.expect("ranges come from pod-cidrs");
-                    self.push(
-                        Diagnostic::new(
-                            Code::E0009,
-                            second_span,
-                            format!(
-                                "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
-                                short(&second.item.name.value),
-                                short(&first.item.name.value)
-                            ),
-                        )
-                        .label("overlaps")
-                        .secondary(first_span, format!("pod-cidr of `{}`", short(&first.item.name.value)))
-                        .help("give every node its own, disjoint pod-cidr"),
-                    );
-                    if end > widest_end {
-                        widest = Some((end, i));
-                    }
-                }
-                _ => widest = Some((end, i)),
-            }
-        }
-
-        let lookup = CidrLookup::new(decls);
-        for d in decls {
-            let Some(addr) = &d.address else { continue };
-            if let Some(owner) = lookup.find(addr.value) {
-                let other = &decls[owner];
-                let (net, span) = other.pod_cidr.expect("lookup holds pod-cidrs");
-                self.push(
-                    Diagnostic::new(
-                        Code::E0014,
-                        addr.span,
-                        format!(
-                            "address {} of node `{}` is inside pod-cidr {net}",
-                            addr.value,
-                            short(&d.item.name.value)
-                        ),
-                    )
-                    .label("node address in a pod-cidr")
-                    .secondary(span, format!("pod-cidr of `{}`", short(&other.item.name.value)))
-                    .help("node addresses are on the underlay, outside every pod-cidr"),
-                );
-            }
-        }
-    }
-
     fn pods<'a>(&mut self, items: &[&'a PodItem], nodes: &[NodeDecl]) -> Vec<PodDecl<'a>> {
         let mut node_index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             node_index.entry(n.item.name.value.as_str()).or_insert(i);
         }
-        let lookup = CidrLookup::new(nodes);
+        let lookup = CidrOwners::new(&node_nets(nodes));
         let mut pod_counts = vec![0usize; nodes.len()];
         let mut names: HashMap<&str, Span> = HashMap::with_capacity(items.len());
         let mut ips: HashMap<Ipv4Addr, Span> = HashMap::with_capacity(items.len());
@@ -622,7 +533,7 @@ impl<'d> Validator<'d> {
         ip: &Spanned<Ipv4Addr>,
         node: &NodeDecl,
         nodes: &[NodeDecl],
-        lookup: &CidrLookup,
+        lookup: &CidrOwners,
     ) {
         let Some((net, cidr_span)) = node.pod_cidr else { return };
         let node_name = short(&node.item.name.value);
@@ -638,7 +549,7 @@ impl<'d> Validator<'d> {
             )
             .label("outside the node's pod-cidr")
             .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
-            let diag = match lookup.find(ip.value) {
+            let diag = match lookup.find(ip.value.into()) {
                 Some(other) => diag.help(format!(
                     "{} is in the pod-cidr of node `{}`: did you mean `on {}`?",
                     ip.value,
@@ -679,36 +590,16 @@ impl<'d> Validator<'d> {
     }
 }
 
-/// Which node's pod-cidr holds an address: one hash probe per prefix length
-/// in use, so a lookup is O(1) for any number of nodes.
-struct CidrLookup {
-    by_len: Vec<(u8, HashMap<u32, usize>)>,
-}
-
-impl CidrLookup {
-    fn new(nodes: &[NodeDecl]) -> CidrLookup {
-        let mut by_len: Vec<(u8, HashMap<u32, usize>)> = Vec::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let Some((net, _)) = n.pod_cidr else { continue };
-            let slot = match by_len.iter().position(|(len, _)| *len == net.prefix_len()) {
-                Some(slot) => slot,
-                None => {
-                    by_len.push((net.prefix_len(), HashMap::new()));
-                    by_len.len() - 1
-                }
-            };
-            by_len[slot].1.entry(u32::from(net.network())).or_insert(i);
-        }
-        CidrLookup { by_len }
-    }
-
-    fn find(&self, addr: Ipv4Addr) -> Option<usize> {
-        let addr = u32::from(addr);
-        self.by_len.iter().find_map(|(len, map)| {
-            let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
-            map.get(&(addr & mask)).copied()
+/// The IPv4 half of each node, for the rules both families share.
+fn node_nets<'a>(decls: &[NodeDecl<'a>]) -> Vec<NodeNet<'a>> {
+    decls
+        .iter()
+        .map(|d| NodeNet {
+            name: &d.item.name,
+            address: d.address.as_ref().map(|a| (a.value.into(), a.span)),
+            pod_cidr: d.pod_cidr.map(|(net, span)| (net.into(), span)),
         })
-    }
+        .collect()
 }
 
 /// The default router: the first address after the network address.
