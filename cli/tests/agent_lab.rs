@@ -4,45 +4,20 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use routec_runtime::lab::{self, LabState};
 use routec_runtime::live_trace;
 
-const STATE_DIR: &str = "/run/routec/test-labs";
+mod common;
+use common::{can_run, example, routec, STATE_DIR};
+
 const WORKER: &str = "mycluster-worker";
 /// busybox on mycluster-worker, and the netshoot pods on each worker.
 const BUSYBOX: &str = "10.10.2.117";
 const NETSHOOT: &str = "10.10.2.121";
 const REMOTE: &str = "10.10.1.155";
-
-fn can_run(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if uid.unwrap_or(false) {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (CI=true does not allow skipping)");
-    }
-    eprintln!("skipping {test}: needs root to create network namespaces");
-    false
-}
-
-fn routec(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().unwrap();
-    eprintln!(
-        "$ routec {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster")
-}
 
 /// A lab with agents; taken down (agents first) when dropped.
 struct Lab {

@@ -4,35 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const STATE_DIR: &str = "/run/routec/test-labs";
+mod common;
+use common::{can_run, example, routec, STATE_DIR};
+
 const LAB: &str = "t-cli";
-
-fn can_run(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if uid.unwrap_or(false) {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (CI=true does not allow skipping)");
-    }
-    eprintln!("skipping {test}: needs root to create network namespaces");
-    false
-}
-
-fn routec(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().unwrap();
-    eprintln!(
-        "$ routec {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster")
-}
 
 struct Down;
 impl Drop for Down {
