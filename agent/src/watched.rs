@@ -40,16 +40,16 @@ pub fn digest(folder: &Path) -> Result<String> {
     loader::build_digest(folder)
 }
 
-/// Reads node `node`'s part of the build the watched path points to.
+/// Reads node `node`'s part of the build the watched path points to. Every
+/// file, the manifest its digest comes from included, is read from one
+/// descriptor of the resolved folder, so all of it is one build even when
+/// the folder is replaced meanwhile.
 pub fn open(watch: &Path, node: &str) -> Result<Build> {
     let folder = resolve(watch)?;
-    let digest = digest(&folder)?;
     let output = BuildOutput::open(&folder)?;
     let plan = NodePlan::from_build(&output, node)?;
-    let expected = Snapshot::from_build(&folder).map_err(|e| Error::msg(e.to_string()))?;
-    // A manifest swapped while the files were read is another build: read again later.
-    if self::digest(&folder)? != digest {
-        return Err(Error::msg(format!("{} changed while it was read", folder.display())));
-    }
-    Ok(Build { id: BuildId { digest, cluster: output.cluster.name.clone() }, folder, plan, expected })
+    // The drift check compares this node only: its seeds, already read for the plan.
+    let expected = Snapshot::from_seeds(&output.cluster, [(node, plan.lxc_seed.clone())], plan.ipcache_seed.clone());
+    let id = BuildId { digest: output.digest().to_string(), cluster: output.cluster.name.clone() };
+    Ok(Build { id, folder, plan, expected })
 }

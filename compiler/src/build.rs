@@ -144,6 +144,11 @@ pub fn analysis_digest(input: &Path, analysis: &Analysis) -> Result<String, Buil
     Ok(input_digest(files))
 }
 
+/// The sha256 of `bytes` in lowercase hex, as the manifest lists files.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex_digest(Sha256::digest(bytes).as_slice())
+}
+
 fn hex_digest(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(2 * bytes.len());
     for b in bytes {
@@ -243,11 +248,7 @@ impl<'a> FileWriter<'a> {
     fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), BuildError> {
         let path = self.root.join(rel);
         std::fs::write(&path, bytes).map_err(io_error(&path))?;
-        self.records.push(FileRecord {
-            path: rel.to_string(),
-            size: bytes.len() as u64,
-            sha256: hex_digest(Sha256::digest(bytes).as_slice()),
-        });
+        self.records.push(FileRecord { path: rel.to_string(), size: bytes.len() as u64, sha256: sha256_hex(bytes) });
         Ok(())
     }
     /// Writes `value` as [`json_bytes`] would, streamed: the cluster of a
@@ -291,7 +292,7 @@ impl<'a> FileWriter<'a> {
             self.records.push(FileRecord {
                 path: rel_path.join("/"),
                 size: bytes.len() as u64,
-                sha256: hex_digest(Sha256::digest(&bytes).as_slice()),
+                sha256: sha256_hex(&bytes),
             });
         }
         Ok(())
@@ -513,6 +514,15 @@ pub struct BuildFiles {
     pub out: PathBuf,
     dir: std::sync::Arc<std::os::fd::OwnedFd>,
     pub manifest: BuildManifest,
+    /// [`manifest_digest`] of the manifest bytes parsed: the build's identity.
+    pub digest: String,
+}
+
+/// A build's identity: the sha256 of its manifest, which lists every file's
+/// sha256, so it names the whole build (`routec agent`'s `/healthz` and
+/// `routec_build_info`).
+pub fn manifest_digest(manifest: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(manifest))
 }
 
 impl BuildFiles {
@@ -524,10 +534,11 @@ impl BuildFiles {
                 beneath::Refusal::Io(e) => ReadError::NotAnOutput(out.to_path_buf(), e),
                 other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
             })?;
+        let digest = manifest_digest(&bytes);
         let text = String::from_utf8(bytes)
             .map_err(|_| ReadError::Invalid { path: path.clone(), message: "is not UTF-8 text".into() })?;
         let manifest = parse_manifest(&text).map_err(|message| ReadError::Invalid { path, message })?;
-        Ok(BuildFiles { out: out.to_path_buf(), dir: std::sync::Arc::new(dir), manifest })
+        Ok(BuildFiles { out: out.to_path_buf(), dir: std::sync::Arc::new(dir), manifest, digest })
     }
 
     /// The bytes of `rel` (relative to OUT, `/`-separated), checked against
@@ -545,7 +556,7 @@ impl BuildFiles {
                     other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
                 },
             )?;
-        if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
+        if sha256_hex(&bytes) != record.sha256 {
             return Err(ReadError::Invalid {
                 path,
                 message: "changed after the build (its sha256 differs from manifest.json): rebuild".into(),

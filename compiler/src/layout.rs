@@ -127,6 +127,15 @@ pub trait MapKey: Encoded + Eq + std::hash::Hash + std::fmt::Display {
     const SPEC: &'static MapSpec;
 }
 
+/// Sorts map entries by their key bytes, the order seeds, the loader's
+/// records and diffs keep; only a check when they are sorted already, as a
+/// build writes them.
+pub fn sort_by_key_bytes<K: MapKey>(entries: &mut [(K, K::Value)]) {
+    if !entries.windows(2).all(|pair| pair[0].0.encode() <= pair[1].0.encode()) {
+        entries.sort_by_cached_key(|(k, _)| k.encode());
+    }
+}
+
 macro_rules! encoded {
     ($($ty:ty),*) => {$(
         impl Encoded for $ty {

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
-use routec_compiler::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED, MANIFEST};
+use routec_compiler::build::{
+    manifest_digest, Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED, MANIFEST,
+};
 use routec_compiler::layout::{self, Encoded, EndpointKey, IpcacheKey, MapKey, MapSpec};
 use routec_compiler::model::{Cluster, OverlayKind};
 
@@ -65,6 +67,10 @@ impl BuildOutput {
             (cluster, seed.join().expect("reading the ipcache seed panicked"))
         });
         Ok(BuildOutput { out: out.to_path_buf(), cluster: cluster?, ipcache_seed: ipcache_seed?, files })
+    }
+    /// The build's identity, from the manifest this output was opened with.
+    pub fn digest(&self) -> &str {
+        &self.files.digest
     }
     /// The layout's map definitions with the build's `max_entries`.
     fn map_specs(&self) -> Result<Vec<MapSpec>> {
@@ -136,12 +142,10 @@ impl NodePlan {
     }
 }
 
-/// A build's identity, as `routec agent` reports it (`/healthz`,
-/// `routec_build_info`): the sha256 of its manifest, which lists every
-/// file's sha256, so it names the whole build.
+/// The identity ([`manifest_digest`]) of the build in `out` from its manifest
+/// alone, without opening the build: a cheap probe for a changed folder.
 pub fn build_digest(out: &Path) -> Result<String> {
-    use sha2::Digest;
     let path = out.join(MANIFEST);
     let bytes = std::fs::read(&path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
-    Ok(format!("sha256:{}", sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(manifest_digest(&bytes))
 }
