@@ -302,6 +302,11 @@ fn describe(old: &LabState, new: &LabState, cluster: &Cluster, plan: &Plan) -> R
 
 /// Removes `namespaces` (which exist and are the lab's): a node's datapath
 /// is detached first, while its namespace still holds its hooks.
+///
+/// The kernel tears a removed namespace's devices down later, in the
+/// background: its veths are deleted first, so that a name made again at
+/// once (a pod's lxc) is free and no peer of them lingers (a node's
+/// underlay leg would still answer ARP for the node's address).
 fn remove_namespaces(state: &LabState, namespaces: &[String], progress: &mut dyn FnMut(&str)) -> Result<()> {
     if namespaces.is_empty() {
         return Ok(());
@@ -311,12 +316,24 @@ fn remove_namespaces(state: &LabState, namespaces: &[String], progress: &mut dyn
         crate::loader::detach(&node_target(state, &node.name)?)
             .context(|| format!("cannot detach node {} before removing it", node.name))?;
     }
+    for ns in namespaces {
+        let veths = json(ns, &["link", "show", "type", "veth"])
+            .ok_or_else(|| Error::msg(format!("cannot list the links of namespace {ns}")))?;
+        let deletes: Vec<String> = link_names(&veths).map(|link| format!("link del {link}")).collect();
+        // A veth whose peer went first is gone already.
+        let _ = batch(Some(ns), &deletes, OnError::Continue);
+    }
     let deletes: Vec<String> = namespaces.iter().map(|ns| format!("netns del {ns}")).collect();
     batch(None, &deletes, OnError::Continue)?;
     match namespaces.iter().find(|ns| netns_path(ns).exists()) {
         Some(left) => Err(Error::msg(format!("namespace {left} is still there"))),
         None => Ok(()),
     }
+}
+
+/// The names in `ip -j link show`'s answer.
+fn link_names(links: &serde_json::Value) -> impl Iterator<Item = &str> {
+    links.as_array().into_iter().flatten().filter_map(|l| l.get("ifname")?.as_str())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -327,7 +344,9 @@ enum Route {
     Delete,
 }
 
-/// The kept nodes' underlay routes to `addresses`, made or removed.
+/// The kept nodes' underlay routes to `addresses`, made or removed. Made
+/// ones also forget the addresses' neighbour entries: a node made anew has
+/// a new MAC.
 fn route_kept_nodes(
     new: &LabState,
     cluster: &Cluster,
@@ -345,9 +364,18 @@ fn route_kept_nodes(
             .filter(|a| **a != node.address)
             .map(|a| format!("route {verb} {}", underlay_route(*a, &node.device)))
             .collect();
-        // A route already gone is what a delete wants.
-        if let (Err(e), Route::Replace) = (batch(Some(&lab_node.netns), &lines, OnError::Continue), route) {
-            return Err(e);
+        match route {
+            Route::Replace => {
+                batch(Some(&lab_node.netns), &lines, OnError::Stop)?;
+                let forget: Vec<String> =
+                    addresses.iter().map(|a| format!("neigh del {a} dev {}", node.device)).collect();
+                // Most have no entry.
+                let _ = batch(Some(&lab_node.netns), &forget, OnError::Continue);
+            }
+            // A route already gone is what a delete wants.
+            Route::Delete => {
+                let _ = batch(Some(&lab_node.netns), &lines, OnError::Continue);
+            }
         }
     }
     Ok(())
