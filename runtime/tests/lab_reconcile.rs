@@ -3,12 +3,14 @@
 //! a reconcile killed at any point is completed by the next `lab up`.
 
 mod common;
+mod lab_configs;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use lab_configs::*;
 use routec_compiler::build::{BuildOptions, ClangChoice};
 use routec_compiler::model::Cluster;
 use routec_runtime::lab::{self, LabState, Up};
@@ -22,30 +24,14 @@ const REMOVED: &str = "networking101/busybox-c8bbbbb84-fmhwc";
 const ADDED: &str = "10.10.2.130";
 const ADDED_ELSEWHERE: &str = "10.10.3.10";
 
-/// The reference cluster's source.
-fn reference_source() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster/cluster.route");
-    std::fs::read_to_string(path).unwrap()
-}
-
 /// The reference cluster with a pod added on mycluster-worker, pod
 /// `REMOVED` removed, and a node added with one pod.
 fn changed_source() -> String {
-    let source = reference_source();
-    let start = source.find(&format!("pod {REMOVED} ")).unwrap();
-    let end = start + source[start..].find("}\n").unwrap() + 2;
-    format!(
-        "{}{}\n{}",
-        &source[..start],
-        &source[end..],
-        "pod networking101/added on mycluster-worker {\n    ip 10.10.2.130\n    endpoint 999\n    identity 3372\n    lxc lxcadded0\n}\n\n\
-         node mycluster-worker3 {\n    address 172.18.0.5\n    pod-cidr 10.10.3.0/24\n}\n\n\
-         pod networking101/third on mycluster-worker3 {\n    ip 10.10.3.10\n    endpoint 100\n    identity 3372\n    lxc lxcthird0\n}\n"
-    )
-}
-
-fn cluster(source: &str) -> Cluster {
-    routec_compiler::frontend::analyze_str("cluster.route", source).cluster.expect("the test's cluster is valid")
+    let node = "\nnode mycluster-worker3 {\n    address 172.18.0.5\n    pod-cidr 10.10.3.0/24\n}\n";
+    without_pod(&reference_source(), REMOVED)
+        + &pod("networking101/added", "mycluster-worker", ADDED, 999, 3372, "lxcadded0")
+        + node
+        + &pod("networking101/third", "mycluster-worker3", ADDED_ELSEWHERE, 100, 3372, "lxcthird0")
 }
 
 /// The lab's namespaces in /run/netns, sorted.
