@@ -92,13 +92,14 @@ pub fn up_or_reconcile(
         return super::up_locked(cluster, build_options, name, options, progress).map(Up::Created);
     }
     // Refused before the build replaces the lab's folder.
+    let old = LabState::load(&options.state_dir, name)?;
     LabState::plan(cluster, name, &options.bpffs, &super::out_dir(options, name))?;
     super::claim_dir(&options.state_dir, name)?;
     let out = super::out_dir(options, name);
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
     routec_compiler::build::build(cluster, build_options, &out)
         .map_err(|e| Error::msg(format!("routec build failed: {e}")))?;
-    let (state, report) = reconcile_locked(&out, name, options, progress)?;
+    let (state, report) = reconcile_locked(old, &out, options, progress)?;
     Ok(Up::Reconciled(state, report))
 }
 
@@ -111,7 +112,7 @@ pub fn reconcile_from_build(
 ) -> Result<(LabState, ReconcileReport)> {
     super::preflight(name, options)?;
     let _lock = super::lock(name, options)?;
-    reconcile_locked(out, name, options, progress)
+    reconcile_locked(LabState::load(&options.state_dir, name)?, out, options, progress)
 }
 
 /// The namespaces of the old record, split by what happens to them.
@@ -125,13 +126,14 @@ struct Plan {
     new_pods: Vec<usize>,
 }
 
+/// Reconciles the lab `old` records to the build at `out`, under its lock.
 fn reconcile_locked(
+    old: LabState,
     out: &Path,
-    name: &str,
     options: &LabOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(LabState, ReconcileReport)> {
-    let old = LabState::load(&options.state_dir, name)?;
+    let name = old.name.as_str();
     if old.bpffs != options.bpffs {
         return Err(Error::msg(format!(
             "lab `{name}` pins into {}, not {}: take it down (`routec lab down {name}`) to move it",
