@@ -264,10 +264,16 @@ fn streams_lose_nothing_while_a_map_changes_size() {
     let name = "t-lossresize";
     let (_guard, state, options, mut build_options) = lab_for(name);
     let mut results = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.route"), variant(1)).unwrap();
     for (case, lxc) in [("cilium_lxc 65535 -> 16384 entries", 16384), ("cilium_lxc 16384 -> 65535 entries", 65535)] {
-        build_options.maps.lxc = lxc;
+        // The size comes from routec.toml, read as `routec build` reads it.
+        std::fs::write(dir.path().join("routec.toml"), format!("[maps]\nlxc = {lxc}\n")).unwrap();
+        let analysis = routec_compiler::frontend::analyze_path(dir.path()).unwrap();
+        build_options.maps = analysis.settings.maps;
         measured(case, &state, &mut results, || {
-            reconcile(&variant(1), name, &options, &build_options);
+            lab::up_or_reconcile(analysis.cluster.as_ref().unwrap(), &build_options, name, &options, &mut |_| {})
+                .unwrap();
         });
         let pin = lab::node_target(&state, "mycluster-worker").unwrap().map_pin("cilium_lxc");
         assert_eq!(aya::maps::MapInfo::from_pin(&pin).unwrap().max_entries(), lxc);
