@@ -6,7 +6,7 @@ mod common;
 mod lab_configs;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -170,13 +170,14 @@ impl Delays {
     }
 }
 
+/// `routec lab up`, its stderr (progress) in `log`, its stdout beside it.
 fn lab_up(binary: &Path, input: &Path, lab: &str, log: &Path) -> std::process::Child {
     Command::new(binary)
         .args(["lab", "up"])
         .arg(input)
         .args(["--name", lab, "--state-dir"])
         .arg(&options().state_dir)
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap()
@@ -232,6 +233,15 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
     let started = Instant::now();
     assert!(child.wait().unwrap().success());
     let max_delay = started.elapsed().as_millis() as u64;
+    let printed = std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(
+        printed.starts_with(
+            "created: node mycluster-worker3, pod networking101/added, pod networking101/third\nreplaced: -\n\
+             removed: pod networking101/busybox-c8bbbbb84-fmhwc\nuntouched: 3 nodes, 3 pods\n"
+        ) && printed.contains("\napplied node mycluster-worker3:\n")
+            && printed.contains("lab t-rkill follows the config: 4 nodes, 5 pods"),
+        "{printed}"
+    );
     finish(&inputs[0]);
 
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
@@ -307,4 +317,42 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
     );
     assert_eq!(broken, Vec::<String>::new());
     assert!(killed_reconciles >= 4, "most kills landed in a reconcile");
+}
+
+#[test]
+fn a_namespace_in_the_way_that_is_not_the_labs_is_refused_before_anything_changes() {
+    if !can_run("a_namespace_in_the_way_that_is_not_the_labs_is_refused_before_anything_changes") {
+        return;
+    }
+    let options = options();
+    let name = "t-rforeign";
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let build_options = BuildOptions::new(ClangChoice::Use(None), "test".into());
+    let (reference, changed) = (cluster(&reference_source()), cluster(&changed_source()));
+    lab::up_or_reconcile(&reference, &build_options, name, &options, &mut |_| {}).unwrap();
+    let before = LabState::load(&options.state_dir, name).unwrap();
+    let manifest = || std::fs::read_to_string(before.out.join("manifest.json")).unwrap();
+    let built = manifest();
+    // Somebody's namespace, named like the pod the change adds, without the lab's marker.
+    let foreign = format!("{name}-networking101.added");
+    assert!(Command::new("ip").args(["netns", "add", &foreign]).status().unwrap().success());
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _remove = Remove(foreign.clone());
+
+    let err = lab::up_or_reconcile(&changed, &build_options, name, &options, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains(&foreign) && err.contains("routec leaves it alone"), "{err}");
+    assert!(lab::netns_path(&foreign).exists(), "the foreign namespace is left alone");
+    assert_eq!(LabState::load(&options.state_dir, name).unwrap(), before, "the record is unchanged");
+    assert_eq!(manifest(), built, "the lab's build is not replaced");
+    let mut expected = expected_namespaces(name, &reference);
+    expected.push(foreign.clone());
+    expected.sort();
+    assert_eq!(namespaces_of(name), expected, "nothing was made or removed");
+    let busybox = before.pod(BUSYBOX).unwrap().netns.clone();
+    assert!(ping(&busybox, REMOTE) && ping(&busybox, "10.10.1.164"), "the lab still carries traffic");
 }

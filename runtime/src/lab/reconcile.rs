@@ -93,7 +93,8 @@ pub fn up_or_reconcile(
     }
     // Refused before the build replaces the lab's folder.
     let old = LabState::load(&options.state_dir, name)?;
-    LabState::plan(cluster, name, &options.bpffs, &super::out_dir(options, name))?;
+    let new = LabState::plan(cluster, name, &options.bpffs, &super::out_dir(options, name))?;
+    plan(&old, &new, cluster, options)?;
     super::claim_dir(&options.state_dir, name)?;
     let out = super::out_dir(options, name);
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
@@ -134,24 +135,11 @@ fn reconcile_locked(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(LabState, ReconcileReport)> {
     let name = old.name.as_str();
-    if old.bpffs != options.bpffs {
-        return Err(Error::msg(format!(
-            "lab `{name}` pins into {}, not {}: take it down (`routec lab down {name}`) to move it",
-            old.bpffs.display(),
-            options.bpffs.display()
-        )));
-    }
     let build = BuildOutput::open(out)?;
     let cluster = &build.cluster;
     let mut new = LabState::plan(cluster, name, &options.bpffs, out)?;
     new.tc_mode = options.tc_mode;
-    if !netns_path(&old.underlay).exists() {
-        return Err(Error::msg(format!(
-            "the underlay namespace {} of lab `{name}` is gone: take the lab down (`routec lab down {name}`) and up again",
-            old.underlay
-        )));
-    }
-    let plan = plan(&old, &new, cluster)?;
+    let plan = plan(&old, &new, cluster, options)?;
     let mut report = describe(&old, &new, cluster, &plan);
     progress(&format!(
         "reconciling: {} to create, {} to make anew, {} to remove, {} nodes and {} pods untouched",
@@ -225,8 +213,23 @@ fn reconcile_locked(
     Ok((new, report))
 }
 
-/// Which nodes and pods are kept, which namespaces are stale, what to make.
-fn plan(old: &LabState, new: &LabState, cluster: &Cluster) -> Result<Plan> {
+/// Which nodes and pods are kept, which namespaces are stale, what to make;
+/// or why lab `old` cannot become `new` (nothing is changed to find out).
+fn plan(old: &LabState, new: &LabState, cluster: &Cluster, options: &LabOptions) -> Result<Plan> {
+    let name = &old.name;
+    if old.bpffs != options.bpffs {
+        return Err(Error::msg(format!(
+            "lab `{name}` pins into {}, not {}: take it down (`routec lab down {name}`) to move it",
+            old.bpffs.display(),
+            options.bpffs.display()
+        )));
+    }
+    if !netns_path(&old.underlay).exists() {
+        return Err(Error::msg(format!(
+            "the underlay namespace {} of lab `{name}` is gone: take the lab down (`routec lab down {name}`) and up again",
+            old.underlay
+        )));
+    }
     let whole =
         |ns: &str| netns_path(ns).exists() && !old.incomplete.iter().any(|i| i == ns) && is_ours(&old.name, ns, true);
     let mut kept = BTreeSet::new();
