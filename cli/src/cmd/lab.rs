@@ -136,7 +136,7 @@ fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOpt
             );
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("lab {name} did not come up: {e}")),
+        Err(e) => fail(format!("lab up {name}: {e}")),
     }
 }
 

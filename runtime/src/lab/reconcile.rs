@@ -100,7 +100,11 @@ pub fn up_or_reconcile(
     progress(&format!("building {} nodes, {} pods into {}", cluster.nodes.len(), cluster.pods.len(), out.display()));
     routec_compiler::build::build(cluster, build_options, &out)
         .map_err(|e| Error::msg(format!("routec build failed: {e}")))?;
-    let (state, report) = reconcile_locked(old, &out, options, progress)?;
+    let (state, report) = reconcile_locked(old, &out, options, progress).map_err(|e| {
+        Error::msg(format!(
+            "lab `{name}` did not follow the config: {e}\n(`routec lab up` again completes what the lab records as incomplete; `routec lab down {name}` removes it)"
+        ))
+    })?;
     Ok(Up::Reconciled(state, report))
 }
 
