@@ -356,3 +356,29 @@ fn a_namespace_in_the_way_that_is_not_the_labs_is_refused_before_anything_change
     let busybox = before.pod(BUSYBOX).unwrap().netns.clone();
     assert!(ping(&busybox, REMOTE) && ping(&busybox, "10.10.1.164"), "the lab still carries traffic");
 }
+
+#[test]
+fn a_new_pod_may_take_the_lxc_of_a_pod_that_goes() {
+    if !can_run("a_new_pod_may_take_the_lxc_of_a_pod_that_goes") {
+        return;
+    }
+    let options = options();
+    let name = "t-rlxc";
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let build_options = BuildOptions::new(ClangChoice::Use(None), "test".into());
+    let reference = cluster(&reference_source());
+    lab::up_or_reconcile(&reference, &build_options, name, &options, &mut |_| {}).unwrap();
+    // REMOVED's lxc, on the same node, for a pod of another name and IP.
+    let successor = without_pod(&reference_source(), REMOVED)
+        + &pod("networking101/successor", "mycluster-worker2", "10.10.1.170", 898, 3372, "lxc0a97661d8043");
+    let up = lab::up_or_reconcile(&cluster(&successor), &build_options, name, &options, &mut |_| {}).unwrap();
+    let Up::Reconciled(state, report) = up else { panic!("reconciled") };
+    assert_eq!(report.created, ["pod networking101/successor"]);
+    assert_eq!(report.removed, [format!("pod {REMOVED}")]);
+    assert_eq!(namespaces_of(name), expected_namespaces(name, &cluster(&successor)));
+    let busybox = state.pod(BUSYBOX).unwrap().netns.clone();
+    assert!(
+        ping(&busybox, "10.10.1.170") && !ping(&busybox, "10.10.1.164"),
+        "the successor answers, not its predecessor"
+    );
+}

@@ -31,7 +31,7 @@ use routec_compiler::model::Cluster;
 use super::down::is_ours;
 use super::iproute::{batch, json, OnError};
 use super::topology::{in_parallel, make_namespaces, node_topology, pod_topology, underlay_route};
-use super::{netns_path, node_target, LabOptions, LabState};
+use super::{netns_path, node_target, LabOptions, LabPod, LabState};
 use crate::loader::{ApplyReport, BuildOutput};
 use crate::{Context, Error, Result};
 
@@ -170,8 +170,15 @@ fn reconcile_locked(
     involved.incomplete = dedup(to_make.iter().chain(&plan.stale));
     involved.save(&options.state_dir)?;
 
-    // 2. What must be made again goes first (its names are taken).
-    let (clashing, gone): (Vec<String>, Vec<String>) = plan.stale.iter().cloned().partition(|ns| to_make.contains(ns));
+    // 2. What is in the way of what is made goes first: namespaces made
+    // again, and gone pods whose lxc name or ifindex a new pod takes.
+    let in_the_way = |ns: &String| {
+        to_make.contains(ns)
+            || old.pods.iter().filter(|p| &p.netns == ns).any(|gone| {
+                plan.new_pods.iter().map(|&i| &new.pods[i]).any(|made| made.node == gone.node && same_link(made, gone))
+            })
+    };
+    let (clashing, gone): (Vec<String>, Vec<String>) = plan.stale.iter().cloned().partition(in_the_way);
     remove_namespaces(&involved, &clashing, progress)?;
 
     // 3. New namespaces and links.
@@ -400,6 +407,14 @@ fn free_legs(underlay: &str, count: usize) -> Result<Vec<String>> {
     let taken: BTreeSet<String> =
         links.as_array().into_iter().flatten().filter_map(|l| l.get("ifname")?.as_str().map(str::to_string)).collect();
     Ok((0..).map(|i| format!("u{i}")).filter(|leg| !taken.contains(leg)).take(count).collect())
+}
+
+/// Whether two pods' host-side veths would have the same name or ifindex.
+fn same_link(a: &LabPod, b: &LabPod) -> bool {
+    match (&a.links, &b.links) {
+        (Some(a), Some(b)) => a.lxc == b.lxc || (a.ifindex.is_some() && a.ifindex == b.ifindex),
+        _ => false,
+    }
 }
 
 /// `first`, then the items of `second` whose name `first` lacks.
