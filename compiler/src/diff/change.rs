@@ -344,7 +344,9 @@ fn ipcache_changes(old: &IpcacheEntries, new: &IpcacheEntries, names: (&Names, &
 
 /// The load-time constants the loader sets by global name (`OVERLAY_IFINDEX`
 /// is discovered on the node, so it is not part of a build).
-fn constant_values(c: &LoadConstants) -> [(&'static str, Value); 5] {
+const CONSTANTS: usize = 5;
+
+fn constant_values(c: &LoadConstants) -> [(&'static str, Value); CONSTANTS] {
     [
         ("NODE_IPV4", Value::Address(c.node_ipv4)),
         ("ROUTER_IPV4", Value::Address(c.router_ipv4)),
@@ -367,16 +369,14 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
         before,
         after,
     };
-    for ((name, before), (_, after)) in constant_values(&old.constants).into_iter().zip(constant_values(&new.constants))
-    {
+    let (old_constants, new_constants) =
+        (old.constants.as_ref().map(constant_values), new.constants.as_ref().map(constant_values));
+    for index in 0..CONSTANTS {
+        let before = old_constants.as_ref().map(|c| c[index].1.clone());
+        let after = new_constants.as_ref().map(|c| c[index].1.clone());
         if before != after {
-            changes.push(change(
-                ChangeKind::Constant,
-                name.to_string(),
-                Subject::Node(node.into()),
-                Some(before),
-                Some(after),
-            ));
+            let name = old_constants.as_ref().or(new_constants.as_ref()).expect("a side differs")[index].0;
+            changes.push(change(ChangeKind::Constant, name.to_string(), Subject::Node(node.into()), before, after));
         }
     }
     merge(
