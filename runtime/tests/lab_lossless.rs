@@ -256,7 +256,6 @@ fn streams_of_untouched_pods_lose_nothing_while_the_lab_changes() {
 }
 
 #[test]
-#[ignore = "needs map resize"]
 fn streams_lose_nothing_while_a_map_changes_size() {
     if !can_run("streams_lose_nothing_while_a_map_changes_size") {
         return;

@@ -291,7 +291,20 @@ fn pair_replacements(changes: Vec<Change>) -> Vec<Change> {
 }
 
 /// One map's entries, sorted by key bytes.
-type Entries<K> = [(K, <K as MapKey>::Value)];
+pub type Entries<K> = [(K, <K as MapKey>::Value)];
+
+/// One key whose value differs between two lists of a map's entries:
+/// (before, after), at least one side present.
+pub type EntryDelta<'a, K> = (Option<&'a (K, <K as MapKey>::Value)>, Option<&'a (K, <K as MapKey>::Value)>);
+
+/// The entries that differ between two lists of one map's entries, both
+/// sorted by key bytes, in key order: one linear merge, no lookups. The
+/// loader's incremental apply writes exactly these.
+pub fn entry_deltas<'a, K: MapKey>(old: &'a Entries<K>, new: &'a Entries<K>) -> Vec<EntryDelta<'a, K>> {
+    let mut deltas = Vec::new();
+    merge(old, new, |(k, _)| k.encode(), |a, b| a.1 == b.1, |before, after| deltas.push((before, after)));
+    deltas
+}
 
 /// The changes between two sorted lists of one map's entries, each named
 /// by `subject` on the side (old or new cluster) that has it.
@@ -304,19 +317,15 @@ fn entry_changes<K: MapKey>(
     subject: impl Fn(&Names, &K) -> Subject,
 ) -> Vec<Change> {
     let value = |(key, value): &(K, K::Value)| entry_value(map, &key.encode(), &value.encode());
-    let mut changes = Vec::new();
-    merge(
-        old,
-        new,
-        |(k, _)| k.encode(),
-        |a, b| a.1 == b.1,
-        |before, after| {
+    entry_deltas(old, new)
+        .into_iter()
+        .map(|(before, after)| {
             let (key, side_names) = match (before, after) {
                 (_, Some((k, _))) => (k, names.1),
                 (Some((k, _)), None) => (k, names.0),
                 (None, None) => unreachable!("merge emits a side"),
             };
-            changes.push(Change {
+            Change {
                 node: node.to_string(),
                 kind,
                 address: key.to_string(),
@@ -324,10 +333,9 @@ fn entry_changes<K: MapKey>(
                 action: action_of(before, after),
                 before: before.map(value),
                 after: after.map(value),
-            });
-        },
-    );
-    changes
+            }
+        })
+        .collect()
 }
 
 fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &Names)) -> Vec<Change> {
