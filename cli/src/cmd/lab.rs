@@ -21,7 +21,9 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
-    /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`.
+    /// Build the cluster at PATH and bring it up in namespaces named `<LAB>-...`;
+    /// a lab that is up follows the config (new pods and nodes made, every node
+    /// applied, those gone removed; the others untouched).
     Up {
         /// A .route file or a folder of them, built as `routec build` builds it
         /// (a folder's routec.toml `[maps]` and `clang`; its `bpffs` is the
@@ -136,8 +138,8 @@ fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOpt
     };
     let started = std::time::Instant::now();
     let mut progress = |line: &str| eprintln!("[{:>6.2}s] {line}", started.elapsed().as_secs_f64());
-    match lab::up(cluster, &build_options, name, options, &mut progress) {
-        Ok(state) => {
+    match lab::up_or_reconcile(cluster, &build_options, name, options, &mut progress) {
+        Ok(lab::Up::Created(state)) => {
             println!(
                 "lab {name} is up: {} nodes, {} pods in {:.2}s (`routec lab exec {name} POD -- CMD`, `routec lab down {name}`)",
                 state.nodes.len(),
@@ -146,7 +148,17 @@ fn up(path: &std::path::Path, name: &str, bpffs: &BpffsArg, options: &mut LabOpt
             );
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("lab {name} did not come up: {e}")),
+        Ok(lab::Up::Reconciled(state, report)) => {
+            print!("{report}");
+            println!(
+                "lab {name} follows the config: {} nodes, {} pods in {:.2}s",
+                state.nodes.len(),
+                state.pods.len(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("lab up {name}: {e}")),
     }
 }
 

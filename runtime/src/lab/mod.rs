@@ -16,13 +16,15 @@
 //!   and pins go only into a bpf filesystem.
 //!
 //! Modules: [`state`] (the record and markers), `topology` (creating),
-//! [`down`] (removing), [`exec`] (`lab exec`), `iproute` (running `ip`),
+//! [`down`] (removing), [`reconcile`] (`up` of a lab that is up: it follows
+//! the config), [`exec`] (`lab exec`), `iproute` (running `ip`),
 //! [`agents`] (`up --agents`, `publish`).
 
 pub mod agents;
 pub mod down;
 pub mod exec;
 mod iproute;
+pub mod reconcile;
 pub mod state;
 mod topology;
 
@@ -33,7 +35,8 @@ use routec_compiler::model::Cluster;
 
 pub use down::{down, down_with};
 pub use exec::exec_command;
-pub use state::{claim_dir, list, LabEntry, LabNode, LabPod, LabState};
+pub use reconcile::{reconcile_from_build, up_or_reconcile, ReconcileReport, Up};
+pub use state::{claim_dir, list, LabEntry, LabNode, LabPod, LabState, NodeLinks, PodLinks};
 pub use topology::{create_topology, namespace_marker};
 
 use crate::loader::BuildOutput;
@@ -243,6 +246,17 @@ pub fn up(
     preflight(name, options)?;
     let _lock = lock(name, options)?;
     refuse_if_up(name, options)?;
+    up_locked(cluster, build_options, name, options, progress)
+}
+
+/// [`up`] for a caller that holds the lab's lock, of a lab that is not up.
+fn up_locked(
+    cluster: &Cluster,
+    build_options: &BuildOptions,
+    name: &str,
+    options: &LabOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LabState> {
     // Checked before the folder exists, so a refused lab makes nothing.
     LabState::plan(cluster, name, &options.bpffs, &out_dir(options, name))?;
     let folder = claim_dir(&options.state_dir, name)?;
