@@ -162,6 +162,14 @@ fn a_published_build_converges_and_a_corrupt_one_is_refused() {
     }
     assert!(ping(&lab.pod_ns(BUSYBOX), REMOTE), "traffic follows the new build");
 
+    // `lab up` of a lab with agents is refused (its agents would undo it), nothing changed.
+    let again = routec(&["lab", "up", changed.to_str().unwrap(), "--name", lab.name, "--state-dir", STATE_DIR]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("runs agents"), "{again:?}");
+    for node in &nodes {
+        assert_eq!(lab.get(node, "/healthz").0, 200, "{node} still healthy");
+    }
+
     // A corrupt build (a file that is not the one its manifest records) is
     // refused on every node; the running datapath is kept.
     let corrupt = lab.folder().join("builds").join("corrupt");

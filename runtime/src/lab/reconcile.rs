@@ -92,6 +92,13 @@ pub fn up_or_reconcile(
         return super::up_locked(cluster, build_options, name, options, progress).map(Up::Created);
     }
     // Refused before the build replaces the lab's folder.
+    if super::agents::has_agents(&options.state_dir, name) {
+        // Its agents would repair the nodes back to the build they watch.
+        return Err(Error::msg(format!(
+            "lab `{name}` runs agents: give them a new build with `routec lab publish {name} PATH` \
+             (a change of nodes or pods needs `routec lab down {name}` and `routec lab up` again)"
+        )));
+    }
     let old = LabState::load(&options.state_dir, name)?;
     let new = LabState::plan(cluster, name, &options.bpffs, &super::out_dir(options, name))?;
     plan(&old, &new, cluster, options)?;
