@@ -27,7 +27,6 @@ fn files_edited_after_the_build_are_refused() {
     // The reviewer's case: one line of the node's cilium_lxc seed deleted;
     // and each other file the plan takes, the per-node file and the binary
     // ipcache seed among them.
-    type Edit = fn(&[u8]) -> Vec<u8>;
     let edits: [(&str, Edit); 4] = [
         ("nodes/mycluster-worker/cilium_lxc.seed", |bytes| drop_first_line(bytes)),
         ("cluster/cilium_ipcache.bin", |bytes| bytes[36..].to_vec()),
@@ -52,7 +51,10 @@ fn replace(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
 }
 
 /// Each edit, made alone, makes the worker's plan fail naming the file.
-fn refuses_each_edit(out: &std::path::Path, edits: &[(&str, fn(&[u8]) -> Vec<u8>)]) {
+/// A change made to a file's bytes.
+type Edit = fn(&[u8]) -> Vec<u8>;
+
+fn refuses_each_edit(out: &std::path::Path, edits: &[(&str, Edit)]) {
     for (rel, edit) in edits {
         let path = out.join(rel);
         let original = std::fs::read(&path).unwrap();
@@ -77,7 +79,7 @@ fn a_build_without_node_files_or_binary_seed_plans_the_same_from_cluster_json() 
     );
     assert!(!older.endpoints.is_empty());
     // There the loader takes cluster.json and the hex seed, checked the same way.
-    let edits: [(&str, fn(&[u8]) -> Vec<u8>); 2] = [
+    let edits: [(&str, Edit); 2] = [
         ("cluster/cilium_ipcache.seed", |bytes| drop_first_line(bytes)),
         ("cluster/cluster.json", |bytes| replace(bytes, "lxc", "lxd")),
     ];

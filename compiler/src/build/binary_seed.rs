@@ -24,7 +24,7 @@ pub fn render_binary_seed<K: MapKey>(entries: &[(K, K::Value)]) -> Vec<u8> {
 /// repeated), which build never writes.
 pub fn parse_binary_seed<K: MapKey>(bytes: &[u8]) -> Result<Vec<(K, K::Value)>, String> {
     let entry = K::SIZE + K::Value::SIZE;
-    if bytes.len() % entry != 0 {
+    if !bytes.len().is_multiple_of(entry) {
         return Err(format!("{} bytes is not a whole number of {entry}-byte entries", bytes.len()));
     }
     let records = bytes.chunks_exact(entry);
