@@ -49,7 +49,8 @@ pub fn open(watch: &Path, node: &str) -> Result<Build> {
     let output = BuildOutput::open(&folder)?;
     let plan = NodePlan::from_build(&output, node)?;
     // The drift check compares this node only: its seeds, already read for the plan.
-    let expected = Snapshot::from_seeds(&output.cluster, [(node, plan.lxc_seed.clone())], plan.ipcache_seed.clone());
-    let id = BuildId { digest: output.digest().to_string(), cluster: output.cluster.name.clone() };
+    let cluster = output.cluster()?;
+    let expected = Snapshot::from_seeds(cluster, [(node, plan.lxc_seed.clone())], plan.ipcache_seed.clone());
+    let id = BuildId { digest: output.digest().to_string(), cluster: cluster.name.clone() };
     Ok(Build { id, folder, plan, expected })
 }

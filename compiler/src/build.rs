@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod beneath;
+mod binary_seed;
+mod node_file;
+
+pub use binary_seed::{parse_binary_seed, render_binary_seed, IPCACHE_SEED_BIN};
+pub use node_file::{NodeEndpoint, NodeFile, NODE_FILE};
 
 use crate::bpf;
 use crate::frontend::Analysis;
@@ -342,6 +347,7 @@ fn write_nodes(
         writer.put(&format!("{dir}/{LXC_SEED}"), render_seed(&entries).as_bytes())?;
         writer.put(&format!("{dir}/{NODE_CONFIG}"), bpf::node_config_header(cluster, node).as_bytes())?;
         writer.put(&format!("{dir}/{ATTACH_PLAN}"), &json_bytes(&attach_plan(cluster, node)))?;
+        writer.put(&format!("{dir}/{NODE_FILE}"), &json_bytes(&NodeFile::for_node(cluster, node)))?;
     }
     Ok((writer.records, lxc_count))
 }
@@ -419,7 +425,10 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
             writer.put_json(CLUSTER_JSON, cluster).map(|()| writer.records)
         });
         let ipcache = ipcache_entries(cluster);
-        let ipcache_result = writer.put(IPCACHE_SEED, render_seed(&ipcache).as_bytes()).map(|()| ipcache.len());
+        let ipcache_result = writer
+            .put(IPCACHE_SEED, render_seed(&ipcache).as_bytes())
+            .and_then(|()| writer.put(IPCACHE_SEED_BIN, &render_binary_seed(&ipcache)))
+            .map(|()| ipcache.len());
         drop(ipcache);
         let cluster_record = cluster_json.join().expect("cluster writer panicked");
         let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("node writer panicked")).collect();

@@ -146,7 +146,7 @@ pub fn apply_all(
     state: &LabState,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
-    let cluster = &build.cluster;
+    let cluster = build.cluster()?;
     let results = topology::in_parallel(
         cluster.nodes.len(),
         |index| {
@@ -204,7 +204,7 @@ fn up_from_build_locked(
     progress: &mut dyn FnMut(&str),
 ) -> Result<LabState> {
     let build = BuildOutput::open(out)?;
-    let cluster = &build.cluster;
+    let cluster = build.cluster()?;
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     state.tc_mode = options.tc_mode;
     let result =

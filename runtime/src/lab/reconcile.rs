@@ -147,7 +147,7 @@ fn reconcile_locked(
 ) -> Result<(LabState, ReconcileReport)> {
     let name = old.name.as_str();
     let build = BuildOutput::open(out)?;
-    let cluster = &build.cluster;
+    let cluster = build.cluster()?;
     let mut new = LabState::plan(cluster, name, &options.bpffs, out)?;
     new.tc_mode = options.tc_mode;
     let plan = plan(&old, &new, cluster, options)?;

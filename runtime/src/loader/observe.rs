@@ -329,7 +329,7 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
 pub fn plan(build: &BuildOutput, target: &Target, wait: Wait) -> Result<diff::Plan> {
     let node_plan = NodePlan::from_build(build, &target.node)?;
     let observed = observe(&node_plan, target, wait)?;
-    let names = Names::new(&build.cluster);
+    let names = Names::new(build.cluster()?);
     let changes = diff::diff_node(&observed.kernel, &observed.wanted, (&names, &names));
     let status = match () {
         _ if changes.is_empty() => Action::NoOp,
