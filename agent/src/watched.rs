@@ -47,6 +47,7 @@ pub fn digest(folder: &Path) -> Result<String> {
 pub fn open(watch: &Path, node: &str) -> Result<Build> {
     let folder = resolve(watch)?;
     let output = BuildOutput::open(&folder)?;
+    output.check_complete()?;
     let plan = NodePlan::from_build(&output, node)?;
     // The drift check compares this node only: its seeds, already read for the plan.
     let cluster = output.cluster()?;

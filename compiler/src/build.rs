@@ -574,6 +574,21 @@ impl BuildFiles {
         Ok(bytes)
     }
 
+    /// Every file the manifest lists is there, of its recorded size (stat
+    /// only: a reader still checks the sha256 of what it reads). A build
+    /// folder still being written, or with a file removed, is refused.
+    pub fn check_complete(&self) -> Result<(), ReadError> {
+        for record in &self.manifest.files {
+            let path = || self.out.join(&record.path);
+            beneath::check_relative(&record.path).map_err(|message| ReadError::Invalid { path: path(), message })?;
+            beneath::check_present(self.dir.as_fd(), &record.path, record.size).map_err(|refusal| match refusal {
+                beneath::Refusal::Io(source) => ReadError::Io { path: path(), source },
+                other => ReadError::Invalid { path: path(), message: other.to_string() },
+            })?;
+        }
+        Ok(())
+    }
+
     /// The manifest's record of `rel`, if it lists it.
     pub fn record(&self, rel: &str) -> Option<&FileRecord> {
         let files = &self.manifest.files;

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use build_support::reference_cluster;
-use routec_compiler::build::{build, input_digest, read_cluster, BuildError, BuildOptions, ClangChoice, ReadError};
+use routec_compiler::build::{
+    build, input_digest, read_cluster, BuildError, BuildFiles, BuildOptions, ClangChoice, ReadError,
+};
 
 fn no_clang() -> BuildOptions {
     BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]))
@@ -53,6 +55,24 @@ fn output_has_the_documented_layout() {
     // Nothing is left beside OUT.
     let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(siblings, ["out"]);
+}
+
+#[test]
+fn a_build_with_a_file_missing_or_cut_short_is_not_complete() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    BuildFiles::open(&out).unwrap().check_complete().unwrap();
+
+    let seed = out.join("cluster/cilium_ipcache.seed");
+    let text = std::fs::read(&seed).unwrap();
+    std::fs::write(&seed, &text[..text.len() / 2]).unwrap();
+    let cut = BuildFiles::open(&out).unwrap().check_complete().unwrap_err().to_string();
+    assert!(cut.contains("cilium_ipcache.seed") && cut.contains("changed after the build"), "{cut}");
+
+    std::fs::remove_file(&seed).unwrap();
+    let missing = BuildFiles::open(&out).unwrap().check_complete().unwrap_err().to_string();
+    assert!(missing.contains("cilium_ipcache.seed"), "{missing}");
 }
 
 #[test]

@@ -67,6 +67,13 @@ impl BuildOutput {
         let files = BuildFiles::open(out).map_err(read_error)?;
         Ok(BuildOutput { out: out.to_path_buf(), files, cluster: OnceLock::new(), ipcache_seed: OnceLock::new() })
     }
+    /// Every file of the build is there ([`BuildFiles::check_complete`]):
+    /// for a reader that takes only its node's part of a build that may be
+    /// half written.
+    pub fn check_complete(&self) -> Result<()> {
+        self.files.check_complete().map_err(read_error)
+    }
+
     /// The build's identity, from the manifest this output was opened with.
     pub fn digest(&self) -> &str {
         &self.files.digest
