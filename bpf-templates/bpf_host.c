@@ -8,6 +8,7 @@
 #include "lib/counters.h"
 #include "lib/endpoints.h"
 #include "lib/eth.h"
+#include "lib/host6.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
 #include "lib/reasons.h"
@@ -17,8 +18,12 @@ int cil_from_host(struct __sk_buff *skb)
 {
 	struct ethhdr *eth = eth_header(skb);
 
-	/* Only untagged IPv4 is ours; anything else keeps going uncounted. */
-	if (!eth || eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
+	/* Only untagged IP is ours; anything else keeps going uncounted. */
+	if (!eth || eth_tag_in_metadata(skb))
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return from_host_ipv6(skb);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 
 	struct iphdr *ip4 = ipv4_header(skb, &eth);

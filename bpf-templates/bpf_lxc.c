@@ -11,6 +11,7 @@
 #include "lib/endpoints.h"
 #include "lib/eth.h"
 #include "lib/ipv4.h"
+#include "lib/lxc6.h"
 #include "lib/maps.h"
 #include "lib/overlay.h"
 #include "lib/reasons.h"
@@ -97,13 +98,15 @@ int cil_from_container(struct __sk_buff *skb)
 
 	if (!eth)
 		return drop(skb, DROP_INVALID_PACKET);
-	/* A tagged frame is not IPv4 or ARP, even when its inner type is. */
+	/* A tagged frame is not IP or ARP, even when its inner type is. */
 	if (eth_tag_in_metadata(skb))
 		return drop(skb, DROP_UNKNOWN_L3);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return handle_arp(skb);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		return handle_ipv4(skb);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return handle_ipv6(skb);
 	return drop(skb, DROP_UNKNOWN_L3);
 }
 

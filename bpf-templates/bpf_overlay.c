@@ -10,6 +10,7 @@
 #include "lib/ipv4.h"
 #include "lib/maps.h"
 #include "lib/overlay.h"
+#include "lib/overlay6.h"
 #include "lib/reasons.h"
 
 SEC("classifier")
@@ -32,6 +33,8 @@ int cil_from_overlay(struct __sk_buff *skb)
 
 	if (!eth)
 		return drop(skb, DROP_INVALID_PACKET);
+	if (!eth_tag_in_metadata(skb) && eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return from_overlay_ipv6(skb, tunnel_source);
 	if (eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
 		return drop(skb, DROP_UNKNOWN_L3);
 

@@ -14,6 +14,9 @@
 #ifndef ROUTEC_ROUTER_IPV4
 #define ROUTEC_ROUTER_IPV4 0
 #endif
+#ifndef ROUTEC_ROUTER_IPV6
+#define ROUTEC_ROUTER_IPV6 { 0, 0, 0, 0 }
+#endif
 #ifndef ROUTEC_OVERLAY_IFINDEX
 #define ROUTEC_OVERLAY_IFINDEX 0
 #endif
@@ -31,6 +34,10 @@
 const volatile __be32 NODE_IPV4 = ROUTEC_NODE_IPV4;
 /* The pods' gateway address (on cilium_host), network order. */
 const volatile __be32 ROUTER_IPV4 = ROUTEC_ROUTER_IPV4;
+/* The pods' IPv6 gateway (on cilium_host), network order; all zero on a
+ * node without an IPv6 pod-cidr, which then answers no neighbour
+ * solicitation. */
+const volatile __be32 ROUTER_IPV6[4] = ROUTEC_ROUTER_IPV6;
 /* ifindex of cilium_vxlan in the node's network namespace. */
 const volatile __u32 OVERLAY_IFINDEX = ROUTEC_OVERLAY_IFINDEX;
 /* UDP port of the overlay (the device's dstport; kept for inspection). */

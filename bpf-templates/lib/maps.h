@@ -10,14 +10,16 @@
 #include "lib/common.h"
 
 #define ENDPOINT_KEY_IPV4 1
+#define ENDPOINT_KEY_IPV6 2
 #define ENDPOINT_F_HOST 1
 
-/* Key of cilium_lxc: an endpoint's IP. */
+/* Key of cilium_lxc: an endpoint's IP (IPv4 in the first 4 of the 16
+ * address bytes, the rest zero). */
 struct endpoint_key {
-	__be32 ip4; /* IPv6 would use all 16 bytes */
-	__u32 pad1;
-	__u32 pad2;
-	__u32 pad3;
+	union {
+		__be32 ip4;
+		__be32 ip6[4];
+	};
 	__u8 family;
 	__u8 key;
 	__u16 cluster_id;
@@ -52,10 +54,10 @@ struct ipcache_key {
 	__u16 cluster_id;
 	__u8 pad1;
 	__u8 family;
-	__be32 ip4;
-	__u32 pad4;
-	__u32 pad5;
-	__u32 pad6;
+	union {
+		__be32 ip4;
+		__be32 ip6[4];
+	};
 } __attribute__((packed));
 _Static_assert(sizeof(struct ipcache_key) == 24, "ipcache_key is 24 bytes");
 _Static_assert(__builtin_offsetof(struct ipcache_key, family) == 7, "ipcache_key.family at 7");

@@ -9,7 +9,7 @@
 //! repeats them for review.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -40,10 +40,16 @@ templates![
     "lib/config.h",
     "lib/counters.h",
     "lib/endpoints.h",
+    "lib/endpoints6.h",
     "lib/eth.h",
+    "lib/host6.h",
     "lib/ipv4.h",
+    "lib/ipv6.h",
+    "lib/lxc6.h",
     "lib/maps.h",
+    "lib/ndp.h",
     "lib/overlay.h",
+    "lib/overlay6.h",
     "lib/reasons.h",
 ];
 
@@ -287,6 +293,12 @@ pub struct LoadConstants {
     pub node_ipv4: Ipv4Addr,
     /// The pods' gateway address.
     pub router_ipv4: Ipv4Addr,
+    /// The pods' IPv6 gateway, only on a node with an IPv6 pod-cidr: the
+    /// objects of any other node keep the all-zero default, which answers
+    /// no neighbour solicitation (and an IPv4-only node's constants read
+    /// as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_ipv6: Option<Ipv6Addr>,
     pub overlay_port: u16,
     pub vni: u32,
     pub pod_mtu: u32,
@@ -299,6 +311,7 @@ impl LoadConstants {
             node_ipv4: n.address,
             // A node without an IPv4 pod-cidr has no IPv4 router: 0.0.0.0 answers no ARP.
             router_ipv4: n.router.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            router_ipv6: n.router6,
             overlay_port: cluster.overlay.port,
             vni: cluster.overlay.vni,
             pod_mtu: cluster.pod_mtu(),
@@ -309,15 +322,17 @@ impl LoadConstants {
     /// object stores it (addresses in network order, integers in the
     /// target's byte order, which `-target bpf` takes from the host), ready
     /// for aya's `EbpfLoader::set_global(name, bytes.as_slice(), true)`.
-    pub fn globals(&self, overlay_ifindex: u32) -> [(&'static str, Vec<u8>); 6] {
-        [
+    pub fn globals(&self, overlay_ifindex: u32) -> Vec<(&'static str, Vec<u8>)> {
+        let mut globals = vec![
             ("NODE_IPV4", self.node_ipv4.octets().to_vec()),
             ("ROUTER_IPV4", self.router_ipv4.octets().to_vec()),
             ("OVERLAY_IFINDEX", overlay_ifindex.to_ne_bytes().to_vec()),
             ("OVERLAY_PORT", self.overlay_port.to_ne_bytes().to_vec()),
             ("VNI", self.vni.to_ne_bytes().to_vec()),
             ("POD_MTU", self.pod_mtu.to_ne_bytes().to_vec()),
-        ]
+        ];
+        globals.extend(self.router_ipv6.map(|router| ("ROUTER_IPV6", router.octets().to_vec())));
+        globals
     }
 }
 
@@ -350,6 +365,13 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         ),
         format!("#define ROUTEC_NODE_IPV4 {}", ipv4(values.node_ipv4)),
         format!("#define ROUTEC_ROUTER_IPV4 {}", ipv4(values.router_ipv4)),
+    ];
+    let router_ipv6 = values.router_ipv6.map(|router| {
+        let words: Vec<String> =
+            router.octets().chunks(4).map(|w| format!("bpf_htonl(0x{:02x}{:02x}{:02x}{:02x})", w[0], w[1], w[2], w[3])).collect();
+        format!("#define ROUTEC_ROUTER_IPV6 {{ {} }}", words.join(", "))
+    });
+    let tail = [
         format!("#define ROUTEC_OVERLAY_PORT {}", values.overlay_port),
         format!("#define ROUTEC_VNI {}", values.vni),
         format!("#define ROUTEC_POD_MTU {}", values.pod_mtu),
@@ -357,7 +379,7 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         "#endif".to_string(),
     ];
     let mut out = String::new();
-    for line in lines {
+    for line in lines.into_iter().chain(router_ipv6).chain(tail) {
         out.push_str(&line);
         out.push('\n');
     }

@@ -513,6 +513,7 @@ reasons! {
     ArpReply = 4, "FWD_ARP_REPLY", "arp-reply", "ARP request for the gateway answered with the lxc MAC";
     OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
     HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
+    NdpReply = 7, "FWD_NDP_REPLY", "ndp-reply", "IPv6 neighbour solicitation for the router answered with the lxc MAC";
     InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
     UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP (a VLAN-tagged frame is neither)";
     UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";
@@ -525,6 +526,9 @@ reasons! {
     OverlayPort = 137, "DROP_OVERLAY_PORT", "overlay-port", "UDP to a node's overlay port from a pod, or from inside the tunnel: only nodes speak the overlay";
     UnknownTunnelSource = 138, "DROP_UNKNOWN_TUNNEL_SOURCE", "unknown-tunnel-source", "overlay packet whose outer source is not another node of the cluster";
     InnerSourceMismatch = 139, "DROP_INNER_SOURCE_MISMATCH", "inner-source-mismatch", "overlay packet whose inner source is not an endpoint of the node that sent it";
+    Fragment = 140, "DROP_FRAGMENT", "fragment", "IPv6 packet with a fragment header: the datapath does not reassemble";
+    Ipv6ExtHeaders = 141, "DROP_IPV6_EXT_HEADERS", "ipv6-ext-headers", "IPv6 packet with more than 4 extension headers (the bounded walk, as Cilium's)";
+    Ipv6LinkLocal = 142, "DROP_IPV6_LINK_LOCAL", "ipv6-link-local", "IPv6 for the pod's link only: multicast (MLD, router solicitations), link-local or unspecified addresses, neighbour solicitations not for the router";
 }
 
 #[cfg(test)]

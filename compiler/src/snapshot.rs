@@ -98,6 +98,10 @@ fn render_constants(out: &mut String, constants: LoadConstants) {
             (_, 4) if name.ends_with("_IPV4") => {
                 format!("{}.{}.{}.{} (bytes {})", bytes[0], bytes[1], bytes[2], bytes[3], hex_bytes(&bytes))
             }
+            (_, 16) if name.ends_with("_IPV6") => {
+                let octets: [u8; 16] = bytes.as_slice().try_into().expect("16 bytes");
+                format!("{} (bytes {})", std::net::Ipv6Addr::from(octets), hex_bytes(&bytes))
+            }
             (_, 2) => u16::from_ne_bytes([bytes[0], bytes[1]]).to_string(),
             (_, 4) => u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
             _ => hex_bytes(&bytes),

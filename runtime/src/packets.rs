@@ -8,12 +8,12 @@
 //! their namespace afterwards, so no helper process is needed for them.
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use routec_compiler::expect::{Endpoint, Expectation, FoundOutcome, PacketCheck, TestResult};
-use routec_compiler::trace::Proto;
+use routec_compiler::trace::{Family, Proto};
 
 use crate::lab::{self, netns_path, LabState};
 use crate::netns;
@@ -23,10 +23,11 @@ use crate::{Context, Error, Result};
 /// does not turn a delivery into a drop; every drop costs this much.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Sends the expectation's packet in the lab and reports what happened.
-pub fn check(state: &LabState, e: &Expectation) -> Result<PacketCheck> {
+/// Sends the expectation's packet, from the source's namespace to `dst` (the
+/// traced packet's destination, which fixes the family), and reports what
+/// happened.
+pub fn check(state: &LabState, e: &Expectation, dst: IpAddr) -> Result<PacketCheck> {
     let src_ns = source_namespace(state, &e.src)?;
-    let dst = destination_ip(state, &e.dst)?;
     let dst_ns = destination_namespace(state, dst);
     let (delivered, detail) = match e.proto {
         Proto::Icmp => icmp(&src_ns, dst, e.ttl)?,
@@ -43,10 +44,11 @@ pub fn check_all<'a>(state: &LabState, results: Vec<TestResult<'a>>) -> Result<V
     results
         .into_iter()
         .map(|r| {
-            if r.found.outcome == FoundOutcome::NotTraced {
+            let traced = r.found.trace.as_ref().map(|t| t.packet.dst);
+            let Some(dst) = traced.filter(|_| r.found.outcome != FoundOutcome::NotTraced) else {
                 return Ok(r);
-            }
-            let packets = check(state, r.expectation).context(|| r.expectation.text.clone())?;
+            };
+            let packets = check(state, r.expectation, dst).context(|| r.expectation.text.clone())?;
             Ok(r.with_packets(packets))
         })
         .collect()
@@ -65,28 +67,27 @@ fn source_namespace(state: &LabState, src: &Endpoint) -> Result<String> {
     found.ok_or_else(|| Error::msg(format!("lab `{}` has no {}", state.name, src.operand())))
 }
 
-fn destination_ip(state: &LabState, dst: &Endpoint) -> Result<Ipv4Addr> {
-    match dst {
-        Endpoint::Address(IpAddr::V4(ip)) => Some(*ip),
-        Endpoint::Address(IpAddr::V6(ip)) => {
-            return Err(Error::msg(format!(
-                "{ip}: the lab sends IPv4 packets only (its pods have no IPv6 addresses yet)"
-            )))
-        }
-        Endpoint::Pod(name) => state.pod(name).and_then(|p| p.ip),
-        Endpoint::Node(name) => state.node(name).map(|n| n.address),
-    }
-    .ok_or_else(|| Error::msg(format!("lab `{}` has no {}", state.name, dst.operand())))
-}
-
 /// The namespace that owns `ip` in the lab, if any: where a listener goes.
-fn destination_namespace(state: &LabState, ip: Ipv4Addr) -> Option<PathBuf> {
-    let pod = state.pods.iter().find(|p| p.ip == Some(ip)).map(|p| &p.netns);
-    let node = state.nodes.iter().find(|n| n.address == ip).map(|n| &n.netns);
-    pod.or(node).map(|ns| netns_path(ns))
+fn destination_namespace(state: &LabState, ip: IpAddr) -> Option<PathBuf> {
+    let pod = state.pods.iter().find(|p| p.ip.map(IpAddr::V4) == Some(ip) || p.ip6.map(IpAddr::V6) == Some(ip));
+    let node = state.nodes.iter().find(|n| n.own_ips().any(|own| own == ip));
+    pod.map(|p| &p.netns).or(node.map(|n| &n.netns)).map(|ns| netns_path(ns))
 }
 
-fn icmp(src_ns: &str, dst: Ipv4Addr, ttl: u8) -> Result<(bool, String)> {
+/// The unspecified address of `ip`'s family: what a socket binds to.
+fn any_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// "TTL" or "hop limit", as the family calls it.
+fn ttl_name(ip: IpAddr) -> &'static str {
+    Family::of(ip).ttl_name()
+}
+
+fn icmp(src_ns: &str, dst: IpAddr, ttl: u8) -> Result<(bool, String)> {
     let wait = ANSWER_TIMEOUT.as_secs().to_string();
     let argv: Vec<String> = ["ping", "-n", "-q", "-c", "1", "-W", &wait, "-t", &ttl.to_string(), &dst.to_string()]
         .iter()
@@ -95,49 +96,62 @@ fn icmp(src_ns: &str, dst: Ipv4Addr, ttl: u8) -> Result<(bool, String)> {
     let output = lab::exec_command(src_ns, &argv)?.output().context(|| "cannot run ping".to_string())?;
     let delivered = output.status.success();
     let detail = if delivered {
-        format!("ICMP echo to {dst} (TTL {ttl}) was answered")
+        format!("ICMP echo to {dst} ({} {ttl}) was answered", ttl_name(dst))
     } else {
-        format!("ICMP echo to {dst} (TTL {ttl}) got no reply within {wait}s")
+        format!("ICMP echo to {dst} ({} {ttl}) got no reply within {wait}s", ttl_name(dst))
     };
     Ok((delivered, detail))
 }
 
-/// The namespace's default TTL set to `ttl` while `work` runs, for sockets
-/// whose TTL cannot be set before they send (a TCP connect's SYN).
-fn with_default_ttl<T>(ttl: u8, work: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
-    const KEY: &str = "net/ipv4/ip_default_ttl";
-    let before = std::fs::read_to_string(std::path::Path::new("/proc/sys").join(KEY))?;
-    netns::write_sysctl(KEY, &ttl.to_string())?;
+/// The namespace's default TTL (IPv4) or every interface's hop limit
+/// (IPv6, which has no namespace-wide default) set to `ttl` while `work`
+/// runs, for sockets whose TTL cannot be set before they send (a TCP
+/// connect's SYN; std sets no IPv6 unicast hop limit at all).
+fn with_default_ttl<T>(dst: IpAddr, ttl: u8, work: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let keys: Vec<String> = match dst {
+        IpAddr::V4(_) => vec!["net/ipv4/ip_default_ttl".to_string()],
+        IpAddr::V6(_) => std::fs::read_dir("/proc/sys/net/ipv6/conf")?
+            .map(|entry| Ok(format!("net/ipv6/conf/{}/hop_limit", entry?.file_name().to_string_lossy())))
+            .collect::<std::io::Result<_>>()?,
+    };
+    let mut before = Vec::with_capacity(keys.len());
+    for key in &keys {
+        before.push(std::fs::read_to_string(std::path::Path::new("/proc/sys").join(key))?);
+        netns::write_sysctl(key, &ttl.to_string())?;
+    }
     let result = work();
-    netns::write_sysctl(KEY, before.trim())?;
+    for (key, value) in keys.iter().zip(&before) {
+        netns::write_sysctl(key, value.trim())?;
+    }
     result
 }
 
-fn tcp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: Ipv4Addr, port: u16, ttl: u8) -> Result<(bool, String)> {
+fn tcp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: IpAddr, port: u16, ttl: u8) -> Result<(bool, String)> {
     // The kernel completes the handshake for a listening socket: no accept needed.
     let listener = match dst_ns {
-        Some(ns) => Some(netns::run_in(Some(ns), || TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)))?),
+        Some(ns) => Some(netns::run_in(Some(ns), || TcpListener::bind((any_of(dst), port)))?),
         None => None,
     };
     let target = SocketAddr::from((dst, port));
     let connected = netns::run_in(Some(&netns_path(src_ns)), || {
-        with_default_ttl(ttl, || Ok(TcpStream::connect_timeout(&target, ANSWER_TIMEOUT)))
+        with_default_ttl(dst, ttl, || Ok(TcpStream::connect_timeout(&target, ANSWER_TIMEOUT)))
     })?;
     drop(listener);
+    let name = ttl_name(dst);
     Ok(match connected {
-        Ok(_) => (true, format!("TCP connect to {target} (TTL {ttl}) was accepted")),
+        Ok(_) => (true, format!("TCP connect to {target} ({name} {ttl}) was accepted")),
         // A reset is an answer from the destination's stack: the SYN got there.
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-            (true, format!("TCP connect to {target} (TTL {ttl}) was refused by its stack"))
+            (true, format!("TCP connect to {target} ({name} {ttl}) was refused by its stack"))
         }
-        Err(e) => (false, format!("TCP connect to {target} (TTL {ttl}) failed: {e}")),
+        Err(e) => (false, format!("TCP connect to {target} ({name} {ttl}) failed: {e}")),
     })
 }
 
-fn udp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: Ipv4Addr, port: u16, ttl: u8) -> Result<(bool, String)> {
+fn udp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: IpAddr, port: u16, ttl: u8) -> Result<(bool, String)> {
     let echo = match dst_ns {
         Some(ns) => Some(netns::run_in(Some(ns), || {
-            let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port))?;
+            let socket = UdpSocket::bind((any_of(dst), port))?;
             socket.set_read_timeout(Some(ANSWER_TIMEOUT))?;
             Ok::<_, std::io::Error>(socket)
         })?),
@@ -153,10 +167,13 @@ fn udp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: Ipv4Addr, port: u16,
     });
     let target = SocketAddr::from((dst, port));
     let answered = netns::run_in(Some(&netns_path(src_ns)), || {
-        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-        socket.set_ttl(u32::from(ttl))?;
+        let socket = UdpSocket::bind((any_of(dst), 0))?;
         socket.set_read_timeout(Some(ANSWER_TIMEOUT))?;
-        socket.send_to(b"routec test", target)?;
+        let sent = match dst {
+            IpAddr::V4(_) => socket.set_ttl(u32::from(ttl)).and_then(|()| socket.send_to(b"routec test", target)),
+            IpAddr::V6(_) => with_default_ttl(dst, ttl, || socket.send_to(b"routec test", target)),
+        };
+        sent?;
         let mut buf = [0u8; 64];
         Ok::<_, std::io::Error>(socket.recv_from(&mut buf).is_ok())
     })?;
@@ -164,8 +181,9 @@ fn udp(src_ns: &str, dst_ns: Option<&std::path::Path>, dst: Ipv4Addr, port: u16,
         let _ = thread.join();
     }
     Ok(if answered {
-        (true, format!("UDP datagram to {target} (TTL {ttl}) was echoed"))
+        (true, format!("UDP datagram to {target} ({} {ttl}) was echoed", ttl_name(dst)))
     } else {
-        (false, format!("UDP datagram to {target} (TTL {ttl}) got no answer within {}s", ANSWER_TIMEOUT.as_secs()))
+        let wait = ANSWER_TIMEOUT.as_secs();
+        (false, format!("UDP datagram to {target} ({} {ttl}) got no answer within {wait}s", ttl_name(dst)))
     })
 }

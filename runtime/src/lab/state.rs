@@ -11,7 +11,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use routec_compiler::model::{Cluster, Ipv4Net, Mac, Node, OverlayKind, Pod};
+use routec_compiler::model::{Cluster, Ipv4Net, Ipv6Net, Mac, Node, OverlayKind, Pod};
 use serde::{Deserialize, Serialize};
 
 use super::{check_lab_name, namespace_name};
@@ -91,6 +91,14 @@ pub struct NodeLinks {
     pub pod_mtu: u32,
     pub overlay: OverlayKind,
     pub overlay_port: u16,
+    /// The IPv6 half, absent on an IPv4-only node (whose record then reads
+    /// as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router6: Option<Ipv6Addr>,
 }
 
 /// Everything a pod's veth is made from besides its IP and node.
@@ -100,6 +108,18 @@ pub struct PodLinks {
     pub ifindex: Option<u32>,
     pub mac: Option<Mac>,
     pub node_mac: Option<Mac>,
+}
+
+impl LabNode {
+    /// Every address the node's namespace has: its underlay address, and
+    /// from its links the IPv6 address and the routers on cilium_host.
+    pub fn own_ips(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        let links = self.links.iter();
+        std::iter::once(self.address.into())
+            .chain(links.clone().flat_map(|l| l.router.map(Into::into)))
+            .chain(links.clone().flat_map(|l| l.address6.map(Into::into)))
+            .chain(links.flat_map(|l| l.router6.map(Into::into)))
+    }
 }
 
 impl NodeLinks {
@@ -112,6 +132,9 @@ impl NodeLinks {
             pod_mtu: cluster.pod_mtu(),
             overlay: cluster.overlay.kind,
             overlay_port: cluster.overlay.port,
+            address6: node.address6,
+            pod_cidr6: node.pod_cidr6,
+            router6: node.router6,
         }
     }
 }
@@ -210,8 +233,9 @@ impl LabState {
 
     /// A pod by name (`namespace/name`) or IP.
     pub fn pod(&self, name_or_ip: &str) -> Option<&LabPod> {
-        match name_or_ip.parse::<Ipv4Addr>() {
-            Ok(ip) => self.pods.iter().find(|p| p.ip == Some(ip)),
+        match name_or_ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => self.pods.iter().find(|p| p.ip == Some(ip)),
+            Ok(std::net::IpAddr::V6(ip)) => self.pods.iter().find(|p| p.ip6 == Some(ip)),
             Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
         }
     }

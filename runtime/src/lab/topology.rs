@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use routec_compiler::model::{Cluster, Pod};
+use routec_compiler::model::{Cluster, Node, Pod};
 
 use super::iproute::{batch, OnError};
 use super::{netns_path, LabState};
@@ -22,19 +22,39 @@ fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<()> {
     batch(netns, lines, OnError::Stop)
 }
 
+/// What a namespace is for, as its sysctls see it.
+#[derive(Clone, Copy)]
+struct NamespaceRole {
+    /// A node namespace (IPv4 forwarding on).
+    node: bool,
+    /// It has IPv6 addresses.
+    ipv6: bool,
+}
+
 /// Sysctls every lab namespace gets before any interface exists (so the
 /// `default` values reach every interface): no reverse-path filtering (the
-/// datapath delivers packets on interfaces the routes do not point at), no
-/// IPv6 (it would only add neighbour-discovery noise to the counters).
-fn base_sysctls(netns: &str, forwarding: bool) -> Result<()> {
+/// datapath delivers packets on interfaces the routes do not point at), and
+/// IPv6 only where the cluster gives the namespace IPv6 addresses (else it
+/// would only add neighbour-discovery noise to the counters). A node with
+/// IPv6 makes no link-local addresses (`addr_gen_mode` 1): its lxcs,
+/// cilium_host and cilium_vxlan need none (the datapath redirects, the
+/// stack routes the pod-cidr to a NOARP device), so they send no duplicate
+/// address detection, MLD or router solicitation into the pods. IPv6
+/// forwarding stays off: no IPv6 packet is forwarded by a node's stack.
+fn base_sysctls(netns: &str, role: NamespaceRole) -> Result<()> {
+    let disable_ipv6 = if role.ipv6 { "0" } else { "1" };
+    let mut sysctls = vec![
+        ("net/ipv4/conf/all/rp_filter", "0"),
+        ("net/ipv4/conf/default/rp_filter", "0"),
+        ("net/ipv6/conf/all/disable_ipv6", disable_ipv6),
+        ("net/ipv6/conf/default/disable_ipv6", disable_ipv6),
+        ("net/ipv4/ip_forward", if role.node { "1" } else { "0" }),
+    ];
+    if role.node && role.ipv6 {
+        sysctls.push(("net/ipv6/conf/default/addr_gen_mode", "1"));
+    }
     netns::run_in(Some(&netns_path(netns)), || -> Result<()> {
-        for (key, value) in [
-            ("net/ipv4/conf/all/rp_filter", "0"),
-            ("net/ipv4/conf/default/rp_filter", "0"),
-            ("net/ipv6/conf/all/disable_ipv6", "1"),
-            ("net/ipv6/conf/default/disable_ipv6", "1"),
-            ("net/ipv4/ip_forward", if forwarding { "1" } else { "0" }),
-        ] {
+        for (key, value) in &sysctls {
             netns::write_sysctl(key, value)?;
         }
         Ok(())
@@ -86,11 +106,21 @@ pub(super) fn make_namespaces(state: &LabState, names: &[String]) -> Result<()> 
         |index| {
             let ns = &names[index];
             ip_batch(Some(ns), &[format!("link set lo alias {marker}"), "link set lo up".into()])?;
-            base_sysctls(ns, state.nodes.iter().any(|n| &n.netns == ns))
+            base_sysctls(ns, namespace_role(state, ns))
         },
         &mut |_, _| {},
     );
     marked.into_iter().collect()
+}
+
+fn namespace_role(state: &LabState, ns: &str) -> NamespaceRole {
+    match state.nodes.iter().find(|n| n.netns == ns) {
+        Some(node) => {
+            let ipv6 = node.links.as_ref().is_some_and(|l| l.address6.is_some() || l.pod_cidr6.is_some());
+            NamespaceRole { node: true, ipv6 }
+        }
+        None => NamespaceRole { node: false, ipv6: state.pods.iter().any(|p| p.netns == ns && p.ip6.is_some()) },
+    }
 }
 
 /// Runs `work` for 0..count on up to 8 threads (the work is mostly waiting
@@ -134,7 +164,7 @@ pub(super) fn node_topology(cluster: &Cluster, state: &LabState, index: usize, l
     ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, leg, pod_mtu))?;
     ip_batch(Some(&state.underlay), &[format!("link set {leg} master br0 up")])?;
     for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
-        ip_batch(Some(&lab_pod.netns), &pod_commands(pod, node.router, pod_mtu))?;
+        ip_batch(Some(&lab_pod.netns), &pod_commands(pod, node, pod_mtu))?;
     }
     Ok(())
 }
@@ -144,7 +174,7 @@ pub(super) fn pod_topology(cluster: &Cluster, state: &LabState, pod_index: usize
     let pod = &cluster.pods[pod_index];
     let pod_mtu = cluster.pod_mtu();
     ip_batch(Some(&state.nodes[pod.node].netns), &pod_veth_commands(pod, &state.pods[pod_index].netns, pod_mtu))?;
-    ip_batch(Some(&state.pods[pod_index].netns), &pod_commands(pod, cluster.nodes[pod.node].router, pod_mtu))
+    ip_batch(Some(&state.pods[pod_index].netns), &pod_commands(pod, &cluster.nodes[pod.node], pod_mtu))
 }
 
 /// The pod's veth, made in its node's namespace with its declared ifindex
@@ -165,16 +195,25 @@ fn pod_veth_commands(pod: &Pod, pod_netns: &str, pod_mtu: u32) -> Vec<String> {
     vec![host_side + &pod_side, format!("link set {} mtu {pod_mtu} up", pod.lxc)]
 }
 
-/// Inside the pod's namespace: its address and the routes to its router.
-/// IPv4 only: the lab's IPv6 addresses come with the IPv6 datapath.
-fn pod_commands(pod: &Pod, router: Option<std::net::Ipv4Addr>, pod_mtu: u32) -> Vec<String> {
-    let ipv4 = pod.ip.zip(router);
+/// Inside the pod's namespace: its addresses and the routes to its router,
+/// per family (DATAPATH.md v2): the IPv6 address without duplicate address
+/// detection (`nodad`: the datapath answers no solicitation but the
+/// router's, so detection would only delay it), `<router6>/128 dev eth0`
+/// and `default via <router6>`.
+fn pod_commands(pod: &Pod, node: &Node, pod_mtu: u32) -> Vec<String> {
+    let ipv4 = pod.ip.zip(node.router);
+    let ipv6 = pod.ip6.zip(node.router6);
     let mut lines = vec![format!("link set eth0 mtu {pod_mtu}")];
     lines.extend(ipv4.map(|(ip, _)| format!("addr add {ip}/32 dev eth0")));
+    lines.extend(ipv6.map(|(ip, _)| format!("addr add {ip}/128 dev eth0 nodad")));
     lines.push("link set eth0 up".into());
     if let Some((_, router)) = ipv4 {
         lines.push(format!("route add {router}/32 dev eth0 scope link"));
         lines.push(format!("route add default via {router} dev eth0"));
+    }
+    if let Some((_, router)) = ipv6 {
+        lines.push(format!("route add {router}/128 dev eth0"));
+        lines.push(format!("route add ::/0 via {router} dev eth0"));
     }
     lines
 }
@@ -199,6 +238,9 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, p
     lines.push(format!("link add {} type veth peer name {leg} netns {}", node.device, state.underlay));
     lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
     lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
+    // The underlay is IPv4: a node's IPv6 address is its own (the datapath
+    // passes its pods' packets for it to the stack), routed nowhere else.
+    lines.extend(node.address6.map(|a| format!("addr add {a}/128 dev {} nodad", node.device)));
     for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
         lines.push(format!("route add {}", underlay_route(other.address, &node.device)));
     }
@@ -218,6 +260,10 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, p
     lines.push(format!("link set cilium_host arp off mtu {pod_mtu} up"));
     if let (Some(router), Some(pod_cidr)) = (node.router, node.pod_cidr) {
         lines.push(format!("addr add {router}/32 dev cilium_host"));
+        lines.push(format!("route add {pod_cidr} dev cilium_host"));
+    }
+    if let (Some(router), Some(pod_cidr)) = (node.router6, node.pod_cidr6) {
+        lines.push(format!("addr add {router}/128 dev cilium_host nodad"));
         lines.push(format!("route add {pod_cidr} dev cilium_host"));
     }
     lines

@@ -129,7 +129,7 @@ pub fn ping(netns: &str, dst: &str) -> bool {
 pub fn tcp_exchange(
     src_netns: &str,
     dst_netns: &str,
-    dst_ip: std::net::Ipv4Addr,
+    dst_ip: std::net::IpAddr,
     port: u16,
     payload: &[u8],
 ) -> Vec<u8> {
