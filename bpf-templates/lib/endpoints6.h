@@ -9,12 +9,20 @@
 #include "lib/ipv6.h"
 #include "lib/maps.h"
 
+/* Both keys keep Cilium's field names (bpftool's BTF output of older pins
+ * names them): the 16 address bytes start at ip4 and run on through the
+ * three pad words after it. */
+_Static_assert(__builtin_offsetof(struct endpoint_key, family) - __builtin_offsetof(struct endpoint_key, ip4) == 16,
+	       "endpoint_key has 16 address bytes from ip4");
+_Static_assert(sizeof(struct ipcache_key) - __builtin_offsetof(struct ipcache_key, ip4) == 16,
+	       "ipcache_key has 16 address bytes from ip4");
+
 static __always_inline struct endpoint_info *lookup_endpoint6(const struct in6_addr *ip6)
 {
 	struct endpoint_key key;
 
 	__builtin_memset(&key, 0, sizeof(key));
-	__builtin_memcpy(key.ip6, ipv6_words(ip6), sizeof(key.ip6));
+	__builtin_memcpy(&key.ip4, ipv6_words(ip6), sizeof(*ip6));
 	key.family = ENDPOINT_KEY_IPV6;
 	return bpf_map_lookup_elem(&cilium_lxc, &key);
 }
@@ -37,7 +45,7 @@ static __always_inline struct remote_endpoint_info *lookup_ipcache6(const struct
 	__builtin_memset(&key, 0, sizeof(key));
 	key.prefixlen = IPCACHE_STATIC_PREFIX_BITS + 128;
 	key.family = ENDPOINT_KEY_IPV6;
-	__builtin_memcpy(key.ip6, ipv6_words(ip6), sizeof(key.ip6));
+	__builtin_memcpy(&key.ip4, ipv6_words(ip6), sizeof(*ip6));
 	return bpf_map_lookup_elem(&cilium_ipcache, &key);
 }
 

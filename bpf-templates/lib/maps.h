@@ -13,13 +13,12 @@
 #define ENDPOINT_KEY_IPV6 2
 #define ENDPOINT_F_HOST 1
 
-/* Key of cilium_lxc: an endpoint's IP (IPv4 in the first 4 of the 16
- * address bytes, the rest zero). */
+/* Key of cilium_lxc: an endpoint's IP. */
 struct endpoint_key {
-	union {
-		__be32 ip4;
-		__be32 ip6[4];
-	};
+	__be32 ip4; /* an IPv6 address fills ip4 and pad1..pad3 (endpoints6.h) */
+	__u32 pad1;
+	__u32 pad2;
+	__u32 pad3;
 	__u8 family;
 	__u8 key;
 	__u16 cluster_id;
@@ -54,10 +53,10 @@ struct ipcache_key {
 	__u16 cluster_id;
 	__u8 pad1;
 	__u8 family;
-	union {
-		__be32 ip4;
-		__be32 ip6[4];
-	};
+	__be32 ip4; /* an IPv6 address fills ip4 and pad4..pad6 (endpoints6.h) */
+	__u32 pad4;
+	__u32 pad5;
+	__u32 pad6;
 } __attribute__((packed));
 _Static_assert(sizeof(struct ipcache_key) == 24, "ipcache_key is 24 bytes");
 _Static_assert(__builtin_offsetof(struct ipcache_key, family) == 7, "ipcache_key.family at 7");

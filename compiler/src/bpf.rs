@@ -367,8 +367,11 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         format!("#define ROUTEC_ROUTER_IPV4 {}", ipv4(values.router_ipv4)),
     ];
     let router_ipv6 = values.router_ipv6.map(|router| {
-        let words: Vec<String> =
-            router.octets().chunks(4).map(|w| format!("bpf_htonl(0x{:02x}{:02x}{:02x}{:02x})", w[0], w[1], w[2], w[3])).collect();
+        let words: Vec<String> = router
+            .octets()
+            .chunks(4)
+            .map(|w| format!("bpf_htonl(0x{:02x}{:02x}{:02x}{:02x})", w[0], w[1], w[2], w[3]))
+            .collect();
         format!("#define ROUTEC_ROUTER_IPV6 {{ {} }}", words.join(", "))
     });
     let tail = [

@@ -75,6 +75,7 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
     let globals = LoadConstants {
         node_ipv4: Ipv4Addr::UNSPECIFIED,
         router_ipv4: Ipv4Addr::UNSPECIFIED,
+        router_ipv6: Some(std::net::Ipv6Addr::UNSPECIFIED),
         overlay_port: 0,
         vni: 0,
         pod_mtu: 0,
@@ -308,12 +309,14 @@ fn load_constants_and_node_config_of_a_worker() {
         LoadConstants {
             node_ipv4: Ipv4Addr::new(172, 18, 0, 2),
             router_ipv4: Ipv4Addr::new(10, 10, 2, 1),
+            router_ipv6: None,
             overlay_port: 8472,
             vni: 0,
             pod_mtu: 1450
         }
     );
     let globals = constants.globals(3);
+    assert!(globals.iter().all(|(name, _)| *name != "ROUTER_IPV6"), "an IPv4-only node keeps the object's zeros");
     assert_eq!(globals[0], ("NODE_IPV4", vec![172, 18, 0, 2]));
     assert_eq!(globals[2], ("OVERLAY_IFINDEX", 3u32.to_ne_bytes().to_vec()));
     assert_eq!(globals[3], ("OVERLAY_PORT", 8472u16.to_ne_bytes().to_vec()));
@@ -339,6 +342,50 @@ fn load_constants_and_node_config_of_a_worker() {
 #endif
 "
     );
+}
+
+fn dualstack() -> Cluster {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack");
+    routec_compiler::frontend::analyze_path(&path).unwrap().cluster.unwrap()
+}
+
+#[test]
+fn an_ipv6_node_sets_router_ipv6_and_its_node_config_bakes_it_in() {
+    let cluster = dualstack();
+    let constants = LoadConstants::for_node(&cluster, 0);
+    let router: std::net::Ipv6Addr = "fd00:10:1::1".parse().unwrap();
+    assert_eq!(constants.router_ipv6, Some(router));
+    let globals = constants.globals(3);
+    assert_eq!(globals.last().unwrap(), &("ROUTER_IPV6", router.octets().to_vec()));
+    let header = bpf::node_config_header(&cluster, 0);
+    let define = "#define ROUTEC_ROUTER_IPV6 { bpf_htonl(0xfd000010), bpf_htonl(0x00010000), bpf_htonl(0x00000000), bpf_htonl(0x00000001) }";
+    assert!(header.contains(define), "{header}");
+    // Older records without the field read as IPv4-only constants.
+    let mut json = serde_json::to_value(LoadConstants::for_node(&mycluster(OverlayKind::Vxlan), 1)).unwrap();
+    assert!(json.get("router_ipv6").is_none());
+    json.as_object_mut().unwrap().remove("router_ipv6");
+    assert_eq!(serde_json::from_value::<LoadConstants>(json).unwrap().router_ipv6, None);
+
+    let Some(clang) = clang() else { return };
+    let dir = ScratchDir::new("node-config6");
+    bpf::write_sources(&dir.0).unwrap();
+    std::fs::write(dir.0.join("node_config.h"), header).unwrap();
+    let status = Command::new(&clang)
+        .current_dir(&dir.0)
+        .args(["-O2", "-target", "bpf", "-Wall", "-Werror", "-I", ".", "-include", "node_config.h"])
+        .args(["-idirafter", &format!("/usr/include/{}", run(clang.to_str().unwrap(), &["-print-multiarch"]).trim())])
+        .args(["-c", "bpf_lxc.c", "-o", "bpf_lxc.o"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    if require(tool("llvm-objdump"), "llvm-objdump") {
+        let rodata = run("llvm-objdump", &["-s", "-j", ".rodata", dir.0.join("bpf_lxc.o").to_str().unwrap()]);
+        // The dump's hex words, without offsets and text: ROUTER_IPV6 follows
+        // NODE_IPV4 and ROUTER_IPV4.
+        let words: Vec<&str> =
+            rodata.lines().filter(|l| l.starts_with(' ')).flat_map(|l| l.split_whitespace().skip(1).take(4)).collect();
+        assert_eq!(words[..6], ["ac120002", "0a140101", "fd000010", "00010000", "00000000", "00000001"], "{rodata}");
+    }
 }
 
 #[test]

@@ -288,7 +288,13 @@ fn generated_dual_stack_cluster_all_pairs_both_families_and_trace_agrees() {
     assert_eq!(ipv6_pairs, 40 * 39, "every pod has an IPv6 address");
     assert!(pairs.len() > ipv6_pairs, "and IPv4 pairs too");
     let failed = ping_pairs(&pairs, 16);
-    assert!(failed.is_empty(), "{} of {} pairs failed: {:?}", failed.len(), pairs.len(), &failed[..failed.len().min(10)]);
+    assert!(
+        failed.is_empty(),
+        "{} of {} pairs failed: {:?}",
+        failed.len(),
+        pairs.len(),
+        &failed[..failed.len().min(10)]
+    );
 
     // The offline trace says what real packets do, for a sample of IPv6
     // pairs with drops among them: hop limit 1, an unused address of a
@@ -350,8 +356,10 @@ fn neighbour_discovery_answers_the_router_only() {
     // Its reachability probe comes from its link-local address, unicast to
     // the lxc: answered too, so the entry turns reachable again.
     ip_in(frontend, &["-6", "neigh", "change", ROUTER6, "dev", "eth0", "lladdr", FRONTEND_LXC_MAC, "nud", "stale"]);
-    netns::run_in(Some(&netns_path(frontend)), || netns::write_sysctl("net/ipv6/neigh/eth0/delay_first_probe_time", "1"))
-        .unwrap();
+    netns::run_in(Some(&netns_path(frontend)), || {
+        netns::write_sysctl("net/ipv6/neigh/eth0/delay_first_probe_time", "1")
+    })
+    .unwrap();
     let before = counters(&state, &[WORKER], &watched);
     assert!(ping(frontend, &api));
     let reachable = (0..50).any(|_| {

@@ -126,13 +126,7 @@ pub fn ping(netns: &str, dst: &str) -> bool {
 /// Sends `payload` over TCP from a socket in `src_netns` to a listener on
 /// `dst_ip:port` in `dst_netns`, which echoes it back reversed; returns what
 /// the client read. Real sockets in threads that entered the namespaces.
-pub fn tcp_exchange(
-    src_netns: &str,
-    dst_netns: &str,
-    dst_ip: std::net::IpAddr,
-    port: u16,
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::IpAddr, port: u16, payload: &[u8]) -> Vec<u8> {
     use routec_runtime::{lab::netns_path, netns};
     use std::io::{Read, Write};
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
