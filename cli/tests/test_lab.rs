@@ -74,3 +74,26 @@ fn test_lab_and_live() {
 
     assert_eq!(routec(&["test", example, "--live", "no-such-lab", "--state-dir", STATE_DIR]).status.code(), Some(2));
 }
+
+#[test]
+fn test_lab_sends_ipv6_packets_for_the_dual_stack_example() {
+    if !can_run("test_lab_sends_ipv6_packets_for_the_dual_stack_example") {
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack");
+    let out = routec(&["test", example.to_str().unwrap(), "--lab", "--state-dir", STATE_DIR]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.lines().last().unwrap(), "8 passed, 0 failed", "{text}");
+    for line in [
+        "expect fd00:10:1::10 -> fd00:10:1::11 delivered local-delivery  (real packet: delivered)",
+        "expect fd00:10:1::10 -> fd00:10:2::20 delivered overlay-delivery  (real packet: delivered)",
+        "expect web/v6only-6c8d -> fd00:10:2::20 delivered { proto tcp; port 5432 }  (real packet: delivered)",
+        "expect fd00:10:1::10 -> fd00:10:1::11 dropped ttl-exceeded { ttl 1 }  (real packet: dropped)",
+        "expect node ds-worker2 -> fd00:10:2::20 delivered host-delivery  (real packet: delivered)",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    // That its lab is taken down is test_lab_and_live's check: the two run
+    // at once, so the other one's lab may be up now.
+}

@@ -388,7 +388,7 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
     let family = packet.family();
     let mut notes = vec![match (family, node.router6) {
         (Family::Ipv6, Some(router6)) => format!(
-            "before its first packet the pod resolves its router {router6} by neighbour solicitation on eth0; {} on {} answers with the lxc's MAC",
+            "before its first packet the pod resolves its router {router6} by neighbour solicitation on eth0; {} on {} answers with the lxc's MAC (counted as ndp-reply)",
             program(Interface::Lxc).name,
             src.lxc,
         ),
