@@ -315,7 +315,7 @@ fn generated_dual_stack_cluster_all_pairs_both_families_and_trace_agrees() {
     }
     let mut delivered = 0;
     for (src, dst, ttl) in &cases {
-        let traced = trace(&view, src, &dst, Proto::Icmp, None, *ttl).unwrap();
+        let traced = trace(&view, src, dst, Proto::Icmp, None, *ttl).unwrap();
         let real = ping_ttl(&state.pod(src).unwrap().netns, dst, *ttl);
         assert_eq!(real, traced.verdict.is_delivered(), "{src} -> {dst} (hop limit {ttl}): {:?}", traced.verdict);
         delivered += usize::from(real);
