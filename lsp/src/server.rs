@@ -1,7 +1,7 @@
-//! The protocol loop: one thread, messages in order. Changes only mark the
-//! workspace stale; diagnostics are computed and published once the queue
-//! is empty or before the next request is answered, so a burst of
-//! keystrokes costs one validation.
+//! The protocol loop: one thread, messages in order. A change updates the
+//! workspace's validation for that file and marks the workspace stale;
+//! diagnostics are published once the queue is empty or before the next
+//! request is answered, only for the files a change may have touched.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -156,25 +156,27 @@ impl Server<'_> {
     /// Sends the diagnostics of every file whose diagnostics changed.
     fn publish(&mut self) -> Result<(), Failure> {
         self.stale = false;
-        let diagnostics = self.workspace.analysis().diagnostics.clone();
-        let mut current: HashMap<PathBuf, Vec<Diagnostic>> =
-            convert::diagnostics_by_file(&self.workspace, &diagnostics, self.encoding)
-                .into_iter()
-                .map(|(id, list)| (self.workspace.document(id).path.clone(), list))
-                .collect();
-        if let (Some(path), Some(error)) = (self.workspace.settings_path(), self.workspace.settings_error()) {
-            let diagnostic = Diagnostic {
+        let mut current: HashMap<PathBuf, Vec<Diagnostic>> = (self.workspace.take_changed().into_iter())
+            .map(|id| {
+                let path = self.workspace.document(id).path.clone();
+                (path, convert::file_diagnostics(&self.workspace, id, self.encoding))
+            })
+            .collect();
+        if let Some(path) = self.workspace.settings_path() {
+            let diagnostic = self.workspace.settings_error().map(|error| Diagnostic {
                 range: Range::default(),
                 severity: Some(DiagnosticSeverity::ERROR),
                 source: Some(convert::SOURCE.into()),
                 message: error.to_string(),
                 ..Diagnostic::default()
-            };
-            current.insert(path, vec![diagnostic]);
+            });
+            current.insert(path, diagnostic.into_iter().collect());
         }
-        // Files gone from the workspace, or whose problem is gone: cleared.
+        // Files gone from the workspace: cleared.
         for path in self.published.keys() {
-            current.entry(path.clone()).or_default();
+            if self.workspace.file_id(path).is_none() {
+                current.entry(path.clone()).or_default();
+            }
         }
         let mut changed: Vec<(PathBuf, Vec<Diagnostic>)> = current
             .into_iter()
@@ -379,6 +381,7 @@ impl Server<'_> {
 
     fn completion(&mut self, params: CompletionParams) -> Result<Option<CompletionResponse>, ResponseError> {
         let (file, offset) = self.locate(&params.text_document_position)?;
+        self.workspace.cluster();
         let (items, word_start) = features::completion(&self.workspace, file, offset);
         let span = Span::new(file, word_start..offset);
         let range = self.range(span);

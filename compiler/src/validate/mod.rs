@@ -1,0 +1,498 @@
+//! Turns the syntax trees of all input files into a [`model::Cluster`],
+//! checking every rule of the language (docs/language.md) and reporting every
+//! problem found, not just the first.
+//!
+//! One engine serves `check` and the language server alike. Each file's
+//! items become facts (`local.rs`: what of each item is valid, and the
+//! diagnostics one item alone decides). The cross-file rules (`cross.rs`)
+//! read the facts through indexes kept by name, address and pod-cidr, and
+//! each rule's diagnostics belong to one *group* (a node name, a pod IP, a
+//! pod-cidr, ...). [`Validation::replace`] swaps one file's facts, marks the
+//! groups its old and new facts touch, and re-runs only those: work in
+//! proportion to the file and what it affects. A full validation is the
+//! same engine with every group marked.
+
+mod cross;
+mod local;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use crate::diagnostics::{Code, Diagnostic, Severity};
+use crate::expect::Expectation;
+use crate::model::{self, Ipv4Net};
+use crate::source::FileId;
+use crate::syntax::ast::*;
+
+use local::{NodeFact, PodFact};
+
+pub use cross::first_usable;
+
+pub const DEFAULT_VXLAN_PORT: u16 = 8472;
+pub const DEFAULT_GENEVE_PORT: u16 = 6081;
+pub const DEFAULT_MTU: u32 = 1500;
+pub const DEFAULT_DEVICE: &str = "eth0";
+
+/// A node or pod by declaration: (file, its index among that file's nodes
+/// or pods). Ordered as declared, so the first of a list is "first declared".
+type Ref = (u32, u32);
+
+/// Where a diagnostic sorts within its file: by primary span and code as
+/// `check` prints them, then by the rule that made it and its subject, so
+/// two diagnostics of one place keep one order however they were computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    start: u32,
+    end: u32,
+    code: Code,
+    rule: Rule,
+    subject: (u32, u32),
+}
+
+/// The rules in the order their diagnostics of one place are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Rule {
+    Local,
+    Cluster,
+    NodeDeclaredTwice,
+    SameNodeAddress,
+    PodCidrOverlap,
+    NodeAddressInPodCidr,
+    PodDeclaredTwice,
+    UnknownNode,
+    SamePodIp,
+    PodIpInPodCidr,
+    EndpointOnNode,
+    LxcOnNode,
+    IfindexOnNode,
+    NodeWithoutPods,
+    Expect,
+}
+
+/// The unit of re-validation: every cross-file diagnostic belongs to one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Group {
+    Cluster,
+    /// The nodes of this name (declared twice, without pods).
+    NodeName(String),
+    /// The nodes of this address.
+    NodeAddress(u32),
+    /// The nodes of this pod-cidr (network, length).
+    PodCidr(u32, u8),
+    PodName(String),
+    PodIp(u32),
+    /// The pods placed on this node name.
+    PodsOn(String),
+    /// The expectations of one file.
+    Expects(u32),
+}
+
+/// One file's facts and the diagnostics its items alone decide.
+#[derive(Debug, Default)]
+struct FileFacts {
+    clusters: Vec<ClusterItem>,
+    nodes: Vec<NodeFact>,
+    pods: Vec<PodFact>,
+    expects: Vec<ExpectFact>,
+    local: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+struct ExpectFact {
+    item: ExpectItem,
+    /// Its canonical line (`fmt`'s), which reports name it by.
+    text: String,
+    checked: Option<Expectation>,
+}
+
+/// The cross-file indexes, each list in declaration order.
+#[derive(Debug, Default)]
+struct Index {
+    nodes_by_name: BTreeMap<String, Vec<Ref>>,
+    pods_by_name: BTreeMap<String, Vec<Ref>>,
+    pods_on: HashMap<String, Vec<Ref>>,
+    pod_ips: BTreeMap<u32, Vec<Ref>>,
+    node_addresses: BTreeMap<u32, Vec<Ref>>,
+    pod_cidrs: BTreeMap<(u32, u8), Vec<Ref>>,
+    /// How many pod-cidrs have each prefix length: lookups probe only these.
+    pod_cidr_lengths: BTreeMap<u8, u32>,
+    /// Node names pods are placed on that no node has (their "did you mean"
+    /// changes with the set of node names).
+    unknown_nodes: BTreeSet<String>,
+}
+
+/// The validation of a set of parsed files, kept up to date file by file.
+#[derive(Debug, Default)]
+pub struct Validation {
+    files: Vec<FileFacts>,
+    index: Index,
+    /// The cluster block's name, overlay and MTU, when valid.
+    cluster: Option<(String, model::Overlay, u32)>,
+    /// Where each group's diagnostics are.
+    groups: HashMap<Group, Vec<(u32, Key)>>,
+    /// Each file's diagnostics, sorted.
+    by_file: Vec<BTreeMap<Key, Diagnostic>>,
+    /// The diagnostics of other files that label each file (file, key).
+    labelled_from: Vec<BTreeSet<(u32, Key)>>,
+    errors: usize,
+    /// Files whose diagnostics may have changed since [`Validation::take_changed`].
+    changed: BTreeSet<FileId>,
+}
+
+impl Validation {
+    /// Validates `files` (file `i` parsed as `FileId` `i` from `texts[i]`).
+    pub fn new(files: &[File], texts: &[&str]) -> Validation {
+        let mut v = Validation {
+            by_file: vec![BTreeMap::new(); files.len()],
+            labelled_from: vec![BTreeSet::new(); files.len()],
+            ..Validation::default()
+        };
+        v.files = files.iter().zip(texts).map(|(tree, text)| facts(tree, text)).collect();
+        let mut dirty = HashSet::new();
+        for id in 0..files.len() {
+            v.insert_local(id);
+            v.index_file(id, &mut dirty);
+        }
+        let ix = &v.index;
+        dirty.extend(ix.pods_by_name.keys().map(|k| Group::PodName(k.clone())));
+        dirty.extend(ix.pod_ips.keys().map(|&ip| Group::PodIp(ip)));
+        dirty.extend(ix.node_addresses.keys().map(|&a| Group::NodeAddress(a)));
+        dirty.extend(ix.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(net, len)));
+        v.recheck(dirty);
+        v
+    }
+
+    /// File `id` was parsed again: its facts replace the old ones, and the
+    /// groups either touches are checked again.
+    pub fn replace(&mut self, id: FileId, tree: &File, text: &str) {
+        // Its expectations, even if it has none now: the old ones' go.
+        let mut dirty = HashSet::from([Group::Expects(id as u32)]);
+        let had_nodes = !self.files[id].nodes.is_empty();
+        let old_cidrs = self.unindex_file(id, &mut dirty);
+        self.remove_local(id);
+        self.files[id] = facts(tree, text);
+        self.insert_local(id);
+        let new_cidrs = self.index_file(id, &mut dirty);
+        for (net, len) in old_cidrs.into_iter().chain(new_cidrs) {
+            self.touch_inside(net, len, &mut dirty);
+        }
+        // The set of node names may have changed: so may every unknown
+        // node's "did you mean".
+        if had_nodes || !self.files[id].nodes.is_empty() {
+            dirty.extend(self.index.unknown_nodes.iter().map(|n| Group::PodsOn(n.clone())));
+        }
+        self.recheck(dirty);
+    }
+
+    /// The diagnostics of file `id`, sorted as `check` prints them.
+    pub fn diagnostics(&self, id: FileId) -> impl Iterator<Item = &Diagnostic> {
+        self.by_file[id].values()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The diagnostics of other files with a label in file `id`, with the
+    /// label's file: the editor shows them there too. In `check`'s order.
+    pub fn labelling(&self, id: FileId) -> impl Iterator<Item = (FileId, &Diagnostic)> {
+        self.labelled_from[id].iter().map(|(file, key)| (*file as FileId, &self.by_file[*file as usize][key]))
+    }
+
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// The files whose diagnostics may have changed since the last call.
+    pub fn take_changed(&mut self) -> BTreeSet<FileId> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The expectations without errors, in input order.
+    pub fn expectations(&self) -> Vec<Expectation> {
+        self.files.iter().flat_map(|f| &f.expects).filter_map(|e| e.checked.clone()).collect()
+    }
+
+    /// The cluster, when there is no error.
+    pub fn cluster(&self) -> Option<model::Cluster> {
+        if self.has_errors() {
+            return None;
+        }
+        let (name, overlay, mtu) = self.cluster.clone()?;
+        let nodes: Vec<&NodeFact> = self.files.iter().flat_map(|f| &f.nodes).collect();
+        let mut order: Vec<usize> = (0..nodes.len()).collect();
+        order.sort_by(|&a, &b| nodes[a].name.value.cmp(&nodes[b].name.value));
+        let mut model_nodes = Vec::with_capacity(nodes.len());
+        for &i in &order {
+            let n = nodes[i];
+            let (pod_cidr, _) = n.pod_cidr?;
+            model_nodes.push(model::Node {
+                name: n.name.value.clone(),
+                address: n.address.as_ref()?.value,
+                pod_cidr,
+                router: n.router.unwrap_or_else(|| first_usable(pod_cidr)),
+                device: n.device.clone().unwrap_or_else(|| DEFAULT_DEVICE.to_string()),
+            });
+        }
+        let mut pods = Vec::new();
+        for p in self.files.iter().flat_map(|f| &f.pods) {
+            let node = model_nodes.binary_search_by(|n| n.name.as_str().cmp(&p.node.value)).ok()?;
+            pods.push(model::Pod {
+                name: p.name.value.clone(),
+                node,
+                ip: p.ip.as_ref()?.value,
+                endpoint: p.endpoint.as_ref()?.value,
+                identity: p.identity?,
+                lxc: p.lxc.as_ref()?.value.clone(),
+                ifindex: p.ifindex.as_ref().map(|i| i.value),
+                mac: p.mac,
+                node_mac: p.node_mac,
+            });
+        }
+        pods.sort_by_key(|p| (p.node, p.ip));
+        Some(model::Cluster { name, overlay, mtu, nodes: model_nodes, pods })
+    }
+
+    fn node(&self, (file, i): Ref) -> &NodeFact {
+        &self.files[file as usize].nodes[i as usize]
+    }
+
+    fn pod(&self, (file, i): Ref) -> &PodFact {
+        &self.files[file as usize].pods[i as usize]
+    }
+
+    fn insert_local(&mut self, id: FileId) {
+        let local = std::mem::take(&mut self.files[id].local);
+        for (seq, diag) in local.iter().enumerate() {
+            self.insert(id as u32, Rule::Local, (seq as u32, 0), diag.clone());
+        }
+        self.files[id].local = local;
+    }
+
+    fn remove_local(&mut self, id: FileId) {
+        let keys: Vec<Key> = (self.by_file[id].keys()).filter(|k| k.rule == Rule::Local).copied().collect();
+        for key in keys {
+            self.remove(id as u32, key);
+        }
+    }
+
+    /// Adds file `id`'s facts to the indexes, marks the groups they are in,
+    /// and returns their pod-cidrs.
+    fn index_file(&mut self, id: FileId, dirty: &mut HashSet<Group>) -> Vec<(u32, u8)> {
+        let file = id as u32;
+        let facts = &self.files[id];
+        let ix = &mut self.index;
+        let mut cidrs = Vec::new();
+        for (i, n) in facts.nodes.iter().enumerate() {
+            let r = (file, i as u32);
+            add(ix.nodes_by_name.entry(n.name.value.clone()).or_default(), r);
+            if let Some(a) = &n.address {
+                add(ix.node_addresses.entry(u32::from(a.value)).or_default(), r);
+            }
+            if let Some((net, _)) = n.pod_cidr {
+                let key = cidr_key(net);
+                add(ix.pod_cidrs.entry(key).or_default(), r);
+                *ix.pod_cidr_lengths.entry(key.1).or_default() += 1;
+                cidrs.push(key);
+            }
+            touch_node(n, dirty);
+        }
+        for (i, p) in facts.pods.iter().enumerate() {
+            let r = (file, i as u32);
+            add(ix.pods_by_name.entry(p.name.value.clone()).or_default(), r);
+            add(ix.pods_on.entry(p.node.value.clone()).or_default(), r);
+            if let Some(ip) = &p.ip {
+                add(ix.pod_ips.entry(u32::from(ip.value)).or_default(), r);
+            }
+            touch_pod(p, dirty);
+        }
+        cidrs
+    }
+
+    /// Takes file `id`'s facts out of the indexes, marks the groups they
+    /// were in, and returns their pod-cidrs.
+    fn unindex_file(&mut self, id: FileId, dirty: &mut HashSet<Group>) -> Vec<(u32, u8)> {
+        let file = id as u32;
+        let facts = &self.files[id];
+        let ix = &mut self.index;
+        let mut cidrs = Vec::new();
+        for n in &facts.nodes {
+            drop_refs(&mut ix.nodes_by_name, &n.name.value, file);
+            if let Some(a) = &n.address {
+                drop_refs(&mut ix.node_addresses, &u32::from(a.value), file);
+            }
+            if let Some((net, _)) = n.pod_cidr {
+                let key = cidr_key(net);
+                drop_refs(&mut ix.pod_cidrs, &key, file);
+                if let Some(count) = ix.pod_cidr_lengths.get_mut(&key.1) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ix.pod_cidr_lengths.remove(&key.1);
+                    }
+                }
+                cidrs.push(key);
+            }
+            touch_node(n, dirty);
+        }
+        for p in &facts.pods {
+            drop_refs(&mut ix.pods_by_name, &p.name.value, file);
+            if let Some(refs) = ix.pods_on.get_mut(&p.node.value) {
+                refs.retain(|r| r.0 != file);
+                if refs.is_empty() {
+                    ix.pods_on.remove(&p.node.value);
+                }
+            }
+            if let Some(ip) = &p.ip {
+                drop_refs(&mut ix.pod_ips, &u32::from(ip.value), file);
+            }
+            touch_pod(p, dirty);
+        }
+        cidrs
+    }
+
+    /// Marks what a pod-cidr that came or went changes: the node addresses
+    /// and pod-cidrs inside it, and the pods whose IP is inside it.
+    fn touch_inside(&self, net: u32, len: u8, dirty: &mut HashSet<Group>) {
+        let last = Ipv4Net::new(Ipv4Addr::from(net), len).expect("indexed pod-cidrs are valid").broadcast();
+        let range = net..=u32::from(last);
+        let ix = &self.index;
+        dirty.extend(ix.node_addresses.range(range.clone()).map(|(&a, _)| Group::NodeAddress(a)));
+        dirty.extend(ix.pod_cidrs.range((net, 0)..=(*range.end(), 32)).map(|(&(n, l), _)| Group::PodCidr(n, l)));
+        for refs in ix.pod_ips.range(range).map(|(_, refs)| refs) {
+            dirty.extend(refs.iter().map(|&r| Group::PodsOn(self.pod(r).node.value.clone())));
+        }
+    }
+
+    /// Checks the marked groups (and the cluster and expectations) again.
+    fn recheck(&mut self, mut dirty: HashSet<Group>) {
+        // Both are few and read every declaration: always checked.
+        let expects = (0..self.files.len()).filter(|&f| !self.files[f].expects.is_empty());
+        dirty.extend(expects.map(|f| Group::Expects(f as u32)));
+        dirty.insert(Group::Cluster);
+        let groups: Vec<Group> = dirty.into_iter().collect();
+        // All old diagnostics go first: a subject that moved to another
+        // group keeps its key.
+        for group in &groups {
+            for (file, key) in self.groups.remove(group).unwrap_or_default() {
+                self.remove(file, key);
+            }
+        }
+        for group in groups {
+            let found = self.check(&group);
+            if let Group::PodsOn(name) = &group {
+                let ix = &mut self.index;
+                if ix.pods_on.contains_key(name) && !ix.nodes_by_name.contains_key(name) {
+                    ix.unknown_nodes.insert(name.clone());
+                } else {
+                    ix.unknown_nodes.remove(name);
+                }
+            }
+            let mut keys = Vec::with_capacity(found.len());
+            for (rule, subject, diag) in found {
+                let file = diag.primary_span().file;
+                keys.push((file, self.insert(file, rule, subject, diag)));
+            }
+            if !keys.is_empty() {
+                self.groups.insert(group, keys);
+            }
+        }
+    }
+
+    fn insert(&mut self, file: u32, rule: Rule, subject: (u32, u32), diag: Diagnostic) -> Key {
+        let span = diag.primary_span();
+        let key = Key { start: span.start, end: span.end, code: diag.code, rule, subject };
+        if diag.severity() == Severity::Error {
+            self.errors += 1;
+        }
+        self.changed.insert(file as FileId);
+        for other in other_files(&diag) {
+            self.labelled_from[other as usize].insert((file, key));
+            self.changed.insert(other as FileId);
+        }
+        let old = self.by_file[file as usize].insert(key, diag);
+        debug_assert!(old.is_none(), "two diagnostics with one key: {key:?}");
+        key
+    }
+
+    fn remove(&mut self, file: u32, key: Key) {
+        if let Some(diag) = self.by_file[file as usize].remove(&key) {
+            if diag.severity() == Severity::Error {
+                self.errors -= 1;
+            }
+            self.changed.insert(file as FileId);
+            for other in other_files(&diag) {
+                self.labelled_from[other as usize].remove(&(file, key));
+                self.changed.insert(other as FileId);
+            }
+        }
+    }
+}
+
+/// A file's facts: each item through its own rules, in input order.
+fn facts(tree: &File, text: &str) -> FileFacts {
+    let mut facts = FileFacts::default();
+    for item in &tree.items {
+        match item {
+            Item::Cluster(c) => facts.clusters.push(c.clone()),
+            Item::Node(n) => facts.nodes.push(local::node(n, &mut facts.local)),
+            Item::Pod(p) => facts.pods.push(local::pod(p, &mut facts.local)),
+            Item::Expect(e) => facts.expects.push(ExpectFact {
+                item: e.clone(),
+                text: crate::fmt::expect_text(text, e),
+                checked: None,
+            }),
+        }
+    }
+    facts
+}
+
+/// The files other than its own a diagnostic has labels in.
+fn other_files(diag: &Diagnostic) -> impl Iterator<Item = u32> + '_ {
+    let own = diag.primary_span().file;
+    diag.labels.iter().map(|l| l.span.file).filter(move |&f| f != own)
+}
+
+fn cidr_key(net: Ipv4Net) -> (u32, u8) {
+    (u32::from(net.network()), net.prefix_len())
+}
+
+/// Adds `r` in declaration order (a file's refs go in together, so this is
+/// nearly always a push).
+fn add(refs: &mut Vec<Ref>, r: Ref) {
+    let at = refs.partition_point(|&x| x < r);
+    refs.insert(at, r);
+}
+
+fn drop_refs<K: Ord + ?Sized, Q: Ord>(map: &mut BTreeMap<Q, Vec<Ref>>, key: &K, file: u32)
+where
+    Q: std::borrow::Borrow<K>,
+{
+    if let Some(refs) = map.get_mut(key) {
+        refs.retain(|r| r.0 != file);
+        if refs.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+fn touch_node(n: &NodeFact, dirty: &mut HashSet<Group>) {
+    dirty.insert(Group::NodeName(n.name.value.clone()));
+    dirty.insert(Group::PodsOn(n.name.value.clone()));
+    if let Some(a) = &n.address {
+        dirty.insert(Group::NodeAddress(u32::from(a.value)));
+    }
+    if let Some((net, _)) = n.pod_cidr {
+        let (net, len) = cidr_key(net);
+        dirty.insert(Group::PodCidr(net, len));
+    }
+}
+
+fn touch_pod(p: &PodFact, dirty: &mut HashSet<Group>) {
+    dirty.insert(Group::PodName(p.name.value.clone()));
+    dirty.insert(Group::PodsOn(p.node.value.clone()));
+    dirty.insert(Group::NodeName(p.node.value.clone()));
+    if let Some(ip) = &p.ip {
+        dirty.insert(Group::PodIp(u32::from(ip.value)));
+    }
+}
