@@ -21,8 +21,18 @@ use crate::{actions, hover};
 
 type Failure = Box<dyn Error + Send + Sync>;
 
+/// How the client ended the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `exit` after `shutdown`: exit code 0.
+    Shutdown,
+    /// `exit` (or the end of the input) without `shutdown`: the LSP
+    /// specification asks for exit code 1.
+    NoShutdown,
+}
+
 /// Serves one client until it asks to exit.
-pub fn run(connection: Connection) -> Result<(), Failure> {
+pub fn run(connection: Connection) -> Result<Ending, Failure> {
     let (id, params) = connection.initialize_start()?;
     let params: InitializeParams = serde_json::from_value(params)?;
     let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
@@ -128,13 +138,13 @@ fn refused(message: impl Into<String>) -> ResponseError {
 }
 
 impl Server<'_> {
-    fn main_loop(&mut self) -> Result<(), Failure> {
+    fn main_loop(&mut self) -> Result<Ending, Failure> {
         self.publish()?;
         while let Ok(message) = self.connection.receiver.recv() {
             match message {
                 Message::Request(request) => {
                     if self.connection.handle_shutdown(&request)? {
-                        return Ok(());
+                        return Ok(Ending::Shutdown);
                     }
                     // Answers follow the diagnostics of every change before them.
                     if self.stale {
@@ -143,6 +153,9 @@ impl Server<'_> {
                     let response = self.request(request);
                     self.connection.sender.send(Message::Response(response))?;
                 }
+                Message::Notification(notification) if notification.method == notif::Exit::METHOD => {
+                    return Ok(Ending::NoShutdown);
+                }
                 Message::Notification(notification) => self.notification(notification),
                 Message::Response(_) => {}
             }
@@ -150,7 +163,7 @@ impl Server<'_> {
                 self.publish()?;
             }
         }
-        Ok(())
+        Ok(Ending::NoShutdown)
     }
 
     /// Sends the diagnostics of every file whose diagnostics changed.

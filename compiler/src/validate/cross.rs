@@ -3,7 +3,7 @@
 //! They read nothing but the facts and indexes of [`Validation`], so the
 //! same group gives the same diagnostics however the files arrived.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::net::Ipv4Addr;
 
@@ -51,29 +51,29 @@ impl Validation {
                 }
             }
             Group::NodeName(name) => {
-                let refs = self.index.nodes_by_name.get(name).map_or(&[][..], Vec::as_slice);
+                let refs = self.index.nodes_by_name.get(name).map_or(&[][..], |refs| &refs[..]);
                 self.node_declared_twice(refs, &mut found);
                 self.node_without_pods(name, refs, &mut found);
             }
             Group::NodeAddress(addr) => {
-                let refs = self.index.node_addresses.get(addr).map_or(&[][..], Vec::as_slice);
+                let refs = self.index.node_addresses.get(addr).map_or(&[][..], |refs| &refs[..]);
                 self.same_node_address(refs, &mut found);
                 self.node_address_in_pod_cidr(*addr, refs, &mut found);
             }
             Group::PodCidr(net, len) => {
-                let refs = self.index.pod_cidrs.get(&(*net, *len)).map_or(&[][..], Vec::as_slice);
+                let refs = self.index.pod_cidrs.get(&(*net, *len)).map_or(&[][..], |refs| &refs[..]);
                 self.pod_cidr_overlap(*net, *len, refs, &mut found);
             }
             Group::PodName(name) => {
-                let refs = self.index.pods_by_name.get(name).map_or(&[][..], Vec::as_slice);
+                let refs = self.index.pods_by_name.get(name).map_or(&[][..], |refs| &refs[..]);
                 self.pod_declared_twice(refs, &mut found);
             }
             Group::PodIp(ip) => {
-                let refs = self.index.pod_ips.get(ip).map_or(&[][..], Vec::as_slice);
+                let refs = self.index.pod_ips.get(ip).map_or(&[][..], |refs| &refs[..]);
                 self.same_pod_ip(refs, &mut found);
             }
             Group::PodsOn(name) => {
-                let pods = self.index.pods_on.get(name).map_or(&[][..], Vec::as_slice);
+                let pods = self.index.pods_on.get(name).map_or(&[][..], |refs| &refs[..]);
                 match self.index.nodes_by_name.get(name).map(|refs| refs[0]) {
                     None => self.unknown_node(pods, &mut found),
                     Some(node) => {
@@ -386,7 +386,7 @@ impl Validation {
     }
 
     fn node_names(&self) -> impl Iterator<Item = &str> {
-        self.index.nodes_by_name.keys().map(String::as_str)
+        self.index.nodes_by_name.keys().map(|n| &**n)
     }
 }
 
@@ -425,13 +425,13 @@ impl Declared for Validation {
     }
     fn pod_with_ip(&self, ip: Ipv4Addr) -> Option<&str> {
         let refs = self.index.pod_ips.get(&u32::from(ip))?;
-        Some(self.pod(refs[0]).name.value.as_str())
+        Some(&*self.pod(refs[0]).name.value)
     }
     fn node_names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         Box::new(Validation::node_names(self))
     }
     fn pod_names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
-        Box::new(self.index.pods_by_name.keys().map(String::as_str))
+        Box::new(self.index.pods_by_name.keys().map(|n| &**n))
     }
 }
 

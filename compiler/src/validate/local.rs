@@ -4,6 +4,7 @@
 //! looks at another item, so a file's facts stay valid until it changes.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use crate::diagnostics::{short, Code, Diagnostic};
 use crate::model::rules::*;
@@ -11,10 +12,17 @@ use crate::model::{Ipv4Net, Mac};
 use crate::source::Span;
 use crate::syntax::ast::*;
 
+/// A node or pod name: shared by the facts, the indexes and their groups.
+pub(super) type Name = Arc<str>;
+
+fn shared(s: &Spanned<String>) -> Spanned<Name> {
+    Spanned { value: Arc::from(s.value.as_str()), span: s.span }
+}
+
 /// A node as declared, with whatever of it is valid.
 #[derive(Debug, Clone)]
 pub(super) struct NodeFact {
-    pub name: Spanned<String>,
+    pub name: Spanned<Name>,
     pub address: Option<Spanned<Ipv4Addr>>,
     pub pod_cidr: Option<(Ipv4Net, Span)>,
     pub router: Option<Ipv4Addr>,
@@ -24,8 +32,8 @@ pub(super) struct NodeFact {
 /// A pod as declared, with whatever of it is valid.
 #[derive(Debug, Clone)]
 pub(super) struct PodFact {
-    pub name: Spanned<String>,
-    pub node: Spanned<String>,
+    pub name: Spanned<Name>,
+    pub node: Spanned<Name>,
     pub ip: Option<Spanned<Ipv4Addr>>,
     pub endpoint: Option<Spanned<u16>>,
     pub identity: Option<u32>,
@@ -119,7 +127,7 @@ pub(super) fn node(item: &NodeItem, diags: &mut Vec<Diagnostic>) -> NodeFact {
     if let Err(why) = check_subdomain(&item.name.value) {
         invalid_name(item.name.span, "node", &item.name.value, why, diags);
     }
-    let mut fact = NodeFact { name: item.name.clone(), address: None, pod_cidr: None, router: None, device: None };
+    let mut fact = NodeFact { name: shared(&item.name), address: None, pod_cidr: None, router: None, device: None };
     let mut once = Once::new(diags);
     let mut cidr_stmt = None;
     let mut device_stmt = None;
@@ -186,7 +194,8 @@ fn pod_cidr(p: &Spanned<Prefix>, diags: &mut Vec<Diagnostic>) -> Option<Ipv4Net>
 }
 
 /// A pod's own rules: its name, its statements and their values.
-pub(super) fn pod(item: &PodItem, diags: &mut Vec<Diagnostic>) -> PodFact {
+/// `node` is the name it is placed on, shared.
+pub(super) fn pod(item: &PodItem, node: Name, diags: &mut Vec<Diagnostic>) -> PodFact {
     let name = item.name.value.as_str();
     if let Err(why) = check_pod_name(name) {
         invalid_name(item.name.span, "pod", name, why, diags);
@@ -250,8 +259,8 @@ pub(super) fn pod(item: &PodItem, diags: &mut Vec<Diagnostic>) -> PodFact {
         }
     }
     PodFact {
-        name: item.name.clone(),
-        node: item.node.clone(),
+        name: shared(&item.name),
+        node: Spanned { value: node, span: item.node.span },
         ip: ip.cloned(),
         endpoint: endpoint_value.zip(endpoint).map(|(value, v)| Spanned { value, span: v.span }),
         identity: identity_value,

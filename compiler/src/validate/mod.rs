@@ -15,7 +15,9 @@
 mod cross;
 mod local;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::net::Ipv4Addr;
 
 use crate::diagnostics::{Code, Diagnostic, Severity};
@@ -24,7 +26,8 @@ use crate::model::{self, Ipv4Net};
 use crate::source::FileId;
 use crate::syntax::ast::*;
 
-use local::{NodeFact, PodFact};
+use local::{Name, NodeFact, PodFact};
+use smallvec::SmallVec;
 
 pub use cross::first_usable;
 
@@ -36,6 +39,9 @@ pub const DEFAULT_DEVICE: &str = "eth0";
 /// A node or pod by declaration: (file, its index among that file's nodes
 /// or pods). Ordered as declared, so the first of a list is "first declared".
 type Ref = (u32, u32);
+
+/// The declarations of one index key: nearly always one, kept inline.
+type Refs = SmallVec<[Ref; 1]>;
 
 /// Where a diagnostic sorts within its file: by primary span and code as
 /// `check` prints them, then by the rule that made it and its subject, so
@@ -74,15 +80,15 @@ enum Rule {
 enum Group {
     Cluster,
     /// The nodes of this name (declared twice, without pods).
-    NodeName(String),
+    NodeName(Name),
     /// The nodes of this address.
     NodeAddress(u32),
     /// The nodes of this pod-cidr (network, length).
     PodCidr(u32, u8),
-    PodName(String),
+    PodName(Name),
     PodIp(u32),
     /// The pods placed on this node name.
-    PodsOn(String),
+    PodsOn(Name),
     /// The expectations of one file.
     Expects(u32),
 }
@@ -108,17 +114,17 @@ struct ExpectFact {
 /// The cross-file indexes, each list in declaration order.
 #[derive(Debug, Default)]
 struct Index {
-    nodes_by_name: BTreeMap<String, Vec<Ref>>,
-    pods_by_name: BTreeMap<String, Vec<Ref>>,
-    pods_on: HashMap<String, Vec<Ref>>,
-    pod_ips: BTreeMap<u32, Vec<Ref>>,
-    node_addresses: BTreeMap<u32, Vec<Ref>>,
-    pod_cidrs: BTreeMap<(u32, u8), Vec<Ref>>,
+    nodes_by_name: HashMap<Name, Refs>,
+    pods_by_name: HashMap<Name, Refs>,
+    pods_on: HashMap<Name, Refs>,
+    pod_ips: BTreeMap<u32, Refs>,
+    node_addresses: BTreeMap<u32, Refs>,
+    pod_cidrs: BTreeMap<(u32, u8), Refs>,
     /// How many pod-cidrs have each prefix length: lookups probe only these.
     pod_cidr_lengths: BTreeMap<u8, u32>,
     /// Node names pods are placed on that no node has (their "did you mean"
     /// changes with the set of node names).
-    unknown_nodes: BTreeSet<String>,
+    unknown_nodes: BTreeSet<Name>,
 }
 
 /// The validation of a set of parsed files, kept up to date file by file.
@@ -148,17 +154,26 @@ impl Validation {
             ..Validation::default()
         };
         v.files = files.iter().zip(texts).map(|(tree, text)| facts(tree, text)).collect();
-        let mut dirty = HashSet::new();
         for id in 0..files.len() {
             v.insert_local(id);
-            v.index_file(id, &mut dirty);
+            v.index_file(id, None);
         }
+        // Every group, once.
         let ix = &v.index;
-        dirty.extend(ix.pods_by_name.keys().map(|k| Group::PodName(k.clone())));
-        dirty.extend(ix.pod_ips.keys().map(|&ip| Group::PodIp(ip)));
-        dirty.extend(ix.node_addresses.keys().map(|&a| Group::NodeAddress(a)));
-        dirty.extend(ix.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(net, len)));
-        v.recheck(dirty);
+        let mut groups = Vec::new();
+        for name in ix.nodes_by_name.keys() {
+            groups.push(Group::NodeName(name.clone()));
+            if !ix.pods_on.contains_key(name) {
+                groups.push(Group::PodsOn(name.clone()));
+            }
+        }
+        groups.extend(ix.pods_on.keys().map(|n| Group::PodsOn(n.clone())));
+        groups.extend(ix.pods_by_name.keys().map(|k| Group::PodName(k.clone())));
+        groups.extend(ix.pod_ips.keys().map(|&ip| Group::PodIp(ip)));
+        groups.extend(ix.node_addresses.keys().map(|&a| Group::NodeAddress(a)));
+        groups.extend(ix.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(net, len)));
+        groups.extend(v.always_checked());
+        v.recheck(groups);
         v
     }
 
@@ -166,13 +181,14 @@ impl Validation {
     /// groups either touches are checked again.
     pub fn replace(&mut self, id: FileId, tree: &File, text: &str) {
         // Its expectations, even if it has none now: the old ones' go.
-        let mut dirty = HashSet::from([Group::Expects(id as u32)]);
+        let mut dirty = HashSet::new();
+        dirty.insert(Group::Expects(id as u32));
         let had_nodes = !self.files[id].nodes.is_empty();
         let old_cidrs = self.unindex_file(id, &mut dirty);
         self.remove_local(id);
         self.files[id] = facts(tree, text);
         self.insert_local(id);
-        let new_cidrs = self.index_file(id, &mut dirty);
+        let new_cidrs = self.index_file(id, Some(&mut dirty));
         for (net, len) in old_cidrs.into_iter().chain(new_cidrs) {
             self.touch_inside(net, len, &mut dirty);
         }
@@ -181,7 +197,8 @@ impl Validation {
         if had_nodes || !self.files[id].nodes.is_empty() {
             dirty.extend(self.index.unknown_nodes.iter().map(|n| Group::PodsOn(n.clone())));
         }
-        self.recheck(dirty);
+        dirty.extend(self.always_checked());
+        self.recheck(dirty.into_iter().collect());
     }
 
     /// The diagnostics of file `id`, sorted as `check` prints them.
@@ -228,7 +245,7 @@ impl Validation {
             let n = nodes[i];
             let (pod_cidr, _) = n.pod_cidr?;
             model_nodes.push(model::Node {
-                name: n.name.value.clone(),
+                name: n.name.value.to_string(),
                 address: n.address.as_ref()?.value,
                 pod_cidr,
                 router: n.router.unwrap_or_else(|| first_usable(pod_cidr)),
@@ -237,9 +254,9 @@ impl Validation {
         }
         let mut pods = Vec::new();
         for p in self.files.iter().flat_map(|f| &f.pods) {
-            let node = model_nodes.binary_search_by(|n| n.name.as_str().cmp(&p.node.value)).ok()?;
+            let node = model_nodes.binary_search_by(|n| n.name.as_str().cmp(&*p.node.value)).ok()?;
             pods.push(model::Pod {
-                name: p.name.value.clone(),
+                name: p.name.value.to_string(),
                 node,
                 ip: p.ip.as_ref()?.value,
                 endpoint: p.endpoint.as_ref()?.value,
@@ -279,14 +296,14 @@ impl Validation {
 
     /// Adds file `id`'s facts to the indexes, marks the groups they are in,
     /// and returns their pod-cidrs.
-    fn index_file(&mut self, id: FileId, dirty: &mut HashSet<Group>) -> Vec<(u32, u8)> {
+    fn index_file(&mut self, id: FileId, mut dirty: Option<&mut HashSet<Group>>) -> Vec<(u32, u8)> {
         let file = id as u32;
         let facts = &self.files[id];
         let ix = &mut self.index;
         let mut cidrs = Vec::new();
         for (i, n) in facts.nodes.iter().enumerate() {
             let r = (file, i as u32);
-            add(ix.nodes_by_name.entry(n.name.value.clone()).or_default(), r);
+            add(entry(&mut ix.nodes_by_name, &n.name.value), r);
             if let Some(a) = &n.address {
                 add(ix.node_addresses.entry(u32::from(a.value)).or_default(), r);
             }
@@ -296,16 +313,20 @@ impl Validation {
                 *ix.pod_cidr_lengths.entry(key.1).or_default() += 1;
                 cidrs.push(key);
             }
-            touch_node(n, dirty);
+            if let Some(dirty) = dirty.as_deref_mut() {
+                touch_node(n, dirty);
+            }
         }
         for (i, p) in facts.pods.iter().enumerate() {
             let r = (file, i as u32);
-            add(ix.pods_by_name.entry(p.name.value.clone()).or_default(), r);
-            add(ix.pods_on.entry(p.node.value.clone()).or_default(), r);
+            add(entry(&mut ix.pods_by_name, &p.name.value), r);
+            add(entry(&mut ix.pods_on, &p.node.value), r);
             if let Some(ip) = &p.ip {
                 add(ix.pod_ips.entry(u32::from(ip.value)).or_default(), r);
             }
-            touch_pod(p, dirty);
+            if let Some(dirty) = dirty.as_deref_mut() {
+                touch_pod(p, dirty);
+            }
         }
         cidrs
     }
@@ -318,7 +339,7 @@ impl Validation {
         let ix = &mut self.index;
         let mut cidrs = Vec::new();
         for n in &facts.nodes {
-            drop_refs(&mut ix.nodes_by_name, &n.name.value, file);
+            drop_refs(&mut ix.nodes_by_name, &*n.name.value, file);
             if let Some(a) = &n.address {
                 drop_refs(&mut ix.node_addresses, &u32::from(a.value), file);
             }
@@ -336,13 +357,8 @@ impl Validation {
             touch_node(n, dirty);
         }
         for p in &facts.pods {
-            drop_refs(&mut ix.pods_by_name, &p.name.value, file);
-            if let Some(refs) = ix.pods_on.get_mut(&p.node.value) {
-                refs.retain(|r| r.0 != file);
-                if refs.is_empty() {
-                    ix.pods_on.remove(&p.node.value);
-                }
-            }
+            drop_refs(&mut ix.pods_by_name, &*p.name.value, file);
+            drop_refs(&mut ix.pods_on, &*p.node.value, file);
             if let Some(ip) = &p.ip {
                 drop_refs(&mut ix.pod_ips, &u32::from(ip.value), file);
             }
@@ -364,18 +380,22 @@ impl Validation {
         }
     }
 
-    /// Checks the marked groups (and the cluster and expectations) again.
-    fn recheck(&mut self, mut dirty: HashSet<Group>) {
-        // Both are few and read every declaration: always checked.
+    /// The cluster block and the expectations: few, and they read every
+    /// declaration, so they are checked on every change.
+    fn always_checked(&self) -> impl Iterator<Item = Group> + '_ {
         let expects = (0..self.files.len()).filter(|&f| !self.files[f].expects.is_empty());
-        dirty.extend(expects.map(|f| Group::Expects(f as u32)));
-        dirty.insert(Group::Cluster);
-        let groups: Vec<Group> = dirty.into_iter().collect();
+        expects.map(|f| Group::Expects(f as u32)).chain([Group::Cluster])
+    }
+
+    /// Checks these groups (each once) again.
+    fn recheck(&mut self, groups: Vec<Group>) {
         // All old diagnostics go first: a subject that moved to another
         // group keeps its key.
-        for group in &groups {
-            for (file, key) in self.groups.remove(group).unwrap_or_default() {
-                self.remove(file, key);
+        if !self.groups.is_empty() {
+            for group in &groups {
+                for (file, key) in self.groups.remove(group).unwrap_or_default() {
+                    self.remove(file, key);
+                }
             }
         }
         for group in groups {
@@ -436,7 +456,14 @@ fn facts(tree: &File, text: &str) -> FileFacts {
         match item {
             Item::Cluster(c) => facts.clusters.push(c.clone()),
             Item::Node(n) => facts.nodes.push(local::node(n, &mut facts.local)),
-            Item::Pod(p) => facts.pods.push(local::pod(p, &mut facts.local)),
+            Item::Pod(p) => {
+                // The pods of a node mostly come together: they share its name.
+                let node = match facts.pods.last() {
+                    Some(previous) if *previous.node.value == *p.node.value => Name::clone(&previous.node.value),
+                    _ => Name::from(p.node.value.as_str()),
+                };
+                facts.pods.push(local::pod(p, node, &mut facts.local))
+            }
             Item::Expect(e) => facts.expects.push(ExpectFact {
                 item: e.clone(),
                 text: crate::fmt::expect_text(text, e),
@@ -457,22 +484,50 @@ fn cidr_key(net: Ipv4Net) -> (u32, u8) {
     (u32::from(net.network()), net.prefix_len())
 }
 
+/// The refs of `name`, made empty if it has none.
+fn entry<'m>(map: &'m mut HashMap<Name, Refs>, name: &Name) -> &'m mut Refs {
+    map.entry(Name::clone(name)).or_default()
+}
+
 /// Adds `r` in declaration order (a file's refs go in together, so this is
 /// nearly always a push).
-fn add(refs: &mut Vec<Ref>, r: Ref) {
+fn add(refs: &mut Refs, r: Ref) {
     let at = refs.partition_point(|&x| x < r);
     refs.insert(at, r);
 }
 
-fn drop_refs<K: Ord + ?Sized, Q: Ord>(map: &mut BTreeMap<Q, Vec<Ref>>, key: &K, file: u32)
-where
-    Q: std::borrow::Borrow<K>,
-{
-    if let Some(refs) = map.get_mut(key) {
+/// Takes file `file`'s refs out of one index entry, and the entry if that
+/// leaves it empty.
+fn drop_refs<K: ?Sized, M: RefIndex<K>>(map: &mut M, key: &K, file: u32) {
+    if let Some(refs) = map.refs(key) {
         refs.retain(|r| r.0 != file);
         if refs.is_empty() {
-            map.remove(key);
+            map.drop_key(key);
         }
+    }
+}
+
+/// The indexes' maps, ordered or hashed.
+trait RefIndex<K: ?Sized> {
+    fn refs(&mut self, key: &K) -> Option<&mut Refs>;
+    fn drop_key(&mut self, key: &K);
+}
+
+impl<K: Ord> RefIndex<K> for BTreeMap<K, Refs> {
+    fn refs(&mut self, key: &K) -> Option<&mut Refs> {
+        self.get_mut(key)
+    }
+    fn drop_key(&mut self, key: &K) {
+        self.remove(key);
+    }
+}
+
+impl RefIndex<str> for HashMap<Name, Refs> {
+    fn refs(&mut self, key: &str) -> Option<&mut Refs> {
+        self.get_mut(key)
+    }
+    fn drop_key(&mut self, key: &str) {
+        self.remove(key);
     }
 }
 
