@@ -12,11 +12,15 @@ use routec_compiler::syntax::{ast, parse};
 use routec_compiler::validate::Validation;
 
 fn node() -> impl Strategy<Value = String> {
-    (0..6u8, 0..4u8, 0..6u8, prop::sample::select(vec![16u8, 23, 24, 25]), 0..3u8, any::<bool>()).prop_map(
+    let address = prop_oneof![
+        3 => (0..2u8, 0..4u8).prop_map(|(third, host)| format!("172.16.{third}.{host}")),
+        1 => (0..6u8, 0..3u8, 0..4u8).prop_map(|(net, third, host)| format!("10.{net}.{}.{host}", third * 2)),
+    ];
+    (0..6u8, address, 0..6u8, prop::sample::select(vec![16u8, 23, 24, 25]), 0..3u8, any::<bool>()).prop_map(
         |(name, address, net, len, third, router)| {
             let cidr = format!("10.{net}.{}.0/{len}", third * 2);
             let router = if router { format!(" router 10.{net}.{}.9", third * 2) } else { String::new() };
-            format!("node n{name} {{ address 172.16.{}.{address} pod-cidr {cidr}{router} }}\n", address % 2)
+            format!("node n{name} {{ address {address} pod-cidr {cidr}{router} }}\n")
         },
     )
 }

@@ -52,6 +52,9 @@ struct Key {
     end: u32,
     code: Code,
     rule: Rule,
+    /// Overlaps (E0009) of one place are listed by the address, then the
+    /// length, of the overlapping pod-cidr: lowest first, as a sweep finds them.
+    cidr: (u32, u8),
     subject: (u32, u32),
 }
 
@@ -421,7 +424,11 @@ impl Validation {
 
     fn insert(&mut self, file: u32, rule: Rule, subject: (u32, u32), diag: Diagnostic) -> Key {
         let span = diag.primary_span();
-        let key = Key { start: span.start, end: span.end, code: diag.code, rule, subject };
+        let cidr = match rule {
+            Rule::PodCidrOverlap => cidr_key(self.node(subject).pod_cidr.expect("overlaps are of pod-cidrs").0),
+            _ => (0, 0),
+        };
+        let key = Key { start: span.start, end: span.end, code: diag.code, rule, cidr, subject };
         if diag.severity() == Severity::Error {
             self.errors += 1;
         }
