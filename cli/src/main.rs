@@ -28,6 +28,8 @@ enum Command {
     Build(cmd::build::Args),
     /// Show what changes on each node if one build replaces another (a plan, no root).
     Diff(cmd::diff::Args),
+    /// Show what an apply of a build would change on a node, against what its kernel holds now.
+    Plan(cmd::plan::Args),
     /// Decode cilium_lxc / cilium_ipcache entries as bpftool prints them.
     Decode(cmd::decode::Args),
     /// Load a build's datapath for one node into the kernel.
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     cmd::common::exit_2_when_stdout_fails();
-    let cli = Cli::try_parse().unwrap_or_else(|e| cmd::diff::exit_on_usage_error(e));
+    let cli = Cli::try_parse().unwrap_or_else(|e| cmd::common::DetailedExitcodeArg::exit_on_usage_error(e));
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Build(args) => cmd::build::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Detach(args) => cmd::detach::run(args),
         Command::Status(args) => cmd::status::run(args),

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use build_support::{example, generated_cluster};
 use routec_compiler::build::{build, BuildFiles, BuildOptions, ClangChoice};
 use routec_compiler::diff::{
-    diff_builds, diff_node, render_json, render_text, Action, BuildState, Change, ChangeKind, DiffError, Plan,
-    ProgramState, Sides, Subject, Summary,
+    diff_builds, diff_node, render_json, render_text, Action, BuildState, Change, ChangeKind, DiffError, NodeState,
+    Plan, ProgramState, Sides, Subject, Summary,
 };
 use routec_compiler::frontend::analyze_str;
 use routec_compiler::gen;
@@ -346,4 +346,94 @@ fn sample_change_snapshots() {
         insta::assert_snapshot!("mycluster-sample.txt", render_text(&plan, sides));
         insta::assert_snapshot!("mycluster-sample.json", render_json(&plan, sides));
     });
+}
+
+/// `diff_node` (what `routec plan` calls with the kernel's state) of each
+/// node of two builds.
+fn per_node(old: &Cluster, new: &Cluster) -> Vec<(String, ChangeKind, String, Action)> {
+    let b = builds(old, new);
+    let old = BuildState::read(&BuildFiles::open(&b.old).unwrap()).unwrap();
+    let new = BuildState::read(&BuildFiles::open(&b.new).unwrap()).unwrap();
+    let (old_names, new_names) = (old.names(), new.names());
+    let mut outline = Vec::new();
+    for new_node in &new.nodes {
+        let Some(old_node) = old.nodes.iter().find(|n| n.name == new_node.name) else { continue };
+        let changes = diff_node(old_node, new_node, (&old_names, &new_names));
+        outline.extend(changes.iter().map(|c| (c.node.clone(), c.kind, c.subject.to_string(), c.action)));
+    }
+    outline
+}
+
+#[test]
+fn diff_node_gives_each_edit_exactly_its_entries_on_every_node() {
+    let old = cluster();
+    let edits: Vec<(&str, Cluster)> = vec![
+        ("identity", {
+            let mut new = old.clone();
+            new.pods[7].identity += 1;
+            new
+        }),
+        ("add a pod", {
+            let mut new = old.clone();
+            let at = new.pods.iter().rposition(|p| p.node == 2).unwrap() + 1;
+            new.pods.insert(at, extra_pod(&old, 2));
+            new
+        }),
+        ("remove a pod", {
+            let mut new = old.clone();
+            new.pods.remove(3);
+            new
+        }),
+    ];
+    for (edit, new) in edits {
+        // Every node both builds have: what `diff` lists for it, `diff_node` gives.
+        assert_eq!(per_node(&old, &new), outline(&plan_of(&old, &new)), "{edit}");
+    }
+    // A node added: the nodes that were there see its pod-cidr and address, nothing else.
+    let mut new = old.clone();
+    new.nodes.push(Node {
+        name: "node-new".into(),
+        address: gen::node_address(99),
+        pod_cidr: format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap(),
+        router: Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1),
+        device: old.nodes[0].device.clone(),
+    });
+    let expected: Vec<_> = node_names(&old)
+        .into_iter()
+        .flat_map(|node| {
+            [
+                (node.clone(), ChangeKind::CiliumIpcache, "node node-new pod-cidr".to_string(), Action::Create),
+                (node, ChangeKind::CiliumIpcache, "node node-new".to_string(), Action::Create),
+            ]
+        })
+        .collect();
+    assert_eq!(per_node(&old, &new), expected);
+}
+
+#[test]
+fn a_node_that_holds_nothing_yet_is_all_creates() {
+    let cluster = cluster();
+    let b = builds(&cluster, &cluster);
+    let built = BuildState::read(&BuildFiles::open(&b.new).unwrap()).unwrap();
+    let wanted = &built.nodes[1];
+    let nothing = NodeState {
+        name: wanted.name.clone(),
+        lxc: Vec::new(),
+        ipcache: std::sync::Arc::new(Vec::new()),
+        programs: Some(Vec::new()),
+        hooks: Vec::new(),
+        constants: None,
+        maps: Vec::new(),
+    };
+    let names = built.names();
+    let changes = diff_node(&nothing, wanted, (&names, &names));
+    assert!(changes.iter().all(|c| c.action == Action::Create && c.before.is_none()), "{changes:#?}");
+    let count = |kind| changes.iter().filter(|c| c.kind == kind).count();
+    assert_eq!(count(ChangeKind::Constant), 5, "the load-time constants come with the programs");
+    assert_eq!(count(ChangeKind::Map), 3);
+    assert_eq!(count(ChangeKind::Hook), wanted.hooks.len());
+    assert_eq!(count(ChangeKind::CiliumLxc), wanted.lxc.len());
+    assert_eq!(count(ChangeKind::CiliumIpcache), wanted.ipcache.len());
+    assert_eq!(count(ChangeKind::Program), 0, "a build without objects has no programs to compare");
+    assert_eq!(Summary::of(&changes), Summary { add: changes.len(), change: 0, destroy: 0 });
 }

@@ -2,14 +2,16 @@
 //! (runtime::loader); the build records its cluster, so OUT is all it needs.
 //! Exit 0 applied (or nothing to change); 1 failed, with the previous
 //! datapath unchanged or rolled back; 3 failed and the rollback failed too
-//! (the datapath may mix old and new parts).
+//! (the datapath may mix old and new parts). Map entries are written from
+//! the delta to the last clean apply; `--verify` reads every entry back and
+//! repairs drift (docs/gitops.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_runtime::loader::{ApplyOutcome, BuildOutput, NodePlan, Target};
+use routec_runtime::loader::{apply_json, ApplyOutcome, BuildOutput, MapSync, NodePlan, Target};
 
-use super::common::{self, BpffsArg, TcModeArgs, WaitArg};
+use super::common::{self, BpffsArg, FormatArg, OutputFormat, TcModeArgs, WaitArg};
 
 /// Where a node's datapath lives; shared by apply, detach and status.
 /// Node and scope become path components: both are checked while parsing.
@@ -44,25 +46,37 @@ pub struct Args {
     pub tc_mode: TcModeArgs,
     #[command(flatten)]
     pub wait: WaitArg,
+    /// Read every map entry back from the kernel and repair drift, instead of
+    /// writing only the delta from the last clean apply.
+    #[arg(long)]
+    pub verify: bool,
+    #[command(flatten)]
+    pub format: FormatArg<OutputFormat>,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let plan = match BuildOutput::open(&args.out).and_then(|build| NodePlan::from_build(&build, &args.node.node)) {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("error: apply to node {} failed, the previous datapath is unchanged: {e}", args.node.node);
-            return ExitCode::from(1);
-        }
-    };
-    let target = Target { tc_mode: args.tc_mode.into(), ..args.node.target() };
-    match routec_runtime::loader::apply_with(&plan, &target, args.wait.wait(), &mut |_| {}) {
+    let node = args.node.node.clone();
+    let json = args.format.format == OutputFormat::Json;
+    let result = BuildOutput::open(&args.out).and_then(|build| NodePlan::from_build(&build, &node)).and_then(|plan| {
+        let target = Target { tc_mode: args.tc_mode.into(), ..args.node.target() };
+        let sync = if args.verify { MapSync::Verify } else { MapSync::Incremental };
+        routec_runtime::loader::apply_with(&plan, &target, args.wait.wait(), sync, &mut |_| {})
+    });
+    if json {
+        println!("{:#}", apply_json(&node, &result));
+    }
+    match result {
         Ok(report) => {
-            println!("node {}: {report}", args.node.node);
+            if !json {
+                println!("node {node}: {report}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // The error ends with what the failure left.
-            eprintln!("error: apply to node {} failed: {e}", args.node.node);
+            // Every apply error ends with what the failure left; one from
+            // reading the build left everything as it was.
+            let left = if e.apply_outcome().is_some() { "" } else { ", the previous datapath is unchanged" };
+            eprintln!("error: apply to node {node} failed{left}: {e}");
             match e.apply_outcome() {
                 Some(ApplyOutcome::Mixed) => ExitCode::from(3),
                 _ => ExitCode::from(1),

@@ -171,6 +171,49 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `--detailed-exitcode` of the commands that print a plan (`diff`, `plan`),
+/// Terraform's convention.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct DetailedExitcodeArg {
+    /// Exit 0 when nothing changes, 2 when something does, 1 on any error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+impl DetailedExitcodeArg {
+    /// Commands whose `--detailed-exitcode` makes 2 mean "changes".
+    const COMMANDS: [&'static str; 2] = ["diff", "plan"];
+
+    /// An error's exit code: `code`, or 1 with --detailed-exitcode.
+    pub fn error(self, code: u8) -> ExitCode {
+        ExitCode::from(if self.detailed_exitcode { 1 } else { code })
+    }
+
+    /// Success: 2 with --detailed-exitcode when there are changes, else 0.
+    pub fn success(self, changes: bool) -> ExitCode {
+        if self.detailed_exitcode && changes {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+
+    /// Ends the process on a usage error as clap does (exit 2), except for a
+    /// command given --detailed-exitcode, where 2 means "changes": a pipeline
+    /// must see such an error as 1.
+    pub fn exit_on_usage_error(error: clap::Error) -> ! {
+        let mut args = std::env::args().skip(1);
+        let command = args.next();
+        let detailed = Self::COMMANDS.contains(&command.as_deref().unwrap_or_default())
+            && args.any(|a| a == "--detailed-exitcode");
+        if detailed && error.use_stderr() {
+            let _ = error.print();
+            std::process::exit(1);
+        }
+        error.exit()
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct BpffsArg {
     /// Where bpffs is mounted [default: /sys/fs/bpf]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use routec_compiler::diff::{self, Sides};
 
-use super::common::{self, OutputFormat};
+use super::common::{self, DetailedExitcodeArg, OutputFormat};
 
 #[derive(clap::Args)]
 #[command(
@@ -27,29 +27,15 @@ pub struct Args {
     node: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: OutputFormat,
-    /// Exit 0 when nothing changes, 2 when something does, 1 on any error.
-    #[arg(long)]
-    detailed_exitcode: bool,
+    #[command(flatten)]
+    detailed_exitcode: DetailedExitcodeArg,
     /// Compare builds of two different clusters (refused by default).
     #[arg(long)]
     allow_cluster_change: bool,
 }
 
-/// Ends the process on a usage error as clap does (exit 2), except for
-/// `routec diff --detailed-exitcode`, where 2 means "changes": a pipeline
-/// must see such an error as 1.
-pub fn exit_on_usage_error(error: clap::Error) -> ! {
-    let mut args = std::env::args().skip(1);
-    let detailed = args.next().as_deref() == Some("diff") && args.any(|a| a == "--detailed-exitcode");
-    if detailed && error.use_stderr() {
-        let _ = error.print();
-        std::process::exit(1);
-    }
-    error.exit()
-}
-
 pub fn run(args: Args) -> ExitCode {
-    let error_code = |code: u8| ExitCode::from(if args.detailed_exitcode { 1 } else { code });
+    let error_code = |code: u8| args.detailed_exitcode.error(code);
     let plan = match diff::diff_builds(&args.old, &args.new, args.allow_cluster_change) {
         Ok(plan) => plan,
         Err(e) => {
@@ -74,9 +60,5 @@ pub fn run(args: Args) -> ExitCode {
         OutputFormat::Json => diff::render_json(&plan, sides),
     };
     print!("{out}");
-    if args.detailed_exitcode && plan.has_changes() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    args.detailed_exitcode.success(plan.has_changes())
 }

@@ -13,6 +13,7 @@ pub mod gen;
 pub mod import;
 pub mod lab;
 pub mod lsp;
+pub mod plan;
 pub mod snapshot;
 pub mod status;
 pub mod test;

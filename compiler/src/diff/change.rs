@@ -291,7 +291,20 @@ fn pair_replacements(changes: Vec<Change>) -> Vec<Change> {
 }
 
 /// One map's entries, sorted by key bytes.
-type Entries<K> = [(K, <K as MapKey>::Value)];
+pub type Entries<K> = [(K, <K as MapKey>::Value)];
+
+/// One key whose value differs between two lists of a map's entries:
+/// (before, after), at least one side present.
+pub type EntryDelta<'a, K> = (Option<&'a (K, <K as MapKey>::Value)>, Option<&'a (K, <K as MapKey>::Value)>);
+
+/// The entries that differ between two lists of one map's entries, both
+/// sorted by key bytes, in key order: one linear merge, no lookups. The
+/// loader's incremental apply writes exactly these.
+pub fn entry_deltas<'a, K: MapKey>(old: &'a Entries<K>, new: &'a Entries<K>) -> Vec<EntryDelta<'a, K>> {
+    let mut deltas = Vec::new();
+    merge(old, new, |(k, _)| k.encode(), |a, b| a.1 == b.1, |before, after| deltas.push((before, after)));
+    deltas
+}
 
 /// The changes between two sorted lists of one map's entries, each named
 /// by `subject` on the side (old or new cluster) that has it.
@@ -304,19 +317,15 @@ fn entry_changes<K: MapKey>(
     subject: impl Fn(&Names, &K) -> Subject,
 ) -> Vec<Change> {
     let value = |(key, value): &(K, K::Value)| entry_value(map, &key.encode(), &value.encode());
-    let mut changes = Vec::new();
-    merge(
-        old,
-        new,
-        |(k, _)| k.encode(),
-        |a, b| a.1 == b.1,
-        |before, after| {
+    entry_deltas(old, new)
+        .into_iter()
+        .map(|(before, after)| {
             let (key, side_names) = match (before, after) {
                 (_, Some((k, _))) => (k, names.1),
                 (Some((k, _)), None) => (k, names.0),
                 (None, None) => unreachable!("merge emits a side"),
             };
-            changes.push(Change {
+            Change {
                 node: node.to_string(),
                 kind,
                 address: key.to_string(),
@@ -324,10 +333,9 @@ fn entry_changes<K: MapKey>(
                 action: action_of(before, after),
                 before: before.map(value),
                 after: after.map(value),
-            });
-        },
-    );
-    changes
+            }
+        })
+        .collect()
 }
 
 fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &Names)) -> Vec<Change> {
@@ -344,7 +352,9 @@ fn ipcache_changes(old: &IpcacheEntries, new: &IpcacheEntries, names: (&Names, &
 
 /// The load-time constants the loader sets by global name (`OVERLAY_IFINDEX`
 /// is discovered on the node, so it is not part of a build).
-fn constant_values(c: &LoadConstants) -> [(&'static str, Value); 5] {
+const CONSTANTS: usize = 5;
+
+fn constant_values(c: &LoadConstants) -> [(&'static str, Value); CONSTANTS] {
     [
         ("NODE_IPV4", Value::Address(c.node_ipv4)),
         ("ROUTER_IPV4", Value::Address(c.router_ipv4)),
@@ -367,16 +377,14 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
         before,
         after,
     };
-    for ((name, before), (_, after)) in constant_values(&old.constants).into_iter().zip(constant_values(&new.constants))
-    {
+    let (old_constants, new_constants) =
+        (old.constants.as_ref().map(constant_values), new.constants.as_ref().map(constant_values));
+    for index in 0..CONSTANTS {
+        let before = old_constants.as_ref().map(|c| c[index].1.clone());
+        let after = new_constants.as_ref().map(|c| c[index].1.clone());
         if before != after {
-            changes.push(change(
-                ChangeKind::Constant,
-                name.to_string(),
-                Subject::Node(node.into()),
-                Some(before),
-                Some(after),
-            ));
+            let name = old_constants.as_ref().or(new_constants.as_ref()).expect("a side differs")[index].0;
+            changes.push(change(ChangeKind::Constant, name.to_string(), Subject::Node(node.into()), before, after));
         }
     }
     merge(

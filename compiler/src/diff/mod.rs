@@ -8,9 +8,10 @@ mod render;
 mod state;
 
 pub use change::{
-    diff, diff_node, Action, Change, ChangeKind, EntryValue, NodePlan, NodeSummary, Plan, Summary, Value,
+    diff, diff_node, entry_deltas, Action, Change, ChangeKind, Entries, EntryDelta, EntryValue, NodePlan, NodeSummary,
+    Plan, Summary, Value,
 };
-pub use render::{render_json, render_text, Sides, JSON_FORMAT_VERSION};
+pub use render::{render_json, render_text, render_text_titled, Sides, JSON_FORMAT_VERSION};
 pub use state::{BuildState, IpcacheEntries, LxcEntries, MapSize, Names, NodeState, ProgramState, StateError, Subject};
 
 use std::path::Path;

@@ -88,8 +88,13 @@ fn render_change(out: &mut String, change: &Change) {
 /// The text plan: per node its changes and a `Plan:` line (or `No
 /// changes.`), then the total.
 pub fn render_text(plan: &Plan, sides: Sides) -> String {
+    render_text_titled(plan, &format!("routec diff {} -> {}", sides.old, sides.new))
+}
+
+/// [`render_text`] under another first line (`routec plan`'s).
+pub fn render_text_titled(plan: &Plan, title: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "routec diff {} -> {}", sides.old, sides.new);
+    let _ = writeln!(out, "{title}");
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
     }

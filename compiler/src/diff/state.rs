@@ -46,7 +46,9 @@ pub struct NodeState {
     pub programs: Option<Vec<ProgramState>>,
     /// Sorted, as in `attach.json`.
     pub hooks: Vec<Attachment>,
-    pub constants: LoadConstants,
+    /// `None` when no program is known to run with any (a node the kernel
+    /// holds nothing of, or whose programs routec has no record of).
+    pub constants: Option<LoadConstants>,
     pub maps: Vec<MapSize>,
 }
 
@@ -119,7 +121,7 @@ impl BuildState {
                 ipcache: Arc::clone(&ipcache),
                 programs: programs.clone(),
                 hooks,
-                constants: LoadConstants::for_node(&cluster, index),
+                constants: Some(LoadConstants::for_node(&cluster, index)),
                 maps: maps.clone(),
             })
         };

@@ -4,7 +4,11 @@
 //!    maps against the build's `MapSpec`s, every interface of the plan
 //!    ([`discover`]), no foreign filter where routec attaches, and every object
 //!    through the verifier;
-//! 2. *seed*: stale entries deleted, then only the entries that differ written;
+//! 2. *seed*: stale entries deleted, then only the entries that differ written.
+//!    The delta comes from the record of the last clean apply ([`Applied`]),
+//!    without reading the maps back, unless `--verify` was asked or that
+//!    record cannot be trusted: then every entry is read back and drift is
+//!    repaired;
 //! 3. *attach*: each hook switched atomically in place when routec's program
 //!    runs there (recorded or not), attached otherwise; hooks routec held
 //!    that the plan no longer has are removed.
@@ -19,13 +23,15 @@ use std::path::PathBuf;
 
 use aya::programs::{ProgramError, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
-use routec_compiler::layout::{EndpointKey, IpcacheKey};
+use routec_compiler::layout::{EndpointKey, IpcacheKey, MapKey};
 use serde::Serialize;
 
+use super::applied::{Applied, AppliedMap};
 use super::discover::discover;
 use super::hooks::{self, NodeMaps};
 use super::maps::{self, check_pinned_map, MapChanges, MapUndo};
 use super::plan::NodePlan;
+use super::resize::{self, Swapped};
 use super::state::{earlier_hooks, AttachRecord, Journal, NodeState};
 use super::{chain, Target};
 use crate::lock::{Lock, Wait};
@@ -84,15 +90,54 @@ fn unchanged(error: Error) -> Error {
     }
 }
 
+/// How apply finds the entries to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapSync {
+    /// From the record of the last clean apply, when it can be trusted.
+    #[default]
+    Incremental,
+    /// Always by reading every entry back, repairing drift (`--verify`).
+    Verify,
+}
+
+/// The path an apply's seed phase took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncPath {
+    /// The delta from the last clean apply's record; nothing read back.
+    Incremental,
+    /// Every entry read back from the kernel and compared.
+    #[default]
+    Verified,
+}
+
+/// A program loaded anew and attached or swapped onto a hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplacedProgram {
+    pub program: String,
+    pub object: String,
+    /// sha256 of the object file.
+    pub object_sha256: String,
+}
+
 /// What an apply did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
+    /// The build's `input_digest`.
+    pub build_digest: String,
+    pub path: SyncPath,
+    /// Why the maps were read back (`path` is `verified`).
+    pub verified_because: Option<String>,
     pub cilium_lxc: MapChanges,
     pub cilium_ipcache: MapChanges,
+    /// Programs loaded and put on a hook (once per program and object).
+    pub programs_replaced: Vec<ReplacedProgram>,
     /// `interface.direction` of attachments made or switched.
     pub attached: Vec<String>,
     /// `interface.direction` of attachments removed (no longer in the plan).
     pub detached: Vec<String>,
+    /// Maps pinned with another `max_entries`, replaced by maps of the build's size.
+    pub maps_replaced: Vec<String>,
 }
 
 impl ApplyReport {
@@ -101,6 +146,7 @@ impl ApplyReport {
             && self.cilium_ipcache.is_empty()
             && self.attached.is_empty()
             && self.detached.is_empty()
+            && self.maps_replaced.is_empty()
     }
     pub fn outcome(&self) -> ApplyOutcome {
         if self.changed_nothing() {
@@ -113,16 +159,54 @@ impl ApplyReport {
 
 impl std::fmt::Display for ApplyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = match (&self.path, &self.verified_because) {
+            (SyncPath::Incremental, _) => "incremental: from the record of the last apply".to_string(),
+            (SyncPath::Verified, Some(why)) => format!("verified: maps read back ({why})"),
+            (SyncPath::Verified, None) => "verified: maps read back".to_string(),
+        };
         if self.changed_nothing() {
-            return write!(f, "nothing to change: the datapath already matches the build");
+            return write!(f, "nothing to change: the datapath already matches the build ({path})");
         }
+        writeln!(f, "{path}")?;
         writeln!(f, "cilium_lxc: {}", self.cilium_lxc)?;
         writeln!(f, "cilium_ipcache: {}", self.cilium_ipcache)?;
         write!(f, "attached: {}", if self.attached.is_empty() { "-".into() } else { self.attached.join(", ") })?;
         if !self.detached.is_empty() {
             write!(f, "\ndetached: {}", self.detached.join(", "))?;
         }
+        if !self.maps_replaced.is_empty() {
+            write!(f, "\nmaps replaced (new size): {}", self.maps_replaced.join(", "))?;
+        }
         Ok(())
+    }
+}
+
+/// The version of [`apply_json`]'s document; bumped when a field changes meaning.
+pub const APPLY_JSON_VERSION: u32 = 1;
+
+/// `routec apply --format json`: one document per apply, whether it
+/// succeeded (what it wrote and how) or failed (what the failure left).
+pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value {
+    match result {
+        Ok(report) => serde_json::json!({
+            "format_version": APPLY_JSON_VERSION,
+            "node": node,
+            "outcome": report.outcome(),
+            "build_digest": report.build_digest,
+            "path": report.path,
+            "verified_because": report.verified_because,
+            "maps": { "cilium_lxc": report.cilium_lxc, "cilium_ipcache": report.cilium_ipcache },
+            "maps_replaced": report.maps_replaced,
+            "programs_replaced": report.programs_replaced,
+            "hooks": { "attached": report.attached, "detached": report.detached },
+            "error": null,
+        }),
+        Err(error) => serde_json::json!({
+            "format_version": APPLY_JSON_VERSION,
+            "node": node,
+            "outcome": error.apply_outcome().unwrap_or(ApplyOutcome::Unchanged),
+            "error": error.to_string(),
+        }),
     }
 }
 
@@ -133,7 +217,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `routec apply`, waiting for the node's lock: see the module documentation.
 pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
-    apply_with(plan, target, Wait::Block, &mut |_| {})
+    apply_with(plan, target, Wait::Block, MapSync::Incremental, &mut |_| {})
 }
 
 /// [`apply`], calling `before_switch` with each hook (`interface.direction`)
@@ -145,34 +229,86 @@ pub fn apply_observed(
     target: &Target,
     before_switch: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ApplyReport> {
-    apply_with(plan, target, Wait::Block, before_switch)
+    apply_with(plan, target, Wait::Block, MapSync::Incremental, before_switch)
 }
 
-/// [`apply_observed`] with the choice of waiting for the node's lock or not.
+/// [`apply_observed`] with the choice of waiting for the node's lock or not,
+/// and of trusting the last apply's record or reading the maps back.
 /// Every error is an [`Error::Apply`] that says what the failure left.
 pub fn apply_with(
     plan: &NodePlan,
     target: &Target,
     wait: Wait,
+    sync: MapSync,
     before_switch: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ApplyReport> {
     bpffs::check(&target.bpffs).map_err(unchanged)?;
     let _lock = Lock::acquire(&target.lock_file(), &target.lock_subject(), wait).map_err(unchanged)?;
     let mut preexisting = Vec::new();
+    let mut resized = Vec::new();
     for spec in &plan.maps {
-        if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
+        if resize::needs_resize(target, spec) {
+            resized.push(spec.name);
+            preexisting.push(spec.name);
+        } else if check_pinned_map(&target.map_pin(spec.name), spec).map_err(unchanged)? {
             preexisting.push(spec.name);
         }
     }
     let previous = NodeState::load(target).map_err(unchanged)?;
     let journal = Journal::load(target).map_err(unchanged)?;
+    let record = trusted_record(plan, target, sync, journal.is_some(), &preexisting);
     let applied = netns::run_in(target.netns.as_deref(), || {
-        let run =
-            Run { plan, target, previous: previous.as_ref(), journal: journal.as_ref(), preexisting: &preexisting };
+        let run = Run {
+            plan,
+            target,
+            previous: previous.as_ref(),
+            journal: journal.as_ref(),
+            preexisting: &preexisting,
+            resized: &resized,
+            record: &record,
+        };
         run.apply(before_switch)
     });
     // A bare error means the namespace could not be entered, before anything was touched.
     applied.map_err(unchanged)
+}
+
+/// The record of the last clean apply if it describes the maps pinned now,
+/// or why the maps must be read back instead.
+fn trusted_record(
+    plan: &NodePlan,
+    target: &Target,
+    sync: MapSync,
+    unfinished: bool,
+    preexisting: &[&'static str],
+) -> std::result::Result<Applied, String> {
+    if sync == MapSync::Verify {
+        return Err("--verify".to_string());
+    }
+    if unfinished {
+        return Err("the journal shows an apply that did not finish".to_string());
+    }
+    let record = Applied::load(target)?;
+    for spec in [EndpointKey::SPEC, IpcacheKey::SPEC] {
+        let Some(planned) = plan.maps.iter().find(|m| m.name == spec.name) else {
+            return Err(format!("the build does not define {}", spec.name));
+        };
+        let id = preexisting.contains(&spec.name).then(|| maps::pinned_map_id(target, planned)).flatten();
+        if !record.describes(planned, id) {
+            return Err(format!("{} is not the map the last apply wrote", spec.name));
+        }
+    }
+    Ok(record)
+}
+
+/// Sorted by key bytes, as the record keeps them and the delta needs them
+/// (a build writes its seeds sorted: then this only checks).
+fn sorted<K: MapKey>(entries: &[(K, K::Value)]) -> Vec<(K, K::Value)> {
+    let mut entries = entries.to_vec();
+    if !entries.windows(2).all(|pair| pair[0].0.encode() <= pair[1].0.encode()) {
+        entries.sort_by_cached_key(|(k, _)| k.encode());
+    }
+    entries
 }
 
 /// One apply, inside the node's namespace, under its lock.
@@ -183,6 +319,10 @@ struct Run<'a> {
     journal: Option<&'a Journal>,
     /// Map pins that existed before this run.
     preexisting: &'a [&'static str],
+    /// Maps pinned with another `max_entries`: replaced through `:pending` pins.
+    resized: &'a [&'static str],
+    /// What the maps hold, or why that is not known.
+    record: &'a std::result::Result<Applied, String>,
 }
 
 impl Run<'_> {
@@ -226,8 +366,9 @@ impl Run<'_> {
         let mut to_attach = Vec::new();
         for (index, w) in wanted.iter_mut().enumerate() {
             match previous_records.iter().find(|p| p.same_program_as(w) && hooks::is_live(p)) {
-                Some(live) => w.program_id = live.program_id,
-                None => to_attach.push(index),
+                // A replaced map needs programs that use the new one on every hook.
+                Some(live) if self.resized.is_empty() => w.program_id = live.program_id,
+                _ => to_attach.push(index),
             }
         }
         let earlier = earlier_hooks(self.previous, self.journal);
@@ -239,10 +380,12 @@ impl Run<'_> {
             .and_then(|()| std::fs::create_dir_all(target.pin_dir().join("links/egress")))
             .context(|| format!("cannot create {}", target.pin_dir().display()))
             .map_err(|e| self.unchanged_after_journal(e))?;
+        // Under the lock, a `:pending` pin is what an apply that died left.
+        resize::remove_pending(target, &plan.maps);
         let maps_missing = self.preexisting.len() < plan.maps.len();
         let mut loaded = BTreeMap::new();
         if !to_attach.is_empty() || maps_missing {
-            loaded = load_objects(plan, target, overlay_ifindex).map_err(|e| {
+            loaded = load_objects(plan, target, overlay_ifindex, self.resized).map_err(|e| {
                 self.remove_created();
                 self.unchanged_after_journal(e)
             })?;
@@ -250,14 +393,34 @@ impl Run<'_> {
         // The maps exist now: the programs that use them are recognisable.
         let node_maps = NodeMaps::of(target);
 
+        let lxc = sorted(&lxc);
+        let ipcache = sorted(&plan.ipcache_seed);
         let mut undo = Undo::default();
+        // A replacement map is new: a failure removes it instead of undoing its entries.
+        let (mut new_lxc, mut new_ipcache) = (Vec::new(), Vec::new());
         let changed = (|| -> Result<ApplyReport> {
             // Phase 2: seed.
-            let mut report = ApplyReport {
-                cilium_lxc: maps::sync::<EndpointKey>(target, &lxc, &mut undo.lxc)?,
-                cilium_ipcache: maps::sync::<IpcacheKey>(target, &plan.ipcache_seed, &mut undo.ipcache)?,
-                ..ApplyReport::default()
+            let lxc_pin = self.seed_pin(EndpointKey::SPEC.name);
+            let ipcache_pin = self.seed_pin(IpcacheKey::SPEC.name);
+            let lxc_undo = if self.resized.contains(&EndpointKey::SPEC.name) { &mut new_lxc } else { &mut undo.lxc };
+            let ipcache_undo =
+                if self.resized.contains(&IpcacheKey::SPEC.name) { &mut new_ipcache } else { &mut undo.ipcache };
+            let mut report = match self.record {
+                Ok(record) => ApplyReport {
+                    path: SyncPath::Incremental,
+                    cilium_lxc: maps::sync_delta(&lxc_pin, &record.lxc, &lxc, lxc_undo)?,
+                    cilium_ipcache: maps::sync_delta(&ipcache_pin, &record.ipcache, &ipcache, ipcache_undo)?,
+                    ..ApplyReport::default()
+                },
+                Err(why) => ApplyReport {
+                    path: SyncPath::Verified,
+                    verified_because: Some(why.clone()),
+                    cilium_lxc: maps::sync::<EndpointKey>(&lxc_pin, &lxc, lxc_undo)?,
+                    cilium_ipcache: maps::sync::<IpcacheKey>(&ipcache_pin, &ipcache, ipcache_undo)?,
+                    ..ApplyReport::default()
+                },
             };
+            report.build_digest = plan.build_digest.clone();
 
             // Phase 3: attach.
             for &index in &to_attach {
@@ -278,6 +441,14 @@ impl Run<'_> {
                     None => HookUndo::Added(record.clone()),
                 });
                 report.attached.push(hook);
+                let replaced = ReplacedProgram {
+                    program: record.program.clone(),
+                    object: record.object.clone(),
+                    object_sha256: record.object_sha256.clone(),
+                };
+                if !report.programs_replaced.contains(&replaced) {
+                    report.programs_replaced.push(replaced);
+                }
             }
             // Hooks routec held that the plan no longer has, or has in the other mode.
             for stale in earlier.iter().filter(|p| !wanted.iter().any(|w| w.same_hook_as(p) && w.mode == p.mode)) {
@@ -291,6 +462,11 @@ impl Run<'_> {
                     report.detached.push(stale.hook());
                 }
             }
+            // Every hook runs programs that use the replacement maps: they take the pins.
+            if !self.resized.is_empty() {
+                undo.swapped = Some(resize::commit(target, self.resized)?);
+                report.maps_replaced = self.resized.iter().map(|m| m.to_string()).collect();
+            }
             let state = NodeState {
                 node: plan.node.clone(),
                 scope: target.scope.clone(),
@@ -301,6 +477,19 @@ impl Run<'_> {
             if self.previous != Some(&state) {
                 state.save(target)?;
             }
+            let written = Applied {
+                build_digest: plan.build_digest.clone(),
+                maps: plan
+                    .maps
+                    .iter()
+                    .map(|m| AppliedMap::new(m, maps::pinned_map_id(target, m).unwrap_or(0)))
+                    .collect(),
+                lxc,
+                ipcache,
+            };
+            if self.record.as_ref().ok() != Some(&written) {
+                written.save(target)?;
+            }
             Ok(report)
         })();
         match changed {
@@ -309,17 +498,21 @@ impl Run<'_> {
                 let _ = Journal::end(target);
                 Ok(report)
             }
-            Err(error) => Err(match undo.restore(target, &node_maps) {
-                Ok(()) => {
-                    self.remove_created();
-                    self.end_journal_if_new();
-                    failure(error, ApplyOutcome::RolledBack)
+            Err(error) => Err({
+                // A failed apply is no clean base: the next one reads the maps back.
+                let _ = Applied::forget(target);
+                match undo.restore(target, &node_maps) {
+                    Ok(()) => {
+                        self.remove_created();
+                        self.end_journal_if_new();
+                        failure(error, ApplyOutcome::RolledBack)
+                    }
+                    Err(problems) => Error::Apply(Box::new(ApplyFailure {
+                        error,
+                        outcome: ApplyOutcome::Mixed,
+                        rollback_problems: Some(problems),
+                    })),
                 }
-                Err(problems) => Error::Apply(Box::new(ApplyFailure {
-                    error,
-                    outcome: ApplyOutcome::Mixed,
-                    rollback_problems: Some(problems),
-                })),
             }),
         }
     }
@@ -330,8 +523,18 @@ impl Run<'_> {
         for spec in self.plan.maps.iter().filter(|s| !self.preexisting.contains(&s.name)) {
             let _ = std::fs::remove_file(self.target.map_pin(spec.name));
         }
+        resize::remove_pending(self.target, &self.plan.maps);
         if self.previous.is_none() {
             self.target.remove_empty_pin_dirs();
+        }
+    }
+
+    /// Where phase 2 writes map `name`: its replacement when it is resized.
+    fn seed_pin(&self, name: &str) -> PathBuf {
+        if self.resized.contains(&name) {
+            resize::pending_pin(self.target, name)
+        } else {
+            self.target.map_pin(name)
         }
     }
 
@@ -350,9 +553,19 @@ impl Run<'_> {
 
 /// Loads every object of the plan through the verifier, with the node's
 /// constants and the node's pinned maps (aya pins the maps it creates).
-fn load_objects(plan: &NodePlan, target: &Target, overlay_ifindex: u32) -> Result<BTreeMap<String, Ebpf>> {
+/// A resized map is made (by aya, at the build's size) at its `:pending` pin.
+fn load_objects(
+    plan: &NodePlan,
+    target: &Target,
+    overlay_ifindex: u32,
+    resized: &[&str],
+) -> Result<BTreeMap<String, Ebpf>> {
     let globals = plan.constants.globals(overlay_ifindex);
-    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, target.map_pin(m.name))).collect();
+    let pin = |name: &str| match resized.contains(&name) {
+        true => resize::pending_pin(target, name),
+        false => target.map_pin(name),
+    };
+    let pins: Vec<(&str, PathBuf)> = plan.maps.iter().map(|m| (m.name, pin(m.name))).collect();
     let mut loaded = BTreeMap::new();
     for (object, bytes) in &plan.objects {
         let mut loader = EbpfLoader::new();
@@ -397,6 +610,8 @@ struct Undo {
     lxc: MapUndo<EndpointKey>,
     ipcache: MapUndo<IpcacheKey>,
     hooks: Vec<HookUndo>,
+    /// Replacement maps that took their pins: the last change of all.
+    swapped: Option<Swapped>,
 }
 
 enum HookUndo {
@@ -412,6 +627,11 @@ impl Undo {
     /// Undoes everything, last change first; the problems, if any.
     fn restore(self, target: &Target, node_maps: &NodeMaps) -> std::result::Result<(), String> {
         let mut problems = Vec::new();
+        if let Some(swapped) = self.swapped {
+            if let Err(e) = swapped.undo(target) {
+                problems.push(e.to_string());
+            }
+        }
         for hook in self.hooks.into_iter().rev() {
             let (record, result) = match hook {
                 HookUndo::Added(record) => {

@@ -6,6 +6,7 @@ use routec_compiler::bpf::Direction;
 use routec_compiler::layout;
 
 use super::hooks::{self, NodeMaps};
+use super::resize;
 use super::state::{earlier_hooks, remove_state_file, Journal, NodeState};
 use super::{Target, TcMode};
 use crate::lock::{Lock, Wait};
@@ -55,9 +56,11 @@ pub fn detach_with(target: &Target, wait: Wait) -> Result<Vec<String>> {
             removed.push(format!("map {}", spec.name));
         }
     }
+    removed.extend(resize::remove_pending(target, &layout::ALL_MAPS));
     target.remove_empty_pin_dirs();
     remove_state_file(&target.state_file())?;
     remove_state_file(&target.journal_file())?;
+    remove_state_file(&target.applied_file())?;
     if target.pin_dir().exists() {
         return Err(Error::msg(format!("{} still holds pins routec did not make", target.pin_dir().display())));
     }

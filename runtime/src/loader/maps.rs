@@ -67,9 +67,12 @@ pub(super) fn pinned_map_id(target: &Target, spec: &MapSpec) -> Option<u32> {
 }
 
 pub(super) fn open_map(target: &Target, spec: &MapSpec) -> Result<Map> {
-    let path = target.map_pin(spec.name);
+    open_pin(&target.map_pin(spec.name))
+}
+
+fn open_pin(path: &Path) -> Result<Map> {
     let data =
-        MapData::from_pin(&path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
+        MapData::from_pin(path).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))?;
     Map::from_map_data(data).map_err(|e| Error::msg(format!("cannot open {}: {}", path.display(), chain(&e))))
 }
 
@@ -164,13 +167,18 @@ pub fn read_map<K: LiveMap>(map: Map) -> Result<Vec<(K, K::Value)>> {
     Ok(entries)
 }
 
-/// Counts of entries written per map.
+/// Counts of entries written per map, and of the kernel map operations
+/// the sync issued: a read-back reads every entry, an incremental sync none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MapChanges {
     pub added: usize,
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+    /// Entries read back from the kernel.
+    pub kernel_reads: usize,
+    /// Entries the kernel was asked to write or delete (one syscall each).
+    pub kernel_writes: usize,
 }
 
 impl MapChanges {
@@ -197,12 +205,12 @@ pub type MapUndo<K> = Vec<(K, Option<<K as MapKey>::Value>)>;
 /// Makes the node's map hold exactly `wanted`: stale entries are deleted
 /// first (a map exactly full for the new build has room only after that),
 /// then only the entries that differ are written.
-pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: &mut MapUndo<K>) -> Result<MapChanges> {
+pub(super) fn sync<K: LiveMap>(pin: &Path, wanted: &[(K, K::Value)], undo: &mut MapUndo<K>) -> Result<MapChanges> {
     let spec = K::SPEC;
-    let mut table = K::table(open_map(target, spec)?)?;
+    let mut table = K::table(open_pin(pin)?)?;
     let current: HashMap<K, K::Value> = table.entries()?.into_iter().collect();
     let keep: HashSet<&K> = wanted.iter().map(|(k, _)| k).collect();
-    let mut changes = MapChanges::default();
+    let mut changes = MapChanges { kernel_reads: current.len(), ..MapChanges::default() };
     for (key, old) in current.iter().filter(|(k, _)| !keep.contains(k)) {
         table.remove(key).map_err(map_error(spec, &format!("delete of {key} failed")))?;
         undo.push((*key, Some(*old)));
@@ -221,6 +229,49 @@ pub(super) fn sync<K: LiveMap>(target: &Target, wanted: &[(K, K::Value)], undo: 
             None => changes.added += 1,
         }
     }
+    changes.kernel_writes = changes.added + changes.updated + changes.deleted;
+    Ok(changes)
+}
+
+/// [`sync`] when the kernel is known to hold `recorded` (what the last clean
+/// apply wrote): the delta from it to `wanted`, both sorted by key bytes, is
+/// computed in memory and only the entries that differ are written, deletes
+/// first; nothing is read back. The undo holds the recorded old values, so a
+/// rollback puts back exactly what was there.
+pub(super) fn sync_delta<K: LiveMap>(
+    pin: &Path,
+    recorded: &[(K, K::Value)],
+    wanted: &[(K, K::Value)],
+    undo: &mut MapUndo<K>,
+) -> Result<MapChanges> {
+    let spec = K::SPEC;
+    let deltas = routec_compiler::diff::entry_deltas(recorded, wanted);
+    let mut changes = MapChanges::default();
+    if deltas.is_empty() {
+        changes.unchanged = wanted.len();
+        return Ok(changes);
+    }
+    let mut table = K::table(open_pin(pin)?)?;
+    for (before, after) in &deltas {
+        if let (Some((key, old)), None) = (before, after) {
+            table.remove(key).map_err(map_error(spec, &format!("delete of {key} failed")))?;
+            undo.push((*key, Some(*old)));
+            changes.deleted += 1;
+        }
+    }
+    for (before, after) in &deltas {
+        if let Some((key, value)) = after {
+            table.insert(key, value).map_err(map_error(spec, &format!("update of {key} failed")))?;
+            let old = before.map(|(_, v)| *v);
+            undo.push((*key, old));
+            match old {
+                Some(_) => changes.updated += 1,
+                None => changes.added += 1,
+            }
+        }
+    }
+    changes.unchanged = wanted.len() - changes.added - changes.updated;
+    changes.kernel_writes = changes.added + changes.updated + changes.deleted;
     Ok(changes)
 }
 
@@ -243,12 +294,12 @@ pub(super) fn restore<K: LiveMap>(target: &Target, undo: &MapUndo<K>) -> Result<
 
 /// Writes `wanted` into the node's cilium_lxc: only differing entries, stale ones deleted.
 pub fn sync_lxc(target: &Target, wanted: &[(EndpointKey, EndpointInfo)]) -> Result<MapChanges> {
-    sync(target, wanted, &mut Vec::new())
+    sync(&target.map_pin(EndpointKey::SPEC.name), wanted, &mut Vec::new())
 }
 
 /// Writes `wanted` into the node's cilium_ipcache: only differing entries, stale ones deleted.
 pub fn sync_ipcache(target: &Target, wanted: &[(IpcacheKey, RemoteEndpointInfo)]) -> Result<MapChanges> {
-    sync(target, wanted, &mut Vec::new())
+    sync(&target.map_pin(IpcacheKey::SPEC.name), wanted, &mut Vec::new())
 }
 
 /// Entries in a pinned hash or LPM map (an array has all its slots).

@@ -11,6 +11,10 @@
 //!   hook without any record;
 //! - [`state`]: the record of what was attached, and the journal of what an
 //!   apply is about to touch, both written atomically and fsync'd;
+//! - [`applied`]: the entries the last clean apply wrote, from which the next
+//!   one computes its delta without reading the maps back;
+//! - [`resize`]: a map whose size changed, replaced through a `:pending` pin
+//!   without a moment where the programs lack a map;
 //! - [`apply`], [`detach`], [`status`]: the three commands.
 //!
 //! Every command refuses a `--bpffs` that is not a bpf filesystem before
@@ -21,14 +25,18 @@
 //! and, for TCX links, `.../links/<direction>/<interface>`, where the pin
 //! folder is the node name with `.` written as `:` ([`pin_folder_name`]):
 //! bpffs refuses names with a dot. bpffs holds no regular files, so the
-//! record of what was attached lives in `/run/routec/nodes/<scope>/<node>.json`.
+//! record of what was attached lives in `/run/routec/nodes/<scope>/<node>.json`,
+//! and the entries the last apply wrote in `<node>.applied` beside it.
 
+mod applied;
 mod apply;
 mod detach;
 mod discover;
 mod hooks;
 mod maps;
+mod observe;
 mod plan;
+mod resize;
 mod state;
 mod status;
 
@@ -36,9 +44,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use apply::{apply, apply_observed, apply_with, ApplyFailure, ApplyOutcome, ApplyReport};
+pub use apply::{
+    apply, apply_json, apply_observed, apply_with, ApplyFailure, ApplyOutcome, ApplyReport, MapSync, ReplacedProgram,
+    SyncPath, APPLY_JSON_VERSION,
+};
 pub use detach::{detach, detach_with};
 pub use maps::{check_pin, check_pinned_map, read_map, sync_ipcache, sync_lxc, LiveMap, MapChanges, MaxEntries, Table};
+pub use observe::{observe, plan, Observed, FOREIGN_OBJECT, UNKNOWN_OBJECT};
 pub use plan::{BuildOutput, NodePlan, PlannedEndpoint};
 pub use state::{AttachRecord, NodeState};
 pub use status::{counters, status, CounterStatus, MapStatus, NodeStatus, ProgramStatus};
@@ -129,6 +141,9 @@ impl Target {
     }
     fn journal_file(&self) -> PathBuf {
         self.node_file(".journal.json")
+    }
+    fn applied_file(&self) -> PathBuf {
+        self.node_file(".applied")
     }
     fn lock_subject(&self) -> String {
         format!("node {} (scope {})", self.node, self.scope)

@@ -23,6 +23,8 @@ pub struct PlannedEndpoint {
 #[derive(Debug, Clone)]
 pub struct NodePlan {
     pub node: String,
+    /// The build's `input_digest` (manifest.json).
+    pub build_digest: String,
     pub attachments: Vec<Attachment>,
     /// Object file name -> bytes.
     pub objects: BTreeMap<String, Vec<u8>>,
@@ -48,13 +50,20 @@ pub struct BuildOutput {
     pub out: PathBuf,
     pub cluster: Cluster,
     files: BuildFiles,
+    /// The ipcache seed all nodes share, read once.
+    ipcache_seed: Vec<(IpcacheKey, <IpcacheKey as MapKey>::Value)>,
 }
 
 impl BuildOutput {
     pub fn open(out: &Path) -> Result<Self> {
         let files = BuildFiles::open(out).map_err(read_error)?;
-        let cluster = files.read_cluster().map_err(read_error)?;
-        Ok(BuildOutput { out: out.to_path_buf(), cluster, files })
+        // The two large files of a build, read and checked side by side.
+        let (cluster, ipcache_seed) = std::thread::scope(|scope| {
+            let seed = scope.spawn(|| read_seed(&files, IPCACHE_SEED));
+            let cluster = files.read_cluster().map_err(read_error);
+            (cluster, seed.join().expect("reading the ipcache seed panicked"))
+        });
+        Ok(BuildOutput { out: out.to_path_buf(), cluster: cluster?, ipcache_seed: ipcache_seed?, files })
     }
     /// The layout's map definitions with the build's `max_entries`.
     fn map_specs(&self) -> Result<Vec<MapSpec>> {
@@ -66,21 +75,19 @@ impl BuildOutput {
             })
             .collect()
     }
-    /// A seed file decoded into `K`'s typed entries.
-    fn read_seed<K: MapKey>(&self, rel: &str) -> Result<Vec<(K, K::Value)>> {
-        let text = self.files.read_text(rel).map_err(read_error)?;
-        let bad = |e: String| Error::msg(format!("{}: {e}", self.out.join(rel).display()));
-        routec_compiler::seeds::parse_seed(&text)
-            .map_err(|e| bad(e.to_string()))?
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((
-                    K::decode(&k).map_err(|e| bad(e.to_string()))?,
-                    K::Value::decode(&v).map_err(|e| bad(e.to_string()))?,
-                ))
-            })
-            .collect()
-    }
+}
+
+/// A seed file decoded into `K`'s typed entries.
+fn read_seed<K: MapKey>(files: &BuildFiles, rel: &str) -> Result<Vec<(K, K::Value)>> {
+    let text = files.read_text(rel).map_err(read_error)?;
+    let bad = |e: String| Error::msg(format!("{}: {e}", files.out.join(rel).display()));
+    routec_compiler::seeds::parse_seed(&text)
+        .map_err(|e| bad(e.to_string()))?
+        .into_iter()
+        .map(|(k, v)| {
+            Ok((K::decode(&k).map_err(|e| bad(e.to_string()))?, K::Value::decode(&v).map_err(|e| bad(e.to_string()))?))
+        })
+        .collect()
 }
 
 fn read_error(e: ReadError) -> Error {
@@ -112,10 +119,11 @@ impl NodePlan {
         }
         Ok(NodePlan {
             node: node.to_string(),
+            build_digest: build.files.manifest.input_digest.clone(),
             attachments,
             objects,
-            lxc_seed: build.read_seed(&format!("nodes/{node}/{LXC_SEED}"))?,
-            ipcache_seed: build.read_seed(IPCACHE_SEED)?,
+            lxc_seed: read_seed(&build.files, &format!("nodes/{node}/{LXC_SEED}"))?,
+            ipcache_seed: build.ipcache_seed.clone(),
             endpoints: cluster.pods_on(node_index).map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() }).collect(),
             constants: LoadConstants::for_node(cluster, node_index),
             maps: build.map_specs()?,
