@@ -63,8 +63,12 @@ fn parsed(texts: &[String]) -> Vec<ast::File> {
     texts.iter().enumerate().map(|(id, text)| parse(id, text, &mut Vec::new())).collect()
 }
 
+/// What a validation tells of one file: its diagnostics, and those of other
+/// files that label it.
+type Seen = (Vec<Diagnostic>, Vec<(usize, Diagnostic)>);
+
 /// Everything a validation tells, file by file.
-fn seen(v: &Validation, files: usize) -> Vec<(Vec<Diagnostic>, Vec<(usize, Diagnostic)>)> {
+fn seen(v: &Validation, files: usize) -> Vec<Seen> {
     (0..files)
         .map(|id| {
             let own = v.diagnostics(id).cloned().collect();
