@@ -157,6 +157,11 @@ impl Validation {
             ..Validation::default()
         };
         v.files = files.iter().zip(texts).map(|(tree, text)| facts(tree, text)).collect();
+        let nodes = v.files.iter().map(|f| f.nodes.len()).sum();
+        let pods = v.files.iter().map(|f| f.pods.len()).sum();
+        v.index.nodes_by_name.reserve(nodes);
+        v.index.pods_on.reserve(nodes);
+        v.index.pods_by_name.reserve(pods);
         for id in 0..files.len() {
             v.insert_local(id);
             v.index_file(id, None);
