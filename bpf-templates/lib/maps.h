@@ -86,10 +86,13 @@ struct counter {
 };
 _Static_assert(sizeof(struct counter) == 16, "counter is 16 bytes");
 
+/* cilium_lxc and cilium_ipcache carry no BTF key/value types (sizes only),
+ * as when Cilium's agent creates them: bpftool prints their entries as the
+ * hex bytes the seed's readers and `routec decode` expect, not as fields. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct endpoint_key);
-	__type(value, struct endpoint_info);
+	__uint(key_size, sizeof(struct endpoint_key));
+	__uint(value_size, sizeof(struct endpoint_info));
 	__uint(max_entries, 65535);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -97,8 +100,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct ipcache_key);
-	__type(value, struct remote_endpoint_info);
+	__uint(key_size, sizeof(struct ipcache_key));
+	__uint(value_size, sizeof(struct remote_endpoint_info));
 	__uint(max_entries, 512000);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

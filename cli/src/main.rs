@@ -34,6 +34,8 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Load a build's datapath for one node into the kernel.
     Apply(cmd::apply::Args),
+    /// Keep a node's datapath on the build in a watched folder, with /metrics and /healthz (a DaemonSet's agent).
+    Agent(cmd::agent::Args),
     /// Remove every program, link and pin that `apply` made for a node.
     Detach(cmd::detach::Args),
     /// Show a node's attached programs, maps and counters.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::diff::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Detach(args) => cmd::detach::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Lab(args) => cmd::lab::run(args),

@@ -177,6 +177,25 @@ fn gen_writes_a_valid_deterministic_cluster() {
     assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "254"])), 2);
 }
 
+#[test]
+fn gen_dual_stack_mixes_in_ipv6_only_pods() {
+    let s = Scratch::new("gen-dual");
+    let path = format!("{}/c.route", s.path());
+    let args = ["gen", "--nodes", "40", "--pods-per-node", "30", "--dual-stack", "--ipv6-only", "25", "-o", &path];
+    assert_eq!(code(&routec(&args)), 0);
+    let check = routec(&["check", &path]);
+    assert_eq!(code(&check), 0, "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(check.stderr.is_empty(), "no warnings either");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("pod-cidr fd00:10:27::/64"), "node 39's IPv6 pod-cidr");
+    // --ipv6-only needs --dual-stack, and a share of at most 100.
+    assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--ipv6-only", "5"])), 2);
+    assert_eq!(
+        code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--dual-stack", "--ipv6-only", "101"])),
+        2
+    );
+}
+
 /// With `--message-format json`, input errors that are not diagnostics (a
 /// file that is not UTF-8, a path that cannot be read, a folder without
 /// .route files, an invalid routec.toml) are JSON lines on stdout too, in

@@ -136,7 +136,8 @@ fn lab_up_says_it_cleaned_up_only_when_it_did() {
     let stderr = text(&up.stderr);
     assert_eq!(up.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("everything it made was removed"), "{stderr}");
-    assert!(stderr.contains("already up") || stderr.contains("as root"), "{stderr}");
+    assert!(stderr.contains("not a routec lab's state file") || stderr.contains("as root"), "{stderr}");
+    assert!(!dir.path().join("taken").exists(), "nothing was made beside a foreign state file");
 
     let bad = lab(&["up", repo("examples/mycluster").to_str().unwrap(), "--name", "Bad_Name"], dir.path());
     assert_eq!(bad.status.code(), Some(2));

@@ -137,3 +137,22 @@ fn bad_input_is_a_clear_error_with_exit_1() {
     let usage = decode(&["--map", "cilium_nope"], "");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// IPv6 keys (family 2) of both maps, as routec's dual-stack seeds write them
+/// and bpftool prints them, decode to IPv6 addresses and prefixes.
+#[test]
+fn ipv6_keys_decode_in_both_maps() {
+    let lxc_key = "fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 20 02 00 00 00";
+    let lxc_value = "09 00 00 00 00 00 c9 00 00 00 00 00 00 00 00 00 0a 58 0a 14 02 14 00 00 0e 11 22 33 44 04 00 00 24 4e 00 00 00 00 00 00 00 00 00 00 00 00 00 00";
+    let lxc =
+        json_of(&decode(&["--map", "cilium_lxc", "--format", "json", "--key", lxc_key, "--value", lxc_value], ""));
+    assert_eq!(
+        (lxc[0]["ip"].as_str(), lxc[0]["family"].as_u64(), lxc[0]["lxc_id"].as_u64()),
+        (Some("fd00:10:2::20"), Some(2), Some(201))
+    );
+    let seed = "key hex 60 00 00 00 00 00 00 02 fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 00 value hex 02 00 00 00 ac 12 00 03 00 00 00 00\n";
+    let ipcache = json_of(&decode(&["--map", "cilium_ipcache", "--format", "json"], seed));
+    assert_eq!(ipcache[0]["prefix"], "fd00:10:2::/64");
+    assert_eq!(ipcache[0]["prefixlen"], 96);
+    assert_eq!(ipcache[0]["tunnel_endpoint"], "172.18.0.3");
+}

@@ -9,35 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const STATE_DIR: &str = "/run/routec/test-labs";
+mod common;
+use common::{can_run, routec, run, STATE_DIR};
+
 const BPFFS: &str = "/sys/fs/bpf";
-
-fn can_run(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if uid.unwrap_or(false) {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (CI=true does not allow skipping)");
-    }
-    eprintln!("skipping {test}: needs root to create network namespaces and read pinned maps");
-    false
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program).args(args).output().unwrap();
-    eprintln!(
-        "$ {program} {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn routec(args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_routec"), args)
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()

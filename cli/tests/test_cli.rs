@@ -58,7 +58,7 @@ const FAILING: &str = "expect 10.10.2.117 -> 10.10.2.121 delivered local-deliver
 
 #[test]
 fn the_examples_pass() {
-    for example in ["examples/mycluster", "examples/multi-file"] {
+    for example in ["examples/mycluster", "examples/multi-file", "examples/dualstack"] {
         let out = routec(&["test", s(&repo(example))]);
         let text = stdout(&out);
         assert_eq!(code(&out), 0, "{text}");
@@ -258,16 +258,19 @@ fn expectations_change_no_map_byte_and_no_program() {
 
 #[test]
 fn snapshot_is_stable_and_committed() {
-    let example = repo("examples/mycluster");
-    let first = routec(&["snapshot", s(&example)]);
-    let second = routec(&["snapshot", s(&example)]);
-    assert_eq!(code(&first), 0);
-    assert_eq!(first.stdout, second.stdout, "byte-stable across runs");
-    let committed = std::fs::read(repo("examples/mycluster/datapath.snap")).unwrap();
-    assert!(first.stdout == committed, "examples/mycluster/datapath.snap is out of date: run routec snapshot -o");
-    let check = routec(&["snapshot", s(&example), "--check", s(&repo("examples/mycluster/datapath.snap"))]);
-    assert_eq!(code(&check), 0, "{}", stdout(&check));
-    assert!(check.stdout.is_empty());
+    for name in ["mycluster", "dualstack"] {
+        let example = repo(&format!("examples/{name}"));
+        let snap = repo(&format!("examples/{name}/datapath.snap"));
+        let first = routec(&["snapshot", s(&example)]);
+        let second = routec(&["snapshot", s(&example)]);
+        assert_eq!(code(&first), 0);
+        assert_eq!(first.stdout, second.stdout, "byte-stable across runs");
+        let committed = std::fs::read(&snap).unwrap();
+        assert!(first.stdout == committed, "examples/{name}/datapath.snap is out of date: run routec snapshot -o");
+        let check = routec(&["snapshot", s(&example), "--check", s(&snap)]);
+        assert_eq!(code(&check), 0, "{}", stdout(&check));
+        assert!(check.stdout.is_empty());
+    }
 }
 
 #[test]

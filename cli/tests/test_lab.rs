@@ -1,33 +1,12 @@
 //! `routec test --lab` and `--live LAB` through the binary: real packets
 //! for the examples' expectations. Root only; run under the lab lock.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-const STATE_DIR: &str = "/run/routec/test-labs";
+mod common;
+use common::{can_run, example, routec, STATE_DIR};
+
 const LAB: &str = "t-expect-live";
-
-fn can_run(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (CI=true does not allow skipping)");
-    }
-    eprintln!("skipping {test}: needs root to create network namespaces");
-    false
-}
-
-fn routec(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_routec")).args(args).output().unwrap();
-    eprintln!("$ routec {}\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mycluster")
-}
 
 struct Down;
 impl Drop for Down {

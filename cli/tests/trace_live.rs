@@ -8,7 +8,7 @@
 //! under CI=true, where it fails instead.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -70,7 +70,7 @@ fn write_build(cluster: &Cluster, out: &Path) {
     build::build(cluster, &options, out).unwrap();
 }
 
-fn ping(netns: &str, dst: Ipv4Addr) -> bool {
+fn ping(netns: &str, dst: IpAddr) -> bool {
     Command::new("nsenter")
         .arg(format!("--net={}", lab::netns_path(netns).display()))
         .args(["--", "ping", "-n", "-q", "-c", "1", "-W", "2"])
@@ -83,7 +83,7 @@ fn ping(netns: &str, dst: Ipv4Addr) -> bool {
 }
 
 /// Pings every (netns, dst) in parallel, `width` at a time; returns the outcomes in order.
-fn ping_all(pairs: &[(String, Ipv4Addr)], width: usize) -> Vec<bool> {
+fn ping_all(pairs: &[(String, IpAddr)], width: usize) -> Vec<bool> {
     let mut results = vec![false; pairs.len()];
     for (chunk, out) in pairs.chunks(width).zip(results.chunks_mut(width)) {
         std::thread::scope(|scope| {
@@ -185,10 +185,10 @@ fn offline_and_live_traces_agree_with_real_packets() {
     }
 
     // Real packets: a ping succeeds exactly when both directions are delivered.
-    let delivered: BTreeMap<(Ipv4Addr, Ipv4Addr), bool> =
+    let delivered: BTreeMap<(IpAddr, IpAddr), bool> =
         matrix.pairs.iter().map(|p| ((p.src_ip, p.dst_ip), p.result == "delivered")).collect();
-    let netns = |ip: Ipv4Addr| state.pod(&ip.to_string()).unwrap().netns.clone();
-    let pairs: Vec<(String, Ipv4Addr)> = matrix.pairs.iter().map(|p| (netns(p.src_ip), p.dst_ip)).collect();
+    let netns = |ip: IpAddr| state.pod(&ip.to_string()).unwrap().netns.clone();
+    let pairs: Vec<(String, IpAddr)> = matrix.pairs.iter().map(|p| (netns(p.src_ip), p.dst_ip)).collect();
     let before = counters(&state);
     let started = std::time::Instant::now();
     let outcomes = ping_all(&pairs, 16);
@@ -234,18 +234,18 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let (a, same, other) = (&pods[0], &pods[1], &pods[25]);
     assert_eq!(a.node, same.node);
     assert_ne!(a.node, other.node);
-    let no_pod_here = Ipv4Addr::from(u32::from(cluster.nodes[a.node].pod_cidr.network()) + 200);
-    let no_pod_there = Ipv4Addr::from(u32::from(cluster.nodes[other.node].pod_cidr.network()) + 200);
-    for dst in [same.ip, other.ip, no_pod_here, no_pod_there] {
+    let no_pod_here = Ipv4Addr::from(u32::from(cluster.nodes[a.node].pod_cidr.unwrap().network()) + 200);
+    let no_pod_there = Ipv4Addr::from(u32::from(cluster.nodes[other.node].pod_cidr.unwrap().network()) + 200);
+    for dst in [same.ip.unwrap(), other.ip.unwrap(), no_pod_here, no_pod_there] {
         let t = trace::trace(&offline, &a.name, &dst.to_string(), Proto::Icmp, None, 64).unwrap();
-        let delivered = assert_counted(&state, &t, &netns(a.ip));
-        assert_eq!(delivered, t.verdict.is_delivered(), "{} -> {dst}", a.ip);
+        let delivered = assert_counted(&state, &t, &netns(a.ip.unwrap().into()));
+        assert_eq!(delivered, t.verdict.is_delivered(), "{} -> {dst}", a.ip.unwrap());
     }
 
     // The node's stack to its own pod (cil_from_host) and to a pod-less address.
     let node = &cluster.nodes[same.node];
     let node_netns = state.node(&node.name).unwrap().netns.clone();
-    for dst in [same.ip, no_pod_here] {
+    for dst in [same.ip.unwrap(), no_pod_here] {
         let t = trace::trace(&offline, &node.name, &dst.to_string(), Proto::Icmp, None, 64).unwrap();
         assert_eq!(t.hops[0].program, "cil_from_host");
         let delivered = assert_counted(&state, &t, &node_netns);
@@ -286,7 +286,7 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let victim = &pods[37];
     let victim_node = &cluster.nodes[victim.node].name;
     let pin = lab::node_target(&state, victim_node).unwrap().map_pin("cilium_lxc");
-    let key_hex = seeds::hex_bytes(&routec_compiler::layout::EndpointKey::ipv4(victim.ip).to_bytes());
+    let key_hex = seeds::hex_bytes(&routec_compiler::layout::EndpointKey::ipv4(victim.ip.unwrap()).to_bytes());
     let status = Command::new("bpftool")
         .args(["map", "delete", "pinned"])
         .arg(&pin)
@@ -326,7 +326,10 @@ fn offline_and_live_traces_agree_with_real_packets() {
     let text = String::from_utf8(text.stdout).unwrap();
     eprintln!("{text}");
     assert!(text.contains("drift: 1 of "), "{text}");
-    assert!(text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip)), "{text}");
+    assert!(
+        text.contains(&format!("  {victim_node} cilium_lxc {}: missing from the kernel", victim.ip.unwrap())),
+        "{text}"
+    );
 
     // The same prediction from the library's live view, then the real packet.
     let live_view = live_trace::live_snapshot(
@@ -336,11 +339,11 @@ fn offline_and_live_traces_agree_with_real_packets() {
     .unwrap();
     let t = trace::trace(&live_view, &a.name, &victim.name, Proto::Icmp, None, 64).unwrap();
     assert!(matches!(&t.verdict, Verdict::Dropped { node, .. } if node == victim_node));
-    assert!(!assert_counted(&state, &t, &netns(a.ip)), "the packet to the deleted endpoint is dropped");
+    assert!(!assert_counted(&state, &t, &netns(a.ip.unwrap().into())), "the packet to the deleted endpoint is dropped");
     // And the victim's own packets now fail the source check.
     let back = trace::trace(&live_view, &victim.name, &a.name, Proto::Icmp, None, 64).unwrap();
     assert_eq!(back.verdict.reason().reason(), Reason::UnknownSource);
-    assert!(!assert_counted(&state, &back, &netns(victim.ip)));
+    assert!(!assert_counted(&state, &back, &netns(victim.ip.unwrap().into())));
     assert!(live_view.has_maps(victim_node));
     drop(guard);
 }

@@ -297,7 +297,8 @@ impl LoadConstants {
         let n = &cluster.nodes[node];
         LoadConstants {
             node_ipv4: n.address,
-            router_ipv4: n.router,
+            // A node without an IPv4 pod-cidr has no IPv4 router: 0.0.0.0 answers no ARP.
+            router_ipv4: n.router.unwrap_or(Ipv4Addr::UNSPECIFIED),
             overlay_port: cluster.overlay.port,
             vni: cluster.overlay.vni,
             pod_mtu: cluster.pod_mtu(),
@@ -343,7 +344,7 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         String::new(),
         format!(
             "/* pod-cidr {}, underlay device {}, overlay {} */",
-            n.pod_cidr,
+            n.pod_cidrs().join(" and "),
             n.device,
             cluster.overlay.kind.as_str()
         ),

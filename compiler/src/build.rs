@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod beneath;
+mod binary_seed;
+mod node_file;
+
+pub use binary_seed::{parse_binary_seed, render_binary_seed, IPCACHE_SEED_BIN};
+pub use node_file::{NodeEndpoint, NodeFile, NODE_FILE};
 
 use crate::bpf;
 use crate::frontend::Analysis;
@@ -144,6 +149,11 @@ pub fn analysis_digest(input: &Path, analysis: &Analysis) -> Result<String, Buil
     Ok(input_digest(files))
 }
 
+/// The sha256 of `bytes` in lowercase hex, as the manifest lists files.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex_digest(Sha256::digest(bytes).as_slice())
+}
+
 fn hex_digest(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(2 * bytes.len());
     for b in bytes {
@@ -243,11 +253,7 @@ impl<'a> FileWriter<'a> {
     fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), BuildError> {
         let path = self.root.join(rel);
         std::fs::write(&path, bytes).map_err(io_error(&path))?;
-        self.records.push(FileRecord {
-            path: rel.to_string(),
-            size: bytes.len() as u64,
-            sha256: hex_digest(Sha256::digest(bytes).as_slice()),
-        });
+        self.records.push(FileRecord { path: rel.to_string(), size: bytes.len() as u64, sha256: sha256_hex(bytes) });
         Ok(())
     }
     /// Writes `value` as [`json_bytes`] would, streamed: the cluster of a
@@ -291,7 +297,7 @@ impl<'a> FileWriter<'a> {
             self.records.push(FileRecord {
                 path: rel_path.join("/"),
                 size: bytes.len() as u64,
-                sha256: hex_digest(Sha256::digest(&bytes).as_slice()),
+                sha256: sha256_hex(&bytes),
             });
         }
         Ok(())
@@ -341,6 +347,7 @@ fn write_nodes(
         writer.put(&format!("{dir}/{LXC_SEED}"), render_seed(&entries).as_bytes())?;
         writer.put(&format!("{dir}/{NODE_CONFIG}"), bpf::node_config_header(cluster, node).as_bytes())?;
         writer.put(&format!("{dir}/{ATTACH_PLAN}"), &json_bytes(&attach_plan(cluster, node)))?;
+        writer.put(&format!("{dir}/{NODE_FILE}"), &json_bytes(&NodeFile::for_node(cluster, node)))?;
     }
     Ok((writer.records, lxc_count))
 }
@@ -418,7 +425,10 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
             writer.put_json(CLUSTER_JSON, cluster).map(|()| writer.records)
         });
         let ipcache = ipcache_entries(cluster);
-        let ipcache_result = writer.put(IPCACHE_SEED, render_seed(&ipcache).as_bytes()).map(|()| ipcache.len());
+        let ipcache_result = writer
+            .put(IPCACHE_SEED, render_seed(&ipcache).as_bytes())
+            .and_then(|()| writer.put(IPCACHE_SEED_BIN, &render_binary_seed(&ipcache)))
+            .map(|()| ipcache.len());
         drop(ipcache);
         let cluster_record = cluster_json.join().expect("cluster writer panicked");
         let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("node writer panicked")).collect();
@@ -513,6 +523,15 @@ pub struct BuildFiles {
     pub out: PathBuf,
     dir: std::sync::Arc<std::os::fd::OwnedFd>,
     pub manifest: BuildManifest,
+    /// [`manifest_digest`] of the manifest bytes parsed: the build's identity.
+    pub digest: String,
+}
+
+/// A build's identity: the sha256 of its manifest, which lists every file's
+/// sha256, so it names the whole build (`routec agent`'s `/healthz` and
+/// `routec_build_info`).
+pub fn manifest_digest(manifest: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(manifest))
 }
 
 impl BuildFiles {
@@ -524,10 +543,11 @@ impl BuildFiles {
                 beneath::Refusal::Io(e) => ReadError::NotAnOutput(out.to_path_buf(), e),
                 other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
             })?;
+        let digest = manifest_digest(&bytes);
         let text = String::from_utf8(bytes)
             .map_err(|_| ReadError::Invalid { path: path.clone(), message: "is not UTF-8 text".into() })?;
         let manifest = parse_manifest(&text).map_err(|message| ReadError::Invalid { path, message })?;
-        Ok(BuildFiles { out: out.to_path_buf(), dir: std::sync::Arc::new(dir), manifest })
+        Ok(BuildFiles { out: out.to_path_buf(), dir: std::sync::Arc::new(dir), manifest, digest })
     }
 
     /// The bytes of `rel` (relative to OUT, `/`-separated), checked against
@@ -545,13 +565,28 @@ impl BuildFiles {
                     other => ReadError::Invalid { path: path.clone(), message: other.to_string() },
                 },
             )?;
-        if hex_digest(Sha256::digest(&bytes).as_slice()) != record.sha256 {
+        if sha256_hex(&bytes) != record.sha256 {
             return Err(ReadError::Invalid {
                 path,
                 message: "changed after the build (its sha256 differs from manifest.json): rebuild".into(),
             });
         }
         Ok(bytes)
+    }
+
+    /// Every file the manifest lists is there, of its recorded size (stat
+    /// only: a reader still checks the sha256 of what it reads). A build
+    /// folder still being written, or with a file removed, is refused.
+    pub fn check_complete(&self) -> Result<(), ReadError> {
+        for record in &self.manifest.files {
+            let path = || self.out.join(&record.path);
+            beneath::check_relative(&record.path).map_err(|message| ReadError::Invalid { path: path(), message })?;
+            beneath::check_present(self.dir.as_fd(), &record.path, record.size).map_err(|refusal| match refusal {
+                beneath::Refusal::Io(source) => ReadError::Io { path: path(), source },
+                other => ReadError::Invalid { path: path(), message: other.to_string() },
+            })?;
+        }
+        Ok(())
     }
 
     /// The manifest's record of `rel`, if it lists it.
@@ -622,7 +657,9 @@ pub fn read_cluster(out: &Path) -> Result<Cluster, ReadError> {
 fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> {
     // Entry counts without building the entries: pods + node cidr + node address,
     // and per node its pods + address + router (one entry when they are equal).
-    let ipcache = cluster.pods.len() + 2 * cluster.nodes.len();
+    // As many entries as `seeds::ipcache_entries` makes, without making them.
+    let ipcache = cluster.pods.iter().map(|p| p.ips().count()).sum::<usize>()
+        + cluster.nodes.iter().map(|n| n.pod_cidrs().len() + 1 + usize::from(n.address6.is_some())).sum::<usize>();
     if ipcache > maps.ipcache as usize {
         return Err(BuildError::MapTooSmall {
             map: CILIUM_IPCACHE.name,
@@ -633,7 +670,8 @@ fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> 
         });
     }
     for (index, node) in cluster.nodes.iter().enumerate() {
-        let lxc = pod_range(cluster, index).len() + if node.router == node.address { 1 } else { 2 };
+        let own: std::collections::BTreeSet<_> = node.own_ips().collect();
+        let lxc = cluster.pods[pod_range(cluster, index)].iter().map(|p| p.ips().count()).sum::<usize>() + own.len();
         if lxc > maps.lxc as usize {
             return Err(BuildError::MapTooSmall {
                 map: CILIUM_LXC.name,

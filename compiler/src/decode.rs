@@ -8,13 +8,16 @@
 //! - bpftool's one-line form `key: 0a 0a .. value: 0b 00 ..`;
 //! - seed lines `key hex .. value hex ..` (routec's own `.seed` files);
 //! - `bpftool -j`/`-p` JSON (`[{"key": ["0x0a", ..], "value": [..]}]`; the
-//!   BTF `formatted` fields are ignored, and a plain dump of a BTF map, which
-//!   has only those, is refused with a hint to use `-j`);
+//!   BTF `formatted` fields are ignored);
+//! - bpftool's plain output of a map that has BTF (pins made before routec
+//!   dropped BTF from these maps): `{"key": {"ip4": 2030176778, ..}, ..}`,
+//!   the C members of `bpf-templates/lib/maps.h` turned back into bytes
+//!   ([`btf_members`]);
 //! - the `Found N elements` trailer, which is ignored (`Found 0 elements`
 //!   alone decodes to no entries; an input without any entry is an error).
 
 use std::fmt::{self, Write as _};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
@@ -24,9 +27,6 @@ use crate::layout::{
     IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::seeds::parse_hex_byte;
-
-/// Family value of an IPv6 entry (Cilium's `ENDPOINT_KEY_IPV6`).
-const FAMILY_IPV6: u8 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapKind {
@@ -102,11 +102,12 @@ enum Field {
     Value,
 }
 
-/// Splits bpftool's text (or a seed file, or bpftool JSON) into entries.
-pub fn parse_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
+/// Splits bpftool's text (or a seed file, or bpftool JSON) into the entries
+/// of `map` (whose C members name the fields of BTF-formatted input).
+pub fn parse_entries(map: MapKind, text: &str) -> Result<Vec<RawEntry>, DecodeError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        return parse_json_entries(text);
+        return parse_json_entries(map, text);
     }
     let mut entries: Vec<RawEntry> = Vec::new();
     let mut current = RawEntry::default();
@@ -190,7 +191,7 @@ fn finish(entries: &mut Vec<RawEntry>, current: &mut RawEntry, line: usize) -> R
     Ok(())
 }
 
-fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
+fn parse_json_entries(map: MapKind, text: &str) -> Result<Vec<RawEntry>, DecodeError> {
     let json_error = |message: String| DecodeError::Syntax { line: 1, message };
     let parsed: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DecodeError::Syntax { line: e.line(), message: e.to_string() })?;
@@ -201,13 +202,11 @@ fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
     let bytes_of = |item: &serde_json::Value, field: &str| -> Result<Vec<u8>, DecodeError> {
         let list = match item.get(field) {
             Some(serde_json::Value::Array(list)) => list,
-            // Plain `bpftool map dump` of a map with BTF (routec's own maps)
-            // prints only the fields, which are not the bytes.
-            Some(serde_json::Value::Object(_)) => {
-                return Err(json_error(format!(
-                    "`{field}` holds BTF-formatted fields, not bytes: run bpftool with -j \
-                     (`bpftool -j map dump ...`), which prints the raw bytes too"
-                )))
+            // Plain bpftool output of a map with BTF: the C members.
+            Some(serde_json::Value::Object(members)) => {
+                let [key, value] = btf_members(map);
+                let layout = if field == "key" { key } else { value };
+                return bytes_from_btf(map, field, layout, members).map_err(json_error);
             }
             _ => return Err(json_error(format!("a JSON entry without a `{field}` array of hex strings"))),
         };
@@ -227,6 +226,97 @@ fn parse_json_entries(text: &str) -> Result<Vec<RawEntry>, DecodeError> {
         return Err(DecodeError::Empty);
     }
     Ok(entries)
+}
+
+/// One member of a map's key or value struct as BTF names it
+/// (`bpf-templates/lib/maps.h`, where no member needs padding before it):
+/// `count` elements of `width` bytes, in host order (the machines routec
+/// targets, like the seed's, are little-endian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtfMember {
+    pub name: &'static str,
+    pub width: usize,
+    pub count: usize,
+}
+
+const fn member(name: &'static str, width: usize) -> BtfMember {
+    BtfMember { name, width, count: 1 }
+}
+
+const LXC_KEY: &[BtfMember] = &[
+    member("ip4", 4),
+    member("pad1", 4),
+    member("pad2", 4),
+    member("pad3", 4),
+    member("family", 1),
+    member("key", 1),
+    member("cluster_id", 2),
+];
+const LXC_VALUE: &[BtfMember] = &[
+    member("ifindex", 4),
+    member("unused", 2),
+    member("lxc_id", 2),
+    member("flags", 4),
+    member("pad0", 4),
+    member("mac", 8),
+    member("node_mac", 8),
+    member("sec_id", 4),
+    BtfMember { name: "pad", width: 4, count: 3 },
+];
+const IPCACHE_KEY: &[BtfMember] = &[
+    member("prefixlen", 4),
+    member("cluster_id", 2),
+    member("pad1", 1),
+    member("family", 1),
+    member("ip4", 4),
+    member("pad4", 4),
+    member("pad5", 4),
+    member("pad6", 4),
+];
+const IPCACHE_VALUE: &[BtfMember] =
+    &[member("sec_identity", 4), member("tunnel_endpoint", 4), member("pad", 2), member("key", 1), member("flags", 1)];
+
+/// The members of `map`'s key and value structs, in order.
+pub fn btf_members(map: MapKind) -> [&'static [BtfMember]; 2] {
+    match map {
+        MapKind::Lxc => [LXC_KEY, LXC_VALUE],
+        MapKind::Ipcache => [IPCACHE_KEY, IPCACHE_VALUE],
+    }
+}
+
+/// The bytes of a BTF-formatted key or value: every member present, each a
+/// number (an array of `count` numbers) that fits its width, no other member.
+fn bytes_from_btf(
+    map: MapKind,
+    field: &str,
+    layout: &[BtfMember],
+    members: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<u8>, String> {
+    if let Some(unknown) = members.keys().find(|name| !layout.iter().any(|m| m.name == name.as_str())) {
+        return Err(format!("`{field}` has a member `{}` that {}'s {field} does not have", short(unknown), map.name()));
+    }
+    let mut bytes = Vec::new();
+    for m in layout {
+        let value = members.get(m.name).ok_or_else(|| format!("`{field}` has no member `{}`", m.name))?;
+        let numbers: Vec<&serde_json::Value> = match value {
+            serde_json::Value::Array(items) if m.count > 1 && items.len() == m.count => items.iter().collect(),
+            single if m.count == 1 => vec![single],
+            _ => return Err(format!("`{field}.{}` is not an array of {} numbers", m.name, m.count)),
+        };
+        for number in numbers {
+            let fits = number.as_u64().filter(|&n| m.width == 8 || n >> (8 * m.width) == 0);
+            let n = fits.ok_or_else(|| {
+                format!(
+                    "`{field}.{}` is {}, not a {}-byte unsigned number",
+                    m.name,
+                    short(&number.to_string()),
+                    m.width
+                )
+            })?;
+            bytes.extend_from_slice(&n.to_le_bytes()[..m.width]);
+        }
+    }
+    Ok(bytes)
 }
 
 /// A `cilium_lxc` entry, field names as in `shared/vectors/seed-maps.json`.
@@ -266,14 +356,6 @@ pub enum Decoded {
     Ipcache(IpcacheFields),
 }
 
-fn ip_string(family: u8, ip: &[u8; 16]) -> String {
-    if family == FAMILY_IPV6 {
-        Ipv6Addr::from(*ip).to_string()
-    } else {
-        Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()
-    }
-}
-
 fn length_error(entry: usize) -> impl Fn(LengthError) -> DecodeError {
     move |e| DecodeError::Length { entry, message: e.to_string() }
 }
@@ -285,7 +367,7 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
             let key = EndpointKey::from_bytes(&entry.key).map_err(length_error(index))?;
             let value = EndpointInfo::from_bytes(&entry.value).map_err(length_error(index))?;
             Ok(Decoded::Lxc(LxcFields {
-                ip: ip_string(key.family, &key.ip),
+                ip: key.ip_addr().to_string(),
                 family: key.family,
                 key: key.key,
                 cluster_id: key.cluster_id,
@@ -301,7 +383,7 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
             let key = IpcacheKey::from_bytes(&entry.key).map_err(length_error(index))?;
             let value = RemoteEndpointInfo::from_bytes(&entry.value).map_err(length_error(index))?;
             let address_bits = if key.family == FAMILY_IPV4 { 32 } else { 128 };
-            let ip = ip_string(key.family, &key.ip);
+            let ip = key.ip_addr().to_string();
             let prefix = key.ip_prefix_len().filter(|&len| len <= address_bits).map(|len| format!("{ip}/{len}"));
             Ok(Decoded::Ipcache(IpcacheFields {
                 prefixlen: key.prefixlen,
@@ -320,7 +402,7 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
 
 /// Decodes every entry of bpftool text.
 pub fn decode_text(map: MapKind, text: &str) -> Result<Vec<Decoded>, DecodeError> {
-    let entries = parse_entries(text)?;
+    let entries = parse_entries(map, text)?;
     entries.iter().enumerate().map(|(i, e)| decode_entry(map, e, i + 1)).collect()
 }
 

@@ -60,6 +60,8 @@ pub enum Code {
     E0017,
     /// An `expect` names an unknown reason, or one that does not fit its outcome.
     E0018,
+    /// IPv6 pods under native routing (`overlay none`) on a cluster with a node without an IPv6 `address`.
+    E0019,
     /// Identity in the reserved range 1..255.
     W0101,
     /// Node with no pods.
@@ -69,7 +71,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::E0001,
         Code::E0002,
         Code::E0003,
@@ -88,6 +90,7 @@ impl Code {
         Code::E0016,
         Code::E0017,
         Code::E0018,
+        Code::E0019,
         Code::W0101,
         Code::W0102,
         Code::W0103,
@@ -113,6 +116,7 @@ impl Code {
             Code::E0016 => "E0016",
             Code::E0017 => "E0017",
             Code::E0018 => "E0018",
+            Code::E0019 => "E0019",
             Code::W0101 => "W0101",
             Code::W0102 => "W0102",
             Code::W0103 => "W0103",

@@ -287,6 +287,8 @@ impl Printer<'_> {
             NodeStmt::Address(v) | NodeStmt::Router(v) => v.span,
             NodeStmt::PodCidr(v) => v.span,
             NodeStmt::Device(v) => v.span,
+            NodeStmt::Address6(v) | NodeStmt::Router6(v) => v.span,
+            NodeStmt::PodCidr6(v) => v.span,
         };
         self.simple(s.keyword, value);
     }
@@ -294,6 +296,7 @@ impl Printer<'_> {
     fn pod_stmt(&mut self, s: &Stmt<PodStmt>, _depth: usize) {
         let value = match &s.kind {
             PodStmt::Ip(v) => v.span,
+            PodStmt::Ip6(v) => v.span,
             PodStmt::Endpoint(v) | PodStmt::Identity(v) | PodStmt::Ifindex(v) => v.span,
             PodStmt::Lxc(v) => v.span,
             PodStmt::Mac(v) | PodStmt::NodeMac(v) => v.span,

@@ -3,19 +3,21 @@
 //! tracer. The C side (`bpf-templates/lib/maps.h`, `lib/reasons.h`) asserts the
 //! same sizes; a test compares the reason codes of both sides.
 //!
-//! All integers are little-endian except IPv4 addresses, which are kept in
-//! network order (as `[u8; 4]`), exactly as Cilium lays them out.
+//! All integers are little-endian except IP addresses, which are kept in
+//! network order (IPv4 in the first 4 of the 16 address bytes, IPv6 in all
+//! 16), exactly as Cilium lays them out.
 //!
 //! Bytes are encoded field by field rather than viewed through zerocopy or
 //! bytemuck: the seed bytes must be little-endian whatever the host's byte
 //! order, addresses stay in network order, and the two keys are packed. The
 //! structs still mirror the C layout, which `assert_layout!` checks.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::model::Mac;
 
 pub const FAMILY_IPV4: u8 = 1;
+pub const FAMILY_IPV6: u8 = 2;
 pub const ENDPOINT_F_HOST: u32 = 1;
 
 /// Reserved security identities (Cilium's numbering).
@@ -125,6 +127,15 @@ pub trait MapKey: Encoded + Eq + std::hash::Hash + std::fmt::Display {
     const SPEC: &'static MapSpec;
 }
 
+/// Sorts map entries by their key bytes, the order seeds, the loader's
+/// records and diffs keep; only a check when they are sorted already, as a
+/// build writes them.
+pub fn sort_by_key_bytes<K: MapKey>(entries: &mut [(K, K::Value)]) {
+    if !entries.windows(2).all(|pair| pair[0].0.encode() <= pair[1].0.encode()) {
+        entries.sort_by_cached_key(|(k, _)| k.encode());
+    }
+}
+
 macro_rules! encoded {
     ($($ty:ty),*) => {$(
         impl Encoded for $ty {
@@ -142,16 +153,38 @@ encoded!(EndpointKey, EndpointInfo, IpcacheKey, RemoteEndpointInfo);
 
 impl std::fmt::Display for EndpointKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.ip4())
+        write!(f, "{}", self.ip_addr())
     }
 }
 
 impl std::fmt::Display for IpcacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.ip_prefix_len() {
-            Some(len) => write!(f, "{}/{len}", self.ip4()),
-            None => write!(f, "{} (prefixlen {})", self.ip4(), { self.prefixlen }),
+            Some(len) => write!(f, "{}/{len}", self.ip_addr()),
+            None => write!(f, "{} (prefixlen {})", self.ip_addr(), { self.prefixlen }),
         }
+    }
+}
+
+/// The address of a key's 16 address bytes: IPv6 for family 2, else the
+/// IPv4 of the first 4 (what Cilium's IPv4 keys hold).
+fn ip_of(family: u8, ip: &[u8; 16]) -> IpAddr {
+    if family == FAMILY_IPV6 {
+        IpAddr::V6(Ipv6Addr::from(*ip))
+    } else {
+        IpAddr::V4(ip_at(ip, 0))
+    }
+}
+
+/// The 16 address bytes and family of an address.
+fn ip_bytes(ip: IpAddr) -> ([u8; 16], u8) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&v4.octets());
+            (bytes, FAMILY_IPV4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), FAMILY_IPV6),
     }
 }
 
@@ -193,7 +226,7 @@ fn mac_at(b: &[u8], at: usize) -> Mac {
 #[repr(C, packed)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EndpointKey {
-    /// IPv4 in network order; IPv6 would use all 16 bytes.
+    /// IPv4 in network order in the first 4 bytes; IPv6 in all 16.
     pub ip: [u8; 16],
     pub family: u8,
     pub key: u8,
@@ -205,12 +238,19 @@ impl EndpointKey {
     pub const SIZE: usize = 20;
 
     pub fn ipv4(ip: Ipv4Addr) -> Self {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&ip.octets());
-        EndpointKey { ip: bytes, family: FAMILY_IPV4, key: 0, cluster_id: 0 }
+        Self::ip(IpAddr::V4(ip))
+    }
+    /// The key of an address of either family (family 1 or 2).
+    pub fn ip(ip: IpAddr) -> Self {
+        let (ip, family) = ip_bytes(ip);
+        EndpointKey { ip, family, key: 0, cluster_id: 0 }
     }
     pub fn ip4(&self) -> Ipv4Addr {
         ip_at(&self.ip, 0)
+    }
+    /// The address the key stands for, by its family.
+    pub fn ip_addr(&self) -> IpAddr {
+        ip_of(self.family, &self.ip)
     }
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
@@ -313,7 +353,9 @@ impl EndpointInfo {
 
 /// Key of `cilium_ipcache` (Cilium's `struct ipcache_key`), 24 bytes. An LPM
 /// trie key: `prefixlen` counts the 32 bits of cluster_id, pad and family
-/// before the address, so a /32 is 64 and a /24 is 56.
+/// before the address, so an IPv4 /32 is 64 and a /24 is 56, an IPv6 /128
+/// is 160 and a /64 is 96. The family byte is inside the static prefix, so
+/// an IPv4 key never matches an IPv6 entry.
 #[repr(C, packed)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpcacheKey {
@@ -331,18 +373,23 @@ impl IpcacheKey {
     pub const STATIC_PREFIX_BITS: u32 = 32;
 
     pub fn ipv4(ip: Ipv4Addr, prefix_len: u8) -> Self {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&ip.octets());
-        IpcacheKey {
-            prefixlen: Self::STATIC_PREFIX_BITS + u32::from(prefix_len),
-            cluster_id: 0,
-            pad1: 0,
-            family: FAMILY_IPV4,
-            ip: bytes,
-        }
+        Self::ip(IpAddr::V4(ip), prefix_len)
+    }
+    /// The key of a prefix of either family (family 1 or 2).
+    pub fn ip(ip: IpAddr, prefix_len: u8) -> Self {
+        let (ip, family) = ip_bytes(ip);
+        IpcacheKey { prefixlen: Self::STATIC_PREFIX_BITS + u32::from(prefix_len), cluster_id: 0, pad1: 0, family, ip }
+    }
+    /// The key of one address: a /32 or a /128.
+    pub fn host(ip: IpAddr) -> Self {
+        Self::ip(ip, if ip.is_ipv4() { 32 } else { 128 })
     }
     pub fn ip4(&self) -> Ipv4Addr {
         ip_at(&self.ip, 0)
+    }
+    /// The address the key stands for, by its family.
+    pub fn ip_addr(&self) -> IpAddr {
+        ip_of(self.family, &self.ip)
     }
     /// The IP prefix length, or `None` when prefixlen is below the static bits.
     pub fn ip_prefix_len(&self) -> Option<u32> {
@@ -512,6 +559,42 @@ mod tests {
         let v = RemoteEndpointInfo::new(10388, Some(Ipv4Addr::new(172, 18, 0, 4)));
         assert_eq!(v.to_bytes().to_vec(), value);
         assert_eq!(RemoteEndpointInfo::from_bytes(&value).unwrap(), v);
+    }
+
+    #[test]
+    fn ipv6_lxc_key_is_the_16_address_bytes_and_family_2() {
+        let ip: Ipv6Addr = "fd00:10:2::79".parse().unwrap();
+        let key = hex("fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 79 02 00 00 00");
+        // Encode, then decode the same bytes back.
+        assert_eq!(EndpointKey::ip(IpAddr::V6(ip)).to_bytes().to_vec(), key);
+        let decoded = EndpointKey::from_bytes(&key).unwrap();
+        assert_eq!(decoded.ip_addr(), IpAddr::V6(ip));
+        assert_eq!((decoded.family, decoded.key, { decoded.cluster_id }), (FAMILY_IPV6, 0, 0));
+        assert_eq!(decoded.to_string(), "fd00:10:2::79");
+        // The IPv4 key of the same first bytes is another key.
+        assert_ne!(EndpointKey::ipv4(Ipv4Addr::new(0xfd, 0, 0, 0x10)).to_bytes().to_vec(), key);
+    }
+
+    #[test]
+    fn ipv6_ipcache_keys_count_32_static_bits_before_the_prefix() {
+        let ip: Ipv6Addr = "fd00:10:2::79".parse().unwrap();
+        let host = hex("a0 00 00 00 00 00 00 02 fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 79");
+        assert_eq!(IpcacheKey::host(IpAddr::V6(ip)).to_bytes().to_vec(), host);
+        let decoded = IpcacheKey::from_bytes(&host).unwrap();
+        assert_eq!((decoded.ip_addr(), decoded.ip_prefix_len()), (IpAddr::V6(ip), Some(128)));
+        assert_eq!(decoded.to_string(), "fd00:10:2::79/128");
+
+        let net: Ipv6Addr = "fd00:10:2::".parse().unwrap();
+        let cidr = hex("60 00 00 00 00 00 00 02 fd 00 00 10 00 02 00 00 00 00 00 00 00 00 00 00");
+        assert_eq!(IpcacheKey::ip(IpAddr::V6(net), 64).to_bytes().to_vec(), cidr);
+        let decoded = IpcacheKey::from_bytes(&cidr).unwrap();
+        assert_eq!({ decoded.prefixlen }, 96);
+        assert_eq!(decoded.to_string(), "fd00:10:2::/64");
+        // The IPv4 encoders are the same function, family 1.
+        assert_eq!(
+            IpcacheKey::host(IpAddr::V4(Ipv4Addr::new(10, 10, 1, 155))),
+            IpcacheKey::ipv4(Ipv4Addr::new(10, 10, 1, 155), 32)
+        );
     }
 
     #[test]

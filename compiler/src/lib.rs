@@ -7,6 +7,7 @@ pub mod cilium_import;
 pub mod decode;
 pub mod diagnostics;
 pub mod diff;
+pub mod dual_stack;
 pub mod expect;
 pub mod fmt;
 pub mod frontend;

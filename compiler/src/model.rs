@@ -2,9 +2,9 @@
 //! tracer and the lab. Every value here has passed every rule of the language,
 //! so consumers never re-check names, ranges or uniqueness.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use ipnet::Ipv4Net;
+pub use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 pub mod rules;
@@ -58,12 +58,24 @@ impl OverlayKind {
 pub struct Node {
     /// DNS-1123 subdomain: safe as a path component and in generated C comments.
     pub name: String,
+    /// The underlay IPv4 address: the tunnel endpoint of the node's pods.
     pub address: Ipv4Addr,
-    pub pod_cidr: Ipv4Net,
-    /// Defaults to the first usable address of `pod_cidr`.
-    pub router: Ipv4Addr,
+    /// The IPv4 pod-cidr; a node has this, `pod_cidr6`, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<Ipv4Net>,
+    /// Defaults to the first usable address of `pod_cidr`; set iff it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Ipv4Addr>,
     /// Underlay interface; defaults to `eth0`.
     pub device: String,
+    /// The underlay IPv6 address (native routing's IPv6 next hop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr6: Option<Ipv6Net>,
+    /// Defaults to the address after the network address of `pod_cidr6`; set iff it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router6: Option<Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +85,9 @@ pub struct Pod {
     pub name: String,
     /// Index into `Cluster::nodes`.
     pub node: usize,
-    pub ip: Ipv4Addr,
+    /// The IPv4 address; a pod has this, `ip6`, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     /// Cilium's lxc_id, 1..=4095, unique on its node.
     pub endpoint: u16,
     /// Security identity, 1..=16777215.
@@ -86,6 +100,39 @@ pub struct Pod {
     pub mac: Option<Mac>,
     /// Declared host-side (lxc) MAC; `None` means discovered at load time.
     pub node_mac: Option<Mac>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+}
+
+impl Pod {
+    /// The pod's addresses, IPv4 first.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> {
+        self.ip.map(IpAddr::V4).into_iter().chain(self.ip6.map(IpAddr::V6))
+    }
+    /// Whether the pod has `ip` (of either family).
+    pub fn has_ip(&self, ip: IpAddr) -> bool {
+        self.ips().any(|own| own == ip)
+    }
+    /// The sort key of `Cluster::pods`.
+    pub fn order(&self) -> (usize, Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        (self.node, self.ip, self.ip6)
+    }
+}
+
+impl Node {
+    /// The node's pod-cidrs of both families as text, IPv4 first.
+    pub fn pod_cidrs(&self) -> Vec<String> {
+        let v4 = self.pod_cidr.map(|net| net.to_string());
+        v4.into_iter().chain(self.pod_cidr6.map(|net| net.to_string())).collect()
+    }
+    /// The node's router addresses of both families, IPv4 first.
+    pub fn router_ips(&self) -> impl Iterator<Item = IpAddr> {
+        self.router.map(IpAddr::V4).into_iter().chain(self.router6.map(IpAddr::V6))
+    }
+    /// The node's own addresses (underlay and routers) of both families.
+    pub fn own_ips(&self) -> impl Iterator<Item = IpAddr> {
+        std::iter::once(IpAddr::V4(self.address)).chain(self.address6.map(IpAddr::V6)).chain(self.router_ips())
+    }
 }
 
 /// A MAC address in wire order. Kept as a newtype: the lexer already parses
@@ -152,8 +199,8 @@ impl Cluster {
     }
     /// A pod by name (`namespace/name`) or by IP.
     pub fn find_pod(&self, name_or_ip: &str) -> Option<&Pod> {
-        match name_or_ip.parse::<Ipv4Addr>() {
-            Ok(ip) => self.pods.iter().find(|p| p.ip == ip),
+        match name_or_ip.parse::<IpAddr>() {
+            Ok(ip) => self.pods.iter().find(|p| p.has_ip(ip)),
             Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
         }
     }
@@ -175,6 +222,15 @@ impl Cluster {
             check_interface(&node.device).map_err(|e| format!("node {} device `{}`: {e}", node.name, node.device))?;
             if index > 0 && self.nodes[index - 1].name >= node.name {
                 return Err(format!("nodes are not sorted by name with no repeats at `{}`", node.name));
+            }
+            if node.pod_cidr.is_none() && node.pod_cidr6.is_none() {
+                return Err(format!("node {} has no pod-cidr", node.name));
+            }
+            if node.pod_cidr.is_some() != node.router.is_some() || node.pod_cidr6.is_some() != node.router6.is_some() {
+                return Err(format!(
+                    "node {} has a router without its pod-cidr, or a pod-cidr without a router",
+                    node.name
+                ));
             }
         }
         for (index, pod) in self.pods.iter().enumerate() {
@@ -199,9 +255,12 @@ impl Cluster {
                     rules::IDENTITY_RANGE
                 ));
             }
+            if pod.ip.is_none() && pod.ip6.is_none() {
+                return Err(format!("pod {} has no ip", pod.name));
+            }
             if index > 0 {
                 let previous = &self.pods[index - 1];
-                if (previous.node, previous.ip) >= (pod.node, pod.ip) {
+                if previous.order() >= pod.order() {
                     return Err(format!("pods are not sorted by (node, ip) with no repeats at {}", pod.name));
                 }
             }

@@ -6,6 +6,7 @@
 //! which entries exist and how they are written down.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::ops::Range;
 
 use crate::layout::{
@@ -22,10 +23,11 @@ pub fn pod_range(cluster: &Cluster, node: usize) -> Range<usize> {
     start..end
 }
 
-/// `cilium_lxc` of one node, sorted by key bytes: one entry per pod of the
-/// node, then two host entries (flag `ENDPOINT_F_HOST`, identity 1) for the
-/// node's address and its router address. Undeclared ifindexes and MACs are
-/// zero; the loader fills them in.
+/// `cilium_lxc` of one node, sorted by key bytes: one entry per pod address
+/// (IPv4 and IPv6: the same value under both keys), then host entries (flag
+/// `ENDPOINT_F_HOST`, identity 1) for the node's addresses and its router
+/// address of each family. Undeclared ifindexes and MACs are zero; the
+/// loader fills them in.
 pub fn lxc_entries(cluster: &Cluster, node: usize) -> Vec<(EndpointKey, EndpointInfo)> {
     let pods = &cluster.pods[pod_range(cluster, node)];
     let mut entries = Vec::with_capacity(pods.len() + 2);
@@ -38,34 +40,38 @@ pub fn lxc_entries(cluster: &Cluster, node: usize) -> Vec<(EndpointKey, Endpoint
             pod.node_mac.unwrap_or_default(),
             pod.identity,
         );
-        entries.push((EndpointKey::ipv4(pod.ip), info));
+        entries.extend(pod.ips().map(|ip| (EndpointKey::ip(ip), info)));
     }
     let host = EndpointInfo::new(0, 0, ENDPOINT_F_HOST, Mac::default(), Mac::default(), IDENTITY_HOST);
-    let n = &cluster.nodes[node];
-    entries.push((EndpointKey::ipv4(n.address), host));
-    entries.push((EndpointKey::ipv4(n.router), host));
+    entries.extend(cluster.nodes[node].own_ips().map(|ip| (EndpointKey::ip(ip), host)));
     sort_and_dedup(&mut entries, |(key, _)| key.to_bytes());
     entries
 }
 
 /// `cilium_ipcache` of the whole cluster (identical on every node), sorted by
-/// key bytes: a /32 per pod (its identity, tunnel endpoint = its node's
-/// address), the pod-cidr of each node (identity 2 world, tunnel endpoint =
-/// that node's address) and a /32 per node address (identity 6 remote-node,
-/// no tunnel endpoint: the underlay reaches it directly).
+/// key bytes: a /32 and a /128 per pod address (its identity, tunnel endpoint
+/// = its node's IPv4 address: the underlay is IPv4), the pod-cidrs of each
+/// node (identity 2 world, tunnel endpoint = that node's IPv4 address) and a
+/// /32 or /128 per node address (identity 6 remote-node, no tunnel endpoint:
+/// the underlay reaches it directly).
 pub fn ipcache_entries(cluster: &Cluster) -> Vec<(IpcacheKey, RemoteEndpointInfo)> {
     let mut entries = Vec::with_capacity(cluster.pods.len() + 2 * cluster.nodes.len());
     for pod in &cluster.pods {
         let node = &cluster.nodes[pod.node];
-        entries.push((IpcacheKey::ipv4(pod.ip, 32), RemoteEndpointInfo::new(pod.identity, Some(node.address))));
+        let value = RemoteEndpointInfo::new(pod.identity, Some(node.address));
+        entries.extend(pod.ips().map(|ip| (IpcacheKey::host(ip), value)));
     }
     for node in &cluster.nodes {
-        let cidr = node.pod_cidr;
-        entries.push((
-            IpcacheKey::ipv4(cidr.network(), cidr.prefix_len()),
-            RemoteEndpointInfo::new(IDENTITY_WORLD, Some(node.address)),
-        ));
-        entries.push((IpcacheKey::ipv4(node.address, 32), RemoteEndpointInfo::new(IDENTITY_REMOTE_NODE, None)));
+        let cidr = RemoteEndpointInfo::new(IDENTITY_WORLD, Some(node.address));
+        if let Some(net) = node.pod_cidr {
+            entries.push((IpcacheKey::ipv4(net.network(), net.prefix_len()), cidr));
+        }
+        if let Some(net) = node.pod_cidr6 {
+            entries.push((IpcacheKey::ip(IpAddr::V6(net.network()), net.prefix_len()), cidr));
+        }
+        let remote_node = RemoteEndpointInfo::new(IDENTITY_REMOTE_NODE, None);
+        entries.push((IpcacheKey::ipv4(node.address, 32), remote_node));
+        entries.extend(node.address6.map(|a| (IpcacheKey::host(IpAddr::V6(a)), remote_node)));
     }
     sort_and_dedup(&mut entries, |(key, _)| key.to_bytes());
     entries

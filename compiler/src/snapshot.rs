@@ -37,11 +37,24 @@ pub fn render(cluster: &Cluster) -> Result<String, TraceError> {
     );
     for (index, node) in cluster.nodes.iter().enumerate() {
         let _ = writeln!(out, "\nnode {}", node.name);
+        let none = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
         let _ = writeln!(
             out,
             "  address {}, pod-cidr {}, router {}, device {}",
-            node.address, node.pod_cidr, node.router, node.device
+            node.address,
+            none(node.pod_cidr.map(|n| n.to_string())),
+            none(node.router.map(|r| r.to_string())),
+            node.device
         );
+        if node.address6.is_some() || node.pod_cidr6.is_some() {
+            let _ = writeln!(
+                out,
+                "  ipv6 address {}, pod-cidr {}, router {}",
+                none(node.address6.map(|a| a.to_string())),
+                none(node.pod_cidr6.map(|n| n.to_string())),
+                none(node.router6.map(|r| r.to_string()))
+            );
+        }
         let pods: Vec<&crate::model::Pod> = cluster.pods_on(index).collect();
         let _ = writeln!(out, "  programs");
         for program in PROGRAMS {
@@ -94,8 +107,8 @@ fn render_constants(out: &mut String, constants: LoadConstants) {
 }
 
 fn render_lxc(out: &mut String, cluster: &Cluster, key: &EndpointKey, info: &EndpointInfo) {
-    let ip = key.ip4();
-    let owner = match cluster.pods.iter().find(|p| p.ip == ip) {
+    let ip = key.ip_addr();
+    let owner = match cluster.pods.iter().find(|p| p.has_ip(ip)) {
         Some(pod) => format!("pod {}", pod.name),
         None => "host entry".to_string(),
     };
@@ -116,16 +129,19 @@ fn render_lxc(out: &mut String, cluster: &Cluster, key: &EndpointKey, info: &End
 }
 
 fn render_ipcache(out: &mut String, cluster: &Cluster, key: &IpcacheKey, value: &RemoteEndpointInfo) {
+    let ip = key.ip_addr();
     let prefix = match key.ip_prefix_len() {
-        Some(len) => format!("{}/{len}", key.ip4()),
-        None => format!("{} prefixlen {}", key.ip4(), { key.prefixlen }),
+        Some(len) => format!("{ip}/{len}"),
+        None => format!("{ip} prefixlen {}", { key.prefixlen }),
     };
-    let ip = key.ip4();
-    let owner = if let Some(pod) = cluster.pods.iter().find(|p| p.ip == ip && key.ip_prefix_len() == Some(32)) {
+    let host_len = if ip.is_ipv4() { 32 } else { 128 };
+    let owner = if let Some(pod) = cluster.pods.iter().find(|p| p.has_ip(ip) && key.ip_prefix_len() == Some(host_len)) {
         format!("pod {}", pod.name)
-    } else if let Some(node) = cluster.nodes.iter().find(|n| n.address == ip) {
+    } else if let Some(node) = cluster.nodes.iter().find(|n| n.address == ip || n.address6.is_some_and(|a| a == ip)) {
         format!("node {} address", node.name)
-    } else if let Some(node) = cluster.nodes.iter().find(|n| n.pod_cidr.network() == ip) {
+    } else if let Some(node) = cluster.nodes.iter().find(|n| {
+        n.pod_cidr.is_some_and(|net| net.network() == ip) || n.pod_cidr6.is_some_and(|net| net.network() == ip)
+    }) {
         format!("pod-cidr of node {}", node.name)
     } else {
         "other".to_string()
@@ -140,14 +156,21 @@ fn render_ipcache(out: &mut String, cluster: &Cluster, key: &IpcacheKey, value: 
 /// `trace --all` counted by verdict and reason.
 fn render_reachability(out: &mut String, cluster: &Cluster) -> Result<(), TraceError> {
     let view = Snapshot::from_cluster(cluster);
-    let matrix = trace::matrix(&view)?;
+    render_matrix_counts(out, &trace::matrix(&view)?, "icmp");
+    if let Some(matrix6) = trace::matrix6(&view)? {
+        render_matrix_counts(out, &matrix6, "icmp, IPv6");
+    }
+    Ok(())
+}
+
+fn render_matrix_counts(out: &mut String, matrix: &trace::Matrix, what: &str) {
     let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for pair in &matrix.pairs {
         *counts.entry((pair.result, pair.reason.name)).or_default() += 1;
     }
     let _ = writeln!(
         out,
-        "\nreachability (trace --all, icmp): {} pods, {} pairs, {} delivered, {} not delivered",
+        "\nreachability (trace --all, {what}): {} pods, {} pairs, {} delivered, {} not delivered",
         matrix.pods.len(),
         matrix.pairs.len(),
         matrix.delivered,
@@ -156,7 +179,6 @@ fn render_reachability(out: &mut String, cluster: &Cluster) -> Result<(), TraceE
     for ((result, reason), count) in counts {
         let _ = writeln!(out, "  {result} {reason}: {count}");
     }
-    Ok(())
 }
 
 /// The differences from `old` to `new` as insta presents a snapshot change:

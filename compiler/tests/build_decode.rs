@@ -2,7 +2,9 @@
 //! an entry gives back its bytes.
 
 use proptest::prelude::*;
-use routec_compiler::decode::{decode_entry, parse_entries, parse_hex_arg, MapKind, RawEntry};
+use routec_compiler::decode::{
+    btf_members, decode_entry, decode_text, parse_entries, parse_hex_arg, Decoded, MapKind, RawEntry,
+};
 use routec_compiler::seeds::hex_bytes;
 
 fn bpftool_block(bytes: &[u8]) -> String {
@@ -17,7 +19,7 @@ fn bpftool_block(bytes: &[u8]) -> String {
 proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-        if let Ok(entries) = parse_entries(&text) {
+        if let Ok(entries) = parse_entries(MapKind::Lxc, &text) {
             for (i, entry) in entries.iter().enumerate() {
                 let _ = decode_entry(MapKind::Lxc, entry, i + 1);
                 let _ = decode_entry(MapKind::Ipcache, entry, i + 1);
@@ -44,43 +46,130 @@ proptest! {
             .iter()
             .map(|(k, v)| format!("key:\n{}\nvalue:\n{}\n", bpftool_block(k), bpftool_block(v)))
             .collect::<String>() + &format!("Found {} elements\n", entries.len());
-        prop_assert_eq!(parse_entries(&blocks).unwrap(), expected.clone());
+        prop_assert_eq!(parse_entries(MapKind::Lxc, &blocks).unwrap(), expected.clone());
         let one_line: String = entries.iter().map(|(k, v)| format!("key: {}  value: {}\n", hex_bytes(k), hex_bytes(v))).collect();
-        prop_assert_eq!(parse_entries(&one_line).unwrap(), expected.clone());
+        prop_assert_eq!(parse_entries(MapKind::Lxc, &one_line).unwrap(), expected.clone());
         let seed: String = entries.iter().map(|(k, v)| format!("key hex {} value hex {}\n", hex_bytes(k), hex_bytes(v))).collect();
-        prop_assert_eq!(parse_entries(&seed).unwrap(), expected);
+        prop_assert_eq!(parse_entries(MapKind::Lxc, &seed).unwrap(), expected);
     }
 }
 
 #[test]
 fn a_value_without_a_key_and_a_key_without_a_value_are_errors() {
-    assert!(parse_entries("value: 00\n").unwrap_err().to_string().contains("without a `key:`"));
-    assert!(parse_entries("key: 00\n").unwrap_err().to_string().contains("without `value:`"));
-    assert!(parse_entries("key:\nvalue: 00\n").unwrap_err().to_string().contains("without a `key:`"));
-    assert!(parse_entries("Error: bpf map lookup elem failed: No such file or directory\n").is_err());
+    assert!(parse_entries(MapKind::Lxc, "value: 00\n").unwrap_err().to_string().contains("without a `key:`"));
+    assert!(parse_entries(MapKind::Lxc, "key: 00\n").unwrap_err().to_string().contains("without `value:`"));
+    assert!(parse_entries(MapKind::Lxc, "key:\nvalue: 00\n").unwrap_err().to_string().contains("without a `key:`"));
+    assert!(parse_entries(MapKind::Lxc, "Error: bpf map lookup elem failed: No such file or directory\n").is_err());
+}
+
+/// bpftool's plain output of maps that have BTF, captured from routec's pins
+/// of examples/mycluster before these maps lost their BTF types.
+fn captured(name: &str) -> String {
+    let path = format!("{}/tests/data/bpftool-btf/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn vector(map: &str, index: usize) -> RawEntry {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("data/seed-maps.json")).expect("seed-maps.json parses");
+    let hex = |field: &str| parse_hex_arg(vectors[map][index][field].as_str().unwrap()).unwrap();
+    RawEntry { key: hex("key"), value: hex("value") }
 }
 
 #[test]
-fn btf_formatted_dumps_point_to_bpftool_json() {
-    let formatted = r#"[{
-        "key": { "ip4": 2030700042, "pad1": 0, "pad2": 0, "pad3": 0, "family": 1, "key": 0, "cluster_id": 0 },
-        "value": { "ifindex": 11 }
-    }]"#;
-    let err = parse_entries(formatted).unwrap_err().to_string();
-    assert!(err.contains("run bpftool with -j"), "{err}");
+fn btf_formatted_lookups_give_back_the_seed_bytes() {
+    // worker's 10.10.2.121: the vector's bytes, but the declared identity
+    // 10388 (0x2894) where the stale dump has 3372.
+    let mut lxc = vector("cilium_lxc", 0);
+    lxc.value[32..34].copy_from_slice(&[0x94, 0x28]);
+    assert_eq!(parse_entries(MapKind::Lxc, &captured("cilium_lxc-lookup.txt")).unwrap(), vec![lxc]);
+    assert_eq!(
+        parse_entries(MapKind::Ipcache, &captured("cilium_ipcache-lookup.txt")).unwrap(),
+        vec![vector("cilium_ipcache", 0)]
+    );
+    // A dump is a list of them; decoded as any other input.
+    let dump = decode_text(MapKind::Ipcache, &captured("cilium_ipcache-dump.txt")).unwrap();
+    let prefixes: Vec<String> = dump
+        .iter()
+        .map(|d| match d {
+            Decoded::Ipcache(f) => format!("{} via {}", f.prefix.clone().unwrap(), f.tunnel_endpoint),
+            Decoded::Lxc(_) => unreachable!(),
+        })
+        .collect();
+    assert!(prefixes.contains(&"10.10.1.155/32 via 172.18.0.4".to_string()), "{prefixes:?}");
+    assert!(prefixes.contains(&"10.10.2.0/24 via 172.18.0.2".to_string()), "{prefixes:?}");
+    assert!(prefixes.contains(&"172.18.0.3/32 via 0.0.0.0".to_string()), "{prefixes:?}");
+}
+
+#[test]
+fn btf_formatted_input_that_is_not_the_maps_struct_is_an_error() {
+    let lookup = captured("cilium_lxc-lookup.txt");
+    let cases = [
+        (lookup.replace("\"sec_id\": 10388", "\"sec_id\": 4294967296"), "`value.sec_id` is 4294967296, not a 4-byte"),
+        (lookup.replace("\"family\": 1", "\"family\": 256"), "`key.family` is 256, not a 1-byte"),
+        (lookup.replace("\"ifindex\": 11", "\"ifindex\": -1"), "`value.ifindex` is -1"),
+        (lookup.replace("\"pad\": [0,0,0", "\"pad\": [0,0"), "`value.pad` is not an array of 3 numbers"),
+        (lookup.replace("\"pad1\": 0,", ""), "`key` has no member `pad1`"),
+        (lookup.replace("\"ip4\"", "\"ip6\""), "`key` has a member `ip6` that cilium_lxc's key does not have"),
+    ];
+    for (text, message) in cases {
+        let err = parse_entries(MapKind::Lxc, &text).unwrap_err().to_string();
+        assert!(err.contains(message), "{err}");
+    }
+    // The lxc lookup is not an ipcache entry.
+    let err = parse_entries(MapKind::Ipcache, &lookup).unwrap_err().to_string();
+    assert!(err.contains("that cilium_ipcache's key does not have"), "{err}");
     // `bpftool -j` of a BTF map: raw bytes plus "formatted", which is ignored.
     let json = r#"[{"key":["0x0a","0x0b"],"value":["0x01"],"formatted":{"key":{},"value":{}}}]"#;
-    assert_eq!(parse_entries(json).unwrap(), vec![RawEntry { key: vec![10, 11], value: vec![1] }]);
+    assert_eq!(parse_entries(MapKind::Lxc, json).unwrap(), vec![RawEntry { key: vec![10, 11], value: vec![1] }]);
+}
+
+#[test]
+fn btf_members_are_the_structs_of_maps_h() {
+    let header =
+        routec_compiler::bpf::TEMPLATES.iter().find(|t| t.path == "lib/maps.h").expect("maps.h is a template").text;
+    // `struct NAME {` ... `}`: each member line `TYPE NAME;` or `TYPE NAME[N];`.
+    let members = |name: &str| -> Vec<(String, usize, usize)> {
+        let body = header.split(&format!("struct {name} {{\n")).nth(1).unwrap().split("\n}").next().unwrap();
+        body.lines()
+            .filter_map(|l| {
+                let (ty, rest) = l.trim().split_once(' ')?;
+                let declared = rest.split(';').next()?;
+                let width = match ty {
+                    "__u8" => 1,
+                    "__u16" | "__be16" => 2,
+                    "__u32" | "__be32" => 4,
+                    "__u64" => 8,
+                    _ => return None,
+                };
+                let (member, count) = match declared.split_once('[') {
+                    Some((member, n)) => (member, n.trim_end_matches(']').parse().ok()?),
+                    None => (declared, 1),
+                };
+                Some((member.to_string(), width, count))
+            })
+            .collect()
+    };
+    for (map, [key, value]) in
+        [(MapKind::Lxc, ["endpoint_key", "endpoint_info"]), (MapKind::Ipcache, ["ipcache_key", "remote_endpoint_info"])]
+    {
+        let [key_members, value_members] = btf_members(map);
+        for (name, table) in [(key, key_members), (value, value_members)] {
+            let ours: Vec<_> = table.iter().map(|m| (m.name.to_string(), m.width, m.count)).collect();
+            assert_eq!(ours, members(name), "struct {name}");
+        }
+    }
 }
 
 #[test]
 fn a_huge_bad_token_is_shortened_in_errors() {
     let token = "z".repeat(1_000_000);
     let shortened = format!("`{}…{}`", "z".repeat(40), "z".repeat(20));
-    let text_error = parse_entries(&format!("key: 0a {token}\nvalue: 00\n")).unwrap_err().to_string();
+    let text_error = parse_entries(MapKind::Lxc, &format!("key: 0a {token}\nvalue: 00\n")).unwrap_err().to_string();
     let arg_error = parse_hex_arg(&format!("0a {token}")).unwrap_err();
-    let json_error =
-        parse_entries(&format!("[{{\"key\": [\"{token}\"], \"value\": [\"0x00\"]}}]")).unwrap_err().to_string();
+    let json_error = parse_entries(MapKind::Lxc, &format!("[{{\"key\": [\"{token}\"], \"value\": [\"0x00\"]}}]"))
+        .unwrap_err()
+        .to_string();
     for error in [&text_error, &arg_error, &json_error] {
         assert!(error.len() < 200, "{} bytes", error.len());
     }

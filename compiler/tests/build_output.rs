@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use build_support::reference_cluster;
-use routec_compiler::build::{build, input_digest, read_cluster, BuildError, BuildOptions, ClangChoice, ReadError};
+use routec_compiler::build::{
+    build, input_digest, read_cluster, BuildError, BuildFiles, BuildOptions, ClangChoice, ReadError,
+};
 
 fn no_clang() -> BuildOptions {
     BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]))
@@ -39,11 +41,12 @@ fn output_has_the_documented_layout() {
     assert!(!report.objects_compiled);
     let files = tree(&out);
     for node in ["mycluster-control-plane", "mycluster-worker", "mycluster-worker2"] {
-        for file in ["cilium_lxc.seed", "node_config.h", "attach.json"] {
+        for file in ["cilium_lxc.seed", "node_config.h", "attach.json", "node.json"] {
             assert!(files.contains_key(&format!("nodes/{node}/{file}")), "{node}/{file}");
         }
     }
     assert!(files.contains_key("cluster/cilium_ipcache.seed"));
+    assert!(files.contains_key("cluster/cilium_ipcache.bin"));
     assert!(files.contains_key("cluster/cluster.json"));
     assert!(files.contains_key("manifest.json"));
     assert!(files.keys().any(|f| f.starts_with("bpf/") && f.ends_with(".c")));
@@ -52,6 +55,24 @@ fn output_has_the_documented_layout() {
     // Nothing is left beside OUT.
     let siblings: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(siblings, ["out"]);
+}
+
+#[test]
+fn a_build_with_a_file_missing_or_cut_short_is_not_complete() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    BuildFiles::open(&out).unwrap().check_complete().unwrap();
+
+    let seed = out.join("cluster/cilium_ipcache.seed");
+    let text = std::fs::read(&seed).unwrap();
+    std::fs::write(&seed, &text[..text.len() / 2]).unwrap();
+    let cut = BuildFiles::open(&out).unwrap().check_complete().unwrap_err().to_string();
+    assert!(cut.contains("cilium_ipcache.seed") && cut.contains("changed after the build"), "{cut}");
+
+    std::fs::remove_file(&seed).unwrap();
+    let missing = BuildFiles::open(&out).unwrap().check_complete().unwrap_err().to_string();
+    assert!(missing.contains("cilium_ipcache.seed"), "{missing}");
 }
 
 #[test]
@@ -476,4 +497,29 @@ mod hostile_build_folders {
         let err = BuildFiles::open(&out).unwrap_err().to_string();
         assert!(err.contains("is a FIFO"), "{err}");
     }
+}
+
+/// The per-node files and the binary seed say what cluster.json and the hex
+/// seed say, derived once (`NodeFile::for_node`, `render_binary_seed`).
+#[test]
+fn node_files_and_the_binary_seed_carry_the_facts_of_cluster_json_and_the_hex_seed() {
+    use routec_compiler::build::{parse_binary_seed, BuildFiles, NodeFile, IPCACHE_SEED_BIN};
+    use routec_compiler::layout::{Encoded, IpcacheKey, MapKey};
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    build(&reference_cluster(), &no_clang(), &out).unwrap();
+    let files = BuildFiles::open(&out).unwrap();
+    let cluster = files.read_cluster().unwrap();
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        let bytes = files.read(&format!("nodes/{}/node.json", node.name)).unwrap();
+        assert_eq!(NodeFile::parse(&bytes, &node.name).unwrap(), NodeFile::for_node(&cluster, index));
+    }
+    let binary = parse_binary_seed::<IpcacheKey>(&files.read(IPCACHE_SEED_BIN).unwrap()).unwrap();
+    let text = routec_compiler::seeds::parse_seed(&files.read_text("cluster/cilium_ipcache.seed").unwrap()).unwrap();
+    let text: Vec<_> = text
+        .iter()
+        .map(|(k, v)| (IpcacheKey::decode(k).unwrap(), <IpcacheKey as MapKey>::Value::decode(v).unwrap()))
+        .collect();
+    assert_eq!(binary, text);
+    assert_eq!(binary.len(), 10);
 }

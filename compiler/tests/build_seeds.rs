@@ -112,7 +112,7 @@ fn parse_seed_reports_the_bad_line() {
 fn a_router_on_the_node_address_is_one_host_entry() {
     let mut cluster = reference_cluster();
     let worker = node_index(&cluster, "mycluster-worker");
-    cluster.nodes[worker].router = cluster.nodes[worker].address;
+    cluster.nodes[worker].router = Some(cluster.nodes[worker].address);
     let entries = lxc_entries(&cluster, worker);
     assert_eq!(entries.iter().filter(|(_, v)| v.is_host()).count(), 1);
     assert_eq!(entries.len(), 3);

@@ -1,4 +1,4 @@
-//! The whole build output (without clang: every file is text) of each
+//! The whole build output (without clang: text, and the binary seed as hex) of each
 //! example, against insta snapshots keyed by the example's name.
 
 mod build_support;
@@ -12,7 +12,16 @@ fn render_tree(dir: &std::path::Path) -> String {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
             let rel = entry.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-            let text = std::fs::read_to_string(entry.path()).expect("--no-clang output is text");
+            let bytes = std::fs::read(entry.path()).unwrap();
+            // Binary seeds as hex, one entry (36 bytes) a line; everything else is text.
+            let text = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => e
+                    .as_bytes()
+                    .chunks(36)
+                    .map(|entry| format!("{}\n", routec_compiler::seeds::hex_bytes(entry)))
+                    .collect(),
+            };
             out.push_str(&format!("=== {rel} ===\n{text}"));
         }
     }

@@ -77,12 +77,12 @@ fn one_pod_identity_change_is_one_lxc_entry_and_one_ipcache_entry_per_node() {
     assert_eq!(plan.summary(), Summary { add: 0, change: 5, destroy: 0 });
     // The key is the pod's; the values differ in the identity only.
     let lxc = changes(&plan).into_iter().find(|c| c.kind == ChangeKind::CiliumLxc).unwrap();
-    assert_eq!(lxc.address, new.pods[pod].ip.to_string());
+    assert_eq!(lxc.address, new.pods[pod].ip.unwrap().to_string());
     let json = |v: &Option<routec_compiler::diff::Value>| serde_json::to_value(v).unwrap();
     let (before, after) = (json(&lxc.before), json(&lxc.after));
     assert_eq!(after["sec_id"].as_u64().unwrap(), before["sec_id"].as_u64().unwrap() + 1);
     assert_eq!(before["key_hex"], after["key_hex"]);
-    assert_eq!(before["ip"], new.pods[pod].ip.to_string());
+    assert_eq!(before["ip"], new.pods[pod].ip.unwrap().to_string());
 }
 
 #[test]
@@ -90,9 +90,9 @@ fn one_pod_ip_change_is_one_replacement_per_map_and_node() {
     let old = cluster();
     let mut new = old.clone();
     let pod = 9; // the last pod of node-1: a higher IP keeps the pods sorted
-    let old_ip = new.pods[pod].ip;
+    let old_ip = new.pods[pod].ip.unwrap();
     let new_ip = Ipv4Addr::new(old_ip.octets()[0], old_ip.octets()[1], old_ip.octets()[2], 200);
-    new.pods[pod].ip = new_ip;
+    new.pods[pod].ip = Some(new_ip);
     let pod_node = new.nodes[new.pods[pod].node].name.clone();
     let plan = plan_of(&old, &new);
     let subject = format!("pod {}", new.pods[pod].name);
@@ -131,10 +131,10 @@ fn a_pod_moved_to_a_lower_ip_is_one_replacement_too() {
 
 fn extra_pod(cluster: &Cluster, node: usize) -> Pod {
     let template = cluster.pods.iter().rfind(|p| p.node == node).unwrap().clone();
-    let net = cluster.nodes[node].pod_cidr.network().octets();
+    let net = cluster.nodes[node].pod_cidr.unwrap().network().octets();
     Pod {
         name: "default/added-pod".into(),
-        ip: Ipv4Addr::new(net[0], net[1], net[2], 250),
+        ip: Some(Ipv4Addr::new(net[0], net[1], net[2], 250)),
         endpoint: 4000,
         lxc: "lxcadded000001".into(),
         ..template
@@ -192,9 +192,12 @@ fn adding_a_node_is_one_node_change_and_its_ipcache_entries_elsewhere() {
     new.nodes.push(Node {
         name: "node-new".into(),
         address: gen::node_address(99),
-        pod_cidr: format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap(),
-        router: Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1),
+        pod_cidr: Some(format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap()),
+        router: Some(Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1)),
         device: base.device.clone(),
+        address6: None,
+        pod_cidr6: None,
+        router6: None,
     });
     let plan = plan_of(&old, &new);
     let mut expected = Vec::new();
@@ -394,9 +397,12 @@ fn diff_node_gives_each_edit_exactly_its_entries_on_every_node() {
     new.nodes.push(Node {
         name: "node-new".into(),
         address: gen::node_address(99),
-        pod_cidr: format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap(),
-        router: Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1),
+        pod_cidr: Some(format!("{}/24", gen::pod_cidr_network(99)).parse().unwrap()),
+        router: Some(Ipv4Addr::from(u32::from(gen::pod_cidr_network(99)) + 1)),
         device: old.nodes[0].device.clone(),
+        address6: None,
+        pod_cidr6: None,
+        router6: None,
     });
     let expected: Vec<_> = node_names(&old)
         .into_iter()

@@ -120,12 +120,18 @@ fn value(keyword: &'static str) -> BoxedStrategy<String> {
         "mtu" | "port" | "vni" | "endpoint" | "identity" | "ifindex" | "ttl" => {
             prop_oneof![any::<u32>().prop_map(|n| n.to_string()), any::<u16>().prop_map(|n| format!("0x{n:x}"))].boxed()
         }
-        "address" | "router" | "ip" => {
-            any::<[u8; 4]>().prop_map(|b| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])).boxed()
-        }
-        "pod-cidr" => {
-            (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| format!("{}.{}.{}.{}/{l}", b[0], b[1], b[2], b[3])).boxed()
-        }
+        // IPv6 in the forms people write: compressed (std's), full, and uppercase.
+        "address" | "router" | "ip" => prop_oneof![
+            any::<[u8; 4]>().prop_map(|b| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])),
+            any::<u128>().prop_map(|a| std::net::Ipv6Addr::from(a).to_string()),
+            any::<[u16; 8]>().prop_map(|g| g.map(|x| format!("{x:X}")).join(":")),
+        ]
+        .boxed(),
+        "pod-cidr" => prop_oneof![
+            (any::<[u8; 4]>(), 0u8..=32).prop_map(|(b, l)| format!("{}.{}.{}.{}/{l}", b[0], b[1], b[2], b[3])),
+            (any::<u128>(), 0u8..=130).prop_map(|(a, l)| format!("{}/{l}", std::net::Ipv6Addr::from(a))),
+        ]
+        .boxed(),
         "mac" | "node-mac" => any::<[u8; 6]>().prop_map(|b| routec_compiler::model::Mac(b).to_string()).boxed(),
         "proto" => prop::sample::select(&["icmp", "tcp", "udp"][..]).prop_map(str::to_string).boxed(),
         _ => "[a-z_][a-z0-9_./-]{0,12}".boxed(),

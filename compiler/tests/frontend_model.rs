@@ -26,12 +26,12 @@ fn reference_cluster_model() {
     assert_eq!(names, ["mycluster-control-plane", "mycluster-worker", "mycluster-worker2"]);
     let worker = &c.nodes[1];
     assert_eq!(worker.address, Ipv4Addr::new(172, 18, 0, 2));
-    assert_eq!(worker.pod_cidr.to_string(), "10.10.2.0/24");
-    assert_eq!(worker.router, Ipv4Addr::new(10, 10, 2, 1));
+    assert_eq!(worker.pod_cidr.unwrap().to_string(), "10.10.2.0/24");
+    assert_eq!(worker.router, Some(Ipv4Addr::new(10, 10, 2, 1)));
     assert_eq!(worker.device, "eth0");
-    assert_eq!(c.nodes[2].router, Ipv4Addr::new(10, 10, 1, 1));
+    assert_eq!(c.nodes[2].router, Some(Ipv4Addr::new(10, 10, 1, 1)));
 
-    let pods: Vec<(usize, Ipv4Addr)> = c.pods.iter().map(|p| (p.node, p.ip)).collect();
+    let pods: Vec<(usize, Ipv4Addr)> = c.pods.iter().map(|p| (p.node, p.ip.unwrap())).collect();
     assert_eq!(
         pods,
         [
@@ -61,7 +61,7 @@ fn defaults_and_one_line_blocks() {
     let c = analysis.cluster.unwrap();
     assert_eq!((c.overlay.kind, c.overlay.port, c.overlay.vni, c.mtu), (OverlayKind::Geneve, 6081, 0, 1500));
     assert_eq!(c.pods[0].endpoint, 16);
-    assert_eq!(c.nodes[0].router, Ipv4Addr::new(10, 244, 1, 1));
+    assert_eq!(c.nodes[0].router, Some(Ipv4Addr::new(10, 244, 1, 1)));
 }
 
 #[test]

@@ -240,7 +240,7 @@ fn live_ifindex_mismatch_is_unknown_source() {
     let mut live = view();
     live.mode = Mode::Live;
     // The kernel says the sender's lxc is ifindex 9, but it sits behind 12.
-    assert!(live.set_pod_ifindex(Ipv4Addr::new(10, 10, 2, 117), Some(12)));
+    assert!(live.set_pod_ifindex(Ipv4Addr::new(10, 10, 2, 117).into(), Some(12)));
     let t = trace(&live, "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 64).unwrap();
     assert_eq!(reason_of(&t), Reason::UnknownSource);
     assert_eq!(t.hops[0].lookups.len(), 1);
@@ -342,7 +342,7 @@ fn matrix_reports_drops() {
     v.set_lxc("mycluster-worker2", kept);
     let m = matrix(&v).unwrap();
     assert_eq!(m.not_delivered, 6);
-    let gone = Ipv4Addr::new(10, 10, 1, 155);
+    let gone = std::net::IpAddr::from(Ipv4Addr::new(10, 10, 1, 155));
     for pair in m.pairs.iter().filter(|p| p.result == "dropped") {
         match pair.reason.name {
             "no-endpoint" => assert_eq!((pair.dst_ip, pair.node.as_str()), (gone, "mycluster-worker2")),
@@ -488,7 +488,7 @@ fn svg_rects(svg: &str, rx: &str) -> Vec<([i32; 4], String)> {
 #[test]
 fn svg_labels_never_cover_a_pod_or_device_box() {
     let v = view();
-    let pods: Vec<String> = v.pods().iter().map(|p| p.ip.to_string()).collect();
+    let pods: Vec<String> = v.pods().iter().flat_map(|p| p.ip).map(|ip| ip.to_string()).collect();
     let mut cases = Vec::new();
     for src in &pods {
         for dst in pods.iter().chain(&[

@@ -83,7 +83,12 @@ pub fn roles(text: &str) -> Vec<(Token, Role)> {
             TokenKind::Arrow => Some(Role::Keyword),
             TokenKind::Comment => Some(Role::Comment),
             TokenKind::Str => Some(Role::Text),
-            TokenKind::Int(_) | TokenKind::Ipv4(_) | TokenKind::Prefix(..) | TokenKind::Mac(_) => Some(Role::Number),
+            TokenKind::Int(_)
+            | TokenKind::Ipv4(_)
+            | TokenKind::Prefix(..)
+            | TokenKind::Ipv6(_)
+            | TokenKind::Prefix6(..)
+            | TokenKind::Mac(_) => Some(Role::Number),
             TokenKind::Error(_) => None,
             TokenKind::Name => match statement.as_slice() {
                 [] => crate::reference::is_keyword(slice).then_some(Role::Keyword),

@@ -119,10 +119,12 @@ fn expect_completion(workspace: &Workspace, slot: Slot) -> Vec<Completion> {
                 .map(|name| Completion { label: name.to_string(), kind: CompletionKind::Pod, documentation: None })
                 .collect();
             if let Some(cluster) = workspace.current_cluster() {
-                pods.extend(cluster.pods.iter().map(|pod| Completion {
-                    label: pod.ip.to_string(),
-                    kind: CompletionKind::Pod,
-                    documentation: Some(format!("pod `{}`", pod.name)),
+                pods.extend(cluster.pods.iter().flat_map(|pod| {
+                    pod.ips().map(|ip| Completion {
+                        label: ip.to_string(),
+                        kind: CompletionKind::Pod,
+                        documentation: Some(format!("pod `{}`", pod.name)),
+                    })
                 }));
             }
             pods.push(keyword("node", None));

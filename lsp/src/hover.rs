@@ -52,8 +52,18 @@ fn node(workspace: &Workspace, name: &str) -> String {
     if let Some(node) = cluster(workspace).and_then(|c| c.node(name)) {
         let _ = writeln!(out, "| | |\n| --- | --- |");
         let _ = writeln!(out, "| address | `{}` |", node.address);
-        let _ = writeln!(out, "| pod-cidr | `{}` |", node.pod_cidr);
-        let _ = writeln!(out, "| router | `{}` |", node.router);
+        let rows = [
+            ("pod-cidr", node.pod_cidr.map(|n| n.to_string())),
+            ("router", node.router.map(|r| r.to_string())),
+            ("IPv6 address", node.address6.map(|a| a.to_string())),
+            ("IPv6 pod-cidr", node.pod_cidr6.map(|n| n.to_string())),
+            ("IPv6 router", node.router6.map(|r| r.to_string())),
+        ];
+        for (what, value) in rows {
+            if let Some(value) = value {
+                let _ = writeln!(out, "| {what} | `{value}` |");
+            }
+        }
         let _ = writeln!(out, "| device | `{}` |", node.device);
         let _ = writeln!(out, "| pods | {pods} |");
         return out;
@@ -73,6 +83,9 @@ fn node(workspace: &Workspace, name: &str) -> String {
             NodeStmt::PodCidr(p) => ("pod-cidr", p.span),
             NodeStmt::Router(r) => ("router", r.span),
             NodeStmt::Device(d) => ("device", d.span),
+            NodeStmt::Address6(a) => ("address", a.span),
+            NodeStmt::PodCidr6(p) => ("pod-cidr", p.span),
+            NodeStmt::Router6(r) => ("router", r.span),
         };
         let _ = writeln!(out, "- {keyword} `{}`", workspace.slice(value));
     }
@@ -88,13 +101,16 @@ fn pod(workspace: &Workspace, name: &str) -> String {
     };
     let Some(pod) = cluster.pods.iter().find(|p| p.name == name) else { return out };
     let node = &cluster.nodes[pod.node];
-    let _ = writeln!(out, "on node `{}`, ip `{}`\n", node.name, pod.ip);
-    let lxc = seeds::lxc_entries(cluster, pod.node).into_iter().find(|(key, _)| key.ip4() == pod.ip);
+    let ips: Vec<String> = pod.ips().map(|ip| format!("`{ip}`")).collect();
+    let _ = writeln!(out, "on node `{}`, ip {}\n", node.name, ips.join(" and "));
+    // The entries of the pod's first address (its IPv4 one when it has one).
+    let Some(ip) = pod.ips().next() else { return out };
+    let lxc = seeds::lxc_entries(cluster, pod.node).into_iter().find(|(key, _)| key.ip_addr() == ip);
     if let Some(entry) = lxc {
         let raw = RawEntry { key: entry.0.to_bytes().to_vec(), value: entry.1.to_bytes().to_vec() };
         entry_section(&mut out, MapKind::Lxc, &format!("node `{}`", node.name), &seeds::render_seed(&[entry]), &raw);
     }
-    let key = IpcacheKey::ipv4(pod.ip, 32);
+    let key = IpcacheKey::host(ip);
     let ipcache = seeds::ipcache_entries(cluster).into_iter().find(|(k, _)| *k == key);
     if let Some(entry) = ipcache {
         let raw = RawEntry { key: entry.0.to_bytes().to_vec(), value: entry.1.to_bytes().to_vec() };

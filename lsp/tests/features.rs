@@ -191,6 +191,35 @@ fn hover_on_nodes_pods_and_keywords() {
 }
 
 #[test]
+fn hover_shows_both_families_of_a_dual_stack_node_and_pod() {
+    let dir = copy_example("dualstack");
+    let root = dir.path();
+    let path = root.join("cluster.route");
+    let text = read(&path);
+    let mut client = Client::start(root, false);
+    let mut hover = |position| {
+        let params = HoverParams {
+            text_document_position_params: Client::position(&path, position),
+            work_done_progress_params: Default::default(),
+        };
+        match client.request::<req::HoverRequest>(params).unwrap() {
+            Some(Hover { contents: HoverContents::Markup(m), .. }) => m.value,
+            other => panic!("no hover: {other:?}"),
+        }
+    };
+    let node = hover(find(&text, "ds-worker2", 0, 2));
+    for fact in
+        ["| IPv6 address | `fd00:ff::3` |", "| IPv6 pod-cidr | `fd00:10:2::/64` |", "| IPv6 router | `fd00:10:2::fe` |"]
+    {
+        assert!(node.contains(fact), "{fact} missing in {node}");
+    }
+    let pod = hover(find(&text, "web/v6only-6c8d", 0, 3));
+    assert!(pod.contains("ip `fd00:10:1::12`"), "{pod}");
+    // Its IPv6 seed line: the 16 address bytes and family 2.
+    assert!(pod.contains("key hex fd 00 00 10 00 01 00 00 00 00 00 00 00 00 00 12 02 00 00 00"), "{pod}");
+}
+
+#[test]
 fn definition_references_and_rename_across_files() {
     let dir = copy_example("multi-file");
     let root = dir.path();

@@ -21,6 +21,8 @@ pub enum LiveSource {
     Lab { name: String, state_dir: PathBuf, bpffs: Option<PathBuf> },
     /// The node this runs on (its maps pinned under scope `default`).
     Node { name: String, bpffs: PathBuf },
+    /// Exactly these nodes, with their own namespace and scope (an agent's node).
+    Targets(Vec<Target>),
 }
 
 impl LiveSource {
@@ -39,6 +41,7 @@ impl LiveSource {
                 target.bpffs = bpffs.clone();
                 Ok(vec![target])
             }
+            LiveSource::Targets(targets) => Ok(targets.clone()),
         }
     }
 }
@@ -99,7 +102,9 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
         let refs: Vec<&PodRef> = on_node.iter().collect();
         let ifindexes = lxc_ifindexes(target.netns.as_deref(), &refs)?;
         for (pod, ifindex) in on_node.iter().zip(ifindexes) {
-            snapshot.set_pod_ifindex(pod.ip, ifindex);
+            for ip in pod.ips() {
+                snapshot.set_pod_ifindex(ip, ifindex);
+            }
         }
         snapshot.set_lxc(&target.node, read_lxc(target)?);
         snapshot.set_ipcache(&target.node, Arc::new(Ipcache::new(read_ipcache(target)?)));

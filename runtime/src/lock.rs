@@ -46,17 +46,7 @@ impl Lock {
             .truncate(false)
             .open(path)
             .context(|| format!("cannot open the lock file {}", path.display()))?;
-        if !try_flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
-            let holder = holder_pid(&mut file).map_or_else(|| "another routec".to_string(), |pid| format!("pid {pid}"));
-            if wait == Wait::NoWait {
-                return Err(Error::msg(format!(
-                    "{what} is busy: {holder} holds {} (without --no-wait, routec waits for it)",
-                    path.display()
-                )));
-            }
-            eprintln!("routec: waiting for {what}: {holder} holds {}", path.display());
-            while !try_flock(&file, libc::LOCK_EX)? {}
-        }
+        take(&mut file, libc::LOCK_EX, path, what, wait)?;
         let pid = std::process::id().to_string();
         file.set_len(0)
             .and_then(|()| file.rewind())
@@ -75,6 +65,45 @@ impl Drop for Lock {
         // Clear the pid first so that nobody names a finished holder.
         let _ = self.file.set_len(0);
     }
+}
+
+/// A reader's hold of a lock: shared with other readers, excluding a
+/// [`Lock`] holder; dropping it releases it.
+#[derive(Debug)]
+pub struct SharedLock {
+    _file: File,
+}
+
+impl SharedLock {
+    /// Shares the lock at `path` when the file exists. Never creates it: a
+    /// lock no writer ever took has nothing to wait for (`None`).
+    pub fn acquire_existing(path: &Path, what: &str, wait: Wait) -> Result<Option<SharedLock>> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::msg(format!("cannot open the lock file {}: {e}", path.display()))),
+        };
+        take(&mut file, libc::LOCK_SH, path, what, wait)?;
+        Ok(Some(SharedLock { _file: file }))
+    }
+}
+
+/// Takes `operation` (`LOCK_EX`, `LOCK_SH`) on `file`: at once when free,
+/// else failing with `NoWait` or waiting, saying once for whom.
+fn take(file: &mut File, operation: libc::c_int, path: &Path, what: &str, wait: Wait) -> Result<()> {
+    if try_flock(file, operation | libc::LOCK_NB)? {
+        return Ok(());
+    }
+    let holder = holder_pid(file).map_or_else(|| "another routec".to_string(), |pid| format!("pid {pid}"));
+    if wait == Wait::NoWait {
+        return Err(Error::msg(format!(
+            "{what} is busy: {holder} holds {} (without --no-wait, routec waits for it)",
+            path.display()
+        )));
+    }
+    eprintln!("routec: waiting for {what}: {holder} holds {}", path.display());
+    while !try_flock(file, operation)? {}
+    Ok(())
 }
 
 /// `Ok(false)` when a non-blocking attempt found the lock held; a signal
@@ -111,7 +140,25 @@ mod tests {
         assert!(busy.contains("node n1 is busy"), "{busy}");
         assert!(busy.contains(&format!("pid {}", std::process::id())), "{busy}");
         drop(first);
-        Lock::acquire(&path, "node n1", Wait::NoWait).unwrap();
+        // Waits rather than fails: a child another test forks in this process
+        // holds a copy of the descriptor until it execs (close-on-exec).
+        Lock::acquire(&path, "node n1", Wait::Block).unwrap();
+    }
+
+    #[test]
+    fn readers_share_the_lock_and_are_refused_while_a_writer_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.lock");
+        assert!(SharedLock::acquire_existing(&path, "node n1", Wait::NoWait).unwrap().is_none());
+        assert!(!path.exists(), "a reader never creates the lock file");
+        let writer = Lock::acquire(&path, "node n1", Wait::NoWait).unwrap();
+        let busy = SharedLock::acquire_existing(&path, "node n1", Wait::NoWait).unwrap_err().to_string();
+        assert!(busy.contains("node n1 is busy"), "{busy}");
+        drop(writer);
+        let first = SharedLock::acquire_existing(&path, "node n1", Wait::Block).unwrap();
+        let second = SharedLock::acquire_existing(&path, "node n1", Wait::NoWait).unwrap();
+        assert!(first.is_some() && second.is_some());
+        assert!(Lock::acquire(&path, "node n1", Wait::NoWait).is_err(), "readers exclude a writer");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! their namespace afterwards, so no helper process is needed for them.
 
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,8 +67,13 @@ fn source_namespace(state: &LabState, src: &Endpoint) -> Result<String> {
 
 fn destination_ip(state: &LabState, dst: &Endpoint) -> Result<Ipv4Addr> {
     match dst {
-        Endpoint::Address(ip) => Some(*ip),
-        Endpoint::Pod(name) => state.pod(name).map(|p| p.ip),
+        Endpoint::Address(IpAddr::V4(ip)) => Some(*ip),
+        Endpoint::Address(IpAddr::V6(ip)) => {
+            return Err(Error::msg(format!(
+                "{ip}: the lab sends IPv4 packets only (its pods have no IPv6 addresses yet)"
+            )))
+        }
+        Endpoint::Pod(name) => state.pod(name).and_then(|p| p.ip),
         Endpoint::Node(name) => state.node(name).map(|n| n.address),
     }
     .ok_or_else(|| Error::msg(format!("lab `{}` has no {}", state.name, dst.operand())))
@@ -76,7 +81,7 @@ fn destination_ip(state: &LabState, dst: &Endpoint) -> Result<Ipv4Addr> {
 
 /// The namespace that owns `ip` in the lab, if any: where a listener goes.
 fn destination_namespace(state: &LabState, ip: Ipv4Addr) -> Option<PathBuf> {
-    let pod = state.pods.iter().find(|p| p.ip == ip).map(|p| &p.netns);
+    let pod = state.pods.iter().find(|p| p.ip == Some(ip)).map(|p| &p.netns);
     let node = state.nodes.iter().find(|n| n.address == ip).map(|n| &n.netns);
     pod.or(node).map(|ns| netns_path(ns))
 }

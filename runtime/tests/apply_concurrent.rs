@@ -32,7 +32,7 @@ fn concurrent_applies_of_one_node_leave_one_whole_datapath() {
 
     // The node without the netshoot pod of the worker.
     let mut smaller = cluster.clone();
-    smaller.pods.retain(|p| p.ip.to_string() != "10.10.2.121");
+    smaller.pods.retain(|p| p.ip.unwrap().to_string() != "10.10.2.121");
     let smaller_out = options.state_dir.join(name).join("out-smaller");
     build(&smaller, &smaller_out);
 

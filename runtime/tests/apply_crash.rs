@@ -76,7 +76,7 @@ fn applies_killed_at_random_points_never_wedge_the_node() {
     let busybox = state.pod("10.10.2.117").unwrap().netns.clone();
     // Two builds that differ by the worker's netshoot pod.
     let mut smaller = cluster.clone();
-    smaller.pods.retain(|p| p.ip.to_string() != "10.10.2.121");
+    smaller.pods.retain(|p| p.ip.unwrap().to_string() != "10.10.2.121");
     let smaller_out = options.state_dir.join(name).join("out-smaller");
     build(&smaller, &smaller_out);
     let builds = [state.out.clone(), smaller_out];

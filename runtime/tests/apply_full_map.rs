@@ -43,8 +43,8 @@ fn replacing_a_pod_in_an_exactly_full_map_works_and_a_failure_rolls_back() {
 
     // The same lxc now holds a pod with another address: one key out, one in.
     let mut replaced = cluster.clone();
-    let busybox = replaced.pods.iter_mut().find(|p| p.ip.to_string() == "10.10.2.117").unwrap();
-    busybox.ip = "10.10.2.118".parse().unwrap();
+    let busybox = replaced.pods.iter_mut().find(|p| p.ip.unwrap().to_string() == "10.10.2.117").unwrap();
+    busybox.ip = Some("10.10.2.118".parse().unwrap());
     let replaced_out = options.state_dir.join(name).join("out-replaced");
     build_full(&replaced, &replaced_out);
     let plan = node_plan(&replaced_out, WORKER).unwrap();

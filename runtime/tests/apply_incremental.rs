@@ -82,7 +82,7 @@ fn a_one_pod_change_writes_exactly_its_entries_and_reads_nothing_back() {
 
     // A pod removed, then back: one delete, then one add, in each map.
     let mut smaller = changed.clone();
-    smaller.pods.retain(|p| p.ip.to_string() != NETSHOOT);
+    smaller.pods.retain(|p| p.ip.unwrap().to_string() != NETSHOOT);
     let smaller_out = options.state_dir.join(name).join("out-smaller");
     build(&smaller, &smaller_out);
     let report = loader::apply(&node_plan(&smaller_out, WORKER).unwrap(), &target).unwrap();

@@ -27,9 +27,9 @@ fn analyze(cluster: &str, expectations: &str) -> Analysis {
 
 /// An address of node `node`'s pod-cidr that no pod has.
 fn unused_in(cluster: &Cluster, node: usize) -> Ipv4Addr {
-    let net = cluster.nodes[node].pod_cidr;
+    let net = cluster.nodes[node].pod_cidr.unwrap();
     let last = Ipv4Addr::from(u32::from(net.broadcast()) - 1);
-    assert!(cluster.pods.iter().all(|p| p.ip != last));
+    assert!(cluster.pods.iter().all(|p| p.ip != Some(last)));
     last
 }
 
@@ -44,23 +44,23 @@ fn forty_expectations(cluster: &Cluster) -> String {
         let node = i % 4;
         let pods = pods_on(node);
         let (a, b) = (pods[i % 10], pods[(i + 1) % 10]);
-        add(format!("expect {} -> {} delivered local-delivery{}", a.name, b.ip, protos[i % 3]));
+        add(format!("expect {} -> {} delivered local-delivery{}", a.name, b.ip.unwrap(), protos[i % 3]));
         let remote = pods_on((node + 1) % 4)[i];
-        add(format!("expect {} -> {} delivered overlay-delivery{}", a.ip, remote.name, protos[(i + 1) % 3]));
+        add(format!("expect {} -> {} delivered overlay-delivery{}", a.ip.unwrap(), remote.name, protos[(i + 1) % 3]));
     }
     for node in 0..4 {
         let pods = pods_on(node);
         let name = &cluster.nodes[node].name;
         add(format!("expect node {name} -> {} delivered host-delivery", pods[node].name));
-        add(format!("expect {} -> node {name} delivered to-stack", pods[node + 1].ip));
+        add(format!("expect {} -> node {name} delivered to-stack", pods[node + 1].ip.unwrap()));
         add(format!("expect {} -> 10.250.{node}.9 dropped no-route{}", pods[2].name, protos[node % 3]));
-        add(format!("expect {} -> {} dropped no-endpoint", pods[3].ip, unused_in(cluster, (node + 2) % 4)));
+        add(format!("expect {} -> {} dropped no-endpoint", pods[3].ip.unwrap(), unused_in(cluster, (node + 2) % 4)));
     }
     for node in 0..2 {
         let pods = pods_on(node);
         let other = &cluster.nodes[(node + 1) % 4].name;
         add(format!("expect {} -> node {other} dropped no-tunnel-endpoint", pods[4].name));
-        add(format!("expect {} -> {} dropped ttl-exceeded {{ ttl 1 }}", pods[5].name, pods[6].ip));
+        add(format!("expect {} -> {} dropped ttl-exceeded {{ ttl 1 }}", pods[5].name, pods[6].ip.unwrap()));
     }
     assert_eq!(text.lines().count(), 40);
     text

@@ -37,7 +37,7 @@ fn failed_apply_keeps_the_previous_datapath_and_reapply_changes_nothing() {
     let mut grown = cluster.clone();
     let mut extra = grown.pods[0].clone();
     extra.name = "networking101/extra".into();
-    extra.ip = "10.10.2.130".parse().unwrap();
+    extra.ip = Some("10.10.2.130".parse().unwrap());
     extra.endpoint = 999;
     extra.lxc = "lxcmissing0".into();
     extra.ifindex = None;
@@ -242,7 +242,7 @@ fn rollback_after_a_late_failure(name: &str, mode: loader::TcMode) {
     // pod whose lxc is still there, across nodes and on the node.
     let pod =
         cluster.pods_on(cluster.nodes.iter().position(|n| n.name == WORKER).unwrap()).find(|p| p.lxc != last).unwrap();
-    let src = state.pod(&pod.ip.to_string()).unwrap().netns.clone();
+    let src = state.pod(&pod.ip.unwrap().to_string()).unwrap().netns.clone();
     assert!(ping(&src, "10.10.1.155"), "cross-node traffic flows");
-    assert!(ping(&node_ns, &pod.ip.to_string()), "node to pod traffic flows");
+    assert!(ping(&node_ns, &pod.ip.unwrap().to_string()), "node to pod traffic flows");
 }

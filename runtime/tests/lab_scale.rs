@@ -17,7 +17,9 @@ fn all_pairs_reach(nodes: usize, pods: usize, name: &str) {
     let pairs: Vec<(String, String)> = state
         .pods
         .iter()
-        .flat_map(|a| state.pods.iter().filter(move |b| b.ip != a.ip).map(move |b| (a.netns.clone(), b.ip.to_string())))
+        .flat_map(|a| {
+            state.pods.iter().filter(move |b| b.ip != a.ip).map(move |b| (a.netns.clone(), b.ip.unwrap().to_string()))
+        })
         .collect();
     let started = std::time::Instant::now();
     let first_pass = ping_pairs(&pairs, 16);

@@ -13,12 +13,12 @@ use routec_runtime::loader::{apply_json, ApplyOutcome, BuildOutput, MapSync, Nod
 
 use super::common::{self, BpffsArg, FormatArg, OutputFormat, TcModeArgs, WaitArg};
 
-/// Where a node's datapath lives; shared by apply, detach and status.
+/// Where a node's datapath lives; shared by apply, plan, detach, status and agent.
 /// Node and scope become path components: both are checked while parsing.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NodeArgs {
-    /// The node, as named in the cluster.
-    #[arg(long, value_parser = common::node_name)]
+    /// The node, as named in the cluster (on Kubernetes, the downward API's `spec.nodeName` in NODE_NAME).
+    #[arg(long, env = "NODE_NAME", value_parser = common::node_name)]
     pub node: String,
     /// The node's network namespace (`/run/netns/NAME`, `/proc/PID/ns/net`); default: this one.
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! One module per subcommand: its flags (defined once, here) and a `run` that
 //! calls into the libraries and maps the outcome to an exit code.
 
+pub mod agent;
 pub mod apply;
 pub mod build;
 pub mod check;

@@ -47,8 +47,9 @@ impl From<ProtoArg> for Proto {
 )]
 pub struct Args {
     /// SRC DST PATH: the source pod (name or IP), the destination (pod name or
-    /// any IPv4) and the cluster (.route file or folder). With --build or
-    /// --live PATH may be left out; with --all give only PATH.
+    /// any IPv4 or IPv6 address) and the cluster (.route file or folder). With
+    /// --build or --live PATH may be left out; with --all give only PATH.
+    /// Between two pod names the packet is IPv4 when both ends have IPv4.
     #[arg(value_name = "OPERAND", num_args = 0..=3)]
     operands: Vec<String>,
     /// Trace from a `routec build` output folder instead of a cluster.
@@ -64,7 +65,7 @@ pub struct Args {
     /// Destination port (tcp, udp).
     #[arg(long)]
     port: Option<u16>,
-    /// TTL of the packet as it leaves the pod.
+    /// TTL (IPv6: hop limit) of the packet as it leaves the pod.
     #[arg(long, default_value_t = 64)]
     ttl: u8,
     /// Write the result to FILE instead of stdout.
@@ -167,9 +168,12 @@ fn run_inner(args: Args) -> Result<(), Failure> {
             return Err(usage("--all renders as text or json"));
         }
         let matrix = trace::matrix(view).map_err(|e| usage(&e.to_string()))?;
+        let matrix6 = trace::matrix6(view).map_err(|e| usage(&e.to_string()))?;
         match args.format.format {
-            Format::Json => trace::MatrixReport { matrix: &matrix, drift: drift.as_ref() }.to_json(),
-            _ => with_drift(trace::render_matrix_text(&matrix), drift.as_ref()),
+            Format::Json => {
+                trace::MatrixReport { matrix: &matrix, matrix6: matrix6.as_ref(), drift: drift.as_ref() }.to_json()
+            }
+            _ => with_drift(trace::render_matrices_text(&matrix, matrix6.as_ref()), drift.as_ref()),
         }
     } else {
         let t = trace::trace(view, &endpoints[0], &endpoints[1], args.proto.into(), args.port, args.ttl)

@@ -85,6 +85,34 @@ pub fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
 /// With `expected_size`, a file of any other size is refused before it is
 /// read; `limit` caps what is read either way.
 pub fn read(dir: BorrowedFd<'_>, rel: &str, expected_size: Option<u64>, limit: u64) -> Result<Vec<u8>, Refusal> {
+    let (fd, found) = open_regular(dir, rel, expected_size)?;
+    let limit = expected_size.map_or(limit, |expected| expected.min(limit));
+    if found > limit {
+        return Err(Refusal::TooLarge { limit });
+    }
+    // Read one byte past the limit, to notice a file that grew since fstat.
+    let mut bytes = Vec::with_capacity(found as usize);
+    std::fs::File::from(fd).take(limit + 1).read_to_end(&mut bytes).map_err(Refusal::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Refusal::TooLarge { limit });
+    }
+    if let Some(expected) = expected_size {
+        if bytes.len() as u64 != expected {
+            return Err(Refusal::SizeDiffers { expected, found: bytes.len() as u64 });
+        }
+    }
+    Ok(bytes)
+}
+
+/// Whether `rel` below `dir` is there as [`read`] would read it (a regular
+/// file reached without a symlink) and `size` bytes long, without reading it.
+pub fn check_present(dir: BorrowedFd<'_>, rel: &str, size: u64) -> Result<(), Refusal> {
+    open_regular(dir, rel, Some(size)).map(drop)
+}
+
+/// `rel` below `dir`, opened as a regular file, with its size (refused when
+/// not `expected_size`).
+fn open_regular(dir: BorrowedFd<'_>, rel: &str, expected_size: Option<u64>) -> Result<(OwnedFd, u64), Refusal> {
     let mut parts: Vec<&str> = rel.split('/').collect();
     let name = parts.pop().expect("split yields at least one part");
     let mut parent: Option<OwnedFd> = None;
@@ -122,20 +150,5 @@ pub fn read(dir: BorrowedFd<'_>, rel: &str, expected_size: Option<u64>, limit: u
             return Err(Refusal::SizeDiffers { expected, found });
         }
     }
-    let limit = expected_size.map_or(limit, |expected| expected.min(limit));
-    if found > limit {
-        return Err(Refusal::TooLarge { limit });
-    }
-    // Read one byte past the limit, to notice a file that grew since fstat.
-    let mut bytes = Vec::with_capacity(found as usize);
-    std::fs::File::from(fd).take(limit + 1).read_to_end(&mut bytes).map_err(Refusal::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(Refusal::TooLarge { limit });
-    }
-    if let Some(expected) = expected_size {
-        if bytes.len() as u64 != expected {
-            return Err(Refusal::SizeDiffers { expected, found: bytes.len() as u64 });
-        }
-    }
-    Ok(bytes)
+    Ok((fd, found))
 }

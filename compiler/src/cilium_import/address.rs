@@ -1,9 +1,9 @@
 //! The one place where addresses from the inputs become language values.
-//! The language holds IPv4 only for now: an IPv6 address or prefix is kept
-//! out of the cluster and listed in the report as not imported (with its
-//! JSON path), never dropped silently and never an error. When the language
-//! gains IPv6, [`address`] and [`prefix`] return either family and
-//! [`not_imported`] goes away.
+//! The importer reads IPv4 only for now (the language has dual stack): an
+//! IPv6 address or prefix is kept out of the cluster and listed in the
+//! report as not imported (with its JSON path), never dropped silently and
+//! never an error. When the importer learns IPv6, [`address`] and [`prefix`]
+//! return either family and [`not_imported`] goes away.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -13,7 +13,7 @@ use super::json::{At, Result};
 use super::report::Notes;
 
 fn not_imported(at: &At, object: &str, notes: &mut Notes) {
-    notes.skip(&at.path, object, format!("IPv6 {}: the language has no IPv6 yet", at.value));
+    notes.skip(&at.path, object, format!("IPv6 {}: not imported yet (the importer reads IPv4 only)", at.value));
 }
 
 /// An address string (`10.10.2.121`, `fd00::1`) of either family.

@@ -8,10 +8,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::Import;
-use crate::build::{put_in_place, sibling, BuildError, TempDir};
+use crate::build::{put_in_place, sha256_hex, sibling, BuildError, TempDir};
 
 /// The file that marks a folder as `routec import`'s (hidden: `check` and
 /// `build` read only `*.route` files).
@@ -44,10 +43,6 @@ pub enum WriteError {
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     move |source| WriteError::Io { path: path.to_path_buf(), source }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the import's files below `out` and returns the folder written.

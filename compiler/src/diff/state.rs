@@ -4,7 +4,7 @@
 //! constants and the map sizes. [`BuildState::read`] makes it from a build
 //! folder; the kernel side of `routec plan` fills the same [`NodeState`].
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -195,30 +195,31 @@ impl std::fmt::Display for Subject {
 /// pod-cidr.
 pub struct Names<'a> {
     cluster: &'a Cluster,
-    pods_by_ip: Vec<(Ipv4Addr, u32)>,
+    pods_by_ip: Vec<(IpAddr, u32)>,
 }
 
 impl<'a> Names<'a> {
     pub fn new(cluster: &'a Cluster) -> Self {
-        let mut pods_by_ip: Vec<(Ipv4Addr, u32)> =
-            cluster.pods.iter().enumerate().map(|(i, p)| (p.ip, i as u32)).collect();
+        let mut pods_by_ip: Vec<(IpAddr, u32)> =
+            cluster.pods.iter().enumerate().flat_map(|(i, p)| p.ips().map(move |ip| (ip, i as u32))).collect();
         pods_by_ip.sort_unstable();
         Names { cluster, pods_by_ip }
     }
 
-    fn pod(&self, ip: Ipv4Addr) -> Option<&'a str> {
+    fn pod(&self, ip: IpAddr) -> Option<&'a str> {
         let at = self.pods_by_ip.binary_search_by_key(&ip, |&(ip, _)| ip).ok()?;
         Some(&self.cluster.pods[self.pods_by_ip[at].1 as usize].name)
     }
 
-    fn node_of_address(&self, ip: Ipv4Addr) -> Option<Subject> {
-        let node = self.cluster.nodes.iter().find(|n| n.address == ip);
-        node.map(|n| Subject::Node(n.name.clone()))
-            .or_else(|| self.cluster.nodes.iter().find(|n| n.router == ip).map(|n| Subject::Router(n.name.clone())))
+    fn node_of_address(&self, ip: IpAddr) -> Option<Subject> {
+        let node = self.cluster.nodes.iter().find(|n| n.address == ip || n.address6.is_some_and(|a| a == ip));
+        node.map(|n| Subject::Node(n.name.clone())).or_else(|| {
+            self.cluster.nodes.iter().find(|n| n.router_ips().any(|r| r == ip)).map(|n| Subject::Router(n.name.clone()))
+        })
     }
 
     pub fn lxc(&self, key: &EndpointKey) -> Subject {
-        let ip = key.ip4();
+        let ip = key.ip_addr();
         match self.pod(ip) {
             Some(pod) => Subject::Pod(pod.to_string()),
             None => self.node_of_address(ip).unwrap_or(Subject::Unknown),
@@ -226,9 +227,10 @@ impl<'a> Names<'a> {
     }
 
     pub fn ipcache(&self, key: &IpcacheKey) -> Subject {
-        let ip = key.ip4();
+        let ip = key.ip_addr();
+        let host_len = if ip.is_ipv4() { 32 } else { 128 };
         match key.ip_prefix_len() {
-            Some(32) => match self.pod(ip) {
+            Some(len) if len == host_len => match self.pod(ip) {
                 Some(pod) => Subject::Pod(pod.to_string()),
                 None => self.node_of_address(ip).unwrap_or(Subject::Unknown),
             },
@@ -236,7 +238,15 @@ impl<'a> Names<'a> {
                 .cluster
                 .nodes
                 .iter()
-                .find(|n| n.pod_cidr.network() == ip && u32::from(n.pod_cidr.prefix_len()) == len)
+                .find(|n| {
+                    let v4 = n
+                        .pod_cidr
+                        .is_some_and(|net| IpAddr::V4(net.network()) == ip && u32::from(net.prefix_len()) == len);
+                    let v6 = n
+                        .pod_cidr6
+                        .is_some_and(|net| IpAddr::V6(net.network()) == ip && u32::from(net.prefix_len()) == len);
+                    v4 || v6
+                })
                 .map_or(Subject::Unknown, |n| Subject::PodCidr(n.name.clone())),
             None => Subject::Unknown,
         }

@@ -142,7 +142,8 @@ impl TestResult<'_> {
 /// (its outcome, and its reason when the expectation names one).
 pub fn evaluate<'a>(view: &dyn Datapath, expectation: &'a Expectation) -> TestResult<'a> {
     let e = expectation;
-    let found = match trace::trace(view, &e.src.operand(), &e.dst.operand(), e.proto, e.port, e.ttl) {
+    let src = e.src_address.map_or_else(|| e.src.operand(), |ip| ip.to_string());
+    let found = match trace::trace(view, &src, &e.dst.operand(), e.proto, e.port, e.ttl) {
         Ok(trace) => Found::from_trace(trace),
         Err(error) => Found {
             outcome: Outcome::NotTraced,

@@ -9,7 +9,7 @@ mod evaluate;
 pub mod report;
 mod validate;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ pub enum Endpoint {
     /// A declared pod, by name (an IP that names a pod is resolved to it).
     Pod(String),
     /// Any address (destinations only).
-    Address(Ipv4Addr),
+    Address(IpAddr),
     /// A declared node.
     Node(String),
 }
@@ -86,6 +86,9 @@ pub struct Expectation {
     /// The canonical one-line text (`fmt`'s), which names it in reports.
     pub text: String,
     pub src: Endpoint,
+    /// The source as written when it is a pod's address: it picks the
+    /// packet's family (`expect fd00:10:1::10 -> ns/b` is an IPv6 packet).
+    pub src_address: Option<IpAddr>,
     pub dst: Endpoint,
     pub outcome: Outcome,
     pub reason: Option<Reason>,

@@ -4,7 +4,7 @@
 //! (`crate::validate`), so an expectation is checked even when a pod it
 //! names has errors of its own.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
@@ -21,7 +21,7 @@ pub(crate) trait Declared {
     fn has_node(&self, name: &str) -> bool;
     fn has_pod(&self, name: &str) -> bool;
     /// The first pod declared with this `ip`.
-    fn pod_with_ip(&self, ip: Ipv4Addr) -> Option<&str>;
+    fn pod_with_ip(&self, ip: IpAddr) -> Option<&str>;
     /// Every node name, for "did you mean".
     fn node_names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
     /// Every pod name, for "did you mean".
@@ -45,7 +45,21 @@ pub(crate) fn check(
         None => None,
     };
     let (proto, port, ttl) = statements?;
-    Some(Expectation { span: e.span, text, src: src?, dst: dst?, outcome: e.outcome.value, reason, proto, port, ttl })
+    Some(Expectation {
+        span: e.span,
+        text,
+        src: src?,
+        src_address: match e.src.value {
+            EndpointRef::Address(ip) => Some(ip),
+            _ => None,
+        },
+        dst: dst?,
+        outcome: e.outcome.value,
+        reason,
+        proto,
+        port,
+        ttl,
+    })
 }
 
 fn source(end: &Spanned<EndpointRef>, declared: &dyn Declared, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {

@@ -17,6 +17,13 @@ pub const MTU_RANGE: std::ops::RangeInclusive<u64> = 68..=65_535;
 pub const MTU_RANGE_OVERLAY: std::ops::RangeInclusive<u64> = 118..=65_535;
 /// A pod-cidr needs a network, a router, at least one pod and a broadcast address.
 pub const POD_CIDR_MAX_LEN: u8 = 30;
+/// An IPv6 pod-cidr has no broadcast address: a network, a router and at least one pod.
+pub const POD_CIDR6_MAX_LEN: u8 = 126;
+
+/// The default router of an IPv6 pod-cidr: the address after the network address.
+pub fn first_usable6(net: ipnet::Ipv6Net) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::from(u128::from(net.network()).wrapping_add(1))
+}
 
 /// DNS-1123 label: 1..=63 lowercase letters, digits, `-`; starts and ends
 /// with a letter or digit.

@@ -2,7 +2,7 @@
 //! span; statements are kept in source order, duplicates included, so that
 //! validation can label both places and the formatter can print them back.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::expect::Outcome;
 use crate::model::{Mac, OverlayKind};
@@ -20,6 +20,14 @@ pub struct Spanned<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {
     pub addr: Ipv4Addr,
+    pub len: u8,
+}
+
+/// An IPv6 prefix as written: the length is not yet checked against 128 nor
+/// the host bits against zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix6 {
+    pub addr: Ipv6Addr,
     pub len: u8,
 }
 
@@ -100,6 +108,11 @@ pub enum NodeStmt {
     PodCidr(Spanned<Prefix>),
     Router(Spanned<Ipv4Addr>),
     Device(Spanned<String>),
+    /// The IPv6 forms of `address`, `pod-cidr` and `router` (same keywords;
+    /// the value's family picks the variant). Checked by `crate::dual_stack`.
+    Address6(Spanned<Ipv6Addr>),
+    PodCidr6(Spanned<Prefix6>),
+    Router6(Spanned<Ipv6Addr>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +133,8 @@ pub enum PodStmt {
     Ifindex(Spanned<u64>),
     Mac(Spanned<Mac>),
     NodeMac(Spanned<Mac>),
+    /// `ip` with an IPv6 address.
+    Ip6(Spanned<Ipv6Addr>),
 }
 
 /// `expect SRC -> DST OUTCOME [REASON] [{ ... }]`: a test of the datapath,
@@ -142,7 +157,7 @@ pub struct ExpectItem {
 pub enum EndpointRef {
     /// A pod by `namespace/name`.
     Pod(String),
-    Address(Ipv4Addr),
+    Address(IpAddr),
     /// `node NAME`: the span is the name's.
     Node(Spanned<String>),
 }

@@ -1,7 +1,7 @@
 //! Tokens of a `.route` file, with byte spans. Built from nom parsers; one
 //! token at a time so that a 30 MB input never holds a token vector.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag_no_case, take_while_m_n};
@@ -23,6 +23,9 @@ pub enum TokenKind {
     Ipv4(Ipv4Addr),
     /// An IPv4 prefix as written; the length may exceed 32 (checked later).
     Prefix(Ipv4Addr, u8),
+    Ipv6(Ipv6Addr),
+    /// An IPv6 prefix as written; the length may exceed 128 (checked later).
+    Prefix6(Ipv6Addr, u8),
     Mac(Mac),
     /// A quoted string; its text is the source slice, quotes included.
     Str,
@@ -58,8 +61,8 @@ impl Token {
         match self.kind {
             TokenKind::Name => format!("name `{slice}`"),
             TokenKind::Int(_) => format!("number `{slice}`"),
-            TokenKind::Ipv4(_) => format!("address `{slice}`"),
-            TokenKind::Prefix(..) => format!("prefix `{slice}`"),
+            TokenKind::Ipv4(_) | TokenKind::Ipv6(_) => format!("address `{slice}`"),
+            TokenKind::Prefix(..) | TokenKind::Prefix6(..) => format!("prefix `{slice}`"),
             TokenKind::Mac(_) => format!("MAC `{slice}`"),
             TokenKind::Str => "a quoted string".to_string(),
             TokenKind::LBrace => "`{`".to_string(),
@@ -184,6 +187,11 @@ impl Iterator for Lexer<'_> {
                         classes |= class;
                         len += 1;
                     }
+                    if classes & COLON != 0 && bytes.get(self.pos + len) == Some(&b'%') {
+                        // `fe80::1%eth0`: one bad literal for the address and its zone.
+                        len += 1 + bytes[self.pos + len + 1..].iter().take_while(|&&b| is_word_byte(b)).count();
+                        return Some(self.token(TokenKind::Error(LexError::BadLiteral(ZONE_ID)), len));
+                    }
                     self.token(classify_word(&self.text[self.pos..self.pos + len], classes), len)
                 }
                 _ => {
@@ -238,6 +246,11 @@ fn string_literal(rest: &str) -> (usize, TokenKind) {
     (rest.len(), TokenKind::Error(LexError::UnterminatedString))
 }
 
+const ZONE_ID: &str = "IPv6 zone ids (`%eth0`) are not allowed: write the address alone";
+const MAC_SHAPE: &str = "a MAC address is six two-digit hex groups joined by `:`";
+const IPV6_SHAPE: &str =
+    "an IPv6 address is up to eight hex groups joined by `:`, one `::` at most (RFC 4291), optionally followed by `/LENGTH`";
+
 /// What a word is, given the union of its bytes' classes.
 fn classify_word(word: &str, classes: u8) -> TokenKind {
     let bytes = word.as_bytes();
@@ -247,20 +260,21 @@ fn classify_word(word: &str, classes: u8) -> TokenKind {
         if let Ok((_, mac)) = all_consuming(mac)(bytes) {
             return TokenKind::Mac(mac);
         }
+        if let Some(kind) = ipv6_word(word) {
+            return kind;
+        }
     }
     if first.is_ascii_alphabetic() || first == b'_' {
         if colon {
-            return TokenKind::Error(LexError::BadLiteral(
-                if bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':') {
-                    "a MAC address is six two-digit hex groups joined by `:`"
-                } else {
-                    "names cannot contain `:`"
-                },
-            ));
+            return TokenKind::Error(LexError::BadLiteral(if is_hex_colon(bytes) {
+                hex_colon_hint(word)
+            } else {
+                "names cannot contain `:`"
+            }));
         }
         return TokenKind::Name;
     }
-    if !first.is_ascii_digit() {
+    if !first.is_ascii_digit() && first != b':' {
         return TokenKind::Error(LexError::BadLiteral(match first {
             b'-' => "numbers cannot be negative",
             _ => "a name starts with a letter or `_`",
@@ -283,12 +297,46 @@ fn classify_word(word: &str, classes: u8) -> TokenKind {
         }
     }
     TokenKind::Error(LexError::BadLiteral(if colon {
-        "a MAC address is six two-digit hex groups joined by `:`"
+        hex_colon_hint(word)
     } else if dot {
         "an IPv4 address is four numbers 0..255 joined by `.`, optionally followed by `/LENGTH`"
     } else {
         "a number is decimal digits or `0x` followed by hex digits"
     }))
+}
+
+/// Hex digits and `:` only (the shape of both MACs and IPv6 addresses).
+fn is_hex_colon(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b':')
+}
+
+/// The hint for a hex:colon word that is neither a MAC nor an IPv6 address:
+/// the MAC one when every group has two digits (a MAC with a group missing),
+/// the IPv6 one otherwise.
+fn hex_colon_hint(word: &str) -> &'static str {
+    if !word.contains("::") && word.split(':').all(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_hexdigit())) {
+        MAC_SHAPE
+    } else {
+        IPV6_SHAPE
+    }
+}
+
+/// An IPv6 address or prefix in any RFC 4291 text form (std's parser: hex
+/// groups, one `::`, an embedded dotted IPv4 tail; no zone ids), or `None`
+/// when the word is not one.
+fn ipv6_word(word: &str) -> Option<TokenKind> {
+    let (addr, len) = match word.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (word, None),
+    };
+    let addr: Ipv6Addr = addr.parse().ok()?;
+    match len {
+        None => Some(TokenKind::Ipv6(addr)),
+        Some(len) if !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(TokenKind::Prefix6(addr, decimal(len.as_bytes()).try_into().unwrap_or(u8::MAX)))
+        }
+        Some(_) => None,
+    }
 }
 
 // The literal parsers run on bytes: every literal is ASCII, and byte
@@ -324,4 +372,85 @@ fn mac(input: &[u8]) -> IResult<&[u8], Mac> {
     let next = |i| preceded(char(':'), byte)(i);
     let (rest, (a, b, c, d, e, f)) = tuple((byte, next, next, next, next, next))(input)?;
     Ok((rest, Mac([a, b, c, d, e, f])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<TokenKind> {
+        Lexer::new(text, false).map(|t| t.kind).collect()
+    }
+
+    fn one(text: &str) -> TokenKind {
+        match kinds(text).as_slice() {
+            [kind] => *kind,
+            other => panic!("`{text}` is {other:?}, not one token"),
+        }
+    }
+
+    fn v6(text: &str) -> Ipv6Addr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_addresses_in_every_rfc_4291_form() {
+        for text in ["fd00:10:2::79", "2001:db8:0:0:0:0:0:1", "2001:DB8::1", "::1", "::", "::ffff:10.1.2.3", "1::"] {
+            assert_eq!(one(text), TokenKind::Ipv6(v6(text)), "{text}");
+        }
+        assert_eq!(one("fd00:10:2::/64"), TokenKind::Prefix6(v6("fd00:10:2::"), 64));
+        assert_eq!(one("::/0"), TokenKind::Prefix6(v6("::"), 0));
+    }
+
+    #[test]
+    fn a_mac_is_exactly_six_two_digit_groups_and_anything_else_hex_colon_is_ipv6() {
+        assert_eq!(one("ea:c4:71:d6:4f:a0"), TokenKind::Mac(Mac([0xea, 0xc4, 0x71, 0xd6, 0x4f, 0xa0])));
+        // Seven or eight two-digit groups: not a MAC, so an IPv6 address when it is one.
+        assert_eq!(one("ea:c4:71:d6:4f:a0:01:02"), TokenKind::Ipv6(v6("ea:c4:71:d6:4f:a0:01:02")));
+        assert_eq!(one("ea:c4:71:d6:4f:a0::"), TokenKind::Ipv6(v6("ea:c4:71:d6:4f:a0::")));
+        // A MAC with a group missing keeps the MAC hint.
+        assert_eq!(one("ea:c4:71:d6:4f"), TokenKind::Error(LexError::BadLiteral(MAC_SHAPE)));
+        // Six groups, one of them longer: an IPv6 address, not a MAC.
+        assert_eq!(one("ea:c4:71:d6:4f:a00"), TokenKind::Error(LexError::BadLiteral(IPV6_SHAPE)));
+        assert_eq!(one("ea:c4::d6:4f:a0"), TokenKind::Ipv6(v6("ea:c4::d6:4f:a0")));
+    }
+
+    #[test]
+    fn hex_words_without_a_colon_stay_names() {
+        assert_eq!(one("fd00"), TokenKind::Name);
+        assert_eq!(one("beef"), TokenKind::Name);
+        assert_eq!(one("face-b00c"), TokenKind::Name);
+    }
+
+    #[test]
+    fn hostile_ipv6_words_are_bad_literals() {
+        for text in ["::::", "1::2::3", ":::1", "1:2:3:4:5:6:7:8:9", "12345::", "fd00:10:2::/", "fd00::/6x", "g::1"] {
+            assert!(matches!(one(text), TokenKind::Error(LexError::BadLiteral(_))), "{text}: {:?}", one(text));
+        }
+        assert_eq!(one("fe80::1%eth0"), TokenKind::Error(LexError::BadLiteral(ZONE_ID)));
+        // The zone is part of the bad literal, not a name after it.
+        assert_eq!(kinds("ip fe80::1%eth0\n").len(), 3);
+        assert_eq!(one("foo:bar"), TokenKind::Error(LexError::BadLiteral("names cannot contain `:`")));
+    }
+
+    #[test]
+    fn prefix_lengths_beyond_128_saturate_for_validation() {
+        assert_eq!(one("fd00::/129"), TokenKind::Prefix6(v6("fd00::"), 129));
+        assert_eq!(one("fd00::/99999999999999999999999"), TokenKind::Prefix6(v6("fd00::"), u8::MAX));
+    }
+
+    #[test]
+    fn ipv6_in_expectations_next_to_the_arrow() {
+        let tokens = kinds("expect fd00::a->fd00::b delivered");
+        assert_eq!(
+            tokens,
+            [
+                TokenKind::Name,
+                TokenKind::Ipv6(v6("fd00::a")),
+                TokenKind::Arrow,
+                TokenKind::Ipv6(v6("fd00::b")),
+                TokenKind::Name
+            ]
+        );
+    }
 }

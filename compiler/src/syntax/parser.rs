@@ -5,7 +5,7 @@
 //! of the block) and goes on, so one run reports every problem.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ast::*;
 use super::lexer::{LexError, Lexer, Token, TokenKind};
@@ -591,18 +591,30 @@ impl<'a> Parser<'a, '_> {
 
     fn node_stmt(&mut self, keyword: Token) -> Option<Stmt<NodeStmt>> {
         match self.slice(keyword) {
-            "address" => {
-                let v = self.ipv4(keyword);
-                self.simple(keyword, v, NodeStmt::Address)
-            }
-            "pod-cidr" => {
-                let v = self.prefix(keyword);
-                self.simple(keyword, v, NodeStmt::PodCidr)
-            }
-            "router" => {
-                let v = self.ipv4(keyword);
-                self.simple(keyword, v, NodeStmt::Router)
-            }
+            "address" => match self.ip(keyword) {
+                Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::Address),
+                Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::Address6),
+                None => {
+                    self.recover_statement();
+                    None
+                }
+            },
+            "pod-cidr" => match self.prefix(keyword) {
+                Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::PodCidr),
+                Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::PodCidr6),
+                None => {
+                    self.recover_statement();
+                    None
+                }
+            },
+            "router" => match self.ip(keyword) {
+                Some(Ok(v)) => self.simple(keyword, Some(v), NodeStmt::Router),
+                Some(Err(v)) => self.simple(keyword, Some(v), NodeStmt::Router6),
+                None => {
+                    self.recover_statement();
+                    None
+                }
+            },
             "device" => {
                 let v = self.name_value(keyword, "an interface name");
                 self.simple(keyword, v, NodeStmt::Device)
@@ -616,10 +628,14 @@ impl<'a> Parser<'a, '_> {
 
     fn pod_stmt(&mut self, keyword: Token) -> Option<Stmt<PodStmt>> {
         match self.slice(keyword) {
-            "ip" => {
-                let v = self.ipv4(keyword);
-                self.simple(keyword, v, PodStmt::Ip)
-            }
+            "ip" => match self.ip(keyword) {
+                Some(Ok(v)) => self.simple(keyword, Some(v), PodStmt::Ip),
+                Some(Err(v)) => self.simple(keyword, Some(v), PodStmt::Ip6),
+                None => {
+                    self.recover_statement();
+                    None
+                }
+            },
             "endpoint" => {
                 let v = self.int(keyword);
                 self.simple(keyword, v, PodStmt::Endpoint)
@@ -666,7 +682,7 @@ impl<'a> Parser<'a, '_> {
                 return None;
             }
         };
-        let dst = self.expect_endpoint("the destination (a pod, an IPv4 address, or `node NAME`)")?;
+        let dst = self.expect_endpoint("the destination (a pod, an IP address, or `node NAME`)")?;
         let outcome = match self.peek() {
             Some(tok) if tok.kind == TokenKind::Name => match Outcome::from_name(self.slice(tok)) {
                 Some(outcome) => {
@@ -739,7 +755,8 @@ impl<'a> Parser<'a, '_> {
     fn expect_endpoint(&mut self, expected: &str) -> Option<Spanned<EndpointRef>> {
         let tok = self.peek();
         let value = match tok.map(|t| t.kind) {
-            Some(TokenKind::Ipv4(addr)) => EndpointRef::Address(addr),
+            Some(TokenKind::Ipv4(addr)) => EndpointRef::Address(IpAddr::V4(addr)),
+            Some(TokenKind::Ipv6(addr)) => EndpointRef::Address(IpAddr::V6(addr)),
             Some(TokenKind::Name) if Outcome::from_name(self.slice(tok.expect("matched"))).is_some() => {
                 self.unexpected(tok, expected, Some("write `expect SOURCE -> DESTINATION delivered` (or `dropped`)"));
                 self.recover_statement();
@@ -818,17 +835,29 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    fn ipv4(&mut self, keyword: Token) -> Option<Spanned<Ipv4Addr>> {
-        self.value(keyword, "an IPv4 address", |_, t| match t.kind {
-            TokenKind::Ipv4(a) => Some(a),
+    /// An IPv4 (`Ok`) or IPv6 (`Err`) address.
+    fn ip(&mut self, keyword: Token) -> Option<Result<Spanned<Ipv4Addr>, Spanned<Ipv6Addr>>> {
+        let v = self.value(keyword, "an IPv4 or IPv6 address", |_, t| match t.kind {
+            TokenKind::Ipv4(a) => Some(IpAddr::V4(a)),
+            TokenKind::Ipv6(a) => Some(IpAddr::V6(a)),
             _ => None,
+        })?;
+        Some(match v.value {
+            IpAddr::V4(a) => Ok(Spanned { value: a, span: v.span }),
+            IpAddr::V6(a) => Err(Spanned { value: a, span: v.span }),
         })
     }
 
-    fn prefix(&mut self, keyword: Token) -> Option<Spanned<Prefix>> {
-        self.value(keyword, "an IPv4 prefix (`ADDRESS/LENGTH`)", |_, t| match t.kind {
-            TokenKind::Prefix(addr, len) => Some(Prefix { addr, len }),
+    /// An IPv4 (`Ok`) or IPv6 (`Err`) prefix.
+    fn prefix(&mut self, keyword: Token) -> Option<Result<Spanned<Prefix>, Spanned<Prefix6>>> {
+        let v = self.value(keyword, "an IPv4 or IPv6 prefix (`ADDRESS/LENGTH`)", |_, t| match t.kind {
+            TokenKind::Prefix(addr, len) => Some(Ok(Prefix { addr, len })),
+            TokenKind::Prefix6(addr, len) => Some(Err(Prefix6 { addr, len })),
             _ => None,
+        })?;
+        Some(match v.value {
+            Ok(p) => Ok(Spanned { value: p, span: v.span }),
+            Err(p) => Err(Spanned { value: p, span: v.span }),
         })
     }
 

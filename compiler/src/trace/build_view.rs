@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::view::{Mode, NodeConfig, PodRef, Snapshot};
 use crate::build::{BuildFiles, ReadError, IPCACHE_SEED, LXC_SEED};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
+use crate::model::Cluster;
 use crate::seeds;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,18 +38,33 @@ impl Snapshot {
     pub fn from_build(out: &Path) -> Result<Self, BuildViewError> {
         let files = BuildFiles::open(out)?;
         let cluster = files.read_cluster()?;
-        let mut snapshot =
-            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(&cluster), PodRef::all_from_cluster(&cluster));
+        let mut lxc = Vec::with_capacity(cluster.nodes.len());
         for node in &cluster.nodes {
             let rel = format!("nodes/{}/{LXC_SEED}", node.name);
             let entries =
                 read_seed(&files, &rel, |k, v| Ok((EndpointKey::from_bytes(k)?, EndpointInfo::from_bytes(v)?)))?;
-            snapshot.set_lxc(&node.name, entries);
+            lxc.push((node.name.as_str(), entries));
         }
         let ipcache = read_seed(&files, IPCACHE_SEED, |k, v| {
             Ok((IpcacheKey::from_bytes(k)?, RemoteEndpointInfo::from_bytes(v)?))
         })?;
+        Ok(Snapshot::from_seeds(&cluster, lxc, ipcache))
+    }
+
+    /// The offline view of seeds already read from a build of `cluster`:
+    /// `lxc` for the nodes given (a loader holds only its own node's), and
+    /// the ipcache every node shares.
+    pub fn from_seeds<'n>(
+        cluster: &Cluster,
+        lxc: impl IntoIterator<Item = (&'n str, Vec<(EndpointKey, EndpointInfo)>)>,
+        ipcache: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>,
+    ) -> Self {
+        let mut snapshot =
+            Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(cluster), PodRef::all_from_cluster(cluster));
+        for (node, entries) in lxc {
+            snapshot.set_lxc(node, entries);
+        }
         snapshot.set_shared_ipcache(ipcache);
-        Ok(snapshot)
+        snapshot
     }
 }

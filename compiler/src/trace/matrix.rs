@@ -1,18 +1,18 @@
 //! `routec trace --all`: the verdict for every ordered pair of distinct pods.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::simulate::{check_buildable, trace_packet, Packet, Proto, ReasonRef, TraceError, Verdict};
+use super::simulate::{check_buildable, trace_packet, Family, Packet, Proto, ReasonRef, TraceError, Verdict};
 use super::view::{Datapath, PodRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PairVerdict {
     pub src: String,
     pub dst: String,
-    pub src_ip: Ipv4Addr,
-    pub dst_ip: Ipv4Addr,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
     /// `delivered`, `to-stack`, `dropped` or `left-cluster`.
     pub result: &'static str,
     /// The node whose program decided.
@@ -22,7 +22,10 @@ pub struct PairVerdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Matrix {
-    /// Every pod: the columns.
+    /// The family of every packet (IPv4 unless asked for IPv6).
+    #[serde(skip_serializing_if = "is_ipv4")]
+    pub family: Family,
+    /// Every pod with an address of the family: the columns.
     pub pods: Vec<PodRef>,
     /// Indexes into `pods` of the rows: the pods traced from (all of them,
     /// unless the view lacks some node's maps).
@@ -49,17 +52,35 @@ impl Matrix {
 /// memory with its verdict, around 250 bytes each.
 pub const MAX_PAIRS: u64 = 4_194_304;
 
-/// Traces an ICMP packet (TTL 64) between every ordered pair of distinct
-/// pods, from every pod on a node whose maps the view has. Rows are traced
-/// on all cores: each trace is independent.
+fn is_ipv4(family: &Family) -> bool {
+    *family == Family::Ipv4
+}
+
+/// The IPv4 matrix: [`matrix_of`] IPv4.
 pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
+    matrix_of(view, Family::Ipv4)
+}
+
+/// The IPv6 matrix, when any pod of the view has an IPv6 address.
+pub fn matrix6(view: &(dyn Datapath + Sync)) -> Result<Option<Matrix>, TraceError> {
+    if !view.pods().iter().any(|p| p.ip6.is_some()) {
+        return Ok(None);
+    }
+    matrix_of(view, Family::Ipv6).map(Some)
+}
+
+/// Traces an ICMP packet (TTL 64) of `family` between every ordered pair of
+/// distinct pods that have an address of it, from every such pod on a node
+/// whose maps the view has. Rows are traced on all cores: each trace is
+/// independent.
+pub fn matrix_of(view: &(dyn Datapath + Sync), family: Family) -> Result<Matrix, TraceError> {
     check_buildable(view)?;
-    let pod_count = view.pods().len();
+    let pods: Vec<PodRef> = view.pods().iter().filter(|p| p.ip_of(family).is_some()).cloned().collect();
+    let pod_count = pods.len();
     let pairs = pod_count as u64 * pod_count.saturating_sub(1) as u64;
     if pairs > MAX_PAIRS {
         return Err(TraceError::MatrixTooLarge { pods: pod_count, pairs, limit: MAX_PAIRS });
     }
-    let pods = view.pods().to_vec();
     let sources: Vec<usize> = (0..pods.len()).filter(|&i| view.has_maps(&pods[i].node)).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = sources.len().div_ceil(threads).max(1);
@@ -71,7 +92,7 @@ pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
                 scope.spawn(move || {
                     let mut pairs = Vec::with_capacity(rows.len() * pods.len());
                     for &i in rows {
-                        trace_row(view, pods, i, &mut pairs)?;
+                        trace_row(view, family, pods, i, &mut pairs)?;
                     }
                     Ok(pairs)
                 })
@@ -84,17 +105,24 @@ pub fn matrix(view: &(dyn Datapath + Sync)) -> Result<Matrix, TraceError> {
         pairs.extend(row?);
     }
     let delivered = pairs.iter().filter(|p| p.result == "delivered").count();
-    Ok(Matrix { not_delivered: pairs.len() - delivered, delivered, pods, sources, pairs })
+    Ok(Matrix { family, not_delivered: pairs.len() - delivered, delivered, pods, sources, pairs })
 }
 
 /// The verdicts from pod `i` to every other pod, appended to `pairs`.
-fn trace_row(view: &dyn Datapath, pods: &[PodRef], i: usize, pairs: &mut Vec<PairVerdict>) -> Result<(), TraceError> {
+fn trace_row(
+    view: &dyn Datapath,
+    family: Family,
+    pods: &[PodRef],
+    i: usize,
+    pairs: &mut Vec<PairVerdict>,
+) -> Result<(), TraceError> {
     let src = &pods[i];
+    let address = |pod: &PodRef| pod.ip_of(family).expect("the matrix holds pods of its family");
     for (j, dst) in pods.iter().enumerate() {
         if i == j {
             continue;
         }
-        let packet = Packet { src: src.ip, dst: dst.ip, proto: Proto::Icmp, port: None, ttl: 64 };
+        let packet = Packet { src: address(src), dst: address(dst), proto: Proto::Icmp, port: None, ttl: 64 };
         let trace = trace_packet(view, src, packet)?;
         let (result, node) = match &trace.verdict {
             Verdict::Delivered { node, .. } => ("delivered", node.clone()),
@@ -105,8 +133,8 @@ fn trace_row(view: &dyn Datapath, pods: &[PodRef], i: usize, pairs: &mut Vec<Pai
         pairs.push(PairVerdict {
             src: src.name.clone(),
             dst: dst.name.clone(),
-            src_ip: src.ip,
-            dst_ip: dst.ip,
+            src_ip: packet.src,
+            dst_ip: packet.dst,
             result,
             node,
             reason: trace.verdict.reason(),

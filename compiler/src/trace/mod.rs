@@ -1,5 +1,5 @@
 //! `routec trace`: simulate, hop by hop, what the datapath of
-//! docs/datapath.md does with one IPv4 packet, from the map contents of a
+//! docs/datapath.md does with one IPv4 or IPv6 packet, from the map contents of a
 //! [`Datapath`] view (a cluster, a build folder or the live kernel maps).
 //!
 //! Keys and values are encoded and decoded only through `crate::layout`, the
@@ -17,11 +17,11 @@ mod view;
 pub use build_view::BuildViewError;
 pub use drift::{drift, Drift, DriftKind, DriftReport};
 pub use lpm::Ipcache;
-pub use matrix::{matrix, Matrix, PairVerdict};
-pub use render::{render_drift_text, render_matrix_text, render_text, verdict_text};
+pub use matrix::{matrix, matrix6, matrix_of, Matrix, PairVerdict};
+pub use render::{render_drift_text, render_matrices_text, render_matrix_text, render_text, verdict_text};
 pub use simulate::{
-    program, trace, trace_from_node, trace_packet, Destination, Hop, Lookup, LookupValue, Packet, Proto, ReasonRef,
-    Source, Trace, TraceError, Verdict,
+    program, trace, trace_from_node, trace_packet, Destination, Family, Hop, Lookup, LookupValue, Packet, Proto,
+    ReasonRef, Source, Trace, TraceError, Verdict,
 };
 pub use svg::render_svg;
 pub use view::{hex, Datapath, Mode, NodeConfig, PodRef, Snapshot};
@@ -38,6 +38,9 @@ pub struct TraceReport<'a> {
 #[derive(Debug, serde::Serialize)]
 pub struct MatrixReport<'a> {
     pub matrix: &'a Matrix,
+    /// The IPv6 pairs of a cluster with IPv6 pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix6: Option<&'a Matrix>,
     pub drift: Option<&'a DriftReport>,
 }
 

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::drift::{DriftKind, DriftReport};
 use super::matrix::Matrix;
-use super::simulate::{Lookup, LookupValue, Trace, Verdict};
-use super::view::Mode;
+use super::simulate::{Family, Lookup, LookupValue, Trace, Verdict};
+use super::view::{Mode, PodRef};
 
 fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
@@ -71,12 +71,13 @@ pub fn render_text(trace: &Trace) -> String {
     let port = packet.port.map_or(String::new(), |p| format!(" port {p}"));
     let _ = writeln!(
         out,
-        "trace {} ({}) -> {} ({}), {}{port}, TTL {}, {}",
+        "trace {} ({}) -> {} ({}), {}{port}, {} {}, {}",
         packet.src,
         trace.src.label(),
         packet.dst,
         dst_name,
         packet.proto.as_str(),
+        packet.family().ttl_name(),
         packet.ttl,
         match trace.mode {
             Mode::Offline => "offline",
@@ -138,13 +139,28 @@ fn cell(result: &str, reason: &str) -> &'static str {
     }
 }
 
+/// The IPv4 matrix and, after a blank line, the IPv6 one if there is one.
+pub fn render_matrices_text(matrix: &Matrix, matrix6: Option<&Matrix>) -> String {
+    let mut out = render_matrix_text(matrix);
+    if let Some(matrix6) = matrix6 {
+        out.push('\n');
+        out.push_str(&render_matrix_text(matrix6));
+    }
+    out
+}
+
 /// The `--all` matrix: a grid of symbols, then every pair not delivered.
 pub fn render_matrix_text(matrix: &Matrix) -> String {
     let mut out = String::new();
     let n = matrix.pods.len();
+    let family = match matrix.family {
+        Family::Ipv4 => String::new(),
+        family => format!(" ({})", family.name()),
+    };
+    let address = |pod: &PodRef| pod.ip_of(matrix.family).map_or_else(String::new, |ip| ip.to_string());
     let _ = writeln!(
         out,
-        "reachability: {} pods, {} pairs, {} delivered, {} not delivered",
+        "reachability{family}: {} pods, {} pairs, {} delivered, {} not delivered",
         n,
         matrix.pairs.len(),
         matrix.delivered,
@@ -167,8 +183,7 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
     let _ = writeln!(out);
     for &i in &matrix.sources {
         let pod = &matrix.pods[i];
-        let _ =
-            write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, pod.ip.to_string(), w = width, nw = name_width);
+        let _ = write!(out, "{:>w$}  {:<nw$}  {:<15} ", i + 1, pod.name, address(pod), w = width, nw = name_width);
         for j in 0..n {
             let symbol = matrix.get(i, j).map_or("-", |p| cell(p.result, p.reason.name));
             let _ = write!(out, "{symbol:>w$}", w = width + 1);

@@ -1,7 +1,7 @@
 //! The simulation proper: each program of docs/datapath.md as a function
 //! from (node, packet, maps) to one hop of the trace.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
@@ -59,16 +59,61 @@ impl Proto {
     }
 }
 
-/// The traced IPv4 packet. The datapath decides on addresses, and on the
-/// port only where UDP meets a node's overlay port; otherwise protocol and
-/// port are carried for the reader.
+/// An address family: which of a pod's or node's addresses a packet uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+    /// The bits of one address: the prefix length of a host entry.
+    pub fn host_len(self) -> u8 {
+        match self {
+            Family::Ipv4 => 32,
+            Family::Ipv6 => 128,
+        }
+    }
+    /// What the IP header's TTL field is called in this family.
+    pub fn ttl_name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "TTL",
+            Family::Ipv6 => "hop limit",
+        }
+    }
+}
+
+/// The traced IPv4 or IPv6 packet (both addresses of one family). The
+/// datapath decides on addresses, and on the port only where UDP meets a
+/// node's overlay port; otherwise protocol and port are carried for the
+/// reader. `ttl` is IPv6's hop limit for an IPv6 packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Packet {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub proto: Proto,
     pub port: Option<u16>,
     pub ttl: u8,
+}
+
+impl Packet {
+    pub fn family(&self) -> Family {
+        Family::of(self.dst)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,7 +190,7 @@ pub enum Verdict {
     Delivered {
         node: String,
         pod: Option<String>,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         lxc: Option<String>,
         endpoint: u16,
         reason: ReasonRef,
@@ -188,11 +233,12 @@ impl Verdict {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
     Pod(PodRef),
-    /// The node's stack, sending from its router address into its pod-cidr.
+    /// The node's stack, sending from its router address into its pod-cidr
+    /// (both of the packet's family).
     Node {
         name: String,
-        address: Ipv4Addr,
-        router: Ipv4Addr,
+        address: IpAddr,
+        router: IpAddr,
     },
 }
 
@@ -213,7 +259,7 @@ impl Source {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destination {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub pod: Option<PodRef>,
 }
 
@@ -230,12 +276,18 @@ pub struct Trace {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TraceError {
-    #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IPv4 address, or a node's name")]
+    #[error("`{0}` is neither a pod nor a node: give a pod's `namespace/name` or IP address, or a node's name")]
     UnknownSource(String),
     #[error("node {node} sends {dst} through its own stack, not its datapath: only its pod-cidr {cidr} is routed to cilium_host")]
-    NotViaHost { node: String, dst: Ipv4Addr, cidr: String },
-    #[error("`{0}` is neither a pod, a node nor an IPv4 address")]
+    NotViaHost { node: String, dst: IpAddr, cidr: String },
+    #[error("`{0}` is neither a pod, a node nor an IP address")]
     UnknownDestination(String),
+    #[error("`{who}` has no {} address", family.name())]
+    NoAddress { who: String, family: Family },
+    #[error("`{src}` and `{dst}` share no address family: one is IPv4 only, the other IPv6 only")]
+    NoCommonFamily { src: String, dst: String },
+    #[error("{src} and {dst} are of different families: a packet has both addresses of one")]
+    MixedFamilies { src: IpAddr, dst: IpAddr },
     #[error("`{sender}` is on node `{node}`, whose maps this view does not have")]
     NoMaps { sender: String, node: String },
     #[error("`{0}` sends to itself: its own kernel answers on lo, the datapath never sees the packet")]
@@ -260,7 +312,9 @@ pub(super) fn check_buildable(view: &dyn Datapath) -> Result<(), TraceError> {
 }
 
 /// Traces a packet from `src` (a pod's name or IP, or a node's name) to
-/// `dst` (a pod's name, a node's name for its address, or any IPv4).
+/// `dst` (a pod's name, a node's name for its address, or any IP address).
+/// The family is the one of an address given at either end, else IPv4 when
+/// both ends have IPv4, else IPv6.
 pub fn trace(
     view: &dyn Datapath,
     src: &str,
@@ -269,10 +323,12 @@ pub fn trace(
     port: Option<u16>,
     ttl: u8,
 ) -> Result<Trace, TraceError> {
-    let dst_ip = match (view.find_pod(dst), view.node(dst)) {
-        (Some(pod), _) => pod.ip,
-        (None, Some(node)) => node.constants.node_ipv4,
-        (None, None) => dst.parse::<Ipv4Addr>().map_err(|_| TraceError::UnknownDestination(dst.to_string()))?,
+    let dst_literal = dst.parse::<IpAddr>().ok();
+    let dst_ips: Vec<IpAddr> = match (dst_literal, view.find_pod(dst), view.node(dst)) {
+        (Some(ip), _, _) => vec![ip],
+        (None, Some(pod), _) => pod.ips().collect(),
+        (None, None, Some(node)) => node.addresses().collect(),
+        (None, None, None) => return Err(TraceError::UnknownDestination(dst.to_string())),
     };
     if port.is_some() && proto == Proto::Icmp {
         return Err(TraceError::PortWithoutTransport);
@@ -280,15 +336,47 @@ pub fn trace(
     if ttl == 0 {
         return Err(TraceError::ZeroTtl);
     }
-    if let Some(pod) = view.find_pod(src) {
-        if pod.ip == dst_ip {
+    let src_literal = src.parse::<IpAddr>().ok();
+    let pod = view.find_pod(src);
+    let node = match pod {
+        Some(_) => None,
+        None => Some(view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?),
+    };
+    let src_ips: Vec<IpAddr> = match (src_literal, pod, node) {
+        (Some(ip), Some(_), _) => vec![ip],
+        (_, Some(pod), _) => pod.ips().collect(),
+        (_, None, Some(node)) => node.routers().collect(),
+        (_, None, None) => Vec::new(),
+    };
+    if let (Some(src), Some(dst)) = (src_literal, dst_literal) {
+        if Family::of(src) != Family::of(dst) {
+            return Err(TraceError::MixedFamilies { src, dst });
+        }
+    }
+    let has = |ips: &[IpAddr], family| ips.iter().any(|&ip| Family::of(ip) == family);
+    let family = match dst_literal.or(src_literal) {
+        Some(ip) => Family::of(ip),
+        None => [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .find(|&f| has(&src_ips, f) && has(&dst_ips, f))
+            .ok_or_else(|| TraceError::NoCommonFamily { src: src.to_string(), dst: dst.to_string() })?,
+    };
+    let pick = |ips: &[IpAddr], who: &str| {
+        ips.iter()
+            .copied()
+            .find(|&ip| Family::of(ip) == family)
+            .ok_or_else(|| TraceError::NoAddress { who: who.to_string(), family })
+    };
+    let dst_ip = pick(&dst_ips, dst)?;
+    if let Some(pod) = pod {
+        if pod.has_ip(dst_ip) {
             return Err(TraceError::ToItself(pod.name.clone()));
         }
-        let packet = Packet { src: pod.ip, dst: dst_ip, proto, port, ttl };
+        let packet = Packet { src: pick(&src_ips, &pod.name)?, dst: dst_ip, proto, port, ttl };
         return trace_packet(view, pod, packet);
     }
-    let node = view.node(src).ok_or_else(|| TraceError::UnknownSource(src.to_string()))?;
-    let packet = Packet { src: node.constants.router_ipv4, dst: dst_ip, proto, port, ttl };
+    let node = node.expect("a node when no pod");
+    let packet = Packet { src: pick(&src_ips, &format!("node {}", node.name))?, dst: dst_ip, proto, port, ttl };
     trace_from_node(view, node, packet)
 }
 
@@ -297,17 +385,28 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
     check_buildable(view)?;
     let no_maps = || TraceError::NoMaps { sender: src.name.clone(), node: src.node.clone() };
     let node = view.node(&src.node).filter(|n| view.has_maps(&n.name)).ok_or_else(no_maps)?;
-    let mut notes = vec![format!(
-        "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
-        node.constants.router_ipv4,
-        program(Interface::Lxc).name,
-        src.lxc,
-    )];
+    let family = packet.family();
+    let mut notes = vec![match (family, node.router6) {
+        (Family::Ipv6, Some(router6)) => format!(
+            "before its first packet the pod resolves its router {router6} by neighbour solicitation on eth0; {} on {} answers with the lxc's MAC",
+            program(Interface::Lxc).name,
+            src.lxc,
+        ),
+        _ => format!(
+            "before its first packet the pod resolves its gateway {} by ARP on eth0; {} on {} answers with the lxc's MAC (counted as arp-reply)",
+            node.constants.router_ipv4,
+            program(Interface::Lxc).name,
+            src.lxc,
+        ),
+    }];
+    let family_name = family.name();
     match packet.proto {
         Proto::Icmp => {}
-        Proto::Tcp => notes.push("the datapath decides on IPv4 addresses only: tcp is carried untouched".to_string()),
+        Proto::Tcp => {
+            notes.push(format!("the datapath decides on {family_name} addresses only: tcp is carried untouched"))
+        }
         Proto::Udp => notes.push(format!(
-            "the datapath decides on IPv4 addresses, and reads the UDP port only to refuse a node's overlay port {}",
+            "the datapath decides on {family_name} addresses, and reads the UDP port only to refuse a node's overlay port {}",
             node.constants.overlay_port
         )),
     }
@@ -376,14 +475,18 @@ fn endpoint_value(info: &EndpointInfo) -> LookupValue {
     }
 }
 
-fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static str) -> (Lookup, Option<EndpointInfo>) {
-    let key = EndpointKey::ipv4(ip);
+fn lxc_lookup(view: &dyn Datapath, node: &str, ip: IpAddr, purpose: &'static str) -> (Lookup, Option<EndpointInfo>) {
+    let key = EndpointKey::ip(ip);
     let found = view.lxc_lookup(node, &key);
+    let family = match Family::of(ip) {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    };
     let lookup = Lookup {
         map: "cilium_lxc",
         match_kind: "exact",
         purpose,
-        key: format!("{ip} family ipv4"),
+        key: format!("{ip} family {family}"),
         key_hex: hex(&key.to_bytes()),
         hit: found.is_some(),
         matched_key: None,
@@ -398,16 +501,16 @@ fn lxc_lookup(view: &dyn Datapath, node: &str, ip: Ipv4Addr, purpose: &'static s
 fn ipcache_lookup(
     view: &dyn Datapath,
     node: &str,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     purpose: &'static str,
 ) -> (Lookup, Option<(IpcacheKey, RemoteEndpointInfo)>) {
-    let key = IpcacheKey::ipv4(ip, 32);
+    let key = IpcacheKey::host(ip);
     let found = view.ipcache(node).and_then(|ipcache| ipcache.lookup(&key)).copied();
     let lookup = Lookup {
         map: "cilium_ipcache",
         match_kind: "longest-prefix",
         purpose,
-        key: format!("{ip}/32 (prefixlen {})", { key.prefixlen }),
+        key: format!("{ip}/{} (prefixlen {})", Family::of(ip).host_len(), { key.prefixlen }),
         key_hex: hex(&key.to_bytes()),
         hit: found.is_some(),
         matched_key: found.map(|(k, _)| prefix_text(&k)),
@@ -425,8 +528,8 @@ fn ipcache_lookup(
 
 fn prefix_text(key: &IpcacheKey) -> String {
     match key.ip_prefix_len() {
-        Some(len) => format!("{}/{len}", key.ip4()),
-        None => format!("{} prefixlen {}", key.ip4(), { key.prefixlen }),
+        Some(len) => format!("{}/{len}", key.ip_addr()),
+        None => format!("{} prefixlen {}", key.ip_addr(), { key.prefixlen }),
     }
 }
 
@@ -569,8 +672,10 @@ fn deliver<'a>(
     mut hop: Hop,
 ) -> (Hop, Step<'a>) {
     if ttl <= 1 {
-        hop.checks.push(format!("TTL {ttl} <= 1"));
-        return drop_hop(hop, Reason::TtlExceeded, "the TTL would reach zero".to_string());
+        // IPv6's hop limit is counted as IPv4's TTL is (Cilium's DROP_TTL_EXCEEDED serves both).
+        let name = packet.family().ttl_name();
+        hop.checks.push(format!("{name} {ttl} <= 1"));
+        return drop_hop(hop, Reason::TtlExceeded, format!("the {name} would reach zero"));
     }
     let (hop, verdict) = delivered(view, node, packet, info, reason, Handover::Peer { ttl }, hop);
     (hop, Step::Done(verdict))
@@ -601,10 +706,11 @@ fn delivered(
         (0, Mode::Offline) => "ifindex filled by the loader".to_string(),
         (ifindex, _) => format!("ifindex {ifindex}"),
     };
+    let name = packet.family().ttl_name();
     let (ttl, redirect) = match handover {
-        Handover::Peer { ttl } => (format!("TTL {ttl} -> {}", ttl - 1), format!("bpf_redirect_peer({ifindex})")),
+        Handover::Peer { ttl } => (format!("{name} {ttl} -> {}", ttl - 1), format!("bpf_redirect_peer({ifindex})")),
         Handover::LxcEgress => {
-            ("TTL untouched (the stack routed it)".to_string(), format!("bpf_redirect({ifindex}) to the lxc's egress"))
+            (format!("{name} untouched (the stack routed it)"), format!("bpf_redirect({ifindex}) to the lxc's egress"))
         }
     };
     hop.reason = reason.into();
@@ -720,7 +826,7 @@ fn from_overlay_hop<'a>(
     hop.checks.push(format!("tunnel id {vni} = VNI {}", node.constants.vni));
 
     // Outer source: another node of the cluster, never this one.
-    let (mut lookup, found) = ipcache_lookup(view, &node.name, from, "tunnel source");
+    let (mut lookup, found) = ipcache_lookup(view, &node.name, IpAddr::V4(from), "tunnel source");
     let sender_ok = from != node.constants.node_ipv4 && found.is_some_and(|(_, value)| is_node_entry(&value));
     lookup.check = Some(if from == node.constants.node_ipv4 {
         format!("{from} is {}'s own address (NODE_IPV4)", node.name)
@@ -765,11 +871,12 @@ fn from_overlay_hop<'a>(
 /// `cilium_host` egress.
 pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -> Result<Trace, TraceError> {
     check_buildable(view)?;
-    if !node.pod_cidr.contains(&packet.dst) {
+    let family = packet.family();
+    if !node.pod_cidr_contains(packet.dst) {
         return Err(TraceError::NotViaHost {
             node: node.name.clone(),
             dst: packet.dst,
-            cidr: node.pod_cidr.to_string(),
+            cidr: node.pod_cidr_text(family).unwrap_or_else(|| format!("(it has no {} pod-cidr)", family.name())),
         });
     }
     if !view.has_maps(&node.name) {
@@ -791,13 +898,18 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
         packet,
         src: Source::Node {
             name: node.name.clone(),
-            address: node.constants.node_ipv4,
-            router: node.constants.router_ipv4,
+            address: node
+                .addresses()
+                .find(|&a| Family::of(a) == family)
+                .unwrap_or(IpAddr::V4(node.constants.node_ipv4)),
+            router: packet.src,
         },
         dst: Destination { ip: packet.dst, pod: view.pod_by_ip(packet.dst).cloned() },
         notes: vec![format!(
             "the node's stack routes {} to {} with source {}",
-            node.pod_cidr, hop.device, node.constants.router_ipv4
+            node.pod_cidr_text(family).unwrap_or_default(),
+            hop.device,
+            packet.src
         )],
         hops: vec![hop],
         verdict,

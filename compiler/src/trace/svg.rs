@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::render::verdict_text;
-use super::simulate::{program, Hop, Source, Trace, Verdict};
+use super::simulate::{program, Family, Hop, Source, Trace, Verdict};
 use super::view::{Datapath, NodeConfig, PodRef};
 use crate::bpf::{Interface, HOST_DEVICE, OVERLAY_DEVICE};
 use crate::layout::Reason;
@@ -97,8 +97,11 @@ impl Layout<'_> {
         let nodes = self.nodes.len().max(1) as i32;
         (2 * MARGIN + nodes * NODE_W + (nodes - 1) * GAP).max(1000)
     }
-    fn row_of(&self, node: usize, ip: std::net::Ipv4Addr) -> Option<usize> {
-        self.rows[node].iter().position(|p| p.ip == ip)
+    fn row_of(&self, node: usize, ip: std::net::IpAddr) -> Option<usize> {
+        self.rows[node].iter().position(|p| p.has_ip(ip))
+    }
+    fn row_named(&self, node: usize, name: &str) -> Option<usize> {
+        self.rows[node].iter().position(|p| p.name == name)
     }
 }
 
@@ -187,8 +190,8 @@ fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
         let shown: Vec<&PodRef> = if pods.len() <= MAX_PODS_DRAWN {
             pods.clone()
         } else {
-            let sender = |p: &PodRef| matches!(&trace.src, Source::Pod(src) if src.ip == p.ip);
-            pods.iter().copied().filter(|p| sender(p) || p.ip == trace.packet.dst).collect()
+            let sender = |p: &PodRef| matches!(&trace.src, Source::Pod(src) if src.name == p.name);
+            pods.iter().copied().filter(|p| sender(p) || p.has_ip(trace.packet.dst)).collect()
         };
         hidden_pods.push(pods.len() - shown.len());
         rows.push(shown);
@@ -287,22 +290,26 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
         let x = layout.node_x(i);
         canvas.rect((x, TOP, NODE_W, node_h), "#f5f7fa", "#546e7a", 2);
         canvas.text(x + 14, TOP + 22, 14, r##" font-weight="bold" fill="#263238""##, &node.name);
-        let cidr = format!(" · pod-cidr {}", node.pod_cidr);
+        // The pod-cidr and router of the traced packet's family.
+        let family = trace.packet.family();
+        let router = node.routers().find(|r| Family::of(*r) == family);
+        let router = router.map_or_else(|| "none".to_string(), |r| r.to_string());
+        let cidr = format!(" · pod-cidr {}", node.pod_cidr_text(family).unwrap_or_else(|| "none".to_string()));
         canvas.text(
             x + 14,
             TOP + 40,
             11,
             r##" fill="#455a64""##,
-            &format!("{}{cidr} · router {}", node.constants.node_ipv4, node.constants.router_ipv4),
+            &format!("{}{cidr} · router {router}", node.constants.node_ipv4),
         );
 
         for (row, pod) in layout.rows[i].iter().enumerate() {
             let y = layout.row_y(row);
             let cy = layout.row_cy(row);
-            let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.ip == pod.ip && src.node == pod.node)
+            let (stroke, width) = if matches!(&trace.src, Source::Pod(src) if src.name == pod.name && src.node == pod.node)
             {
                 (SRC, 3)
-            } else if trace.dst.pod.as_ref().is_some_and(|d| d.ip == pod.ip && d.node == pod.node) {
+            } else if trace.dst.pod.as_ref().is_some_and(|d| d.name == pod.name && d.node == pod.node) {
                 (DST, 3)
             } else {
                 ("#90a4ae", 1)
@@ -315,7 +322,11 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
                 y + 34,
                 10,
                 r##" fill="#455a64""##,
-                &format!("{} · endpoint {}", pod.ip, pod.endpoint),
+                &format!(
+                    "{} · endpoint {}",
+                    pod.ips().map(|ip| ip.to_string()).collect::<Vec<_>>().join(" · "),
+                    pod.endpoint
+                ),
             );
             let ifindex = pod.ifindex.map_or("ifindex from loader".to_string(), |i| format!("ifindex {i}"));
             canvas.device(x + DEV_X, cy - DEV_H / 2, &pod.lxc, &ifindex);
@@ -326,7 +337,7 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
             canvas.text(x + POD_X + 8, y + 18, 10, r##" fill="#607d8b" font-style="italic""##, &more);
         }
         let dev_y = layout.dev_y();
-        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &node.constants.router_ipv4.to_string());
+        canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &router);
         let overlay = format!("{} VNI {}", node.overlay, node.constants.vni);
         canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
         // The underlay link of the node.
@@ -405,7 +416,7 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
     // A pod sends out of its eth0 into its lxc; a node's stack out of cilium_host.
     let src_cy = match &trace.src {
         Source::Pod(pod) => {
-            let Some(row) = layout.row_of(src_node, pod.ip) else {
+            let Some(row) = layout.row_named(src_node, &pod.name) else {
                 return;
             };
             let (sx, cy) = (layout.node_x(src_node), layout.row_cy(row));

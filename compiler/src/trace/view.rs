@@ -3,15 +3,16 @@
 //! kernel maps are traced by the same code.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::lpm::Ipcache;
+use super::simulate::Family;
 use crate::bpf::{self, Unsupported};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
-use crate::model::{Cluster, Ipv4Net};
+use crate::model::{Cluster, Ipv4Net, Ipv6Net};
 use crate::seeds;
 
 /// Where the map contents come from. Offline, a zero ifindex or MAC in an
@@ -30,10 +31,44 @@ pub enum Mode {
 pub struct NodeConfig {
     pub name: String,
     pub constants: bpf::LoadConstants,
-    pub pod_cidr: Ipv4Net,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<Ipv4Net>,
     pub overlay: String,
     /// Underlay device.
     pub device: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_cidr6: Option<Ipv6Net>,
+    /// The pods' IPv6 gateway (with `pod_cidr6`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router6: Option<Ipv6Addr>,
+}
+
+impl NodeConfig {
+    /// The node's underlay addresses, IPv4 first.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> {
+        std::iter::once(IpAddr::V4(self.constants.node_ipv4)).chain(self.address6.map(IpAddr::V6))
+    }
+    /// The node's router addresses (one per pod-cidr), IPv4 first.
+    pub fn routers(&self) -> impl Iterator<Item = IpAddr> {
+        let v4 = self.pod_cidr.map(|_| IpAddr::V4(self.constants.router_ipv4));
+        v4.into_iter().chain(self.router6.map(IpAddr::V6))
+    }
+    /// Whether one of the node's pod-cidrs holds `ip`.
+    pub fn pod_cidr_contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(ip) => self.pod_cidr.is_some_and(|net| net.contains(&ip)),
+            IpAddr::V6(ip) => self.pod_cidr6.is_some_and(|net| net.contains(&ip)),
+        }
+    }
+    /// The node's pod-cidr of `family`, as text.
+    pub fn pod_cidr_text(&self, family: Family) -> Option<String> {
+        match family {
+            Family::Ipv4 => self.pod_cidr.map(|net| net.to_string()),
+            Family::Ipv6 => self.pod_cidr6.map(|net| net.to_string()),
+        }
+    }
 }
 
 /// A pod as the tracer names it: map entries carry no names, so names come
@@ -42,7 +77,10 @@ pub struct NodeConfig {
 pub struct PodRef {
     /// `namespace/name`.
     pub name: String,
-    pub ip: Ipv4Addr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub node: String,
     pub endpoint: u16,
     /// Host-side veth name.
@@ -50,6 +88,20 @@ pub struct PodRef {
     /// The ifindex of the pod's lxc as the ingress interface has it: declared
     /// (offline) or discovered (live); `None` when not known.
     pub ifindex: Option<u32>,
+}
+
+impl PodRef {
+    /// The pod's addresses, IPv4 first.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> {
+        self.ip.map(IpAddr::V4).into_iter().chain(self.ip6.map(IpAddr::V6))
+    }
+    pub fn has_ip(&self, ip: IpAddr) -> bool {
+        self.ips().any(|own| own == ip)
+    }
+    /// The pod's address of `family`.
+    pub fn ip_of(&self, family: Family) -> Option<IpAddr> {
+        self.ips().find(|&ip| Family::of(ip) == family)
+    }
 }
 
 /// The tracer's view of a datapath.
@@ -78,17 +130,17 @@ pub trait Datapath {
         self.nodes().iter().find(|n| n.constants.node_ipv4 == address)
     }
     /// The pod that has `ip` (IPs are unique in a cluster).
-    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
-        self.pods().iter().find(|p| p.ip == ip)
+    fn pod_by_ip(&self, ip: IpAddr) -> Option<&PodRef> {
+        self.pods().iter().find(|p| p.has_ip(ip))
     }
     /// A pod by name (`namespace/name`) or IP.
     fn find_pod(&self, name_or_ip: &str) -> Option<&PodRef> {
-        match name_or_ip.parse::<Ipv4Addr>() {
+        match name_or_ip.parse::<IpAddr>() {
             Ok(ip) => self.pod_by_ip(ip),
             Err(_) => self.pods().iter().find(|p| p.name == name_or_ip),
         }
     }
-    fn pod_at(&self, node: &str, ip: Ipv4Addr) -> Option<&PodRef> {
+    fn pod_at(&self, node: &str, ip: IpAddr) -> Option<&PodRef> {
         self.pod_by_ip(ip).filter(|p| p.node == node)
     }
 }
@@ -101,7 +153,7 @@ pub struct Snapshot {
     pub nodes: Vec<NodeConfig>,
     /// Fixed at construction: `by_ip` indexes them.
     pods: Vec<PodRef>,
-    by_ip: HashMap<Ipv4Addr, usize>,
+    by_ip: HashMap<IpAddr, usize>,
     lxc: BTreeMap<String, HashMap<[u8; EndpointKey::SIZE], EndpointInfo>>,
     /// Offline all nodes share one ipcache; live each node has its own pin.
     ipcache: BTreeMap<String, Arc<Ipcache>>,
@@ -112,7 +164,7 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let by_ip = pods.iter().enumerate().map(|(i, p)| (p.ip, i)).collect();
+        let by_ip = pods.iter().enumerate().flat_map(|(i, p)| p.ips().map(move |ip| (ip, i))).collect();
         Snapshot { mode, nodes, pods, by_ip, lxc: BTreeMap::new(), ipcache: BTreeMap::new(), unsupported: None }
     }
 
@@ -149,7 +201,7 @@ impl Snapshot {
 
     /// Sets the ifindex of the lxc that pod `ip` sends through (as the live
     /// view discovers it); false when no pod has `ip`.
-    pub fn set_pod_ifindex(&mut self, ip: Ipv4Addr, ifindex: Option<u32>) -> bool {
+    pub fn set_pod_ifindex(&mut self, ip: IpAddr, ifindex: Option<u32>) -> bool {
         match self.by_ip.get(&ip) {
             Some(&i) => {
                 self.pods[i].ifindex = ifindex;
@@ -183,7 +235,7 @@ impl Datapath for Snapshot {
     fn pods(&self) -> &[PodRef] {
         &self.pods
     }
-    fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&PodRef> {
+    fn pod_by_ip(&self, ip: IpAddr) -> Option<&PodRef> {
         self.by_ip.get(&ip).map(|&i| &self.pods[i])
     }
     fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
@@ -213,6 +265,9 @@ impl NodeConfig {
                 pod_cidr: node.pod_cidr,
                 overlay: cluster.overlay.kind.as_str().to_string(),
                 device: node.device.clone(),
+                address6: node.address6,
+                pod_cidr6: node.pod_cidr6,
+                router6: node.router6,
             })
             .collect()
     }
@@ -226,6 +281,7 @@ impl PodRef {
             .map(|pod| PodRef {
                 name: pod.name.clone(),
                 ip: pod.ip,
+                ip6: pod.ip6,
                 node: cluster.nodes[pod.node].name.clone(),
                 endpoint: pod.endpoint,
                 lxc: pod.lxc.clone(),

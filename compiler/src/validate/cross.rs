@@ -1,15 +1,18 @@
 //! The rules that relate items, possibly of different files: one function
-//! per rule, each computing the diagnostics of one group from the indexes.
+//! per rule, each computing the diagnostics of one group from the indexes
+//! (those both address families share are in `per_family.rs`).
 //! They read nothing but the facts and indexes of [`Validation`], so the
 //! same group gives the same diagnostics however the files arrived.
 
 use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::local::{in_range, Once};
+use super::per_family::{bits, Family};
 use super::{Group, Ref, Rule, Validation, DEFAULT_GENEVE_PORT, DEFAULT_MTU, DEFAULT_VXLAN_PORT};
 use crate::diagnostics::{short, suggest, Code, Diagnostic};
+use crate::dual_stack;
 use crate::expect::{self, Declared, Expectation};
 use crate::model::rules::*;
 use crate::model::{self, Ipv4Net, OverlayKind};
@@ -26,14 +29,6 @@ pub(super) type ClusterSettings = (String, model::Overlay, u32);
 /// The default router: the first address after the network address.
 pub fn first_usable(net: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(net.network()).wrapping_add(1))
-}
-
-fn mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len)
-    }
 }
 
 impl Validation {
@@ -54,33 +49,43 @@ impl Validation {
                 let refs = self.index.nodes_by_name.get(name).map_or(&[][..], |refs| &refs[..]);
                 self.node_declared_twice(refs, &mut found);
                 self.node_without_pods(name, refs, &mut found);
+                self.native_ipv6_address(refs, &mut found);
             }
-            Group::NodeAddress(addr) => {
-                let refs = self.index.node_addresses.get(addr).map_or(&[][..], |refs| &refs[..]);
-                self.same_node_address(refs, &mut found);
-                self.node_address_in_pod_cidr(*addr, refs, &mut found);
+            Group::NodeAddress(family, addr) => {
+                let ix = &self.index.families[*family as usize];
+                let refs = ix.node_addresses.get(addr).map_or(&[][..], |refs| &refs[..]);
+                self.same_node_address(*family, refs, &mut found);
+                self.node_address_in_pod_cidr(*family, *addr, refs, &mut found);
             }
-            Group::PodCidr(net, len) => {
-                let refs = self.index.pod_cidrs.get(&(*net, *len)).map_or(&[][..], |refs| &refs[..]);
-                self.pod_cidr_overlap(*net, *len, refs, &mut found);
+            Group::PodCidr(family, net, len) => {
+                let ix = &self.index.families[*family as usize];
+                let refs = ix.pod_cidrs.get(&(*net, *len)).map_or(&[][..], |refs| &refs[..]);
+                self.pod_cidr_overlap(*family, *net, *len, refs, &mut found);
             }
             Group::PodName(name) => {
                 let refs = self.index.pods_by_name.get(name).map_or(&[][..], |refs| &refs[..]);
                 self.pod_declared_twice(refs, &mut found);
             }
-            Group::PodIp(ip) => {
-                let refs = self.index.pod_ips.get(ip).map_or(&[][..], |refs| &refs[..]);
-                self.same_pod_ip(refs, &mut found);
+            Group::PodIp(family, ip) => {
+                let ix = &self.index.families[*family as usize];
+                let refs = ix.pod_ips.get(ip).map_or(&[][..], |refs| &refs[..]);
+                self.same_pod_ip(*family, refs, &mut found);
             }
             Group::PodsOn(name) => {
                 let pods = self.index.pods_on.get(name).map_or(&[][..], |refs| &refs[..]);
-                match self.index.nodes_by_name.get(name).map(|refs| refs[0]) {
-                    None => self.unknown_node(pods, &mut found),
+                let valid_ip6 = match self.index.nodes_by_name.get(name).map(|refs| refs[0]) {
+                    None => {
+                        self.unknown_node(pods, &mut found);
+                        0
+                    }
                     Some(node) => {
                         self.pod_ip_in_pod_cidr(node, pods, &mut found);
+                        let valid = self.pod_ip6_in_pod_cidr(node, pods, &mut found);
                         self.unique_on_node(pods, &mut found);
+                        valid
                     }
-                }
+                };
+                self.count_valid_ip6(name, valid_ip6);
             }
         }
         found
@@ -111,13 +116,6 @@ impl Validation {
             found.extend(diags.into_iter().enumerate().map(|(seq, d)| (Rule::Expect, (i as u32, seq as u32), d)));
         }
         (found, checked)
-    }
-
-    /// The node whose pod-cidr holds `addr`: the longest match, as the
-    /// datapath's LPM lookup picks (the first declared of equal ones).
-    fn pod_cidr_holding(&self, addr: u32) -> Option<Ref> {
-        let mut lengths = self.index.pod_cidr_lengths.keys().rev();
-        lengths.find_map(|&len| self.index.pod_cidrs.get(&(addr & mask(len), len)).map(|refs| refs[0]))
     }
 
     /// E0005: a node name declared again.
@@ -157,85 +155,17 @@ impl Validation {
         ));
     }
 
-    /// E0014: two nodes with one address.
-    fn same_node_address(&self, refs: &[Ref], found: &mut Vec<Found>) {
-        let Some((&first, again)) = refs.split_first() else { return };
-        let other = self.node(first);
-        let other_address = other.address.as_ref().expect("indexed by address");
-        for &r in again {
-            let d = self.node(r);
-            let addr = d.address.as_ref().expect("indexed by address");
-            found.push((
-                Rule::SameNodeAddress,
-                r,
-                Diagnostic::new(
-                    Code::E0014,
-                    addr.span,
-                    format!(
-                        "nodes `{}` and `{}` have the same address {}",
-                        short(&other.name.value),
-                        short(&d.name.value),
-                        addr.value
-                    ),
-                )
-                .label("used again here")
-                .secondary(other_address.span, "first used here")
-                .help("every node needs its own underlay address"),
-            ));
+    /// E0019: with `overlay none` and a pod with a valid IPv6 ip, a node
+    /// without an IPv6 address (each declaration, duplicates too).
+    fn native_ipv6_address(&self, refs: &[Ref], found: &mut Vec<Found>) {
+        if !self.native_ipv6 {
+            return;
         }
-    }
-
-    /// E0014: a node address inside a pod-cidr.
-    fn node_address_in_pod_cidr(&self, addr: u32, refs: &[Ref], found: &mut Vec<Found>) {
-        let Some(owner) = self.pod_cidr_holding(addr) else { return };
-        let other = self.node(owner);
-        let (net, span) = other.pod_cidr.expect("indexed by pod-cidr");
         for &r in refs {
-            let d = self.node(r);
-            let address = d.address.as_ref().expect("indexed by address");
-            found.push((
-                Rule::NodeAddressInPodCidr,
-                r,
-                Diagnostic::new(
-                    Code::E0014,
-                    address.span,
-                    format!("address {} of node `{}` is inside pod-cidr {net}", address.value, short(&d.name.value)),
-                )
-                .label("node address in a pod-cidr")
-                .secondary(span, format!("pod-cidr of `{}`", short(&other.name.value)))
-                .help("node addresses are on the underlay, outside every pod-cidr"),
-            ));
-        }
-    }
-
-    /// E0009: overlapping pod-cidrs. Prefixes either nest or are disjoint,
-    /// so each pod-cidr is paired with the widest one holding it (the first
-    /// declared of equal ones), once per pair of nodes.
-    fn pod_cidr_overlap(&self, net: u32, len: u8, refs: &[Ref], found: &mut Vec<Found>) {
-        let mut lengths = self.index.pod_cidr_lengths.range(..len).map(|(&l, _)| l);
-        let wider = lengths.find_map(|l| self.index.pod_cidrs.get(&(net & mask(l), l)).map(|refs| refs[0]));
-        for (k, &r) in refs.iter().enumerate() {
-            let Some(widest) = wider.or((k > 0).then(|| refs[0])) else { continue };
-            let (a, b) = if widest < r { (widest, r) } else { (r, widest) };
-            let (first, second) = (self.node(a), self.node(b));
-            let (first_net, first_span) = first.pod_cidr.expect("indexed by pod-cidr");
-            let (second_net, second_span) = second.pod_cidr.expect("indexed by pod-cidr");
-            found.push((
-                Rule::PodCidrOverlap,
-                r,
-                Diagnostic::new(
-                    Code::E0009,
-                    second_span,
-                    format!(
-                        "pod-cidr {second_net} of node `{}` overlaps pod-cidr {first_net} of node `{}`",
-                        short(&second.name.value),
-                        short(&first.name.value)
-                    ),
-                )
-                .label("overlaps")
-                .secondary(first_span, format!("pod-cidr of `{}`", short(&first.name.value)))
-                .help("give every node its own, disjoint pod-cidr"),
-            ));
+            let node = self.node(r);
+            if node.v6.address6.is_none() {
+                found.push((Rule::NativeIpv6Address, r, dual_stack::native_address(&node.name)));
+            }
         }
     }
 
@@ -252,23 +182,6 @@ impl Validation {
                     .label("declared again here")
                     .secondary(first.name.span, "first declared here")
                     .help("pod names must be unique"),
-            ));
-        }
-    }
-
-    /// E0008: two pods with one ip.
-    fn same_pod_ip(&self, refs: &[Ref], found: &mut Vec<Found>) {
-        let Some((&first, again)) = refs.split_first() else { return };
-        let first = self.pod(first).ip.as_ref().expect("indexed by ip");
-        for &r in again {
-            let ip = self.pod(r).ip.as_ref().expect("indexed by ip");
-            found.push((
-                Rule::SamePodIp,
-                r,
-                Diagnostic::new(Code::E0008, ip.span, format!("ip {} is used by two pods", ip.value))
-                    .label("used again here")
-                    .secondary(first.span, "first used here")
-                    .help("every pod needs its own ip"),
             ));
         }
     }
@@ -295,10 +208,22 @@ impl Validation {
         }
     }
 
-    /// E0007 (a pod's ip outside its node's pod-cidr) and E0015 (a reserved
-    /// address of it); `node` is the first node of the pods' node name.
+    /// E0007 (a pod's IPv4 ip outside its node's pod-cidr, or the node has
+    /// no IPv4 pod-cidr) and E0015 (a reserved address of it); `node` is the
+    /// first node of the pods' node name.
     fn pod_ip_in_pod_cidr(&self, node: Ref, pods: &[Ref], found: &mut Vec<Found>) {
         let node = self.node(node);
+        if !node.declares_pod_cidr4 {
+            for &r in pods {
+                let pod = self.pod(r);
+                for ip in pod.ip.iter().chain(&pod.more_ips) {
+                    let diag =
+                        dual_stack::no_cidr_of_family(&pod.name, ip.span, &ip.value.to_string(), &node.name, "IPv4");
+                    found.push((Rule::PodIpInPodCidr, r, diag));
+                }
+            }
+            return;
+        }
         let Some((net, cidr_span)) = node.pod_cidr else { return };
         let node_name = short(&node.name.value);
         let router = node.router.unwrap_or_else(|| first_usable(net));
@@ -317,7 +242,7 @@ impl Validation {
                 )
                 .label("outside the node's pod-cidr")
                 .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
-                let diag = match self.pod_cidr_holding(u32::from(ip.value)) {
+                let diag = match self.pod_cidr_holding(Family::V4, bits(ip.value.into())) {
                     Some(other) => {
                         let other = short(&self.node(other).name.value);
                         diag.help(format!(
@@ -356,6 +281,29 @@ impl Validation {
                 )),
             ));
         }
+    }
+
+    /// The IPv6 half of [`Self::pod_ip_in_pod_cidr`] (`dual_stack`'s rules).
+    /// How many of the pods have a valid IPv6 ip (the first pod of its ip,
+    /// inside the pod-cidr, not reserved): E0019 looks for one.
+    fn pod_ip6_in_pod_cidr(&self, node: Ref, pods: &[Ref], found: &mut Vec<Found>) -> u32 {
+        let node = self.node(node);
+        let mut valid = 0;
+        for &r in pods {
+            let pod = self.pod(r);
+            let Some(ip) = &pod.ip6 else { continue };
+            let addr = bits(ip.value.into());
+            let owner = || self.pod_cidr_holding(Family::V6, addr).map(|o| &*self.node(o).name.value);
+            let mut diags = Vec::new();
+            let passed = dual_stack::ip6_in_node(&pod.name, ip, &node.name, &node.v6, owner(), &mut diags);
+            found.extend(diags.into_iter().map(|d| (Rule::PodIpInPodCidr, r, d)));
+            let first_of_ip =
+                self.index.families[Family::V6 as usize].pod_ips.get(&addr).is_some_and(|refs| refs[0] == r);
+            if passed && first_of_ip {
+                valid += 1;
+            }
+        }
+        valid
     }
 
     /// E0010 (endpoint) and E0016 (lxc, ifindex): values unique among the
@@ -423,9 +371,13 @@ impl Declared for Validation {
     fn has_pod(&self, name: &str) -> bool {
         self.index.pods_by_name.contains_key(name)
     }
-    fn pod_with_ip(&self, ip: Ipv4Addr) -> Option<&str> {
-        let refs = self.index.pod_ips.get(&u32::from(ip))?;
-        Some(&*self.pod(refs[0]).name.value)
+    fn pod_with_ip(&self, ip: IpAddr) -> Option<&str> {
+        let family = if ip.is_ipv4() { Family::V4 } else { Family::V6 };
+        let fx = &self.index.families[family as usize];
+        let first = |index: &std::collections::BTreeMap<u128, super::Refs>| index.get(&bits(ip)).map(|refs| refs[0]);
+        // The first pod declared with this ip in any `ip` statement.
+        let r = first(&fx.pod_ips).into_iter().chain(first(&fx.more_pod_ips)).min()?;
+        Some(&*self.pod(r).name.value)
     }
     fn node_names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         Box::new(Validation::node_names(self))

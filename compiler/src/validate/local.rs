@@ -1,12 +1,17 @@
 //! The rules that read one item alone: statements given twice, required
-//! statements, ranges, name shapes. Each item becomes its fact (what of it
-//! is valid), which the cross-file rules (`cross.rs`) read; nothing here
+//! statements, ranges, name shapes (the IPv6 statements' are
+//! `dual_stack`'s). Each item becomes its fact (what of it is valid), which
+//! the cross-file rules (`cross.rs`, `per_family.rs`) read; nothing here
 //! looks at another item, so a file's facts stay valid until it changes.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
+use super::per_family::Family;
 use crate::diagnostics::{short, Code, Diagnostic};
+use crate::dual_stack::{self, Node6};
 use crate::model::rules::*;
 use crate::model::{Ipv4Net, Mac};
 use crate::source::Span;
@@ -27,6 +32,27 @@ pub(super) struct NodeFact {
     pub pod_cidr: Option<(Ipv4Net, Span)>,
     pub router: Option<Ipv4Addr>,
     pub device: Option<String>,
+    /// Whether an IPv4 `pod-cidr` statement is there (valid or not).
+    pub declares_pod_cidr4: bool,
+    pub v6: Node6,
+}
+
+impl NodeFact {
+    /// The node's valid address of one family, where declared.
+    pub fn address(&self, family: Family) -> Option<Spanned<IpAddr>> {
+        match family {
+            Family::V4 => self.address.as_ref().map(|a| Spanned { value: a.value.into(), span: a.span }),
+            Family::V6 => self.v6.address6.as_ref().map(|a| Spanned { value: a.value.into(), span: a.span }),
+        }
+    }
+
+    /// The node's valid pod-cidr of one family, where declared.
+    pub fn pod_cidr(&self, family: Family) -> Option<(IpNet, Span)> {
+        match family {
+            Family::V4 => self.pod_cidr.map(|(net, span)| (net.into(), span)),
+            Family::V6 => self.v6.pod_cidr6.map(|(net, span)| (net.into(), span)),
+        }
+    }
 }
 
 /// A pod as declared, with whatever of it is valid.
@@ -34,13 +60,38 @@ pub(super) struct NodeFact {
 pub(super) struct PodFact {
     pub name: Spanned<Name>,
     pub node: Spanned<Name>,
+    /// The first IPv4 `ip`.
     pub ip: Option<Spanned<Ipv4Addr>>,
+    /// The IPv4 `ip`s given again (E0003): still checked against the
+    /// node's address families.
+    pub more_ips: Vec<Spanned<Ipv4Addr>>,
+    /// The first IPv6 `ip`.
+    pub ip6: Option<Spanned<Ipv6Addr>>,
+    pub more_ips6: Vec<Ipv6Addr>,
     pub endpoint: Option<Spanned<u16>>,
     pub identity: Option<u32>,
     pub lxc: Option<Spanned<String>>,
     pub ifindex: Option<Spanned<u32>>,
     pub mac: Option<Mac>,
     pub node_mac: Option<Mac>,
+}
+
+impl PodFact {
+    /// The pod's first `ip` of one family.
+    pub fn ip(&self, family: Family) -> Option<Spanned<IpAddr>> {
+        match family {
+            Family::V4 => self.ip.as_ref().map(|a| Spanned { value: a.value.into(), span: a.span }),
+            Family::V6 => self.ip6.as_ref().map(|a| Spanned { value: a.value.into(), span: a.span }),
+        }
+    }
+
+    /// The pod's `ip`s of one family given again, as index keys.
+    pub fn more_ips(&self, family: Family) -> Vec<u128> {
+        match family {
+            Family::V4 => self.more_ips.iter().map(|ip| u128::from(u32::from(ip.value))).collect(),
+            Family::V6 => self.more_ips6.iter().map(|&ip| u128::from(ip)).collect(),
+        }
+    }
 }
 
 /// Keeps the first occurrence of each statement of a block and reports the
@@ -127,7 +178,16 @@ pub(super) fn node(item: &NodeItem, diags: &mut Vec<Diagnostic>) -> NodeFact {
     if let Err(why) = check_subdomain(&item.name.value) {
         invalid_name(item.name.span, "node", &item.name.value, why, diags);
     }
-    let mut fact = NodeFact { name: shared(&item.name), address: None, pod_cidr: None, router: None, device: None };
+    let v6 = dual_stack::node(item, diags);
+    let mut fact = NodeFact {
+        name: shared(&item.name),
+        address: None,
+        pod_cidr: None,
+        router: None,
+        device: None,
+        declares_pod_cidr4: false,
+        v6,
+    };
     let mut once = Once::new(diags);
     let mut cidr_stmt = None;
     let mut device_stmt = None;
@@ -148,10 +208,11 @@ pub(super) fn node(item: &NodeItem, diags: &mut Vec<Diagnostic>) -> NodeFact {
         if fact.address.is_none() {
             missing(item.name.span, "node", &item.name.value, "address", "ADDRESS", diags);
         }
-        if !has_cidr {
+        if !has_cidr && !fact.v6.declares_pod_cidr6 {
             missing(item.name.span, "node", &item.name.value, "pod-cidr", "PREFIX", diags);
         }
     }
+    fact.declares_pod_cidr4 = item.block.stmts.iter().any(|s| matches!(s.kind, NodeStmt::PodCidr(_)));
     if let Some(p) = cidr_stmt {
         fact.pod_cidr = pod_cidr(p, diags).map(|net| (net, p.span));
     }
@@ -200,12 +261,15 @@ pub(super) fn pod(item: &PodItem, node: Name, diags: &mut Vec<Diagnostic>) -> Po
     if let Err(why) = check_pod_name(name) {
         invalid_name(item.name.span, "pod", name, why, diags);
     }
+    let ip6 = dual_stack::pod_ip6(item, diags);
+    let mut more_ips = Vec::new();
     let mut once = Once::new(diags);
     let (mut ip, mut endpoint, mut identity, mut lxc, mut ifindex, mut mac, mut node_mac) =
         (None, None, None, None, None, None, None);
     for stmt in &item.block.stmts {
         match &stmt.kind {
             PodStmt::Ip(v) if once.first(0, "ip", stmt.keyword) => ip = Some(v),
+            PodStmt::Ip(v) => more_ips.push(v.clone()),
             PodStmt::Endpoint(v) if once.first(1, "endpoint", stmt.keyword) => endpoint = Some(v),
             PodStmt::Identity(v) if once.first(2, "identity", stmt.keyword) => identity = Some(v),
             PodStmt::Lxc(v) if once.first(3, "lxc", stmt.keyword) => lxc = Some(v),
@@ -216,7 +280,7 @@ pub(super) fn pod(item: &PodItem, node: Name, diags: &mut Vec<Diagnostic>) -> Po
         }
     }
     if !item.block.recovered {
-        if ip.is_none() {
+        if ip.is_none() && ip6.is_none() {
             missing(item.name.span, "pod", name, "ip", "ADDRESS", diags);
         }
         if endpoint.is_none() {
@@ -262,6 +326,18 @@ pub(super) fn pod(item: &PodItem, node: Name, diags: &mut Vec<Diagnostic>) -> Po
         name: shared(&item.name),
         node: Spanned { value: node, span: item.node.span },
         ip: ip.cloned(),
+        more_ips,
+        more_ips6: item
+            .block
+            .stmts
+            .iter()
+            .filter_map(|s| match &s.kind {
+                PodStmt::Ip6(ip) => Some(ip.value),
+                _ => None,
+            })
+            .skip(1)
+            .collect(),
+        ip6,
         endpoint: endpoint_value.zip(endpoint).map(|(value, v)| Spanned { value, span: v.span }),
         identity: identity_value,
         lxc: lxc.cloned(),

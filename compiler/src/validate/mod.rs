@@ -5,7 +5,9 @@
 //! One engine serves `check` and the language server alike. Each file's
 //! items become facts (`local.rs`: what of each item is valid, and the
 //! diagnostics one item alone decides). The cross-file rules (`cross.rs`)
-//! read the facts through indexes kept by name, address and pod-cidr, and
+//! (`cross.rs`, and `per_family.rs` for those both address families share)
+//! read the facts through indexes kept by name, and by address and pod-cidr
+//! for each family, and
 //! each rule's diagnostics belong to one *group* (a node name, a pod IP, a
 //! pod-cidr, ...). [`Validation::replace`] swaps one file's facts, marks the
 //! groups its old and new facts touch, and re-runs only those: work in
@@ -14,19 +16,20 @@
 
 mod cross;
 mod local;
+pub(crate) mod per_family;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashSet, HashSetExt};
-use std::net::Ipv4Addr;
 
 use crate::diagnostics::{Code, Diagnostic, Severity};
 use crate::expect::Expectation;
-use crate::model::{self, Ipv4Net};
+use crate::model::{self, OverlayKind};
 use crate::source::FileId;
 use crate::syntax::ast::*;
 
 use local::{Name, NodeFact, PodFact};
+use per_family::{bits, cidr_key, Family, FamilyIndex};
 use smallvec::SmallVec;
 
 pub use cross::first_usable;
@@ -54,7 +57,7 @@ struct Key {
     rule: Rule,
     /// Overlaps (E0009) of one place are listed by the address, then the
     /// length, of the overlapping pod-cidr: lowest first, as a sweep finds them.
-    cidr: (u32, u8),
+    cidr: (u128, u8),
     subject: (u32, u32),
 }
 
@@ -65,7 +68,7 @@ enum Rule {
     Cluster,
     NodeDeclaredTwice,
     SameNodeAddress,
-    PodCidrOverlap,
+    PodCidrOverlap(Family),
     NodeAddressInPodCidr,
     PodDeclaredTwice,
     UnknownNode,
@@ -75,6 +78,7 @@ enum Rule {
     LxcOnNode,
     IfindexOnNode,
     NodeWithoutPods,
+    NativeIpv6Address,
     Expect,
 }
 
@@ -82,14 +86,15 @@ enum Rule {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Group {
     Cluster,
-    /// The nodes of this name (declared twice, without pods).
+    /// The nodes of this name (declared twice, without pods, without the
+    /// IPv6 address native routing needs).
     NodeName(Name),
     /// The nodes of this address.
-    NodeAddress(u32),
+    NodeAddress(Family, u128),
     /// The nodes of this pod-cidr (network, length).
-    PodCidr(u32, u8),
+    PodCidr(Family, u128, u8),
     PodName(Name),
-    PodIp(u32),
+    PodIp(Family, u128),
     /// The pods placed on this node name.
     PodsOn(Name),
     /// The expectations of one file.
@@ -120,11 +125,8 @@ struct Index {
     nodes_by_name: HashMap<Name, Refs>,
     pods_by_name: HashMap<Name, Refs>,
     pods_on: HashMap<Name, Refs>,
-    pod_ips: BTreeMap<u32, Refs>,
-    node_addresses: BTreeMap<u32, Refs>,
-    pod_cidrs: BTreeMap<(u32, u8), Refs>,
-    /// How many pod-cidrs have each prefix length: lookups probe only these.
-    pod_cidr_lengths: BTreeMap<u8, u32>,
+    /// By address and pod-cidr, IPv4's then IPv6's (by [`Family`]).
+    families: [FamilyIndex; 2],
     /// Node names pods are placed on that no node has (their "did you mean"
     /// changes with the set of node names).
     unknown_nodes: BTreeSet<Name>,
@@ -137,6 +139,12 @@ pub struct Validation {
     index: Index,
     /// The cluster block's name, overlay and MTU, when valid.
     cluster: Option<(String, model::Overlay, u32)>,
+    /// How many pods on each node name have a valid IPv6 ip, and in all.
+    valid_ip6: HashMap<Name, u32>,
+    valid_ip6_total: u32,
+    /// Whether IPv6 pods are routed natively (`overlay none` and a valid
+    /// IPv6 pod ip): every node then needs an IPv6 address (E0019).
+    native_ipv6: bool,
     /// Where each group's diagnostics are.
     groups: HashMap<Group, Vec<(u32, Key)>>,
     /// Each file's diagnostics, sorted.
@@ -166,6 +174,9 @@ impl Validation {
             v.insert_local(id);
             v.index_file(id, None);
         }
+        for fx in &mut v.index.families {
+            fx.reorder_lengths();
+        }
         // Every group, once.
         let ix = &v.index;
         let mut groups = Vec::new();
@@ -177,9 +188,12 @@ impl Validation {
         }
         groups.extend(ix.pods_on.keys().map(|n| Group::PodsOn(n.clone())));
         groups.extend(ix.pods_by_name.keys().map(|k| Group::PodName(k.clone())));
-        groups.extend(ix.pod_ips.keys().map(|&ip| Group::PodIp(ip)));
-        groups.extend(ix.node_addresses.keys().map(|&a| Group::NodeAddress(a)));
-        groups.extend(ix.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(net, len)));
+        for family in Family::ALL {
+            let fx = &ix.families[family as usize];
+            groups.extend(fx.pod_ips.keys().map(|&ip| Group::PodIp(family, ip)));
+            groups.extend(fx.node_addresses.keys().map(|&a| Group::NodeAddress(family, a)));
+            groups.extend(fx.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(family, net, len)));
+        }
         groups.extend(v.always_checked());
         v.recheck(groups);
         v
@@ -197,8 +211,17 @@ impl Validation {
         self.files[id] = facts(tree, text);
         self.insert_local(id);
         let new_cidrs = self.index_file(id, Some(&mut dirty));
-        for (net, len) in old_cidrs.into_iter().chain(new_cidrs) {
-            self.touch_inside(net, len, &mut dirty);
+        for (family, net, len) in old_cidrs.into_iter().chain(new_cidrs) {
+            self.touch_inside(family, net, len, &mut dirty);
+        }
+        for family in Family::ALL {
+            if self.index.families[family as usize].reorder_lengths() {
+                // Rare (the first pod-cidr of a length moved past another's):
+                // every lookup of this family may find another owner.
+                let fx = &self.index.families[family as usize];
+                dirty.extend(fx.node_addresses.keys().map(|&a| Group::NodeAddress(family, a)));
+                dirty.extend(self.index.pods_on.keys().map(|n| Group::PodsOn(n.clone())));
+            }
         }
         // The set of node names may have changed: so may every unknown
         // node's "did you mean".
@@ -251,13 +274,20 @@ impl Validation {
         let mut model_nodes = Vec::with_capacity(nodes.len());
         for &i in &order {
             let n = nodes[i];
-            let (pod_cidr, _) = n.pod_cidr?;
+            let pod_cidr = n.pod_cidr.map(|(net, _)| net);
+            let pod_cidr6 = n.v6.pod_cidr6_with_router();
+            if pod_cidr.is_none() && pod_cidr6.is_none() {
+                return None;
+            }
             model_nodes.push(model::Node {
                 name: n.name.value.to_string(),
                 address: n.address.as_ref()?.value,
                 pod_cidr,
-                router: n.router.unwrap_or_else(|| first_usable(pod_cidr)),
+                router: pod_cidr.map(|net| n.router.unwrap_or_else(|| first_usable(net))),
                 device: n.device.clone().unwrap_or_else(|| DEFAULT_DEVICE.to_string()),
+                address6: n.v6.address6.as_ref().map(|a| a.value),
+                pod_cidr6: pod_cidr6.map(|(net, _)| net),
+                router6: pod_cidr6.map(|(_, router)| router),
             });
         }
         let mut pods = Vec::new();
@@ -266,16 +296,17 @@ impl Validation {
             pods.push(model::Pod {
                 name: p.name.value.to_string(),
                 node,
-                ip: p.ip.as_ref()?.value,
+                ip: p.ip.as_ref().map(|ip| ip.value),
                 endpoint: p.endpoint.as_ref()?.value,
                 identity: p.identity?,
                 lxc: p.lxc.as_ref()?.value.clone(),
                 ifindex: p.ifindex.as_ref().map(|i| i.value),
                 mac: p.mac,
                 node_mac: p.node_mac,
+                ip6: p.ip6.as_ref().map(|ip| ip.value),
             });
         }
-        pods.sort_by_key(|p| (p.node, p.ip));
+        pods.sort_by_key(model::Pod::order);
         Some(model::Cluster { name, overlay, mtu, nodes: model_nodes, pods })
     }
 
@@ -304,7 +335,7 @@ impl Validation {
 
     /// Adds file `id`'s facts to the indexes, marks the groups they are in,
     /// and returns their pod-cidrs.
-    fn index_file(&mut self, id: FileId, mut dirty: Option<&mut HashSet<Group>>) -> Vec<(u32, u8)> {
+    fn index_file(&mut self, id: FileId, mut dirty: Option<&mut HashSet<Group>>) -> Vec<(Family, u128, u8)> {
         let file = id as u32;
         let facts = &self.files[id];
         let ix = &mut self.index;
@@ -312,14 +343,17 @@ impl Validation {
         for (i, n) in facts.nodes.iter().enumerate() {
             let r = (file, i as u32);
             add(entry(&mut ix.nodes_by_name, &n.name.value), r);
-            if let Some(a) = &n.address {
-                add(ix.node_addresses.entry(u32::from(a.value)).or_default(), r);
-            }
-            if let Some((net, _)) = n.pod_cidr {
-                let key = cidr_key(net);
-                add(ix.pod_cidrs.entry(key).or_default(), r);
-                *ix.pod_cidr_lengths.entry(key.1).or_default() += 1;
-                cidrs.push(key);
+            for family in Family::ALL {
+                let fx = &mut ix.families[family as usize];
+                if let Some(a) = n.address(family) {
+                    add(fx.node_addresses.entry(bits(a.value)).or_default(), r);
+                }
+                if let Some((net, _)) = n.pod_cidr(family) {
+                    let key = cidr_key(net);
+                    add(fx.pod_cidrs.entry(key).or_default(), r);
+                    add(fx.pod_cidr_lengths.entry(key.1).or_default(), r);
+                    cidrs.push((family, key.0, key.1));
+                }
             }
             if let Some(dirty) = dirty.as_deref_mut() {
                 touch_node(n, dirty);
@@ -329,8 +363,14 @@ impl Validation {
             let r = (file, i as u32);
             add(entry(&mut ix.pods_by_name, &p.name.value), r);
             add(entry(&mut ix.pods_on, &p.node.value), r);
-            if let Some(ip) = &p.ip {
-                add(ix.pod_ips.entry(u32::from(ip.value)).or_default(), r);
+            for family in Family::ALL {
+                let fx = &mut ix.families[family as usize];
+                if let Some(ip) = p.ip(family) {
+                    add(fx.pod_ips.entry(bits(ip.value)).or_default(), r);
+                }
+                for ip in p.more_ips(family) {
+                    add(fx.more_pod_ips.entry(ip).or_default(), r);
+                }
             }
             if let Some(dirty) = dirty.as_deref_mut() {
                 touch_pod(p, dirty);
@@ -341,34 +381,38 @@ impl Validation {
 
     /// Takes file `id`'s facts out of the indexes, marks the groups they
     /// were in, and returns their pod-cidrs.
-    fn unindex_file(&mut self, id: FileId, dirty: &mut HashSet<Group>) -> Vec<(u32, u8)> {
+    fn unindex_file(&mut self, id: FileId, dirty: &mut HashSet<Group>) -> Vec<(Family, u128, u8)> {
         let file = id as u32;
         let facts = &self.files[id];
         let ix = &mut self.index;
         let mut cidrs = Vec::new();
         for n in &facts.nodes {
             drop_refs(&mut ix.nodes_by_name, &*n.name.value, file);
-            if let Some(a) = &n.address {
-                drop_refs(&mut ix.node_addresses, &u32::from(a.value), file);
-            }
-            if let Some((net, _)) = n.pod_cidr {
-                let key = cidr_key(net);
-                drop_refs(&mut ix.pod_cidrs, &key, file);
-                if let Some(count) = ix.pod_cidr_lengths.get_mut(&key.1) {
-                    *count -= 1;
-                    if *count == 0 {
-                        ix.pod_cidr_lengths.remove(&key.1);
-                    }
+            for family in Family::ALL {
+                let fx = &mut ix.families[family as usize];
+                if let Some(a) = n.address(family) {
+                    drop_refs(&mut fx.node_addresses, &bits(a.value), file);
                 }
-                cidrs.push(key);
+                if let Some((net, _)) = n.pod_cidr(family) {
+                    let key = cidr_key(net);
+                    drop_refs(&mut fx.pod_cidrs, &key, file);
+                    drop_refs(&mut fx.pod_cidr_lengths, &key.1, file);
+                    cidrs.push((family, key.0, key.1));
+                }
             }
             touch_node(n, dirty);
         }
         for p in &facts.pods {
             drop_refs(&mut ix.pods_by_name, &*p.name.value, file);
             drop_refs(&mut ix.pods_on, &*p.node.value, file);
-            if let Some(ip) = &p.ip {
-                drop_refs(&mut ix.pod_ips, &u32::from(ip.value), file);
+            for family in Family::ALL {
+                let fx = &mut ix.families[family as usize];
+                if let Some(ip) = p.ip(family) {
+                    drop_refs(&mut fx.pod_ips, &bits(ip.value), file);
+                }
+                for ip in p.more_ips(family) {
+                    drop_refs(&mut fx.more_pod_ips, &ip, file);
+                }
             }
             touch_pod(p, dirty);
         }
@@ -377,15 +421,33 @@ impl Validation {
 
     /// Marks what a pod-cidr that came or went changes: the node addresses
     /// and pod-cidrs inside it, and the pods whose IP is inside it.
-    fn touch_inside(&self, net: u32, len: u8, dirty: &mut HashSet<Group>) {
-        let last = Ipv4Net::new(Ipv4Addr::from(net), len).expect("indexed pod-cidrs are valid").broadcast();
-        let range = net..=u32::from(last);
-        let ix = &self.index;
-        dirty.extend(ix.node_addresses.range(range.clone()).map(|(&a, _)| Group::NodeAddress(a)));
-        dirty.extend(ix.pod_cidrs.range((net, 0)..=(*range.end(), 32)).map(|(&(n, l), _)| Group::PodCidr(n, l)));
-        for refs in ix.pod_ips.range(range).map(|(_, refs)| refs) {
+    fn touch_inside(&self, family: Family, net: u128, len: u8, dirty: &mut HashSet<Group>) {
+        let range = net..=family.last(net, len);
+        let fx = &self.index.families[family as usize];
+        dirty.extend(fx.node_addresses.range(range.clone()).map(|(&a, _)| Group::NodeAddress(family, a)));
+        let cidrs = fx.pod_cidrs.range((net, 0)..=(*range.end(), family.max_len()));
+        dirty.extend(cidrs.map(|(&(n, l), _)| Group::PodCidr(family, n, l)));
+        for refs in fx.pod_ips.range(range).map(|(_, refs)| refs) {
             dirty.extend(refs.iter().map(|&r| Group::PodsOn(self.pod(r).node.value.clone())));
         }
+    }
+
+    /// The pods of one IPv6 ip: which of them is the first, and so may count
+    /// as a valid IPv6 pod (E0019), changes with the others.
+    fn touch_same_ip6(&self, groups: &[Group], dirty: &mut HashSet<Group>) {
+        let fx = &self.index.families[Family::V6 as usize];
+        for group in groups {
+            if let Group::PodIp(Family::V6, ip) = group {
+                let refs = fx.pod_ips.get(ip).map_or(&[][..], |refs| &refs[..]);
+                dirty.extend(refs.iter().map(|&r| Group::PodsOn(self.pod(r).node.value.clone())));
+            }
+        }
+    }
+
+    /// Keeps the count of valid IPv6 pods on node name `name`.
+    fn count_valid_ip6(&mut self, name: &Name, valid: u32) {
+        let old = if valid == 0 { self.valid_ip6.remove(name) } else { self.valid_ip6.insert(name.clone(), valid) };
+        self.valid_ip6_total = self.valid_ip6_total - old.unwrap_or(0) + valid;
     }
 
     /// The cluster block and the expectations: few, and they read every
@@ -395,11 +457,34 @@ impl Validation {
         expects.map(|f| Group::Expects(f as u32)).chain([Group::Cluster])
     }
 
-    /// Checks these groups (each once) again.
+    /// Checks these groups (each once) again. The node names go last: whether
+    /// E0019 applies is known once the cluster block and the pods are.
     fn recheck(&mut self, groups: Vec<Group>) {
-        // All old diagnostics go first: a subject that moved to another
-        // group keeps its key.
+        let (names, rest): (Vec<Group>, Vec<Group>) = groups.into_iter().partition(|g| matches!(g, Group::NodeName(_)));
+        self.check_groups(rest);
+        let native = self.cluster.as_ref().is_some_and(|c| c.1.kind == OverlayKind::None) && self.valid_ip6_total > 0;
+        if native == self.native_ipv6 {
+            self.check_groups(names);
+        } else {
+            // Every node's E0019 comes or goes.
+            self.native_ipv6 = native;
+            let mut all: HashSet<Group> = names.into_iter().collect();
+            all.extend(self.index.nodes_by_name.keys().map(|n| Group::NodeName(n.clone())));
+            self.check_groups(all.into_iter().collect());
+        }
+    }
+
+    fn check_groups(&mut self, mut groups: Vec<Group>) {
         if !self.groups.is_empty() {
+            let mut more = HashSet::new();
+            self.touch_same_ip6(&groups, &mut more);
+            if !more.is_empty() {
+                let mut all: HashSet<Group> = groups.into_iter().collect();
+                all.extend(more);
+                groups = all.into_iter().collect();
+            }
+            // All old diagnostics go first: a subject that moved to another
+            // group keeps its key.
             for group in &groups {
                 for (file, key) in self.groups.remove(group).unwrap_or_default() {
                     self.remove(file, key);
@@ -430,7 +515,9 @@ impl Validation {
     fn insert(&mut self, file: u32, rule: Rule, subject: (u32, u32), diag: Diagnostic) -> Key {
         let span = diag.primary_span();
         let cidr = match rule {
-            Rule::PodCidrOverlap => cidr_key(self.node(subject).pod_cidr.expect("overlaps are of pod-cidrs").0),
+            Rule::PodCidrOverlap(family) => {
+                cidr_key(self.node(subject).pod_cidr(family).expect("overlaps are of pod-cidrs").0)
+            }
             _ => (0, 0),
         };
         let key = Key { start: span.start, end: span.end, code: diag.code, rule, cidr, subject };
@@ -492,10 +579,6 @@ fn other_files(diag: &Diagnostic) -> impl Iterator<Item = u32> + '_ {
     diag.labels.iter().map(|l| l.span.file).filter(move |&f| f != own)
 }
 
-fn cidr_key(net: Ipv4Net) -> (u32, u8) {
-    (u32::from(net.network()), net.prefix_len())
-}
-
 /// The refs of `name`, made empty if it has none.
 fn entry<'m>(map: &'m mut HashMap<Name, Refs>, name: &Name) -> &'m mut Refs {
     map.entry(Name::clone(name)).or_default()
@@ -546,12 +629,14 @@ impl RefIndex<str> for HashMap<Name, Refs> {
 fn touch_node(n: &NodeFact, dirty: &mut HashSet<Group>) {
     dirty.insert(Group::NodeName(n.name.value.clone()));
     dirty.insert(Group::PodsOn(n.name.value.clone()));
-    if let Some(a) = &n.address {
-        dirty.insert(Group::NodeAddress(u32::from(a.value)));
-    }
-    if let Some((net, _)) = n.pod_cidr {
-        let (net, len) = cidr_key(net);
-        dirty.insert(Group::PodCidr(net, len));
+    for family in Family::ALL {
+        if let Some(a) = n.address(family) {
+            dirty.insert(Group::NodeAddress(family, bits(a.value)));
+        }
+        if let Some((net, _)) = n.pod_cidr(family) {
+            let (net, len) = cidr_key(net);
+            dirty.insert(Group::PodCidr(family, net, len));
+        }
     }
 }
 
@@ -559,7 +644,9 @@ fn touch_pod(p: &PodFact, dirty: &mut HashSet<Group>) {
     dirty.insert(Group::PodName(p.name.value.clone()));
     dirty.insert(Group::PodsOn(p.node.value.clone()));
     dirty.insert(Group::NodeName(p.node.value.clone()));
-    if let Some(ip) = &p.ip {
-        dirty.insert(Group::PodIp(u32::from(ip.value)));
+    for family in Family::ALL {
+        if let Some(ip) = p.ip(family) {
+            dirty.insert(Group::PodIp(family, bits(ip.value)));
+        }
     }
 }

@@ -8,9 +8,8 @@
 //! filesystem, folders only with their marker file.
 
 use std::path::Path;
-use std::process::Command;
 
-use super::iproute::{batch, die_with_parent, OnError};
+use super::iproute::{batch, json, OnError};
 use super::state::{foreign, is_lab_dir};
 use super::topology::namespace_marker;
 use super::{check_lab_name, lock_path, netns_path, LabState, NETNS_DIR};
@@ -45,6 +44,8 @@ pub(super) fn down_locked(state_dir: &Path, name: &str) -> Result<()> {
     if folder.exists() && !is_lab_dir(&folder) {
         return Err(foreign(&folder));
     }
+    // Agents first: one left running would repair what is being removed.
+    super::agents::stop(state_dir, name)?;
     let namespaces = lab_namespaces(name, state.as_ref())?;
     if state.is_none() && namespaces.is_empty() && !folder.exists() {
         return Err(Error::msg(format!("no lab named `{name}` (no {})", state_file.display())));
@@ -87,11 +88,7 @@ pub(super) fn down_locked(state_dir: &Path, name: &str) -> Result<()> {
 /// The lab's namespaces that exist now: recorded ones without another lab's
 /// marker, and any `<name>-*` in /run/netns that carries this lab's marker.
 fn lab_namespaces(name: &str, state: Option<&LabState>) -> Result<Vec<String>> {
-    let marker = namespace_marker(name);
-    let ours = |ns: &str, recorded: bool| match lo_alias(ns) {
-        Some(alias) => alias == marker,
-        None => recorded,
-    };
+    let ours = |ns: &str, recorded: bool| is_ours(name, ns, recorded);
     let mut found: Vec<String> = state
         .map(|s| s.namespaces.iter().filter(|ns| netns_path(ns).exists() && ours(ns, true)).cloned().collect())
         .unwrap_or_default();
@@ -111,12 +108,17 @@ fn lab_namespaces(name: &str, state: Option<&LabState>) -> Result<Vec<String>> {
     Ok(found)
 }
 
+/// Whether namespace `ns` is lab `name`'s: it carries the lab's marker, or
+/// no marker at all and `recorded` (the lab's record names it).
+pub(super) fn is_ours(name: &str, ns: &str, recorded: bool) -> bool {
+    match lo_alias(ns) {
+        Some(alias) => alias == namespace_marker(name),
+        None => recorded,
+    }
+}
+
 /// The alias on `lo` in namespace `ns`, if it has one (and can be read).
 fn lo_alias(ns: &str) -> Option<String> {
-    let mut command = Command::new("ip");
-    command.args(["-n", ns, "-j", "link", "show", "dev", "lo"]);
-    die_with_parent(&mut command);
-    let output = command.output().ok().filter(|o| o.status.success())?;
-    let links: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let links = json(ns, &["link", "show", "dev", "lo"])?;
     links.get(0)?.get("ifalias")?.as_str().map(str::to_string)
 }

@@ -49,6 +49,15 @@ pub(super) fn batch(netns: Option<&str>, lines: &[String], on_error: OnError) ->
     }
 }
 
+/// `ip -n NS -j ARGS`'s answer, when it runs and answers JSON.
+pub(super) fn json(netns: &str, args: &[&str]) -> Option<serde_json::Value> {
+    let mut command = Command::new("ip");
+    command.args(["-n", netns, "-j"]).args(args);
+    die_with_parent(&mut command);
+    let output = command.output().ok().filter(|o| o.status.success())?;
+    serde_json::from_slice(&output.stdout).ok()
+}
+
 /// The lines in an anonymous in-memory file, rewound for reading.
 fn batch_file(lines: &[String]) -> Result<File> {
     const NAME: &CStr = c"routec-ip-batch";

@@ -16,11 +16,15 @@
 //!   and pins go only into a bpf filesystem.
 //!
 //! Modules: [`state`] (the record and markers), `topology` (creating),
-//! [`down`] (removing), [`exec`] (`lab exec`), `iproute` (running `ip`).
+//! [`down`] (removing), [`reconcile`] (`up` of a lab that is up: it follows
+//! the config), [`exec`] (`lab exec`), `iproute` (running `ip`),
+//! [`agents`] (`up --agents`, `publish`).
 
+pub mod agents;
 pub mod down;
 pub mod exec;
 mod iproute;
+pub mod reconcile;
 pub mod state;
 mod topology;
 
@@ -31,7 +35,8 @@ use routec_compiler::model::Cluster;
 
 pub use down::{down, down_with};
 pub use exec::exec_command;
-pub use state::{claim_dir, list, LabEntry, LabNode, LabPod, LabState};
+pub use reconcile::{reconcile_from_build, up_or_reconcile, ReconcileReport, Up};
+pub use state::{claim_dir, list, LabEntry, LabNode, LabPod, LabState, NodeLinks, PodLinks};
 pub use topology::{create_topology, namespace_marker};
 
 use crate::loader::BuildOutput;
@@ -47,6 +52,8 @@ pub struct LabOptions {
     pub tc_mode: crate::loader::TcMode,
     /// What `up` does when another routec holds the lab's lock.
     pub wait: Wait,
+    /// `Some`: `up` starts one agent per node ([`agents`]) instead of applying once.
+    pub agents: Option<agents::AgentsOptions>,
 }
 
 /// Where labs keep their state and build output unless told otherwise.
@@ -59,6 +66,7 @@ impl Default for LabOptions {
             bpffs: PathBuf::from("/sys/fs/bpf"),
             tc_mode: crate::loader::TcMode::default(),
             wait: Wait::default(),
+            agents: None,
         }
     }
 }
@@ -138,7 +146,7 @@ pub fn apply_all(
     state: &LabState,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, crate::loader::ApplyReport)>> {
-    let cluster = &build.cluster;
+    let cluster = build.cluster()?;
     let results = topology::in_parallel(
         cluster.nodes.len(),
         |index| {
@@ -196,11 +204,14 @@ fn up_from_build_locked(
     progress: &mut dyn FnMut(&str),
 ) -> Result<LabState> {
     let build = BuildOutput::open(out)?;
-    let cluster = &build.cluster;
+    let cluster = build.cluster()?;
     let mut state = LabState::plan(cluster, name, &options.bpffs, out)?;
     state.tc_mode = options.tc_mode;
-    let result = create_topology(cluster, &mut state, &options.state_dir, progress)
-        .and_then(|()| apply_all(&build, &state, progress));
+    let result =
+        create_topology(cluster, &mut state, &options.state_dir, progress).and_then(|()| match &options.agents {
+            None => apply_all(&build, &state, progress).map(drop),
+            Some(agents) => agents::start(&state, out, options, agents),
+        });
     match result {
         Ok(_) => Ok(state),
         Err(e) if !LabState::state_file(&options.state_dir, name).exists() => Err(e),
@@ -235,6 +246,17 @@ pub fn up(
     preflight(name, options)?;
     let _lock = lock(name, options)?;
     refuse_if_up(name, options)?;
+    up_locked(cluster, build_options, name, options, progress)
+}
+
+/// [`up`] for a caller that holds the lab's lock, of a lab that is not up.
+fn up_locked(
+    cluster: &Cluster,
+    build_options: &BuildOptions,
+    name: &str,
+    options: &LabOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LabState> {
     // Checked before the folder exists, so a refused lab makes nothing.
     LabState::plan(cluster, name, &options.bpffs, &out_dir(options, name))?;
     let folder = claim_dir(&options.state_dir, name)?;

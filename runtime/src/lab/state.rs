@@ -8,10 +8,10 @@
 //! Only a state file with the marker and a folder with the marker file are a
 //! lab's: `list` shows nothing else, and `down` removes nothing else.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use routec_compiler::model::Cluster;
+use routec_compiler::model::{Cluster, Ipv4Net, Mac, Node, OverlayKind, Pod};
 use serde::{Deserialize, Serialize};
 
 use super::{check_lab_name, namespace_name};
@@ -46,6 +46,11 @@ pub struct LabState {
     /// How the nodes' programs are attached.
     #[serde(default)]
     pub tc_mode: crate::loader::TcMode,
+    /// Namespaces a reconcile (`lab up` of a lab that is up) is making or
+    /// removing: never taken as whole by the next one, which makes them
+    /// again or removes them. Empty once a reconcile finishes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -53,14 +58,68 @@ pub struct LabNode {
     pub name: String,
     pub address: Ipv4Addr,
     pub netns: String,
+    /// What its namespace's links were made from (absent in labs made by an
+    /// older routec, which a reconcile then makes anew).
+    #[serde(default)]
+    pub links: Option<NodeLinks>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabPod {
     pub name: String,
-    pub ip: Ipv4Addr,
+    /// The pod's IPv4 address, if it has one (an IPv6-only pod has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub node: String,
     pub netns: String,
+    /// What its veth was made from (see [`LabNode::links`]).
+    #[serde(default)]
+    pub links: Option<PodLinks>,
+}
+
+/// Everything of the cluster that a node namespace's links are made from
+/// (besides the node's name and address): a reconcile keeps a node only
+/// when these are equal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeLinks {
+    pub device: String,
+    pub pod_cidr: Option<Ipv4Net>,
+    pub router: Option<Ipv4Addr>,
+    pub mtu: u32,
+    pub pod_mtu: u32,
+    pub overlay: OverlayKind,
+    pub overlay_port: u16,
+}
+
+/// Everything a pod's veth is made from besides its IP and node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PodLinks {
+    pub lxc: String,
+    pub ifindex: Option<u32>,
+    pub mac: Option<Mac>,
+    pub node_mac: Option<Mac>,
+}
+
+impl NodeLinks {
+    fn of(cluster: &Cluster, node: &Node) -> Self {
+        NodeLinks {
+            device: node.device.clone(),
+            pod_cidr: node.pod_cidr,
+            router: node.router,
+            mtu: cluster.mtu,
+            pod_mtu: cluster.pod_mtu(),
+            overlay: cluster.overlay.kind,
+            overlay_port: cluster.overlay.port,
+        }
+    }
+}
+
+impl PodLinks {
+    fn of(pod: &Pod) -> Self {
+        PodLinks { lxc: pod.lxc.clone(), ifindex: pod.ifindex, mac: pod.mac, node_mac: pod.node_mac }
+    }
 }
 
 impl LabState {
@@ -71,7 +130,12 @@ impl LabState {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| LabNode { name: n.name.clone(), address: n.address, netns: namespace_name(name, &n.name, i) })
+            .map(|(i, n)| LabNode {
+                name: n.name.clone(),
+                address: n.address,
+                netns: namespace_name(name, &n.name, i),
+                links: Some(NodeLinks::of(cluster, n)),
+            })
             .collect();
         let pods: Vec<LabPod> = cluster
             .pods
@@ -80,8 +144,10 @@ impl LabState {
             .map(|(i, p)| LabPod {
                 name: p.name.clone(),
                 ip: p.ip,
+                ip6: p.ip6,
                 node: cluster.nodes[p.node].name.clone(),
                 netns: namespace_name(name, &p.name, cluster.nodes.len() + i),
+                links: Some(PodLinks::of(p)),
             })
             .collect();
         let underlay = format!("{name}-underlay");
@@ -102,6 +168,7 @@ impl LabState {
             pods,
             namespaces: Vec::new(),
             tc_mode: crate::loader::TcMode::default(),
+            incomplete: Vec::new(),
         })
     }
 
@@ -144,7 +211,7 @@ impl LabState {
     /// A pod by name (`namespace/name`) or IP.
     pub fn pod(&self, name_or_ip: &str) -> Option<&LabPod> {
         match name_or_ip.parse::<Ipv4Addr>() {
-            Ok(ip) => self.pods.iter().find(|p| p.ip == ip),
+            Ok(ip) => self.pods.iter().find(|p| p.ip == Some(ip)),
             Err(_) => self.pods.iter().find(|p| p.name == name_or_ip),
         }
     }

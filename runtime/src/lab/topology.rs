@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use routec_compiler::model::{Cluster, Node};
+use routec_compiler::model::{Cluster, Pod};
 
 use super::iproute::{batch, OnError};
 use super::{netns_path, LabState};
@@ -62,26 +62,35 @@ pub fn create_topology(
     state.namespaces = all.clone();
     state.save(state_dir)?;
     progress(&format!("creating {} namespaces", all.len()));
-    let adds: Vec<String> = all.iter().map(|ns| format!("netns add {ns}")).collect();
+    make_namespaces(state, &all)?;
+    ip_batch(Some(&state.underlay), &["link add br0 type bridge".into(), "link set br0 up".into()])?;
+
+    let built = in_parallel(
+        cluster.nodes.len(),
+        |index| node_topology(cluster, state, index, &format!("u{index}")),
+        &mut |index, done| {
+            progress(&format!("node {}: interfaces ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
+        },
+    );
+    built.into_iter().collect()
+}
+
+/// Creates the namespaces `names` of lab `state`, marks each as the lab's
+/// before anything else, and sets its sysctls. The caller has recorded them.
+pub(super) fn make_namespaces(state: &LabState, names: &[String]) -> Result<()> {
+    let adds: Vec<String> = names.iter().map(|ns| format!("netns add {ns}")).collect();
     ip_batch(None, &adds)?;
     let marker = namespace_marker(&state.name);
     let marked = in_parallel(
-        all.len(),
+        names.len(),
         |index| {
-            let ns = &all[index];
+            let ns = &names[index];
             ip_batch(Some(ns), &[format!("link set lo alias {marker}"), "link set lo up".into()])?;
             base_sysctls(ns, state.nodes.iter().any(|n| &n.netns == ns))
         },
         &mut |_, _| {},
     );
-    marked.into_iter().collect::<Result<()>>()?;
-
-    ip_batch(Some(&state.underlay), &["link add br0 type bridge".into(), "link set br0 up".into()])?;
-
-    let built = in_parallel(cluster.nodes.len(), |index| node_topology(cluster, state, index), &mut |index, done| {
-        progress(&format!("node {}: interfaces ({done}/{})", cluster.nodes[index].name, cluster.nodes.len()))
-    });
-    built.into_iter().collect()
+    marked.into_iter().collect()
 }
 
 /// Runs `work` for 0..count on up to 8 threads (the work is mostly waiting
@@ -117,57 +126,81 @@ pub(super) fn in_parallel<T: Send>(
     results.into_iter().map(|(_, result)| result).collect()
 }
 
-/// One node's interfaces, and those of its pods.
-fn node_topology(cluster: &Cluster, state: &LabState, index: usize) -> Result<()> {
+/// One node's interfaces, and those of its pods; `leg` is the name of its
+/// underlay link's end in the underlay namespace.
+pub(super) fn node_topology(cluster: &Cluster, state: &LabState, index: usize, leg: &str) -> Result<()> {
     let node = &cluster.nodes[index];
     let pod_mtu = cluster.pod_mtu();
-    ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, node, pod_mtu))?;
-    ip_batch(Some(&state.underlay), &[format!("link set u{index} master br0 up")])?;
+    ip_batch(Some(&state.nodes[index].netns), &node_commands(cluster, state, index, leg, pod_mtu))?;
+    ip_batch(Some(&state.underlay), &[format!("link set {leg} master br0 up")])?;
     for (pod, lab_pod) in cluster.pods.iter().zip(&state.pods).filter(|(p, _)| p.node == index) {
-        let router = node.router;
-        ip_batch(
-            Some(&lab_pod.netns),
-            &[
-                format!("link set eth0 mtu {pod_mtu}"),
-                format!("addr add {}/32 dev eth0", pod.ip),
-                "link set eth0 up".into(),
-                format!("route add {router}/32 dev eth0 scope link"),
-                format!("route add default via {router} dev eth0"),
-            ],
-        )?;
+        ip_batch(Some(&lab_pod.netns), &pod_commands(pod, node.router, pod_mtu))?;
     }
     Ok(())
+}
+
+/// One more pod on a node whose namespace exists: its veth, then its side.
+pub(super) fn pod_topology(cluster: &Cluster, state: &LabState, pod_index: usize) -> Result<()> {
+    let pod = &cluster.pods[pod_index];
+    let pod_mtu = cluster.pod_mtu();
+    ip_batch(Some(&state.nodes[pod.node].netns), &pod_veth_commands(pod, &state.pods[pod_index].netns, pod_mtu))?;
+    ip_batch(Some(&state.pods[pod_index].netns), &pod_commands(pod, cluster.nodes[pod.node].router, pod_mtu))
+}
+
+/// The pod's veth, made in its node's namespace with its declared ifindex
+/// and MACs, the pod side moved into `pod_netns` as `eth0`.
+fn pod_veth_commands(pod: &Pod, pod_netns: &str, pod_mtu: u32) -> Vec<String> {
+    let mut host_side = format!("link add {}", pod.lxc);
+    if let Some(ifindex) = pod.ifindex {
+        host_side += &format!(" index {ifindex}");
+    }
+    if let Some(mac) = pod.node_mac {
+        host_side += &format!(" address {mac}");
+    }
+    let mut pod_side = String::from(" type veth peer name eth0");
+    if let Some(mac) = pod.mac {
+        pod_side += &format!(" address {mac}");
+    }
+    pod_side += &format!(" netns {pod_netns}");
+    vec![host_side + &pod_side, format!("link set {} mtu {pod_mtu} up", pod.lxc)]
+}
+
+/// Inside the pod's namespace: its address and the routes to its router.
+/// IPv4 only: the lab's IPv6 addresses come with the IPv6 datapath.
+fn pod_commands(pod: &Pod, router: Option<std::net::Ipv4Addr>, pod_mtu: u32) -> Vec<String> {
+    let ipv4 = pod.ip.zip(router);
+    let mut lines = vec![format!("link set eth0 mtu {pod_mtu}")];
+    lines.extend(ipv4.map(|(ip, _)| format!("addr add {ip}/32 dev eth0")));
+    lines.push("link set eth0 up".into());
+    if let Some((_, router)) = ipv4 {
+        lines.push(format!("route add {router}/32 dev eth0 scope link"));
+        lines.push(format!("route add default via {router} dev eth0"));
+    }
+    lines
+}
+
+/// The node's route to another node's address over the underlay, after
+/// `route add|replace|del`.
+pub(super) fn underlay_route(other: std::net::Ipv4Addr, device: &str) -> String {
+    format!("{other}/32 dev {device} scope link")
 }
 
 /// The node namespace: lxc veths first (their declared ifindexes must not be
 /// taken by an auto-numbered device), then the underlay leg `eth0`, the
 /// overlay device and `cilium_host`.
-fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node, pod_mtu: u32) -> Vec<String> {
+fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, pod_mtu: u32) -> Vec<String> {
+    let node = &cluster.nodes[index];
     let mut lines = Vec::new();
-    let mut pods: Vec<(usize, &routec_compiler::model::Pod)> =
-        cluster.pods.iter().enumerate().filter(|(_, p)| p.node == index).collect();
+    let mut pods: Vec<(usize, &Pod)> = cluster.pods.iter().enumerate().filter(|(_, p)| p.node == index).collect();
     pods.sort_by_key(|(_, p)| p.ifindex.is_none());
     for (pod_index, pod) in &pods {
-        let mut host_side = format!("link add {}", pod.lxc);
-        if let Some(ifindex) = pod.ifindex {
-            host_side += &format!(" index {ifindex}");
-        }
-        if let Some(mac) = pod.node_mac {
-            host_side += &format!(" address {mac}");
-        }
-        let mut pod_side = String::from(" type veth peer name eth0");
-        if let Some(mac) = pod.mac {
-            pod_side += &format!(" address {mac}");
-        }
-        pod_side += &format!(" netns {}", state.pods[*pod_index].netns);
-        lines.push(host_side + &pod_side);
-        lines.push(format!("link set {} mtu {pod_mtu} up", pod.lxc));
+        lines.extend(pod_veth_commands(pod, &state.pods[*pod_index].netns, pod_mtu));
     }
-    lines.push(format!("link add {} type veth peer name u{index} netns {}", node.device, state.underlay));
+    lines.push(format!("link add {} type veth peer name {leg} netns {}", node.device, state.underlay));
     lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
     lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
     for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
-        lines.push(format!("route add {}/32 dev {} scope link", other.address, node.device));
+        lines.push(format!("route add {}", underlay_route(other.address, &node.device)));
     }
     if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
         let kind = cluster.overlay.kind.as_str();
@@ -183,7 +216,9 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, node: &Node,
     lines.push("link add cilium_host type veth peer name cilium_net".into());
     lines.push(format!("link set cilium_net mtu {pod_mtu} up"));
     lines.push(format!("link set cilium_host arp off mtu {pod_mtu} up"));
-    lines.push(format!("addr add {}/32 dev cilium_host", node.router));
-    lines.push(format!("route add {} dev cilium_host", node.pod_cidr));
+    if let (Some(router), Some(pod_cidr)) = (node.router, node.pod_cidr) {
+        lines.push(format!("addr add {router}/32 dev cilium_host"));
+        lines.push(format!("route add {pod_cidr} dev cilium_host"));
+    }
     lines
 }

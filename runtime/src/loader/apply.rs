@@ -23,7 +23,8 @@ use std::path::PathBuf;
 
 use aya::programs::{ProgramError, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
-use routec_compiler::layout::{EndpointKey, IpcacheKey, MapKey};
+use routec_compiler::build::sha256_hex;
+use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
 use serde::Serialize;
 
 use super::applied::{Applied, AppliedMap};
@@ -210,11 +211,6 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `routec apply`, waiting for the node's lock: see the module documentation.
 pub fn apply(plan: &NodePlan, target: &Target) -> Result<ApplyReport> {
     apply_with(plan, target, Wait::Block, MapSync::Incremental, &mut |_| {})
@@ -305,9 +301,7 @@ fn trusted_record(
 /// (a build writes its seeds sorted: then this only checks).
 fn sorted<K: MapKey>(entries: &[(K, K::Value)]) -> Vec<(K, K::Value)> {
     let mut entries = entries.to_vec();
-    if !entries.windows(2).all(|pair| pair[0].0.encode() <= pair[1].0.encode()) {
-        entries.sort_by_cached_key(|(k, _)| k.encode());
-    }
+    layout::sort_by_key_bytes(&mut entries);
     entries
 }
 

@@ -46,8 +46,8 @@ pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInf
     for (key, seeded) in &plan.lxc_seed {
         let mut info = *seeded;
         if !info.is_host() {
-            let Some(endpoint) = plan.endpoints.iter().find(|e| e.ip == key.ip4()) else {
-                problems.push(format!("cilium_lxc has {} but the cluster has no such pod on this node", key.ip4()));
+            let Some(endpoint) = plan.endpoints.iter().find(|e| e.ips.contains(&key.ip_addr())) else {
+                problems.push(format!("cilium_lxc has {key} but the cluster has no such pod on this node"));
                 continue;
             };
             let link = &links[endpoint.lxc.as_str()];

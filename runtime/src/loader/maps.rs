@@ -7,7 +7,9 @@ use std::path::Path;
 
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapError, MapInfo};
-use routec_compiler::layout::{Encoded, EndpointInfo, EndpointKey, IpcacheKey, MapKey, MapSpec, RemoteEndpointInfo};
+use routec_compiler::layout::{
+    self, Encoded, EndpointInfo, EndpointKey, IpcacheKey, MapKey, MapSpec, RemoteEndpointInfo,
+};
 use serde::Serialize;
 
 use super::{chain, Target};
@@ -163,7 +165,7 @@ impl Table<IpcacheKey> for IpcacheTable {
 /// Every entry of a map opened by the caller, sorted by key bytes.
 pub fn read_map<K: LiveMap>(map: Map) -> Result<Vec<(K, K::Value)>> {
     let mut entries = K::table(map)?.entries()?;
-    entries.sort_by_key(|(k, _)| k.encode());
+    layout::sort_by_key_bytes(&mut entries);
     Ok(entries)
 }
 

@@ -51,7 +51,7 @@ pub use apply::{
 pub use detach::{detach, detach_with};
 pub use maps::{check_pin, check_pinned_map, read_map, sync_ipcache, sync_lxc, LiveMap, MapChanges, MaxEntries, Table};
 pub use observe::{observe, plan, Observed, FOREIGN_OBJECT, UNKNOWN_OBJECT};
-pub use plan::{BuildOutput, NodePlan, PlannedEndpoint};
+pub use plan::{build_digest, BuildOutput, NodePlan, PlannedEndpoint};
 pub use state::{AttachRecord, NodeState};
 pub use status::{counters, status, CounterStatus, MapStatus, NodeStatus, ProgramStatus};
 

@@ -18,13 +18,11 @@
 //! only while the maps and hooks are read.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use aya::maps::MapInfo;
 use routec_compiler::bpf::{Direction, LoadConstants, PROGRAMS};
-use routec_compiler::build::Attachment;
+use routec_compiler::build::{sha256_hex, Attachment};
 use routec_compiler::diff::{self, Action, MapSize, Names, ProgramState};
 use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
 
@@ -34,7 +32,7 @@ use super::maps::{check_pin, open_map, read_map, LiveMap, MaxEntries};
 use super::plan::{BuildOutput, NodePlan};
 use super::state::{earlier_hooks, AttachRecord, Journal, NodeState as Record};
 use super::{chain, Target, TcMode};
-use crate::lock::Wait;
+use crate::lock::{SharedLock, Wait};
 use crate::{bpffs, netlink, netns, Error, Result};
 
 /// The digest of an object the kernel runs but routec has no record of.
@@ -54,53 +52,8 @@ pub struct Observed {
     pub notes: Vec<String>,
 }
 
-/// A shared `flock` on the node's lock file, released when dropped.
-struct ReadLock {
-    _held: Option<File>,
-}
-
-impl ReadLock {
-    /// Never creates the file: a node no apply ever locked has nothing to wait for.
-    fn acquire(target: &Target, wait: Wait) -> Result<ReadLock> {
-        let path = target.lock_file();
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReadLock { _held: None }),
-            Err(e) => return Err(Error::msg(format!("cannot open the lock file {}: {e}", path.display()))),
-        };
-        let flock = |operation| {
-            // SAFETY: flock on a descriptor `file` owns for the whole call.
-            if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
-                return Ok(true);
-            }
-            let error = std::io::Error::last_os_error();
-            match error.raw_os_error() {
-                Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(false),
-                _ => Err(Error::msg(format!("cannot lock {}: {error}", path.display()))),
-            }
-        };
-        if !flock(libc::LOCK_SH | libc::LOCK_NB)? {
-            let what = target.lock_subject();
-            if wait == Wait::NoWait {
-                return Err(Error::msg(format!(
-                    "{what} is busy: an apply or detach holds {} (without --no-wait, routec waits for it)",
-                    path.display()
-                )));
-            }
-            eprintln!("routec: waiting for {what}: an apply or detach holds {}", path.display());
-            while !flock(libc::LOCK_SH)? {}
-        }
-        Ok(ReadLock { _held: Some(file) })
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sorted<K: MapKey>(mut entries: Vec<(K, K::Value)>) -> Vec<(K, K::Value)> {
-    entries.sort_by_key(|(k, _)| k.encode());
+    layout::sort_by_key_bytes(&mut entries);
     entries
 }
 
@@ -296,7 +249,7 @@ fn observe_hooks(plan: &NodePlan, target: &Target, record: Option<&Record>, jour
 /// would make (see the module documentation), read under the shared lock.
 pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed> {
     bpffs::check(&target.bpffs)?;
-    let _lock = ReadLock::acquire(target, wait)?;
+    let _lock = SharedLock::acquire_existing(&target.lock_file(), &target.lock_subject(), wait)?;
     let record = Record::load(target)?;
     let journal = Journal::load(target)?;
     let netns = target.netns.clone().or_else(|| record.as_ref().and_then(|r| r.netns.clone()));
@@ -376,7 +329,7 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
 pub fn plan(build: &BuildOutput, target: &Target, wait: Wait) -> Result<diff::Plan> {
     let node_plan = NodePlan::from_build(build, &target.node)?;
     let observed = observe(&node_plan, target, wait)?;
-    let names = Names::new(&build.cluster);
+    let names = Names::new(build.cluster()?);
     let changes = diff::diff_node(&observed.kernel, &observed.wanted, (&names, &names));
     let status = match () {
         _ if changes.is_empty() => Action::NoOp,

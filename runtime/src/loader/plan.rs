@@ -1,23 +1,31 @@
 //! Phase 0 of an apply: one node's part of a `routec build` output, every
 //! file checked against the manifest before use.
+//!
+//! A build lists, per node, `nodes/<node>/node.json` (what the loader needs
+//! of cluster.json for that node) and the ipcache seed in binary
+//! (`cluster/cilium_ipcache.bin`), so one node's apply reads and checks a
+//! few kilobytes and one 36-byte-per-entry file, never the whole cluster.
+//! A build by an older routec has neither: its plan comes from cluster.json
+//! and the hex seed, the same facts derived the same way ([`NodeFile::for_node`]).
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use routec_compiler::bpf::{LoadConstants, OVERLAY_DEVICE};
-use routec_compiler::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED};
+use routec_compiler::bpf::LoadConstants;
+use routec_compiler::build::{
+    manifest_digest, parse_binary_seed, Attachment, BuildFiles, NodeFile, ReadError, ATTACH_PLAN, IPCACHE_SEED,
+    IPCACHE_SEED_BIN, LXC_SEED, MANIFEST, NODE_FILE,
+};
 use routec_compiler::layout::{self, Encoded, EndpointKey, IpcacheKey, MapKey, MapSpec};
-use routec_compiler::model::{Cluster, OverlayKind};
+use routec_compiler::model::Cluster;
 
 use crate::{Error, Result};
 
-/// A pod of this node as the loader needs it: where its lxc is, and what was declared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedEndpoint {
-    pub ip: Ipv4Addr,
-    pub lxc: String,
-}
+/// A pod of this node as the loader needs it: where its lxc is.
+pub use routec_compiler::build::NodeEndpoint as PlannedEndpoint;
+
+type IpcacheSeed = Vec<(IpcacheKey, <IpcacheKey as MapKey>::Value)>;
 
 /// Everything `apply` needs for one node, read from a build.
 #[derive(Debug, Clone)]
@@ -30,7 +38,7 @@ pub struct NodePlan {
     pub objects: BTreeMap<String, Vec<u8>>,
     /// cilium_lxc seed (ifindex/MACs zero where undeclared).
     pub lxc_seed: Vec<(EndpointKey, <EndpointKey as MapKey>::Value)>,
-    pub ipcache_seed: Vec<(IpcacheKey, <IpcacheKey as MapKey>::Value)>,
+    pub ipcache_seed: IpcacheSeed,
     pub endpoints: Vec<PlannedEndpoint>,
     /// The node's load-time constants but the overlay ifindex, which apply discovers.
     pub constants: LoadConstants,
@@ -40,31 +48,76 @@ pub struct NodePlan {
     pub overlay_device: Option<String>,
 }
 
-/// A `routec build` output opened for loading: its manifest and the cluster
-/// it was built from (`cluster/cluster.json`), which says which lxc belongs
-/// to which pod and gives the nodes' constants. Every file is read through
-/// [`BuildFiles::read`], checked against the manifest's sha256 before use.
-/// Opened once, it serves the plans of all its nodes.
+/// A `routec build` output opened for loading: its manifest, and what its
+/// nodes share, read when first needed and then kept: the cluster it was
+/// built from (`cluster/cluster.json`: the lab's topology, plan's names, and
+/// an older build's node facts) and the ipcache seed. Every file is read
+/// through [`BuildFiles::read`], checked against the manifest's sha256 before
+/// use. Opened once, it serves the plans of all its nodes.
 #[derive(Debug)]
 pub struct BuildOutput {
     pub out: PathBuf,
-    pub cluster: Cluster,
     files: BuildFiles,
-    /// The ipcache seed all nodes share, read once.
-    ipcache_seed: Vec<(IpcacheKey, <IpcacheKey as MapKey>::Value)>,
+    cluster: OnceLock<std::result::Result<Cluster, String>>,
+    ipcache_seed: OnceLock<std::result::Result<Arc<IpcacheSeed>, String>>,
 }
 
 impl BuildOutput {
     pub fn open(out: &Path) -> Result<Self> {
         let files = BuildFiles::open(out).map_err(read_error)?;
-        // The two large files of a build, read and checked side by side.
-        let (cluster, ipcache_seed) = std::thread::scope(|scope| {
-            let seed = scope.spawn(|| read_seed(&files, IPCACHE_SEED));
-            let cluster = files.read_cluster().map_err(read_error);
-            (cluster, seed.join().expect("reading the ipcache seed panicked"))
-        });
-        Ok(BuildOutput { out: out.to_path_buf(), cluster: cluster?, ipcache_seed: ipcache_seed?, files })
+        Ok(BuildOutput { out: out.to_path_buf(), files, cluster: OnceLock::new(), ipcache_seed: OnceLock::new() })
     }
+    /// Every file of the build is there ([`BuildFiles::check_complete`]):
+    /// for a reader that takes only its node's part of a build that may be
+    /// half written.
+    pub fn check_complete(&self) -> Result<()> {
+        self.files.check_complete().map_err(read_error)
+    }
+
+    /// The build's identity, from the manifest this output was opened with.
+    pub fn digest(&self) -> &str {
+        &self.files.digest
+    }
+
+    /// The cluster the build was made from ([`BuildFiles::read_cluster`]).
+    pub fn cluster(&self) -> Result<&Cluster> {
+        let cluster = self.cluster.get_or_init(|| self.files.read_cluster().map_err(|e| e.to_string()));
+        cluster.as_ref().map_err(|e| Error::msg(e.clone()))
+    }
+
+    /// The ipcache seed all nodes share: its binary form when the build has
+    /// one, else the hex text.
+    fn ipcache_seed(&self) -> Result<Arc<IpcacheSeed>> {
+        let seed = self.ipcache_seed.get_or_init(|| {
+            let seed = match self.files.record(IPCACHE_SEED_BIN) {
+                Some(_) => read_binary_seed(&self.files, IPCACHE_SEED_BIN),
+                None => read_seed(&self.files, IPCACHE_SEED),
+            };
+            seed.map(Arc::new).map_err(|e| e.to_string())
+        });
+        seed.clone().map_err(Error::msg)
+    }
+
+    /// `node`'s loader facts: its node.json, or, in a build without one,
+    /// derived from cluster.json (read beside the ipcache seed, the two
+    /// large files of such a build).
+    fn node_file(&self, node: &str) -> Result<NodeFile> {
+        let rel = format!("nodes/{node}/{NODE_FILE}");
+        if self.files.record(&rel).is_some() {
+            let bytes = self.files.read(&rel).map_err(read_error)?;
+            return NodeFile::parse(&bytes, node)
+                .map_err(|e| Error::msg(format!("{}: {e}", self.out.join(&rel).display())));
+        }
+        let cluster = std::thread::scope(|scope| {
+            let seed = scope.spawn(|| self.ipcache_seed().map(drop));
+            let cluster = self.cluster();
+            seed.join().expect("reading the ipcache seed panicked")?;
+            cluster
+        })?;
+        let index = cluster.nodes.iter().position(|n| n.name == node).expect("the manifest's nodes are the cluster's");
+        Ok(NodeFile::for_node(cluster, index))
+    }
+
     /// The layout's map definitions with the build's `max_entries`.
     fn map_specs(&self) -> Result<Vec<MapSpec>> {
         layout::ALL_MAPS
@@ -90,6 +143,12 @@ fn read_seed<K: MapKey>(files: &BuildFiles, rel: &str) -> Result<Vec<(K, K::Valu
         .collect()
 }
 
+/// A binary seed file ([`parse_binary_seed`]) decoded into `K`'s typed entries.
+fn read_binary_seed<K: MapKey>(files: &BuildFiles, rel: &str) -> Result<Vec<(K, K::Value)>> {
+    let bytes = files.read(rel).map_err(read_error)?;
+    parse_binary_seed(&bytes).map_err(|e| Error::msg(format!("{}: {e}", files.out.join(rel).display())))
+}
+
 fn read_error(e: ReadError) -> Error {
     Error::msg(e.to_string())
 }
@@ -97,16 +156,17 @@ fn read_error(e: ReadError) -> Error {
 impl NodePlan {
     /// Reads one node's part of a build output.
     pub fn from_build(build: &BuildOutput, node: &str) -> Result<Self> {
-        let (out, cluster) = (build.out.as_path(), &build.cluster);
-        let node_index = cluster.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
-            Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), cluster.name))
-        })?;
-        if !build.files.manifest.objects_compiled {
+        let (out, manifest) = (build.out.as_path(), &build.files.manifest);
+        if !manifest.nodes.iter().any(|n| n == node) {
+            return Err(Error::msg(format!("{} has no node `{node}` (cluster `{}`)", out.display(), manifest.cluster)));
+        }
+        if !manifest.objects_compiled {
             return Err(Error::msg(format!(
                 "{} was built without eBPF objects (--no-clang): rebuild with clang",
                 out.display()
             )));
         }
+        let NodeFile { constants, overlay_device, endpoints, .. } = build.node_file(node)?;
         let attach_rel = format!("nodes/{node}/{ATTACH_PLAN}");
         let attach_text = build.files.read_text(&attach_rel).map_err(read_error)?;
         let attachments: Vec<Attachment> = serde_json::from_str(&attach_text)
@@ -119,15 +179,23 @@ impl NodePlan {
         }
         Ok(NodePlan {
             node: node.to_string(),
-            build_digest: build.files.manifest.input_digest.clone(),
+            build_digest: manifest.input_digest.clone(),
             attachments,
             objects,
             lxc_seed: read_seed(&build.files, &format!("nodes/{node}/{LXC_SEED}"))?,
-            ipcache_seed: build.ipcache_seed.clone(),
-            endpoints: cluster.pods_on(node_index).map(|p| PlannedEndpoint { ip: p.ip, lxc: p.lxc.clone() }).collect(),
-            constants: LoadConstants::for_node(cluster, node_index),
+            ipcache_seed: build.ipcache_seed()?.as_ref().clone(),
+            endpoints,
+            constants,
             maps: build.map_specs()?,
-            overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
+            overlay_device,
         })
     }
+}
+
+/// The identity ([`manifest_digest`]) of the build in `out` from its manifest
+/// alone, without opening the build: a cheap probe for a changed folder.
+pub fn build_digest(out: &Path) -> Result<String> {
+    let path = out.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
+    Ok(manifest_digest(&bytes))
 }

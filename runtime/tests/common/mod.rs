@@ -340,3 +340,18 @@ pub fn hooks_on(netns: &str, interface: &str) -> Vec<String> {
     found.extend(tcx.unwrap());
     found
 }
+
+/// Turns the build at `out` into one made by a routec before per-node files
+/// and the binary seed: those files removed, and from the manifest.
+pub fn strip_to_older_build(out: &std::path::Path) {
+    use routec_compiler::build::{IPCACHE_SEED_BIN, MANIFEST, NODE_FILE};
+    let newer = |rel: &str| rel == IPCACHE_SEED_BIN || rel.ends_with(&format!("/{NODE_FILE}"));
+    let path = out.join(MANIFEST);
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let files = manifest["files"].as_array_mut().unwrap();
+    for file in files.iter().filter(|f| newer(f["path"].as_str().unwrap())) {
+        std::fs::remove_file(out.join(file["path"].as_str().unwrap())).unwrap();
+    }
+    files.retain(|f| !newer(f["path"].as_str().unwrap()));
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+}

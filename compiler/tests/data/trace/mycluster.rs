@@ -8,9 +8,12 @@ fn node(name: &str, address: [u8; 4], cidr: &str, router: [u8; 4]) -> Node {
     Node {
         name: name.to_string(),
         address: Ipv4Addr::from(address),
-        pod_cidr: cidr.parse().unwrap(),
-        router: Ipv4Addr::from(router),
+        pod_cidr: Some(cidr.parse().unwrap()),
+        router: Some(Ipv4Addr::from(router)),
         device: "eth0".to_string(),
+        address6: None,
+        pod_cidr6: None,
+        router6: None,
     }
 }
 
@@ -28,13 +31,14 @@ fn pod(
     Pod {
         name: name.to_string(),
         node,
-        ip: Ipv4Addr::from(ip),
+        ip: Some(Ipv4Addr::from(ip)),
         endpoint,
         identity,
         lxc: lxc.to_string(),
         ifindex,
         mac: macs.map(|(mac, _)| mac.parse::<Mac>().unwrap()),
         node_mac: macs.map(|(_, node_mac)| node_mac.parse::<Mac>().unwrap()),
+        ip6: None,
     }
 }
 
