@@ -138,6 +138,31 @@ fn an_ipv6_only_pod_imports_and_builds_ipv6_entries_only() {
     assert!(lxc.iter().all(|(k, _)| *k != v4), "no IPv4 entry for an IPv6-only pod");
 }
 
+/// A node numbered from an IPv6 pod CIDR only (its IPv4 InternalIP stays the
+/// tunnel endpoint): its IPv4 CiliumInternalIP is noted as unused.
+#[test]
+fn a_node_with_an_ipv6_pod_cidr_only_imports() {
+    let mut texts = Texts::dual_stack();
+    texts.nodes = edit(&texts.nodes, "/items/2/spec/ipam/podCIDRs", |cidrs| {
+        cidrs.as_array_mut().unwrap().remove(0);
+    });
+    for pod in [0, 3] {
+        texts.endpoints = remove(&texts.endpoints, &format!("/items/{pod}/status/networking/addressing/0"), "ipv4");
+    }
+    let import = texts.run(&Options::default()).unwrap();
+    let worker2 = import.cluster.node("mycluster-worker2").unwrap();
+    assert_eq!((worker2.pod_cidr, worker2.router), (None, None));
+    assert_eq!(worker2.router6.unwrap().to_string(), "fd00:10:1::60");
+    let skipped: Vec<_> = import.report.skipped.iter().map(|s| (s.path.as_str(), s.reason.as_str())).collect();
+    assert!(
+        skipped.contains(&(
+            "items[2].spec.addresses[2].ip",
+            "CiliumInternalIP 10.10.1.96: not used (the node has no IPv4 pod CIDR)"
+        )),
+        "{skipped:#?}"
+    );
+}
+
 /// An IPv6-only cluster's endpoints name their node by its IPv6 InternalIP.
 #[test]
 fn an_endpoint_may_name_its_node_by_the_ipv6_internal_ip() {
