@@ -187,10 +187,13 @@ impl Validation {
             }
         }
         groups.extend(ix.pods_on.keys().map(|n| Group::PodsOn(n.clone())));
-        groups.extend(ix.pods_by_name.keys().map(|k| Group::PodName(k.clone())));
+        // A pod name or ip declared once has nothing to report (its rules
+        // need a second declaration): most of the groups, skipped here.
+        let twice = |refs: &&Refs| refs.len() > 1;
+        groups.extend(ix.pods_by_name.iter().filter(|(_, r)| twice(r)).map(|(k, _)| Group::PodName(k.clone())));
         for family in Family::ALL {
             let fx = &ix.families[family as usize];
-            groups.extend(fx.pod_ips.keys().map(|&ip| Group::PodIp(family, ip)));
+            groups.extend(fx.pod_ips.iter().filter(|(_, r)| twice(r)).map(|(&ip, _)| Group::PodIp(family, ip)));
             groups.extend(fx.node_addresses.keys().map(|&a| Group::NodeAddress(family, a)));
             groups.extend(fx.pod_cidrs.keys().map(|&(net, len)| Group::PodCidr(family, net, len)));
         }
