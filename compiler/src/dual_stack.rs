@@ -146,14 +146,15 @@ fn pod_cidr6(p: &Spanned<Prefix6>, diags: &mut Vec<Diagnostic>) -> Option<Ipv6Ne
 }
 
 /// E0007 (outside its node's IPv6 pod-cidr, or the node has none) and E0015
-/// (the network or router address) for a pod's IPv6 `ip`; `owner` names the
-/// node whose IPv6 pod-cidr holds the ip. Whether the ip passed.
-pub(crate) fn ip6_in_node(
+/// (the network or router address) for a pod's IPv6 `ip`; `owner` finds the
+/// node whose IPv6 pod-cidr holds the ip (asked only for an ip outside its
+/// own node's). Whether the ip passed.
+pub(crate) fn ip6_in_node<'a>(
     pod: &Spanned<Arc<str>>,
     ip: &Spanned<Ipv6Addr>,
     node: &Spanned<Arc<str>>,
     node6: &Node6,
-    owner: Option<&str>,
+    owner: impl FnOnce() -> Option<&'a str>,
     found: &mut Vec<Diagnostic>,
 ) -> bool {
     let Some((net, cidr_span)) = node6.pod_cidr6 else {
@@ -172,7 +173,7 @@ pub(crate) fn ip6_in_node(
         )
         .label("outside the node's pod-cidr")
         .secondary(cidr_span, format!("pod-cidr of `{node_name}`"));
-        let diag = match owner {
+        let diag = match owner() {
             Some(other) => {
                 let other = short(other);
                 diag.help(format!("{} is in the pod-cidr of node `{other}`: did you mean `on {other}`?", ip.value))

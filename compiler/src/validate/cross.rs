@@ -295,7 +295,7 @@ impl Validation {
             let addr = bits(ip.value.into());
             let owner = || self.pod_cidr_holding(Family::V6, addr).map(|o| &*self.node(o).name.value);
             let mut diags = Vec::new();
-            let passed = dual_stack::ip6_in_node(&pod.name, ip, &node.name, &node.v6, owner(), &mut diags);
+            let passed = dual_stack::ip6_in_node(&pod.name, ip, &node.name, &node.v6, owner, &mut diags);
             found.extend(diags.into_iter().map(|d| (Rule::PodIpInPodCidr, r, d)));
             let first_of_ip =
                 self.index.families[Family::V6 as usize].pod_ips.get(&addr).is_some_and(|refs| refs[0] == r);
