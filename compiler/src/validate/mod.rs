@@ -294,8 +294,14 @@ impl Validation {
             });
         }
         let mut pods = Vec::new();
+        // Searched once per run of pods that share their node's name.
+        let mut last: Option<(&Name, usize)> = None;
         for p in self.files.iter().flat_map(|f| &f.pods) {
-            let node = model_nodes.binary_search_by(|n| n.name.as_str().cmp(&*p.node.value)).ok()?;
+            let node = match last {
+                Some((name, node)) if Name::ptr_eq(name, &p.node.value) => node,
+                _ => model_nodes.binary_search_by(|n| n.name.as_str().cmp(&*p.node.value)).ok()?,
+            };
+            last = Some((&p.node.value, node));
             pods.push(model::Pod {
                 name: p.name.value.to_string(),
                 node,
