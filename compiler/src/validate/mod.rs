@@ -4,15 +4,15 @@
 //!
 //! One engine serves `check` and the language server alike. Each file's
 //! items become facts (`local.rs`: what of each item is valid, and the
-//! diagnostics one item alone decides). The cross-file rules (`cross.rs`)
-//! (`cross.rs`, and `per_family.rs` for those both address families share)
-//! read the facts through indexes kept by name, and by address and pod-cidr
-//! for each family, and
-//! each rule's diagnostics belong to one *group* (a node name, a pod IP, a
-//! pod-cidr, ...). [`Validation::replace`] swaps one file's facts, marks the
-//! groups its old and new facts touch, and re-runs only those: work in
-//! proportion to the file and what it affects. A full validation is the
-//! same engine with every group marked.
+//! diagnostics one item alone decides). The cross-file rules (`cross.rs`,
+//! and `per_family.rs` for those both address families share) read the
+//! facts through indexes kept by name, and by address and pod-cidr for each
+//! family, and each rule's diagnostics belong to one *group* (a node name, a
+//! pod IP, a pod-cidr, ...). [`Validation::replace`] swaps one file's facts,
+//! marks the groups its old and new facts touch, and re-runs only those:
+//! work in proportion to the file and what it affects. A full validation is
+//! the same engine with every group marked (but those that cannot report:
+//! a pod name or ip declared once).
 
 mod cross;
 mod local;
