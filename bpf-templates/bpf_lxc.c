@@ -12,6 +12,7 @@
 #include "lib/eth.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
+#include "lib/native.h"
 #include "lib/overlay.h"
 #include "lib/reasons.h"
 
@@ -87,6 +88,8 @@ static __always_inline int handle_ipv4(struct __sk_buff *skb)
 		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
 	if (remote->tunnel_endpoint == NODE_IPV4)
 		return drop(skb, DROP_NO_ENDPOINT);
+	if (NATIVE_ROUTING)
+		return native_forward(skb, remote->tunnel_endpoint);
 	return encapsulate(skb, remote->tunnel_endpoint);
 }
 

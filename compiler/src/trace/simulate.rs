@@ -883,7 +883,7 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
         return Err(TraceError::NoMaps { sender: format!("node {}", node.name), node: node.name.clone() });
     }
     let program = program(Interface::Host);
-    let device = program.interface.device().unwrap_or_default().to_string();
+    let device = bpf::HOST_DEVICE.to_string();
     let mut hop = new_hop(node, program, device, None);
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
