@@ -15,6 +15,7 @@
 #include "lib/eth.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
+#include "lib/native.h"
 #include "lib/reasons.h"
 
 SEC("classifier")
@@ -42,9 +43,10 @@ int cil_from_host(struct __sk_buff *skb)
 }
 
 /* Native routing: an IPv4 packet another node routed to this node. A
- * cilium_lxc pod hit is delivered to the pod; anything else (the node's own
- * addresses, a pod this node does not have) is the stack's to handle, as if
- * no program ran. */
+ * cilium_lxc pod hit is delivered to the pod, an address of this node's
+ * pod-cidr that no endpoint has is dropped; anything else (the node's own
+ * addresses, another node's pods) is the stack's to handle, as if no
+ * program ran. */
 static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
 {
 	struct ethhdr *eth;
@@ -55,9 +57,11 @@ static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
 
 	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
 
-	if (!dst || endpoint_is_host(dst))
-		return forward(skb, FWD_TO_STACK, TC_ACT_OK);
-	return route_to_pod(skb, eth, ip4, dst, FWD_NETDEV_DELIVERY);
+	if (dst && !endpoint_is_host(dst))
+		return route_to_pod(skb, eth, ip4, dst, FWD_NETDEV_DELIVERY);
+	if (!dst && native_is_own_address(ip4->daddr))
+		return drop(skb, DROP_NO_ENDPOINT);
+	return forward(skb, FWD_TO_STACK, TC_ACT_OK);
 }
 
 SEC("classifier")

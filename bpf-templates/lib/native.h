@@ -8,7 +8,8 @@
 
 #include "lib/config.h"
 #include "lib/counters.h"
-#include "lib/ipv4.h"
+#include "lib/endpoints.h"
+#include "lib/maps.h"
 #include "lib/reasons.h"
 
 /* From <linux/socket.h>, which needs libc headers the BPF target lacks. */
@@ -32,6 +33,15 @@ static __always_inline int native_forward(struct __sk_buff *skb, __be32 node)
 	nh.nh_family = AF_INET;
 	nh.ipv4_nh = node;
 	return forward(skb, FWD_NATIVE_FORWARD, bpf_redirect_neigh(DEVICE_IFINDEX, &nh, sizeof(nh), 0));
+}
+
+/* True when `ip4` is in this node's own address space (its ipcache entry
+ * names this node): a packet for it that no endpoint takes has nowhere to go. */
+static __always_inline bool native_is_own_address(__be32 ip4)
+{
+	struct remote_endpoint_info *info = lookup_ipcache(ip4);
+
+	return info && info->tunnel_endpoint == NODE_IPV4;
 }
 
 #endif
