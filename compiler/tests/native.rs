@@ -108,3 +108,28 @@ fn every_pair_is_delivered_natively() {
         insta::assert_snapshot!("all-native.txt", render_matrix_text(&m));
     });
 }
+
+#[test]
+fn gen_writes_valid_native_clusters_in_both_stacks() {
+    use routec_compiler::gen::{generate_network, GenOptions, Stack};
+    use routec_compiler::model::OverlayKind;
+    let opts = GenOptions { nodes: 4, pods_per_node: 10, seed: 1 };
+    for stack in [Stack::default(), Stack { dual_stack: true, ipv6_only_percent: 20 }] {
+        let mut text = Vec::new();
+        generate_network(&opts, stack, OverlayKind::None, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let analysis = routec_compiler::frontend::analyze_str("gen.route", &text);
+        let cluster = analysis.cluster.unwrap_or_else(|| panic!("invalid: {:?}", analysis.diagnostics));
+        assert_eq!(cluster.overlay.kind, OverlayKind::None);
+        assert_eq!(cluster.nodes.iter().all(|n| n.address6.is_some()), stack.dual_stack, "IPv6 next hops (E0019)");
+        assert_eq!(
+            routec_compiler::fmt::format_source("gen.route", &text).ok().as_deref(),
+            Some(text.as_str()),
+            "canonical"
+        );
+    }
+    // VXLAN output is unchanged by the new parameter.
+    let mut vxlan = Vec::new();
+    generate_network(&opts, Stack::default(), OverlayKind::Vxlan, &mut vxlan).unwrap();
+    assert_eq!(String::from_utf8(vxlan).unwrap(), routec_compiler::gen::generate_string(&opts).unwrap());
+}
