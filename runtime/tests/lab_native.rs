@@ -178,6 +178,11 @@ fn native_nodes_own_traffic_through_the_device_keeps_working() {
         assert_eq!(reply.len(), payload.len(), "{mode:?}: TCP between nodes");
         assert!(counter(&state, &b.name, Reason::ToStack) > before, "{mode:?}: seen by cil_from_netdev, passed on");
         assert_eq!(counter(&state, &b.name, Reason::NetdevDelivery), 0);
+        // Detach takes routec's program off the device and leaves the node's traffic.
+        routec_runtime::loader::detach(&target).unwrap();
+        let left = output_in(b_netns, &["tc", "filter", "show", "dev", "eth0", "ingress"]);
+        assert!(!left.contains("cil_from_netdev"), "{mode:?}: detached:\n{left}");
+        assert!(ping(a_netns, &b.address.to_string()), "{mode:?}: node to node after detach");
     }
 }
 
