@@ -103,3 +103,40 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A client that speaks JSON-RPC to `routec lsp` by hand: `initialize`,
+/// then `messages`, then the end of its input. The exit code.
+fn lsp_session(messages: &[&str]) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_routec"))
+        .arg("lsp")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#;
+    let initialized = r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
+    for message in [initialize, initialized].iter().chain(messages) {
+        write!(stdin, "Content-Length: {}\r\n\r\n{message}", message.len()).unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+const SHUTDOWN: &str = r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#;
+const EXIT: &str = r#"{"jsonrpc":"2.0","method":"exit"}"#;
+
+/// The LSP specification: `exit` ends the server with 0 after `shutdown`,
+/// with 1 without it. (Failed before: `exit` alone was ignored until the
+/// input ended, then the server exited with 0.)
+#[test]
+fn lsp_exit_without_shutdown_exits_1() {
+    let (code, stderr) = lsp_session(&[EXIT]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("without `shutdown`"), "{stderr}");
+    let (code, stderr) = lsp_session(&[SHUTDOWN, EXIT]);
+    assert_eq!(code, Some(0), "{stderr}");
+}

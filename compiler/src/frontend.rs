@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use codespan_reporting::term::termcolor::{ColorChoice, NoColor, StandardStream, WriteColor};
 
 use crate::diagnostics::{Diagnostic, Severity};
-use crate::expect::{self, Expectation};
+use crate::expect::Expectation;
 use crate::model;
 use crate::settings::{self, Settings};
 use crate::source::Sources;
@@ -251,15 +251,48 @@ pub struct Validated {
 }
 
 /// Validates files parsed already (file `i` parsed as `FileId` `i` from
-/// `texts[i]`), after their syntax diagnostics. The language server keeps
-/// each file's parse and calls this on every change.
-pub fn validate_parsed(files: &[syntax::ast::File], texts: &[&str], mut diagnostics: Vec<Diagnostic>) -> Validated {
-    let cluster = validate::validate(files, &mut diagnostics);
-    let expectations = expect::validate(files, texts, &mut diagnostics);
-    diagnostics.sort_by_key(|d| {
-        let span = d.primary_span();
-        (span.file, span.start, span.end, d.code)
-    });
-    let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { cluster };
-    Validated { diagnostics, cluster, expectations }
+/// `texts[i]`), after their syntax diagnostics: the whole input at once. The
+/// language server keeps a [`validate::Validation`] instead and updates it
+/// file by file.
+pub fn validate_parsed(files: &[syntax::ast::File], texts: &[&str], syntax: Vec<Diagnostic>) -> Validated {
+    let validation = validate::Validation::new(files, texts);
+    let diagnostics = merge_diagnostics(&validation, syntax);
+    let cluster = if diagnostics.iter().any(|d| d.severity() == Severity::Error) { None } else { validation.cluster() };
+    Validated { diagnostics, cluster, expectations: validation.expectations() }
+}
+
+/// Every file's diagnostics in `check`'s order: by file, then primary span
+/// and code; of one place, a file's syntax diagnostics before validation's.
+pub fn merge_diagnostics(validation: &validate::Validation, mut syntax: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    syntax.sort_by_key(order);
+    let mut out = Vec::new();
+    let mut rest = &syntax[..];
+    for id in 0..validation.file_count() {
+        let ours = rest.partition_point(|d| d.primary_span().file() <= id);
+        out.extend(file_diagnostics(validation, id, &rest[..ours]));
+        rest = &rest[ours..];
+    }
+    out.extend(rest.iter().cloned());
+    out
+}
+
+/// File `id`'s diagnostics in `check`'s order, from its syntax diagnostics
+/// (sorted by [`order`]) and its validation.
+pub fn file_diagnostics(validation: &validate::Validation, id: usize, syntax: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut syntax = syntax.iter().peekable();
+    let mut out = Vec::new();
+    for d in validation.diagnostics(id) {
+        while let Some(s) = syntax.next_if(|s| order(s) <= order(d)) {
+            out.push(s.clone());
+        }
+        out.push(d.clone());
+    }
+    out.extend(syntax.cloned());
+    out
+}
+
+/// The order `check` lists diagnostics in: by file, primary span and code.
+pub fn order(d: &Diagnostic) -> (u32, u32, u32, crate::diagnostics::Code) {
+    let span = d.primary_span();
+    (span.file, span.start, span.end, d.code)
 }

@@ -184,41 +184,6 @@ fn one_endpoint_object_is_accepted_as_well_as_a_list() {
     assert_eq!(import.report.imported.pods, ["networking101/busybox-c8bbbbb84-t6ggh"]);
 }
 
-#[test]
-fn ipv6_is_reported_as_not_imported_and_ipv4_still_imports() {
-    let mut texts = Texts::seed();
-    texts.endpoints = edit(&texts.endpoints, "/items/1/status/networking/addressing", |a| {
-        a[0]["ipv6"] = json!("fd00:10:2::75");
-    });
-    texts.nodes = edit(&texts.nodes, "/items/1/spec", |spec| {
-        spec["addresses"].as_array_mut().unwrap().push(json!({"ip": "fc00:c111::2", "type": "InternalIP"}));
-        spec["ipam"]["podCIDRs"].as_array_mut().unwrap().push(json!("fd00:10:2::/64"));
-    });
-    let import = texts.run(&Options::default()).unwrap();
-    let skipped: Vec<(&str, &str, &str)> =
-        import.report.skipped.iter().map(|s| (s.file.as_str(), s.path.as_str(), s.reason.as_str())).collect();
-    for expected in [
-        (
-            CILIUM_NODES,
-            "items[1].spec.addresses[2].ip",
-            "IPv6 \"fc00:c111::2\": not imported yet (the importer reads IPv4 only)",
-        ),
-        (
-            CILIUM_NODES,
-            "items[1].spec.ipam.podCIDRs[1]",
-            "IPv6 \"fd00:10:2::/64\": not imported yet (the importer reads IPv4 only)",
-        ),
-        (
-            ENDPOINTS,
-            "items[1].status.networking.addressing[0].ipv6",
-            "IPv6 \"fd00:10:2::75\": not imported yet (the importer reads IPv4 only)",
-        ),
-    ] {
-        assert!(skipped.contains(&expected), "{expected:?} not in {skipped:#?}");
-    }
-    assert_eq!(import.cluster.find_pod("10.10.2.117").unwrap().name, "networking101/busybox-c8bbbbb84-t6ggh");
-}
-
 fn endpoints_problems(pointer: &str, change: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
     let mut texts = Texts::seed();
     texts.endpoints = edit(&texts.endpoints, pointer, change);
@@ -263,7 +228,7 @@ fn an_endpoint_without_an_address_is_an_error() {
     let found = endpoints_problems("/items/1/status/networking/addressing", |a| *a = json!([]));
     assert_eq!(
         found,
-        ["ciliumendpoints.json: items[1].status.networking.addressing has no IPv4 address: an endpoint without one cannot be a pod (networking101/busybox-c8bbbbb84-t6ggh)"]
+        ["ciliumendpoints.json: items[1].status.networking.addressing has no IPv4 or IPv6 address: an endpoint without one cannot be a pod (networking101/busybox-c8bbbbb84-t6ggh)"]
     );
 }
 

@@ -1,6 +1,6 @@
-//! `routec import` never panics, whatever the JSON: the seed fixtures with a
-//! field removed, a value of the wrong type, or the text cut short give an
-//! import or an error. An import that succeeds still passes the validator
+//! `routec import` never panics, whatever the JSON: the seed fixtures (and
+//! their dual-stack copies) with a field removed, a value of the wrong type,
+//! an IPv6 field rewritten, or the text cut short give an import or an error. An import that succeeds still passes the validator
 //! (`Import::cluster` comes from it) and is deterministic.
 
 mod import_support;
@@ -48,6 +48,11 @@ fn replacement() -> impl Strategy<Value = Value> {
         Just(json!(u64::MAX)),
         Just(json!("")),
         Just(json!("fd00::1")),
+        Just(json!("fd00:10:2::zz")),
+        Just(json!("fd00:10:9::75")),
+        Just(json!("fd00:10:2::/64")),
+        Just(json!("fd00:10:2::1/64")),
+        Just(json!("::")),
         Just(json!("10.10.2.117")),
         Just(json!("x {\n}")),
         Just(json!([])),
@@ -88,6 +93,19 @@ fn mutate(text: &str, mutation: &Mutation, pick: usize) -> String {
     serde_json::to_string_pretty(&value).unwrap()
 }
 
+/// The pointers of every IPv6 address or prefix string in `text`.
+fn ipv6_pointers(text: &str) -> Vec<String> {
+    let value: Value = serde_json::from_str(text).unwrap();
+    let mut all = Vec::new();
+    pointers(&value, String::new(), &mut all);
+    all.retain(|p| {
+        let text = value.pointer(p).and_then(Value::as_str).unwrap_or_default();
+        let address = text.split('/').next().unwrap_or_default();
+        address.parse::<std::net::Ipv6Addr>().is_ok()
+    });
+    all
+}
+
 fn exercise(texts: &Texts) {
     let options = Options::default();
     match texts.run(&options) {
@@ -113,6 +131,41 @@ proptest! {
             _ => &mut texts.agents[0].1,
         };
         *text = mutate(text, &mutation, pick);
+        exercise(&texts);
+    }
+
+    #[test]
+    fn mutated_dual_stack_inputs_give_an_import_or_an_error(
+        file in 0usize..3,
+        mutation in mutation(),
+        pick in any::<usize>(),
+    ) {
+        let mut texts = Texts::dual_stack();
+        let text = match file {
+            0 => &mut texts.endpoints,
+            1 => &mut texts.nodes,
+            _ => &mut texts.agents[0].1,
+        };
+        *text = mutate(text, &mutation, pick);
+        exercise(&texts);
+    }
+
+    /// Any text, or a value of another type, in an IPv6 field of the dual-stack fixtures.
+    #[test]
+    fn anything_in_an_ipv6_field(
+        file in 0usize..3,
+        pick in any::<usize>(),
+        new in prop_oneof![replacement(), "[0-9a-fA-F:./%x-]{0,45}".prop_map(Value::from)],
+    ) {
+        let mut texts = Texts::dual_stack();
+        let text = match file {
+            0 => &mut texts.endpoints,
+            1 => &mut texts.nodes,
+            _ => &mut texts.agents[0].1,
+        };
+        let fields = ipv6_pointers(text);
+        let pointer = &fields[pick % fields.len()];
+        *text = import_support::edit(text, pointer, |v| *v = new);
         exercise(&texts);
     }
 

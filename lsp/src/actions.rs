@@ -30,16 +30,11 @@ pub fn suggestion(help: &str) -> Option<&str> {
 
 /// The fixes for the diagnostics whose primary span in `file` meets `range`.
 pub fn fixes(workspace: &mut Workspace, file: FileId, range: std::ops::Range<usize>) -> Vec<Fix> {
-    let diagnostics: Vec<Diagnostic> = workspace
-        .analysis()
-        .diagnostics
-        .iter()
-        .filter(|d| {
-            let span = d.primary_span();
-            span.file() == file && span.start as usize <= range.end && range.start <= span.end as usize
-        })
-        .cloned()
-        .collect();
+    let mut diagnostics = workspace.diagnostics(file);
+    diagnostics.retain(|d| {
+        let span = d.primary_span();
+        span.start as usize <= range.end && range.start <= span.end as usize
+    });
     let mut out = Vec::new();
     for diagnostic in diagnostics {
         let span = diagnostic.primary_span();

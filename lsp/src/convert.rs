@@ -62,6 +62,25 @@ pub fn diagnostics_by_file(
     by_file
 }
 
+/// The diagnostics shown in file `id`: its own, and those of other files
+/// that label it (at that label), in `check`'s order.
+pub fn file_diagnostics(workspace: &Workspace, id: FileId, encoding: Encoding) -> Vec<lsp_types::Diagnostic> {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for (file, diagnostic) in workspace.labelling(id) {
+        let label = diagnostic.labels.iter().find(|l| l.span.file() == id).expect("it labels this file");
+        let shown = to_lsp(workspace, diagnostic, label.span, encoding);
+        if file < id {
+            before.push(shown)
+        } else {
+            after.push(shown)
+        }
+    }
+    let own = workspace.diagnostics(id);
+    before.extend(own.iter().map(|d| to_lsp(workspace, d, d.primary_span(), encoding)));
+    before.extend(after);
+    before
+}
+
 /// One diagnostic shown at `at` (its primary span, or one of its labels in
 /// another file). The message is `check`'s, the code is `check`'s, the
 /// help line follows the message as `check` prints it, and every other

@@ -118,7 +118,7 @@ fn expect_completion(workspace: &Workspace, slot: Slot) -> Vec<Completion> {
             let mut pods: Vec<Completion> = names::declarations(workspace, NameKind::Pod)
                 .map(|name| Completion { label: name.to_string(), kind: CompletionKind::Pod, documentation: None })
                 .collect();
-            if let Some(cluster) = workspace.current_analysis().and_then(|a| a.cluster.as_ref()) {
+            if let Some(cluster) = workspace.current_cluster() {
                 pods.extend(cluster.pods.iter().flat_map(|pod| {
                     pod.ips().map(|ip| Completion {
                         label: ip.to_string(),

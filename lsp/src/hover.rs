@@ -16,7 +16,7 @@ use crate::workspace::Workspace;
 
 /// The Markdown shown at `offset`, if anything is there.
 pub fn hover(workspace: &mut Workspace, file: FileId, offset: usize) -> Option<String> {
-    workspace.analysis();
+    workspace.cluster();
     let workspace = &*workspace;
     if let Some(occurrence) = names::at(workspace, file, offset) {
         let name = occurrence.name;
@@ -41,7 +41,7 @@ fn word_at(text: &str, offset: usize) -> Option<std::ops::Range<usize>> {
 }
 
 fn cluster(workspace: &Workspace) -> Option<&Cluster> {
-    workspace.current_analysis().and_then(|a| a.cluster.as_ref())
+    workspace.current_cluster()
 }
 
 const UNAVAILABLE: &str = "*The cluster has errors: the values the build would use are shown once it has none.*";

@@ -15,12 +15,12 @@ mod reference;
 mod server;
 mod workspace;
 
-pub use server::run;
+pub use server::{run, Ending};
 
 /// Serves an editor over stdin and stdout until it exits.
-pub fn run_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub fn run_stdio() -> Result<Ending, Box<dyn std::error::Error + Send + Sync>> {
     let (connection, io_threads) = lsp_server::Connection::stdio();
-    run(connection)?;
+    let ending = run(connection)?;
     io_threads.join()?;
-    Ok(())
+    Ok(ending)
 }

@@ -1,7 +1,7 @@
-//! The protocol loop: one thread, messages in order. Changes only mark the
-//! workspace stale; diagnostics are computed and published once the queue
-//! is empty or before the next request is answered, so a burst of
-//! keystrokes costs one validation.
+//! The protocol loop: one thread, messages in order. A change updates the
+//! workspace's validation for that file and marks the workspace stale;
+//! diagnostics are published once the queue is empty or before the next
+//! request is answered, only for the files a change may have touched.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -21,8 +21,18 @@ use crate::{actions, hover};
 
 type Failure = Box<dyn Error + Send + Sync>;
 
+/// How the client ended the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `exit` after `shutdown`: exit code 0.
+    Shutdown,
+    /// `exit` (or the end of the input) without `shutdown`: the LSP
+    /// specification asks for exit code 1.
+    NoShutdown,
+}
+
 /// Serves one client until it asks to exit.
-pub fn run(connection: Connection) -> Result<(), Failure> {
+pub fn run(connection: Connection) -> Result<Ending, Failure> {
     let (id, params) = connection.initialize_start()?;
     let params: InitializeParams = serde_json::from_value(params)?;
     let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
@@ -128,13 +138,13 @@ fn refused(message: impl Into<String>) -> ResponseError {
 }
 
 impl Server<'_> {
-    fn main_loop(&mut self) -> Result<(), Failure> {
+    fn main_loop(&mut self) -> Result<Ending, Failure> {
         self.publish()?;
         while let Ok(message) = self.connection.receiver.recv() {
             match message {
                 Message::Request(request) => {
                     if self.connection.handle_shutdown(&request)? {
-                        return Ok(());
+                        return Ok(Ending::Shutdown);
                     }
                     // Answers follow the diagnostics of every change before them.
                     if self.stale {
@@ -143,6 +153,9 @@ impl Server<'_> {
                     let response = self.request(request);
                     self.connection.sender.send(Message::Response(response))?;
                 }
+                Message::Notification(notification) if notification.method == notif::Exit::METHOD => {
+                    return Ok(Ending::NoShutdown);
+                }
                 Message::Notification(notification) => self.notification(notification),
                 Message::Response(_) => {}
             }
@@ -150,31 +163,33 @@ impl Server<'_> {
                 self.publish()?;
             }
         }
-        Ok(())
+        Ok(Ending::NoShutdown)
     }
 
     /// Sends the diagnostics of every file whose diagnostics changed.
     fn publish(&mut self) -> Result<(), Failure> {
         self.stale = false;
-        let diagnostics = self.workspace.analysis().diagnostics.clone();
-        let mut current: HashMap<PathBuf, Vec<Diagnostic>> =
-            convert::diagnostics_by_file(&self.workspace, &diagnostics, self.encoding)
-                .into_iter()
-                .map(|(id, list)| (self.workspace.document(id).path.clone(), list))
-                .collect();
-        if let (Some(path), Some(error)) = (self.workspace.settings_path(), self.workspace.settings_error()) {
-            let diagnostic = Diagnostic {
+        let mut current: HashMap<PathBuf, Vec<Diagnostic>> = (self.workspace.take_changed().into_iter())
+            .map(|id| {
+                let path = self.workspace.document(id).path.clone();
+                (path, convert::file_diagnostics(&self.workspace, id, self.encoding))
+            })
+            .collect();
+        if let Some(path) = self.workspace.settings_path() {
+            let diagnostic = self.workspace.settings_error().map(|error| Diagnostic {
                 range: Range::default(),
                 severity: Some(DiagnosticSeverity::ERROR),
                 source: Some(convert::SOURCE.into()),
                 message: error.to_string(),
                 ..Diagnostic::default()
-            };
-            current.insert(path, vec![diagnostic]);
+            });
+            current.insert(path, diagnostic.into_iter().collect());
         }
-        // Files gone from the workspace, or whose problem is gone: cleared.
+        // Files gone from the workspace: cleared.
         for path in self.published.keys() {
-            current.entry(path.clone()).or_default();
+            if self.workspace.file_id(path).is_none() {
+                current.entry(path.clone()).or_default();
+            }
         }
         let mut changed: Vec<(PathBuf, Vec<Diagnostic>)> = current
             .into_iter()
@@ -379,6 +394,7 @@ impl Server<'_> {
 
     fn completion(&mut self, params: CompletionParams) -> Result<Option<CompletionResponse>, ResponseError> {
         let (file, offset) = self.locate(&params.text_document_position)?;
+        self.workspace.cluster();
         let (items, word_start) = features::completion(&self.workspace, file, offset);
         let span = Span::new(file, word_start..offset);
         let range = self.range(span);

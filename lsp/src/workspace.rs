@@ -2,17 +2,23 @@
 //! workspace folder, an open buffer taking the place of its file on disk,
 //! and `routec.toml` read as `routec check` reads it.
 //!
-//! Each file keeps its parse; a change re-parses that file alone and
-//! validates all parses together, as `check` does (file ids in path order,
-//! so "first declared here" is the same place `check` names).
+//! Each file keeps its parse and its part of the validation; a change
+//! re-parses that file alone and updates the validation with it
+//! ([`Validation::replace`]), so the diagnostics are `check`'s (file ids in
+//! path order, so "first declared here" is the same place `check` names)
+//! at the cost of the file and what it affects. A file added or removed
+//! renumbers the later files: everything is validated again.
 
 use std::path::{Path, PathBuf};
 
-use routec_compiler::diagnostics::Diagnostic;
+use std::collections::BTreeSet;
+
+use routec_compiler::diagnostics::{Diagnostic, Severity};
 use routec_compiler::frontend;
 use routec_compiler::model::Cluster;
 use routec_compiler::source::{FileId, Span};
 use routec_compiler::syntax::{self, ast};
+use routec_compiler::validate::Validation;
 
 use crate::line_index::LineIndex;
 
@@ -26,15 +32,6 @@ pub struct Document {
     syntax: Vec<Diagnostic>,
 }
 
-/// What validating every file together found.
-#[derive(Debug, Default)]
-pub struct Analysis {
-    /// Sorted by file, then position, as `check` reports them.
-    pub diagnostics: Vec<Diagnostic>,
-    /// `Some` when there is no error.
-    pub cluster: Option<Cluster>,
-}
-
 #[derive(Debug, Default)]
 pub struct Workspace {
     root: Option<PathBuf>,
@@ -44,7 +41,11 @@ pub struct Workspace {
     trees: Vec<ast::File>,
     /// `routec.toml`'s problem, if it has one.
     settings_error: Option<String>,
-    analysis: Option<Analysis>,
+    validation: Validation,
+    /// Files whose diagnostics may have changed since [`Workspace::take_changed`].
+    changed: BTreeSet<FileId>,
+    /// The cluster, built when asked for after a change (`None` inside: it has errors).
+    cluster: Option<Option<Cluster>>,
 }
 
 impl Workspace {
@@ -175,7 +176,10 @@ impl Workspace {
         let document = &mut self.documents[id];
         document.syntax.clear();
         self.trees[id] = syntax::parse(id, &document.text, &mut document.syntax);
-        self.analysis = None;
+        document.syntax.sort_by_key(frontend::order);
+        self.validation.replace(id, &self.trees[id], &document.text);
+        self.changed.insert(id);
+        self.cluster = None;
     }
 
     fn reparse_from(&mut self, first: FileId) {
@@ -183,28 +187,51 @@ impl Workspace {
         for (id, document) in self.documents.iter_mut().enumerate().skip(first) {
             document.syntax.clear();
             self.trees.push(syntax::parse(id, &document.text, &mut document.syntax));
+            document.syntax.sort_by_key(frontend::order);
         }
-        self.analysis = None;
+        let texts: Vec<&str> = self.documents.iter().map(|d| d.text.as_str()).collect();
+        self.validation = Validation::new(&self.trees, &texts);
+        self.validation.take_changed();
+        self.changed = (0..self.documents.len()).collect();
+        self.cluster = None;
     }
 
-    /// Validation of the current files, computed once per change.
-    pub fn analysis(&mut self) -> &Analysis {
-        self.analysis.get_or_insert_with(|| {
-            if self.documents.is_empty() {
-                // No file yet: nothing to check (`check` refuses an input without files).
-                return Analysis::default();
-            }
-            let syntax = self.documents.iter().flat_map(|d| d.syntax.iter().cloned()).collect();
-            let texts: Vec<&str> = self.documents.iter().map(|d| d.text.as_str()).collect();
-            let validated = frontend::validate_parsed(&self.trees, &texts, syntax);
-            Analysis { diagnostics: validated.diagnostics, cluster: validated.cluster }
-        })
+    /// The files whose diagnostics may have changed since the last call.
+    pub fn take_changed(&mut self) -> BTreeSet<FileId> {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.append(&mut self.validation.take_changed());
+        changed
     }
 
-    /// The analysis if it is up to date (requests that need it call
-    /// [`Workspace::analysis`] first).
-    pub fn current_analysis(&self) -> Option<&Analysis> {
-        self.analysis.as_ref()
+    /// File `id`'s diagnostics (syntax and validation), as `check` lists them.
+    pub fn diagnostics(&self, id: FileId) -> Vec<Diagnostic> {
+        frontend::file_diagnostics(&self.validation, id, &self.documents[id].syntax)
+    }
+
+    /// The diagnostics of other files with a label in file `id`, with their file.
+    pub fn labelling(&self, id: FileId) -> impl Iterator<Item = (FileId, &Diagnostic)> {
+        self.validation.labelling(id)
+    }
+
+    fn has_errors(&self) -> bool {
+        let syntax = self.documents.iter().flat_map(|d| &d.syntax);
+        self.validation.has_errors() || syntax.into_iter().any(|d| d.severity() == Severity::Error)
+    }
+
+    /// The cluster the build would use, when the files have no error; built
+    /// once per change, when asked for.
+    pub fn cluster(&mut self) -> Option<&Cluster> {
+        if self.cluster.is_none() {
+            let cluster = if self.has_errors() { None } else { self.validation.cluster() };
+            self.cluster = Some(cluster);
+        }
+        self.current_cluster()
+    }
+
+    /// The cluster if it is built and up to date (requests that need it
+    /// call [`Workspace::cluster`] first).
+    pub fn current_cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref().and_then(Option::as_ref)
     }
 
     /// The source text a span covers.

@@ -1,5 +1,7 @@
 //! `routec lsp`: the language server, over stdin and stdout, for editors
-//! (docs/editors.md). Exit 2 if the connection fails.
+//! (docs/editors.md). Exit 0 after `shutdown` and `exit`, 1 on `exit`
+//! without `shutdown` (as the LSP specification asks), 2 if the connection
+//! fails.
 
 use std::process::ExitCode;
 
@@ -12,7 +14,11 @@ pub struct Args {
 
 pub fn run(_args: Args) -> ExitCode {
     match routec_lsp::run_stdio() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(routec_lsp::Ending::Shutdown) => ExitCode::SUCCESS,
+        Ok(routec_lsp::Ending::NoShutdown) => {
+            eprintln!("error: routec lsp: the client exited without `shutdown`");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: routec lsp: {e}");
             ExitCode::from(2)

@@ -3,6 +3,7 @@
 //! syntax of its own into a file; the text then goes through `fmt`.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use super::kube::{AgentEndpoint, EndpointRecord, NodeKind, NodeRecord};
 use super::report::Notes;
@@ -59,20 +60,23 @@ pub fn node_file(out: &NodeOut, notes: &mut Notes) -> String {
     let mut text = format!("# Imported by `routec import`: node {} and the pods Cilium placed on it.\n", node.name);
     let _ = writeln!(text, "node {} {{", node.name);
     let _ = writeln!(text, "    address {} # InternalIP", node.address);
-    let _ = writeln!(text, "    pod-cidr {}", node.pod_cidr);
-    match node.router {
-        Some(router) => {
-            let _ = writeln!(text, "    router {router} # CiliumInternalIP (cilium_host)");
-        }
-        None => {
-            let why = match node.kind {
-                NodeKind::CiliumNode => "its CiliumNode has no IPv4 CiliumInternalIP",
-                NodeKind::Node => "a Node object carries no CiliumInternalIP",
-            };
-            let _ = writeln!(text, "    # router: the language's default, the first usable address of pod-cidr");
-            let _ = writeln!(text, "    # ({why})");
-            notes.derive(&node.name, "router", "the first usable address of pod-cidr", why);
-        }
+    if let Some(address6) = node.address6 {
+        let _ = writeln!(text, "    address {address6} # InternalIP");
+    }
+    if let Some(pod_cidr) = node.pod_cidr {
+        let _ = writeln!(text, "    pod-cidr {pod_cidr}");
+    }
+    if let Some(pod_cidr6) = node.pod_cidr6 {
+        let _ = writeln!(text, "    pod-cidr {pod_cidr6}");
+    }
+    if node.pod_cidr.is_some() {
+        let router = node.router.map(IpAddr::V4);
+        router_line(&mut text, node, router, "IPv4", "router", "the first usable address of pod-cidr", notes);
+    }
+    if node.pod_cidr6.is_some() {
+        let router = node.router6.map(IpAddr::V6);
+        let default = "the address after the network address of the IPv6 pod-cidr";
+        router_line(&mut text, node, router, "IPv6", "IPv6 router", default, notes);
     }
     text.push_str("}\n");
     for pod in &out.pods {
@@ -82,10 +86,36 @@ pub fn node_file(out: &NodeOut, notes: &mut Notes) -> String {
     text
 }
 
+/// The `router` of one family: the CiliumInternalIP, or a comment that the
+/// language's default applies (and why).
+fn router_line(
+    text: &mut String,
+    node: &NodeRecord,
+    router: Option<IpAddr>,
+    family: &str,
+    field: &str,
+    default: &str,
+    notes: &mut Notes,
+) {
+    if let Some(router) = router {
+        let _ = writeln!(text, "    router {router} # CiliumInternalIP (cilium_host)");
+        return;
+    }
+    let why = match node.kind {
+        NodeKind::CiliumNode => format!("its CiliumNode has no {family} CiliumInternalIP"),
+        NodeKind::Node => "a Node object carries no CiliumInternalIP".to_string(),
+    };
+    let _ = writeln!(text, "    # {field}: the language's default, {default}");
+    let _ = writeln!(text, "    # ({why})");
+    notes.derive(&node.name, field, default, why);
+}
+
 fn pod_block(text: &mut String, node: &str, pod: &PodOut, notes: &mut Notes) {
     let ep = pod.record;
     let _ = writeln!(text, "pod {} on {node} {{", ep.pod);
-    let _ = writeln!(text, "    ip {}", ep.ip);
+    for (ip, _) in &ep.ips {
+        let _ = writeln!(text, "    ip {ip}");
+    }
     let _ = writeln!(text, "    endpoint {}", ep.id);
     let _ = writeln!(text, "    identity {}", ep.identity);
     let comment = match pod.lxc_source {

@@ -2,11 +2,11 @@
 //! Nodes), and an agent's `cilium-dbg endpoint list -o json`. Field names and
 //! shapes are Cilium's (see docs/import.md for where each was checked).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
-use super::address::{self, parse_address};
+use super::address;
 use super::json::{objects, At, PathError, Result};
 use super::report::Notes;
 use crate::model::rules::{self, check_interface, check_pod_name, check_subdomain};
@@ -36,21 +36,22 @@ pub struct NodeRecord {
     pub name: String,
     pub path: String,
     pub kind: NodeKind,
+    /// The IPv4 InternalIP: the tunnel endpoint, which the language requires.
     pub address: Ipv4Addr,
-    /// The CiliumInternalIP (`cilium_host`), when the object carries one.
+    pub address6: Option<Ipv6Addr>,
+    /// The CiliumInternalIPs (`cilium_host`) the object carries, each only
+    /// beside a pod CIDR of its family.
     pub router: Option<Ipv4Addr>,
-    pub pod_cidr: Ipv4Net,
+    pub router6: Option<Ipv6Addr>,
+    /// At least one of the two.
+    pub pod_cidr: Option<Ipv4Net>,
+    pub pod_cidr6: Option<Ipv6Net>,
 }
 
-/// One value of a kind a node has at most one of; `found` holds each with its path.
-fn at_most_one<T: std::fmt::Display + Copy>(found: &[(T, String)], what: &str) -> Result<Option<T>> {
-    match found {
-        [] => Ok(None),
-        [(one, _)] => Ok(Some(*one)),
-        [(a, _), (b, b_path), ..] => Err(PathError::new(
-            b_path,
-            format!("is a second {what} ({b}, besides {a}); the language holds one per node"),
-        )),
+impl NodeRecord {
+    /// Whether `ip` is one of the node's InternalIPs.
+    pub fn has_address(&self, ip: IpAddr) -> bool {
+        ip == IpAddr::V4(self.address) || self.address6.map(IpAddr::V6) == Some(ip)
     }
 }
 
@@ -96,19 +97,11 @@ fn read_node(obj: &At, notes: &mut Notes) -> Result<NodeRecord> {
             continue;
         }
         let ip_at = entry.field(ip_field)?;
+        let ip = address::address(&ip_at)?;
         match kind {
-            "InternalIP" => {
-                if let Some(ip) = address::address(&ip_at, &object, notes)? {
-                    internal.push((ip, ip_at.path.clone()));
-                }
-            }
-            "CiliumInternalIP" => {
-                if let Some(ip) = address::address(&ip_at, &object, notes)? {
-                    cilium_internal.push((ip, ip_at.path.clone()));
-                }
-            }
+            "InternalIP" => internal.push((ip, ip_at.path.clone())),
+            "CiliumInternalIP" => cilium_internal.push((ip, ip_at.path.clone())),
             other => {
-                let ip = parse_address(&ip_at)?;
                 notes.skip(
                     &ip_at.path,
                     &object,
@@ -117,19 +110,52 @@ fn read_node(obj: &At, notes: &mut Notes) -> Result<NodeRecord> {
             }
         }
     }
-    let address = at_most_one(&internal, "IPv4 InternalIP")?
-        .ok_or_else(|| addresses.error("has no IPv4 InternalIP (the node's underlay address)"))?;
-    let router = at_most_one(&cilium_internal, "IPv4 CiliumInternalIP")?;
+    let (address, address6) = address::one_per_family(&internal, "InternalIP", "node")?;
+    let address = address.ok_or_else(|| {
+        addresses.error("has no IPv4 InternalIP (the node's underlay address: the language's tunnel endpoint is IPv4)")
+    })?;
     let mut prefixes = Vec::new();
     let cidr_items = if cidrs.value.is_string() { vec![cidrs.clone()] } else { cidrs.items()? };
     for cidr in cidr_items {
-        if let Some(net) = address::prefix(&cidr, &object, notes)? {
-            prefixes.push((net, cidr.path.clone()));
-        }
+        prefixes.push((address::prefix(&cidr)?, cidr.path.clone()));
     }
-    let pod_cidr = at_most_one(&prefixes, "IPv4 pod CIDR")?
-        .ok_or_else(|| cidrs.error("has no IPv4 prefix (the node's pod-cidr)"))?;
-    Ok(NodeRecord { name: name.to_string(), path: obj.path.clone(), kind, address, router, pod_cidr })
+    let (pod_cidr, pod_cidr6) = address::one_prefix_per_family(&prefixes, "pod CIDR", "node")?;
+    if pod_cidr.is_none() && pod_cidr6.is_none() {
+        return Err(cidrs.error("has no prefix (the node's pod-cidr)"));
+    }
+    let (router, router6) = address::one_per_family(&cilium_internal, "CiliumInternalIP", "node")?;
+    // A router serves the pod CIDR of its family: without one it has nothing to route.
+    let mut unused_router = |ip: IpAddr| {
+        if let Some((_, path)) = cilium_internal.iter().find(|(found, _)| *found == ip) {
+            let family = address::family(ip);
+            notes.skip(path, &object, format!("CiliumInternalIP {ip}: not used (the node has no {family} pod CIDR)"));
+        }
+    };
+    let router = match router {
+        Some(ip) if pod_cidr.is_none() => {
+            unused_router(IpAddr::V4(ip));
+            None
+        }
+        router => router,
+    };
+    let router6 = match router6 {
+        Some(ip) if pod_cidr6.is_none() => {
+            unused_router(IpAddr::V6(ip));
+            None
+        }
+        router6 => router6,
+    };
+    Ok(NodeRecord {
+        name: name.to_string(),
+        path: obj.path.clone(),
+        kind,
+        address,
+        address6,
+        router,
+        router6,
+        pod_cidr,
+        pod_cidr6,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -139,9 +165,10 @@ pub struct EndpointRecord {
     pub path: String,
     pub id: u16,
     pub identity: u32,
-    pub ip: Ipv4Addr,
-    pub ip_path: String,
-    pub node_ip: Ipv4Addr,
+    /// Its addresses, at most one per family, IPv4 first, each with its path.
+    pub ips: Vec<(IpAddr, String)>,
+    /// Its node's InternalIP (IPv4 whenever the cluster has IPv4).
+    pub node_ip: IpAddr,
     pub node_path: String,
     pub cni_attachment_id: Option<String>,
     pub container_id: Option<String>,
@@ -149,18 +176,22 @@ pub struct EndpointRecord {
     pub cluster_label: Option<(String, String)>,
 }
 
-pub fn read_endpoints(
-    root: &At,
-    notes: &mut Notes,
-) -> Vec<std::result::Result<EndpointRecord, (PathError, Option<String>)>> {
+impl EndpointRecord {
+    /// Its address of `ip`'s family, with its path.
+    pub fn ip_of_family(&self, ip: IpAddr) -> Option<&(IpAddr, String)> {
+        self.ips.iter().find(|(own, _)| own.is_ipv4() == ip.is_ipv4())
+    }
+}
+
+pub fn read_endpoints(root: &At) -> Vec<std::result::Result<EndpointRecord, (PathError, Option<String>)>> {
     let items = match objects(root, &["CiliumEndpoint"]) {
         Ok(items) => items,
         Err(e) => return vec![Err((e, None))],
     };
-    items.iter().map(|obj| read_endpoint(obj, notes).map_err(|e| (e, object_name(obj)))).collect()
+    items.iter().map(|obj| read_endpoint(obj).map_err(|e| (e, object_name(obj)))).collect()
 }
 
-fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
+fn read_endpoint(obj: &At) -> Result<EndpointRecord> {
     match obj.kind()? {
         None | Some("CiliumEndpoint") => {}
         Some(other) => return Err(obj.field("kind")?.error(format!("is `{other}`, not CiliumEndpoint"))),
@@ -170,7 +201,6 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
     let name_at = meta.field("name")?;
     let pod = format!("{namespace}/{}", name_at.str()?);
     check_pod_name(&pod).map_err(|e| name_at.error(format!("`{pod}` is not a pod name routec accepts: {e}")))?;
-    let object = format!("CiliumEndpoint {pod}");
     let status = obj.field("status")?;
     let id = status.field("id")?.u64_in(&rules::ENDPOINT_RANGE)? as u16;
     let identity_at = status.field("identity")?;
@@ -188,28 +218,19 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
     let mut ips = Vec::new();
     for pair in addressing.items()? {
         if let Some(v4) = pair.opt("ipv4")? {
-            if let Some(ip) = address::address(&v4, &object, notes)? {
-                ips.push((ip, v4.path.clone()));
-            }
+            ips.push((IpAddr::V4(address::ipv4(&v4)?), v4.path.clone()));
         }
         if let Some(v6) = pair.opt("ipv6")? {
-            address::address(&v6, &object, notes)?;
+            ips.push((IpAddr::V6(address::ipv6(&v6)?), v6.path.clone()));
         }
     }
-    let (ip, ip_path) = match ips.as_slice() {
-        [] => return Err(addressing.error("has no IPv4 address: an endpoint without one cannot be a pod")),
-        [one] => one.clone(),
-        [(a, _), (b, b_path), ..] => {
-            return Err(PathError::new(b_path, format!("is a second IPv4 address ({b}, besides {a}); a pod has one")))
-        }
-    };
+    if ips.is_empty() {
+        return Err(addressing.error("has no IPv4 or IPv6 address: an endpoint without one cannot be a pod"));
+    }
+    address::one_per_family(&ips, "address", "pod")?;
+    ips.sort_by_key(|(ip, _)| ip.is_ipv6());
     let node_at = networking.field("node")?;
-    let node_ip = match parse_address(&node_at)? {
-        std::net::IpAddr::V4(v4) => v4,
-        std::net::IpAddr::V6(v6) => {
-            return Err(node_at.error(format!("is {v6}: the language's node addresses are IPv4 only for now")))
-        }
-    };
+    let node_ip = address::address(&node_at)?;
     let ids = status.opt("external-identifiers")?;
     let text = |key: &str| -> Result<Option<String>> {
         match &ids {
@@ -222,8 +243,7 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
         path: obj.path.clone(),
         id,
         identity,
-        ip,
-        ip_path,
+        ips,
         node_ip,
         node_path: node_at.path.clone(),
         cni_attachment_id: text("cni-attachment-id")?,
@@ -237,7 +257,8 @@ fn read_endpoint(obj: &At, notes: &mut Notes) -> Result<EndpointRecord> {
 pub struct AgentEndpoint {
     pub path: String,
     pub id: u64,
-    pub ipv4: Option<Ipv4Addr>,
+    /// Its addresses (`addressing[].ipv4`, `.ipv6`), checked against the CiliumEndpoint's.
+    pub ips: Vec<IpAddr>,
     pub interface_name: Option<String>,
     pub ifindex: Option<u32>,
     pub mac: Option<Mac>,
@@ -278,13 +299,14 @@ fn read_agent_endpoint(item: &At, notes: &mut Notes) -> Result<Option<AgentEndpo
         return Ok(None);
     }
     let networking = status.field("networking")?;
-    let mut ipv4 = None;
+    let mut ips = Vec::new();
     if let Some(addressing) = networking.opt("addressing")? {
         for pair in addressing.items()? {
             if let Some(v4) = pair.opt("ipv4")? {
-                if let std::net::IpAddr::V4(ip) = parse_address(&v4)? {
-                    ipv4 = Some(ip);
-                }
+                ips.push(IpAddr::V4(address::ipv4(&v4)?));
+            }
+            if let Some(v6) = pair.opt("ipv6")? {
+                ips.push(IpAddr::V6(address::ipv6(&v6)?));
             }
         }
     }
@@ -309,7 +331,7 @@ fn read_agent_endpoint(item: &At, notes: &mut Notes) -> Result<Option<AgentEndpo
     Ok(Some(AgentEndpoint {
         path: item.path.clone(),
         id,
-        ipv4,
+        ips,
         interface_name,
         ifindex: ifindex.map(|i| i as u32),
         mac: mac("mac")?,

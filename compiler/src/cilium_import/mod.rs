@@ -17,6 +17,7 @@ mod report;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
@@ -172,8 +173,7 @@ pub fn import(inputs: &Inputs, options: &Options) -> Result<Import, ImportError>
     notes.reading(inputs.nodes.name);
     let nodes = collect(kube::read_nodes(&At::root(nodes_json), &mut notes), inputs.nodes.name, &mut problems);
     notes.reading(inputs.endpoints.name);
-    let endpoints =
-        collect(kube::read_endpoints(&At::root(endpoints_json), &mut notes), inputs.endpoints.name, &mut problems);
+    let endpoints = collect(kube::read_endpoints(&At::root(endpoints_json)), inputs.endpoints.name, &mut problems);
     let mut agents: BTreeMap<&str, (&str, Vec<AgentEndpoint>)> = BTreeMap::new();
     for (agent, value) in inputs.agents.iter().zip(agents_json) {
         let Some(value) = value else { continue };
@@ -226,15 +226,18 @@ fn pair_problem(file: &str, path: &str, object: &str, message: String) -> Proble
 
 fn check_nodes(nodes: &[NodeRecord], file: &str, problems: &mut Vec<Problem>) {
     let mut names: HashMap<&str, &NodeRecord> = HashMap::new();
-    let mut addresses: HashMap<std::net::Ipv4Addr, &NodeRecord> = HashMap::new();
+    let mut addresses: HashMap<IpAddr, &NodeRecord> = HashMap::new();
     for node in nodes {
         if let Some(first) = names.insert(&node.name, node) {
             let message = format!("is a second node named {} (the first is {})", node.name, first.path);
             problems.push(pair_problem(file, &node.path, &node.name, message));
         }
-        if let Some(first) = addresses.insert(node.address, node) {
-            let message = format!("has InternalIP {}, as node {} ({}) has", node.address, first.name, first.path);
-            problems.push(pair_problem(file, &node.path, &node.name, message));
+        let own = std::iter::once(IpAddr::V4(node.address)).chain(node.address6.map(IpAddr::V6));
+        for address in own {
+            if let Some(first) = addresses.insert(address, node) {
+                let message = format!("has InternalIP {address}, as node {} ({}) has", first.name, first.path);
+                problems.push(pair_problem(file, &node.path, &node.name, message));
+            }
         }
     }
 }
@@ -247,7 +250,7 @@ fn place_endpoints<'a>(
     problems: &mut Vec<Problem>,
 ) -> Vec<(&'a EndpointRecord, usize)> {
     let file = inputs.endpoints.name;
-    let mut by_ip: HashMap<std::net::Ipv4Addr, &EndpointRecord> = HashMap::new();
+    let mut by_ip: HashMap<IpAddr, (&EndpointRecord, &str)> = HashMap::new();
     let mut by_name: HashMap<&str, &EndpointRecord> = HashMap::new();
     let mut by_id: HashMap<(usize, u16), &EndpointRecord> = HashMap::new();
     let mut placed = Vec::new();
@@ -257,11 +260,13 @@ fn place_endpoints<'a>(
             let message = format!("is a second CiliumEndpoint named {} (the first is {})", ep.pod, first.path);
             problems.push(pair_problem(file, &ep.path, &object, message));
         }
-        if let Some(first) = by_ip.insert(ep.ip, ep) {
-            let message = format!("{} is also the address of {} ({})", ep.ip, first.pod, first.ip_path);
-            problems.push(pair_problem(file, &ep.ip_path, &object, message));
+        for (ip, path) in &ep.ips {
+            if let Some((first, first_path)) = by_ip.insert(*ip, (ep, path)) {
+                let message = format!("{ip} is also the address of {} ({first_path})", first.pod);
+                problems.push(pair_problem(file, path, &object, message));
+            }
         }
-        let Some(node) = nodes.iter().position(|n| n.address == ep.node_ip) else {
+        let Some(node) = nodes.iter().position(|n| n.has_address(ep.node_ip)) else {
             let message = format!(
                 "{} is not the InternalIP of any node in {}: the pod's node is not among the nodes",
                 ep.node_ip, inputs.nodes.name
@@ -303,15 +308,20 @@ fn match_agents<'a>(
                     continue;
                 };
                 used.entry(node_name).or_default().push(agent.id);
-                if agent.ipv4.is_some_and(|ip| ip != ep.ip) {
-                    let message = format!(
-                        "is {}, but endpoint {} of the agent list of node {node_name} ({agent_file} {}) has {}",
-                        ep.ip,
-                        ep.id,
-                        agent.path,
-                        agent.ipv4.map_or(String::new(), |ip| ip.to_string())
+                let agrees = |theirs: &IpAddr| ep.ip_of_family(*theirs).is_some_and(|(ours, _)| ours == theirs);
+                if let Some(theirs) = agent.ips.iter().find(|theirs| !agrees(theirs)) {
+                    let agent_has = format!(
+                        "endpoint {} of the agent list of node {node_name} ({agent_file} {}) has {theirs}",
+                        ep.id, agent.path
                     );
-                    problems.push(pair_problem(file, &ep.ip_path, &object, message));
+                    let (path, message) = match ep.ip_of_family(*theirs) {
+                        Some((ours, path)) => (path.clone(), format!("is {ours}, but {agent_has}")),
+                        None => (
+                            format!("{}.status.networking.addressing", ep.path),
+                            format!("has no {} address, but {agent_has}", address::family(*theirs)),
+                        ),
+                    };
+                    problems.push(pair_problem(file, &path, &object, message));
                     continue;
                 }
                 let Some(lxc) = &agent.interface_name else {

@@ -20,7 +20,7 @@ use crate::trace::Proto;
 pub use evaluate::{
     evaluate, evaluate_all, DecidingHop, Found, Outcome as FoundOutcome, PacketCheck, Status, TestResult,
 };
-pub use validate::validate;
+pub(crate) use validate::{check, Declared};
 
 /// TTL of an expectation's packet when it gives none: the one a pod's
 /// kernel puts on it, and `routec trace`'s default.

@@ -1,9 +1,9 @@
 //! The rules of `expect` items: both ends declared (E0017), a reason that
 //! exists and fits the outcome (E0018), and the statements of the block.
-//! Declarations are read from the syntax trees, so an expectation is checked
-//! even when a pod it names has errors of its own.
+//! Declarations come from the validator's indexes of every item as declared
+//! (`crate::validate`), so an expectation is checked even when a pod it
+//! names has errors of its own.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::{Endpoint, Expectation, Outcome, DEFAULT_TTL};
@@ -16,125 +16,93 @@ use crate::trace::Proto;
 
 const TTL_RANGE: std::ops::RangeInclusive<u64> = 1..=255;
 
-/// Checks every `expect` of the input against its declarations. Returns the
-/// expectations without errors, in input order.
-pub fn validate(files: &[File], texts: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<Expectation> {
-    // Most inputs have none: spare them indexing every declaration.
-    if !files.iter().flat_map(|f| &f.items).any(|i| matches!(i, Item::Expect(_))) {
-        return Vec::new();
-    }
-    let mut declared = Declared::default();
-    for file in files {
-        for item in &file.items {
-            match item {
-                Item::Node(n) => {
-                    declared.nodes.insert(&n.name.value);
-                }
-                Item::Pod(p) => {
-                    declared.pods.insert(&p.name.value);
-                    for stmt in &p.block.stmts {
-                        let ip = match &stmt.kind {
-                            PodStmt::Ip(ip) => IpAddr::V4(ip.value),
-                            PodStmt::Ip6(ip) => IpAddr::V6(ip.value),
-                            _ => continue,
-                        };
-                        declared.pod_ips.entry(ip).or_insert(&p.name.value);
-                    }
-                }
-                Item::Cluster(_) | Item::Expect(_) => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (file, tree) in files.iter().enumerate() {
-        let text = texts[file];
-        for item in &tree.items {
-            if let Item::Expect(e) = item {
-                let errors = diags.len();
-                let expectation = declared.expectation(e, text, diags);
-                if diags.len() == errors {
-                    out.extend(expectation);
-                }
-            }
-        }
-    }
-    out
+/// The declarations an expectation may name, as the validator indexes them.
+pub(crate) trait Declared {
+    fn has_node(&self, name: &str) -> bool;
+    fn has_pod(&self, name: &str) -> bool;
+    /// The first pod declared with this `ip`.
+    fn pod_with_ip(&self, ip: IpAddr) -> Option<&str>;
+    /// Every node name, for "did you mean".
+    fn node_names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
+    /// Every pod name, for "did you mean".
+    fn pod_names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
 }
 
-#[derive(Default)]
-struct Declared<'a> {
-    nodes: BTreeSet<&'a str>,
-    pods: BTreeSet<&'a str>,
-    pod_ips: BTreeMap<IpAddr, &'a str>,
+/// Checks one `expect` against the declarations; `text` is its canonical
+/// line. The expectation, if it has no error.
+pub(crate) fn check(
+    e: &ExpectItem,
+    text: String,
+    declared: &dyn Declared,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expectation> {
+    let src = source(&e.src, declared, diags);
+    let dst = destination(&e.dst, declared, diags);
+    let reason = e.reason.as_ref().map(|r| reason(r, &e.outcome, diags));
+    let statements = statements(e, diags);
+    let reason = match reason {
+        Some(named) => Some(named?),
+        None => None,
+    };
+    let (proto, port, ttl) = statements?;
+    Some(Expectation {
+        span: e.span,
+        text,
+        src: src?,
+        src_address: match e.src.value {
+            EndpointRef::Address(ip) => Some(ip),
+            _ => None,
+        },
+        dst: dst?,
+        outcome: e.outcome.value,
+        reason,
+        proto,
+        port,
+        ttl,
+    })
 }
 
-impl Declared<'_> {
-    fn expectation(&self, e: &ExpectItem, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Expectation> {
-        let src = self.source(&e.src, diags);
-        let dst = self.destination(&e.dst, diags);
-        let reason = e.reason.as_ref().map(|r| reason(r, &e.outcome, diags));
-        let statements = statements(e, diags);
-        let reason = match reason {
-            Some(named) => Some(named?),
-            None => None,
-        };
-        let (proto, port, ttl) = statements?;
-        Some(Expectation {
-            span: e.span,
-            text: crate::fmt::expect_text(text, e),
-            src: src?,
-            src_address: match e.src.value {
-                EndpointRef::Address(ip) => Some(ip),
-                _ => None,
-            },
-            dst: dst?,
-            outcome: e.outcome.value,
-            reason,
-            proto,
-            port,
-            ttl,
-        })
-    }
-
-    fn source(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
-        match &end.value {
-            EndpointRef::Address(ip) => match self.pod_ips.get(ip) {
-                Some(name) => Some(Endpoint::Pod(name.to_string())),
-                None => {
-                    diags.push(
-                        Diagnostic::new(Code::E0017, end.span, format!("no declared pod has the address {ip}"))
-                            .label("not a pod of this cluster")
-                            .help("an expectation starts at a declared pod (its name or IP) or at `node NAME`"),
-                    );
-                    None
-                }
-            },
-            _ => self.destination(end, diags),
-        }
-    }
-
-    /// A destination: any address, or a declared pod or node.
-    fn destination(&self, end: &Spanned<EndpointRef>, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
-        match &end.value {
-            EndpointRef::Address(ip) => Some(Endpoint::Address(*ip)),
-            EndpointRef::Pod(name) => {
-                declared("pod", name, end.span, &self.pods, diags).then(|| Endpoint::Pod(name.clone()))
+fn source(end: &Spanned<EndpointRef>, declared: &dyn Declared, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
+    match &end.value {
+        EndpointRef::Address(ip) => match declared.pod_with_ip(*ip) {
+            Some(name) => Some(Endpoint::Pod(name.to_string())),
+            None => {
+                diags.push(
+                    Diagnostic::new(Code::E0017, end.span, format!("no declared pod has the address {ip}"))
+                        .label("not a pod of this cluster")
+                        .help("an expectation starts at a declared pod (its name or IP) or at `node NAME`"),
+                );
+                None
             }
-            EndpointRef::Node(name) => {
-                declared("node", &name.value, name.span, &self.nodes, diags).then(|| Endpoint::Node(name.value.clone()))
-            }
-        }
+        },
+        _ => destination(end, declared, diags),
     }
 }
 
-/// Whether `name` is declared; E0017 (with a suggestion) if not.
-fn declared(kind: &str, name: &str, span: Span, names: &BTreeSet<&str>, diags: &mut Vec<Diagnostic>) -> bool {
-    if names.contains(name) {
-        return true;
+/// A destination: any address, or a declared pod or node.
+fn destination(end: &Spanned<EndpointRef>, declared: &dyn Declared, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
+    match &end.value {
+        EndpointRef::Address(ip) => Some(Endpoint::Address(*ip)),
+        EndpointRef::Pod(name) => (declared.has_pod(name)
+            || undeclared("pod", name, end.span, declared.pod_names(), diags))
+        .then(|| Endpoint::Pod(name.clone())),
+        EndpointRef::Node(name) => (declared.has_node(&name.value)
+            || undeclared("node", &name.value, name.span, declared.node_names(), diags))
+        .then(|| Endpoint::Node(name.value.clone())),
     }
+}
+
+/// E0017 for a name no declaration has, with a suggestion; always false.
+fn undeclared<'a>(
+    kind: &str,
+    name: &str,
+    span: Span,
+    names: impl Iterator<Item = &'a str>,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
     let diag = Diagnostic::new(Code::E0017, span, format!("{kind} `{}` is not declared", short(name)))
         .label(format!("no {kind} has this name"));
-    diags.push(match suggest(name, names.iter().copied()) {
+    diags.push(match suggest(name, names) {
         Some(s) => diag.help(format!("did you mean `{s}`?")),
         None if kind == "pod" => diag.help("pods are `namespace/name`; a node is written `node NAME`"),
         None => diag.help(format!("declare it with `node {} {{ ... }}`", short(name))),

@@ -12,6 +12,10 @@ pub const NODES: &str = "nodes.json";
 pub const WORKER_AGENT: &str = "endpoints-mycluster-worker.json";
 pub const WORKER: &str = "mycluster-worker";
 
+/// The dual-stack copies of the fixtures (tests/data/import/dualstack/README.md).
+pub const DUAL_STACK: &str = "dualstack";
+
+/// `name` of tests/data/import, or of its `dualstack/` set (`DUAL_STACK/name`).
 pub fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/import").join(name);
     std::fs::read_to_string(path).unwrap()
@@ -36,6 +40,16 @@ impl Texts {
             endpoints: fixture(ENDPOINTS),
             nodes: fixture(CILIUM_NODES),
             agents: vec![(WORKER.to_string(), fixture(WORKER_AGENT))],
+        }
+    }
+
+    /// The dual-stack copies of the seed cluster, with mycluster-worker's agent list.
+    pub fn dual_stack() -> Self {
+        let file = |name: &str| fixture(&format!("{DUAL_STACK}/{name}"));
+        Texts {
+            endpoints: file(ENDPOINTS),
+            nodes: file(CILIUM_NODES),
+            agents: vec![(WORKER.to_string(), file(WORKER_AGENT))],
         }
     }
 

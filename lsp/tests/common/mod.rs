@@ -14,7 +14,7 @@ use lsp_types::*;
 
 pub struct Client {
     connection: Connection,
-    server: Option<JoinHandle<()>>,
+    server: Option<JoinHandle<routec_lsp::Ending>>,
     next_id: i32,
     /// The last diagnostics published for each file.
     pub diagnostics: HashMap<Url, Vec<Diagnostic>>,
@@ -170,7 +170,8 @@ impl Drop for Client {
         }
         self.request::<req::Shutdown>(()).unwrap();
         self.notify::<notif::Exit>(());
-        self.server.take().unwrap().join().unwrap();
+        let ending = self.server.take().unwrap().join().unwrap();
+        assert_eq!(ending, routec_lsp::Ending::Shutdown);
     }
 }
 
