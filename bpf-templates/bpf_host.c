@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* cil_from_host: tc egress of cilium_host, traffic from the node's own stack
- * to its pods (the node routes its pod-cidr to cilium_host). Behaviour
+ * to its pods (the node routes its pod-cidr to cilium_host).
+ * cil_from_netdev: tc ingress of the node's device (its underlay interface),
+ * packets other nodes sent to this node's pods under native routing, and the
+ * node's own traffic, which goes on to the stack untouched. Behaviour
  * contract: docs/datapath.md. */
+
+#include <linux/if_packet.h>
 
 #include "lib/common.h"
 #include "lib/config.h"
@@ -11,6 +16,7 @@
 #include "lib/host6.h"
 #include "lib/ipv4.h"
 #include "lib/maps.h"
+#include "lib/native.h"
 #include "lib/reasons.h"
 
 SEC("classifier")
@@ -39,6 +45,44 @@ int cil_from_host(struct __sk_buff *skb)
 	 * out of the lxc and the pod receives it on its eth0. */
 	rewrite_macs_for(eth, dst);
 	return forward(skb, FWD_HOST_DELIVERY, bpf_redirect(dst->ifindex, 0));
+}
+
+/* Native routing: an IPv4 packet another node routed to this node. A
+ * cilium_lxc pod hit is delivered to the pod, an address of this node's
+ * pod-cidr that no endpoint has is dropped; anything else (the node's own
+ * addresses, another node's pods) is the stack's to handle, as if no
+ * program ran. */
+static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
+{
+	struct ethhdr *eth;
+	struct iphdr *ip4 = ipv4_header(skb, &eth);
+
+	if (!ip4)
+		return drop(skb, DROP_INVALID_PACKET);
+
+	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
+
+	if (dst && !endpoint_is_host(dst))
+		return route_to_pod(skb, eth, ip4, dst, FWD_NETDEV_DELIVERY);
+	if (!dst && native_is_own_address(ip4->daddr))
+		return drop(skb, DROP_NO_ENDPOINT);
+	return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+}
+
+SEC("classifier")
+int cil_from_netdev(struct __sk_buff *skb)
+{
+	struct ethhdr *eth = eth_header(skb);
+
+	/* Only untagged IPv4 for this node's MAC may be for a pod: a frame the
+	 * underlay flooded to every port is not this node's to route, and
+	 * everything else (ARP, the node's other traffic) is the stack's. */
+	if (!eth || eth_tag_in_metadata(skb) || skb->pkt_type != PACKET_HOST ||
+	    eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (NATIVE_ROUTING)
+		return netdev_native_ipv4(skb);
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,6 +13,7 @@
 #include "lib/ipv4.h"
 #include "lib/lxc6.h"
 #include "lib/maps.h"
+#include "lib/native.h"
 #include "lib/overlay.h"
 #include "lib/reasons.h"
 
@@ -88,6 +89,8 @@ static __always_inline int handle_ipv4(struct __sk_buff *skb)
 		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
 	if (remote->tunnel_endpoint == NODE_IPV4)
 		return drop(skb, DROP_NO_ENDPOINT);
+	if (NATIVE_ROUTING)
+		return native_forward(skb, remote->tunnel_endpoint);
 	return encapsulate(skb, remote->tunnel_endpoint);
 }
 

@@ -29,6 +29,12 @@
 #ifndef ROUTEC_POD_MTU
 #define ROUTEC_POD_MTU 0
 #endif
+#ifndef ROUTEC_DEVICE_IFINDEX
+#define ROUTEC_DEVICE_IFINDEX 0
+#endif
+#ifndef ROUTEC_NATIVE_ROUTING
+#define ROUTEC_NATIVE_ROUTING 0
+#endif
 
 /* The node's underlay address, network order. */
 const volatile __be32 NODE_IPV4 = ROUTEC_NODE_IPV4;
@@ -46,5 +52,11 @@ const volatile __u16 OVERLAY_PORT = ROUTEC_OVERLAY_PORT;
 const volatile __u32 VNI = ROUTEC_VNI;
 /* MTU of the pods' interfaces (kept for inspection). */
 const volatile __u32 POD_MTU = ROUTEC_POD_MTU;
+/* ifindex of the node's underlay device (its `device`) in its namespace. */
+const volatile __u32 DEVICE_IFINDEX = ROUTEC_DEVICE_IFINDEX;
+/* 1 under native routing (`overlay none`): pods on other nodes are reached
+ * through DEVICE_IFINDEX with their node as next hop, not through the
+ * overlay. A constant, so the verifier prunes the mode a node does not use. */
+const volatile __u32 NATIVE_ROUTING = ROUTEC_NATIVE_ROUTING;
 
 #endif

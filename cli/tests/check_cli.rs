@@ -178,6 +178,18 @@ fn gen_writes_a_valid_deterministic_cluster() {
 }
 
 #[test]
+fn gen_overlay_none_writes_a_native_cluster() {
+    let s = Scratch::new("gen-native");
+    let path = format!("{}/n.route", s.path());
+    assert_eq!(code(&routec(&["gen", "--nodes", "4", "--pods-per-node", "10", "--overlay", "none", "-o", &path])), 0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("--overlay none`.\ncluster synthetic {\n    overlay none\n"), "{}", &text[..200]);
+    let check = routec(&["check", &path]);
+    assert_eq!(code(&check), 0, "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(code(&routec(&["gen", "--nodes", "1", "--pods-per-node", "1", "--overlay", "geneve"])), 2);
+}
+
+#[test]
 fn gen_dual_stack_mixes_in_ipv6_only_pods() {
     let s = Scratch::new("gen-dual");
     let path = format!("{}/c.route", s.path());

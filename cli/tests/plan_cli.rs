@@ -426,3 +426,33 @@ fn a_node_never_applied_is_all_creates_and_a_missing_build_is_exit_1() {
     let unknown = run_plan(&["--fromat", "json"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+/// Native routing: plan and apply know the hook on the node's device. After
+/// lab up there is nothing to change; a `cil_from_netdev` filter removed by
+/// hand is a planned change that apply puts back, and then there is none.
+#[test]
+fn plan_and_apply_know_cil_from_netdev_on_the_device() {
+    if !can_run("plan_and_apply_know_cil_from_netdev_on_the_device") {
+        return;
+    }
+    const NODE: &str = "native-b";
+    let lab = Lab::up("t-plan-native", &example("native"));
+    let out = lab.out();
+    let same = lab.plan(&out, NODE, &["--detailed-exitcode"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+
+    let netns = lab.netns(NODE);
+    let removed = Command::new("nsenter")
+        .args([&format!("--net={netns}"), "tc", "filter", "del", "dev", "eth0", "ingress"])
+        .status();
+    assert!(removed.unwrap().success());
+    let missing = lab.plan(&out, NODE, &["--detailed-exitcode"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stdout(&missing));
+    assert!(stdout(&missing).contains("cil_from_netdev"), "{}", stdout(&missing));
+
+    let args = [path_str(&out), "--node", NODE, "--scope", lab.name, "--bpffs", BPFFS, "--netns", &netns];
+    let apply = routec(&[&["apply"][..], &args].concat());
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let repaired = lab.plan(&out, NODE, &["--detailed-exitcode"]);
+    assert_eq!(repaired.status.code(), Some(0), "{}", stdout(&repaired));
+}

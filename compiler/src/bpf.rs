@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::model::{Cluster, OverlayKind};
+use crate::model::{Cluster, Node, OverlayKind};
 
 /// One file of `bpf-templates/`, by its path relative to that folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,7 @@ templates![
     "lib/ipv6.h",
     "lib/lxc6.h",
     "lib/maps.h",
+    "lib/native.h",
     "lib/ndp.h",
     "lib/overlay.h",
     "lib/overlay6.h",
@@ -68,15 +69,39 @@ pub enum Interface {
     Overlay,
     /// [`HOST_DEVICE`].
     Host,
+    /// The node's underlay interface (its `device`).
+    Device,
 }
 
 impl Interface {
-    /// The device name, or `None` for [`Interface::Lxc`] (one per pod).
-    pub fn device(self) -> Option<&'static str> {
+    /// The device name on `node`, or `None` for [`Interface::Lxc`] (one per pod).
+    pub fn device(self, node: &Node) -> Option<&str> {
         match self {
             Interface::Lxc => None,
             Interface::Overlay => Some(OVERLAY_DEVICE),
             Interface::Host => Some(HOST_DEVICE),
+            Interface::Device => Some(&node.device),
+        }
+    }
+}
+
+/// Which clusters attach a program: how pods reach pods on other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// Every cluster.
+    Any,
+    /// Through the overlay (`overlay vxlan`).
+    Overlay,
+    /// Natively on the underlay (`overlay none`).
+    Native,
+}
+
+impl Routing {
+    fn includes(self, kind: OverlayKind) -> bool {
+        match self {
+            Routing::Any => true,
+            Routing::Overlay => kind != OverlayKind::None,
+            Routing::Native => kind == OverlayKind::None,
         }
     }
 }
@@ -111,6 +136,20 @@ pub struct Program {
     pub section: &'static str,
     pub interface: Interface,
     pub direction: Direction,
+    /// The clusters that attach it.
+    pub routing: Routing,
+}
+
+impl Program {
+    /// Whether `cluster`'s nodes attach this program.
+    pub fn attached_in(&self, cluster: &Cluster) -> bool {
+        self.routing.includes(cluster.overlay.kind)
+    }
+}
+
+/// The programs `cluster`'s nodes attach, in [`PROGRAMS`] order.
+pub fn programs_of(cluster: &Cluster) -> impl Iterator<Item = &'static Program> + '_ {
+    PROGRAMS.iter().filter(|p| p.attached_in(cluster))
 }
 
 pub const PROGRAMS: &[Program] = &[
@@ -121,6 +160,7 @@ pub const PROGRAMS: &[Program] = &[
         section: "classifier",
         interface: Interface::Lxc,
         direction: Direction::Ingress,
+        routing: Routing::Any,
     },
     Program {
         name: "cil_from_overlay",
@@ -129,6 +169,7 @@ pub const PROGRAMS: &[Program] = &[
         section: "classifier",
         interface: Interface::Overlay,
         direction: Direction::Ingress,
+        routing: Routing::Overlay,
     },
     Program {
         name: "cil_from_host",
@@ -137,14 +178,24 @@ pub const PROGRAMS: &[Program] = &[
         section: "classifier",
         interface: Interface::Host,
         direction: Direction::Egress,
+        routing: Routing::Any,
+    },
+    Program {
+        name: "cil_from_netdev",
+        source: "bpf_host.c",
+        object: "bpf_host.o",
+        section: "classifier",
+        interface: Interface::Device,
+        direction: Direction::Ingress,
+        routing: Routing::Native,
     },
 ];
 
 /// A cluster feature the datapath does not implement yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the datapath does not support `overlay {overlay}` yet: only `overlay vxlan` is built ({why})")]
+#[error("the datapath does not support {feature} yet ({why})")]
 pub struct Unsupported {
-    pub overlay: &'static str,
+    pub feature: &'static str,
     pub why: &'static str,
 }
 
@@ -152,12 +203,16 @@ pub struct Unsupported {
 pub fn check_supported(cluster: &Cluster) -> Result<(), Unsupported> {
     match cluster.overlay.kind {
         OverlayKind::Vxlan => Ok(()),
-        OverlayKind::Geneve => {
-            Err(Unsupported { overlay: OverlayKind::Geneve.as_str(), why: "no program handles Geneve tunnel metadata" })
-        }
-        OverlayKind::None => {
-            Err(Unsupported { overlay: OverlayKind::None.as_str(), why: "native routing between nodes has no program" })
-        }
+        OverlayKind::None if cluster.pods.iter().any(|pod| pod.ip6.is_some()) => Err(Unsupported {
+            feature: "IPv6 pods with `overlay none`",
+            why: "an IPv6 packet leaves for the destination node's IPv6 address, and the programs know only \
+                  its IPv4 tunnel endpoint (docs/datapath.md, \"Native routing\")",
+        }),
+        OverlayKind::None => Ok(()),
+        OverlayKind::Geneve => Err(Unsupported {
+            feature: "`overlay geneve`",
+            why: "no program handles Geneve tunnel metadata; `overlay vxlan` and `overlay none` are built",
+        }),
     }
 }
 
@@ -221,7 +276,7 @@ pub fn find_clang(explicit: Option<&Path>) -> Result<PathBuf, ClangError> {
 
 /// Compiles every program's source in `dir` (as written by
 /// [`write_sources`]) to its object next to it; returns the objects in
-/// [`PROGRAMS`] order. The objects do not depend on where `dir` is: debug
+/// [`PROGRAMS`] order, each once ([`objects`]). The objects do not depend on where `dir` is: debug
 /// paths are rewritten to `.`.
 pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
     let not_runnable = |source| ClangError::NotRunnable { path: clang.to_path_buf(), source };
@@ -243,9 +298,8 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
         common_args.push("-idirafter".to_string());
         common_args.push(format!("/usr/include/{multiarch}"));
     }
-    // The three compilations are independent: run them side by side.
-    let children: Vec<_> = PROGRAMS
-        .iter()
+    // The compilations are independent: run them side by side.
+    let children: Vec<_> = objects()
         .map(|program| {
             Command::new(clang)
                 .current_dir(&dir)
@@ -257,8 +311,8 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
                 .map_err(not_runnable)
         })
         .collect();
-    let mut objects = Vec::with_capacity(PROGRAMS.len());
-    for (program, child) in PROGRAMS.iter().zip(children) {
+    let mut objects = Vec::with_capacity(children.len());
+    for (program, child) in self::objects().zip(children) {
         let output = child?.wait_with_output().map_err(not_runnable)?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -274,6 +328,12 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
         objects.push(dir.join(program.object));
     }
     Ok(objects)
+}
+
+/// The first program of each object file, in [`PROGRAMS`] order: one
+/// compilation each (a C file may hold several programs).
+pub fn objects() -> impl Iterator<Item = &'static Program> {
+    PROGRAMS.iter().enumerate().filter(|(i, p)| PROGRAMS[..*i].iter().all(|q| q.object != p.object)).map(|(_, p)| p)
 }
 
 /// The host's multiarch tuple (`x86_64-linux-gnu`), when clang knows one.
@@ -302,6 +362,24 @@ pub struct LoadConstants {
     pub overlay_port: u16,
     pub vni: u32,
     pub pod_mtu: u32,
+    /// `overlay none`: pods on other nodes are reached through the node's
+    /// device, not the overlay (absent in the records of older routecs,
+    /// which built only the overlay).
+    #[serde(default)]
+    pub native_routing: bool,
+}
+
+/// The interface indexes among the load-time constants: facts of the node's
+/// namespace, not of the build, so the loader discovers them (0 for a device
+/// the node's programs do not use). Field names are the records' keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ifindexes {
+    /// OVERLAY_IFINDEX: [`OVERLAY_DEVICE`]'s.
+    #[serde(default, rename = "overlay_ifindex")]
+    pub overlay: u32,
+    /// DEVICE_IFINDEX: the node's `device`'s.
+    #[serde(default, rename = "device_ifindex")]
+    pub device: u32,
 }
 
 impl LoadConstants {
@@ -315,6 +393,7 @@ impl LoadConstants {
             overlay_port: cluster.overlay.port,
             vni: cluster.overlay.vni,
             pod_mtu: cluster.pod_mtu(),
+            native_routing: cluster.overlay.kind == OverlayKind::None,
         }
     }
 
@@ -322,14 +401,16 @@ impl LoadConstants {
     /// object stores it (addresses in network order, integers in the
     /// target's byte order, which `-target bpf` takes from the host), ready
     /// for aya's `EbpfLoader::set_global(name, bytes.as_slice(), true)`.
-    pub fn globals(&self, overlay_ifindex: u32) -> Vec<(&'static str, Vec<u8>)> {
+    pub fn globals(&self, ifindexes: Ifindexes) -> Vec<(&'static str, Vec<u8>)> {
         let mut globals = vec![
             ("NODE_IPV4", self.node_ipv4.octets().to_vec()),
             ("ROUTER_IPV4", self.router_ipv4.octets().to_vec()),
-            ("OVERLAY_IFINDEX", overlay_ifindex.to_ne_bytes().to_vec()),
+            ("OVERLAY_IFINDEX", ifindexes.overlay.to_ne_bytes().to_vec()),
             ("OVERLAY_PORT", self.overlay_port.to_ne_bytes().to_vec()),
             ("VNI", self.vni.to_ne_bytes().to_vec()),
             ("POD_MTU", self.pod_mtu.to_ne_bytes().to_vec()),
+            ("DEVICE_IFINDEX", ifindexes.device.to_ne_bytes().to_vec()),
+            ("NATIVE_ROUTING", u32::from(self.native_routing).to_ne_bytes().to_vec()),
         ];
         globals.extend(self.router_ipv6.map(|router| ("ROUTER_IPV6", router.octets().to_vec())));
         globals
@@ -352,7 +433,8 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         " * The load-time constants of lib/config.h for this node: the loader sets".to_string(),
         " * the globals of the same names without the ROUTEC_ prefix. For review;".to_string(),
         " * `clang -include node_config.h` bakes them into an object instead.".to_string(),
-        format!(" * OVERLAY_IFINDEX ({OVERLAY_DEVICE}'s ifindex) is discovered by the loader."),
+        format!(" * OVERLAY_IFINDEX ({OVERLAY_DEVICE}'s ifindex) and DEVICE_IFINDEX ({}'s) are", n.device),
+        " * discovered by the loader.".to_string(),
         " */".to_string(),
         "#ifndef ROUTEC_NODE_CONFIG_H".to_string(),
         "#define ROUTEC_NODE_CONFIG_H".to_string(),
@@ -378,6 +460,7 @@ pub fn node_config_header(cluster: &Cluster, node: usize) -> String {
         format!("#define ROUTEC_OVERLAY_PORT {}", values.overlay_port),
         format!("#define ROUTEC_VNI {}", values.vni),
         format!("#define ROUTEC_POD_MTU {}", values.pod_mtu),
+        format!("#define ROUTEC_NATIVE_ROUTING {}", u32::from(values.native_routing)),
         String::new(),
         "#endif".to_string(),
     ];

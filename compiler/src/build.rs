@@ -220,18 +220,19 @@ pub struct Attachment {
 }
 
 /// The attach plan of one node, sorted: `cil_from_container` on every pod's
-/// lxc (ingress), `cil_from_overlay` on `cilium_vxlan` (ingress),
-/// `cil_from_host` on `cilium_host` (egress).
+/// lxc (ingress), `cil_from_host` on `cilium_host` (egress), and
+/// `cil_from_overlay` on `cilium_vxlan` (ingress) with an overlay or
+/// `cil_from_netdev` on the node's device (ingress) without.
 pub fn attach_plan(cluster: &Cluster, node: usize) -> Vec<Attachment> {
     let mut plan = Vec::new();
-    for program in bpf::PROGRAMS {
+    for program in bpf::programs_of(cluster) {
         let attach = |interface: &str| Attachment {
             interface: interface.to_string(),
             direction: program.direction,
             program: program.name.to_string(),
             object: format!("bpf/{}", program.object),
         };
-        match program.interface.device() {
+        match program.interface.device(&cluster.nodes[node]) {
             Some(device) => plan.push(attach(device)),
             None => plan.extend(cluster.pods[pod_range(cluster, node)].iter().map(|pod| attach(&pod.lxc))),
         }

@@ -514,6 +514,8 @@ reasons! {
     OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
     HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
     NdpReply = 7, "FWD_NDP_REPLY", "ndp-reply", "IPv6 neighbour solicitation for the router answered with the lxc MAC";
+    NativeForward = 8, "FWD_NATIVE_FORWARD", "native-forward", "from a pod to a pod on another node, sent out of the node's device to that node (native routing, bpf_redirect_neigh)";
+    NetdevDelivery = 9, "FWD_NETDEV_DELIVERY", "netdev-delivery", "from the node's device to a pod on this node (native routing, cilium_lxc hit)";
     InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
     UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP (a VLAN-tagged frame is neither)";
     UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";

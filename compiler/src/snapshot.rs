@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::bpf::{LoadConstants, PROGRAMS};
+use crate::bpf::{self, LoadConstants};
 use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
 use crate::model::Cluster;
 use crate::seeds::{self, hex_bytes};
@@ -57,8 +57,8 @@ pub fn render(cluster: &Cluster) -> Result<String, TraceError> {
         }
         let pods: Vec<&crate::model::Pod> = cluster.pods_on(index).collect();
         let _ = writeln!(out, "  programs");
-        for program in PROGRAMS {
-            let devices = match program.interface.device() {
+        for program in bpf::programs_of(cluster) {
+            let devices = match program.interface.device(node) {
                 Some(device) => device.to_string(),
                 None if pods.is_empty() => "no lxc (no pods)".to_string(),
                 None => pods.iter().map(|p| p.lxc.as_str()).collect::<Vec<_>>().join(" "),
@@ -92,9 +92,10 @@ pub fn render(cluster: &Cluster) -> Result<String, TraceError> {
 fn render_constants(out: &mut String, constants: LoadConstants) {
     // Names and bytes from the loader's own table, values decoded here so
     // that no line depends on the host's byte order.
-    for (name, bytes) in constants.globals(0) {
+    for (name, bytes) in constants.globals(bpf::Ifindexes::default()) {
         let value = match (name, bytes.len()) {
             ("OVERLAY_IFINDEX", _) => "set by the loader: the ifindex of the overlay device".to_string(),
+            ("DEVICE_IFINDEX", _) => "set by the loader: the ifindex of the underlay device".to_string(),
             (_, 4) if name.ends_with("_IPV4") => {
                 format!("{}.{}.{}.{} (bytes {})", bytes[0], bytes[1], bytes[2], bytes[3], hex_bytes(&bytes))
             }

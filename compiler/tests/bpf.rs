@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use routec_compiler::bpf::{self, ClangError, Direction, Interface, LoadConstants, PROGRAMS};
+use routec_compiler::bpf::{self, ClangError, Direction, Ifindexes, Interface, LoadConstants, PROGRAMS};
 use routec_compiler::layout::{Reason, ALL_MAPS};
 use routec_compiler::model::{Cluster, OverlayKind};
 
@@ -71,7 +71,7 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
     let Some(clang) = clang() else { return };
     let dir = ScratchDir::new("objects");
     let objects = compiled(&dir, &clang);
-    assert_eq!(objects.len(), PROGRAMS.len());
+    assert_eq!(objects.len(), bpf::objects().count());
     let globals = LoadConstants {
         node_ipv4: Ipv4Addr::UNSPECIFIED,
         router_ipv4: Ipv4Addr::UNSPECIFIED,
@@ -79,10 +79,11 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
         overlay_port: 0,
         vni: 0,
         pod_mtu: 0,
+        native_routing: false,
     }
-    .globals(0);
+    .globals(Ifindexes::default());
 
-    for (program, object) in PROGRAMS.iter().zip(&objects) {
+    for (program, object) in bpf::objects().zip(&objects) {
         assert_eq!(object.file_name().unwrap(), program.object);
         let bytes = std::fs::read(object).unwrap();
         assert_eq!(&bytes[..4], b"\x7fELF", "{} is not an ELF file", program.object);
@@ -108,8 +109,11 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
                     .find(|f| f.last() == Some(&name))
                     .unwrap_or_else(|| panic!("{} has no symbol {name}:\n{symbols}", program.object))
             };
-            let function = symbol(program.name);
-            assert!(function.contains(&program.section), "{function:?}");
+            // Every program of the object (bpf_host.o holds two).
+            for program in PROGRAMS.iter().filter(|p| p.object == program.object) {
+                let function = symbol(program.name);
+                assert!(function.contains(&program.section), "{function:?}");
+            }
             for map in ALL_MAPS {
                 assert!(symbol(map.name).contains(&".maps"));
             }
@@ -122,7 +126,9 @@ fn templates_compile_to_bpf_objects_with_programs_maps_and_globals() {
         }
         if require(tool_bpftool(), "bpftool") {
             let btf = run("bpftool", &["btf", "dump", "file", object.to_str().unwrap()]);
-            assert!(btf.contains(&format!("FUNC '{}'", program.name)), "{btf}");
+            for program in PROGRAMS.iter().filter(|p| p.object == program.object) {
+                assert!(btf.contains(&format!("FUNC '{}'", program.name)), "{btf}");
+            }
             for map in ALL_MAPS {
                 assert!(btf.contains(&format!("VAR '{}'", map.name)), "{} lacks map {}", program.object, map.name);
             }
@@ -276,15 +282,26 @@ fn map_definitions_in_maps_h_equal_layout() {
 
 #[test]
 fn program_table_names_the_hooks() {
-    let hooks: Vec<_> = PROGRAMS.iter().map(|p| (p.name, p.interface.device(), p.direction.as_str())).collect();
+    let cluster = mycluster(OverlayKind::Vxlan);
+    let node = &cluster.nodes[1];
+    let hooks: Vec<_> = PROGRAMS
+        .iter()
+        .map(|p| (p.name, p.interface.device(node), p.direction.as_str(), p.attached_in(&cluster)))
+        .collect();
     assert_eq!(
         hooks,
         [
-            ("cil_from_container", None, "ingress"),
-            ("cil_from_overlay", Some("cilium_vxlan"), "ingress"),
-            ("cil_from_host", Some("cilium_host"), "egress"),
+            ("cil_from_container", None, "ingress", true),
+            ("cil_from_overlay", Some("cilium_vxlan"), "ingress", true),
+            ("cil_from_host", Some("cilium_host"), "egress", true),
+            ("cil_from_netdev", Some("eth0"), "ingress", false),
         ]
     );
+    let native = mycluster(OverlayKind::None);
+    let attached: Vec<_> = bpf::programs_of(&native).map(|p| p.name).collect();
+    assert_eq!(attached, ["cil_from_container", "cil_from_host", "cil_from_netdev"]);
+    let objects: Vec<_> = bpf::objects().map(|p| p.object).collect();
+    assert_eq!(objects, ["bpf_lxc.o", "bpf_overlay.o", "bpf_host.o"]);
     assert_eq!(PROGRAMS[0].interface, Interface::Lxc);
     assert_eq!(PROGRAMS[2].direction, Direction::Egress);
     for program in PROGRAMS {
@@ -312,14 +329,17 @@ fn load_constants_and_node_config_of_a_worker() {
             router_ipv6: None,
             overlay_port: 8472,
             vni: 0,
-            pod_mtu: 1450
+            pod_mtu: 1450,
+            native_routing: false,
         }
     );
-    let globals = constants.globals(3);
+    let globals = constants.globals(Ifindexes { overlay: 3, device: 7 });
     assert!(globals.iter().all(|(name, _)| *name != "ROUTER_IPV6"), "an IPv4-only node keeps the object's zeros");
     assert_eq!(globals[0], ("NODE_IPV4", vec![172, 18, 0, 2]));
     assert_eq!(globals[2], ("OVERLAY_IFINDEX", 3u32.to_ne_bytes().to_vec()));
     assert_eq!(globals[3], ("OVERLAY_PORT", 8472u16.to_ne_bytes().to_vec()));
+    assert_eq!(globals[6], ("DEVICE_IFINDEX", 7u32.to_ne_bytes().to_vec()));
+    assert_eq!(globals[7], ("NATIVE_ROUTING", 0u32.to_ne_bytes().to_vec()));
     assert_eq!(
         bpf::node_config_header(&cluster, 1),
         "/* node_config.h of node mycluster-worker in cluster mycluster, generated by routec.
@@ -327,7 +347,8 @@ fn load_constants_and_node_config_of_a_worker() {
  * The load-time constants of lib/config.h for this node: the loader sets
  * the globals of the same names without the ROUTEC_ prefix. For review;
  * `clang -include node_config.h` bakes them into an object instead.
- * OVERLAY_IFINDEX (cilium_vxlan's ifindex) is discovered by the loader.
+ * OVERLAY_IFINDEX (cilium_vxlan's ifindex) and DEVICE_IFINDEX (eth0's) are
+ * discovered by the loader.
  */
 #ifndef ROUTEC_NODE_CONFIG_H
 #define ROUTEC_NODE_CONFIG_H
@@ -338,6 +359,7 @@ fn load_constants_and_node_config_of_a_worker() {
 #define ROUTEC_OVERLAY_PORT 8472
 #define ROUTEC_VNI 0
 #define ROUTEC_POD_MTU 1450
+#define ROUTEC_NATIVE_ROUTING 0
 
 #endif
 "
@@ -355,7 +377,7 @@ fn an_ipv6_node_sets_router_ipv6_and_its_node_config_bakes_it_in() {
     let constants = LoadConstants::for_node(&cluster, 0);
     let router: std::net::Ipv6Addr = "fd00:10:1::1".parse().unwrap();
     assert_eq!(constants.router_ipv6, Some(router));
-    let globals = constants.globals(3);
+    let globals = constants.globals(Ifindexes::default());
     assert_eq!(globals.last().unwrap(), &("ROUTER_IPV6", router.octets().to_vec()));
     let header = bpf::node_config_header(&cluster, 0);
     let define = "#define ROUTEC_ROUTER_IPV6 { bpf_htonl(0xfd000010), bpf_htonl(0x00010000), bpf_htonl(0x00000000), bpf_htonl(0x00000001) }";
@@ -410,13 +432,21 @@ fn a_node_config_header_builds_into_an_object() {
 }
 
 #[test]
-fn only_vxlan_is_supported() {
+fn vxlan_and_native_routing_are_supported() {
     assert_eq!(bpf::check_supported(&mycluster(OverlayKind::Vxlan)), Ok(()));
-    for kind in [OverlayKind::Geneve, OverlayKind::None] {
-        let message = bpf::check_supported(&mycluster(kind)).unwrap_err().to_string();
-        assert!(message.contains(&format!("`overlay {}`", kind.as_str())), "{message}");
-        assert!(message.contains("only `overlay vxlan` is built"), "{message}");
-    }
+    assert_eq!(bpf::check_supported(&mycluster(OverlayKind::None)), Ok(()));
+    let message = bpf::check_supported(&mycluster(OverlayKind::Geneve)).unwrap_err().to_string();
+    assert!(message.contains("`overlay geneve`"), "{message}");
+    assert!(message.contains("only `overlay vxlan` and `overlay none` are built"), "{message}");
+}
+
+#[test]
+fn native_routing_load_constants() {
+    let cluster = mycluster(OverlayKind::None);
+    let constants = LoadConstants::for_node(&cluster, 1);
+    assert!(constants.native_routing);
+    assert_eq!(constants.pod_mtu, 1500, "no overlay overhead");
+    assert!(bpf::node_config_header(&cluster, 1).contains("#define ROUTEC_NATIVE_ROUTING 1\n"));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use routec_compiler::gen::{self, GenError, GenOptions, Stack};
+use routec_compiler::model::OverlayKind;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,23 +25,43 @@ pub struct Args {
     /// With --dual-stack: this percentage of the pods (0..=100) gets only its IPv6 ip.
     #[arg(long, value_name = "PERCENT", default_value_t = 0, requires = "dual_stack")]
     pub ipv6_only: u8,
+    /// How pods reach pods on other nodes: a VXLAN tunnel, or native routing on the underlay.
+    #[arg(long, value_enum, default_value = "vxlan")]
+    pub overlay: Overlay,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    Vxlan,
+    /// Native routing (`overlay none`).
+    None,
+}
+
+impl From<Overlay> for OverlayKind {
+    fn from(overlay: Overlay) -> Self {
+        match overlay {
+            Overlay::Vxlan => OverlayKind::Vxlan,
+            Overlay::None => OverlayKind::None,
+        }
+    }
+}
+
 pub fn run(args: Args) -> ExitCode {
     let opts = GenOptions { nodes: args.nodes, pods_per_node: args.pods_per_node, seed: args.seed };
     let stack = Stack { dual_stack: args.dual_stack, ipv6_only_percent: args.ipv6_only };
+    let overlay = OverlayKind::from(args.overlay);
     let result = match &args.output {
         Some(path) => match File::create(path) {
-            Ok(file) => write(&opts, stack, BufWriter::new(file)),
+            Ok(file) => write(&opts, stack, overlay, BufWriter::new(file)),
             Err(e) => {
                 eprintln!("error: cannot create `{}`: {e}", path.display());
                 return ExitCode::from(2);
             }
         },
-        None => write(&opts, stack, BufWriter::new(io::stdout().lock())),
+        None => write(&opts, stack, overlay, BufWriter::new(io::stdout().lock())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,8 +72,8 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn write(opts: &GenOptions, stack: Stack, mut out: impl Write) -> Result<(), GenError> {
-    gen::generate_stack(opts, stack, &mut out)?;
+fn write(opts: &GenOptions, stack: Stack, overlay: OverlayKind, mut out: impl Write) -> Result<(), GenError> {
+    gen::generate_network(opts, stack, overlay, &mut out)?;
     out.flush()?;
     Ok(())
 }

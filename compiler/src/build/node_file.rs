@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bpf::{LoadConstants, OVERLAY_DEVICE};
+use crate::bpf::{self, Interface, LoadConstants, OVERLAY_DEVICE};
 use crate::model::rules::check_interface;
 use crate::model::{Cluster, OverlayKind};
 
@@ -31,6 +31,10 @@ pub struct NodeFile {
     pub constants: LoadConstants,
     /// Name of the overlay device (its ifindex becomes OVERLAY_IFINDEX), if any.
     pub overlay_device: Option<String>,
+    /// The node's underlay device when a program attaches to it (its ifindex
+    /// becomes DEVICE_IFINDEX); absent in older builds, which attach none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// The node's pods, in cluster.json's order (by ip).
     pub endpoints: Vec<NodeEndpoint>,
 }
@@ -43,6 +47,9 @@ impl NodeFile {
             node: cluster.nodes[node].name.clone(),
             constants: LoadConstants::for_node(cluster, node),
             overlay_device: (cluster.overlay.kind != OverlayKind::None).then(|| OVERLAY_DEVICE.to_string()),
+            device: bpf::programs_of(cluster)
+                .any(|p| p.interface == Interface::Device)
+                .then(|| cluster.nodes[node].device.clone()),
             endpoints: cluster
                 .pods_on(node)
                 .map(|p| NodeEndpoint { ips: p.ips().collect(), lxc: p.lxc.clone() })
@@ -59,7 +66,7 @@ impl NodeFile {
         if file.node != node {
             return Err(format!("is the node file of `{}`, not of `{node}`", file.node));
         }
-        let devices = file.overlay_device.iter().map(String::as_str);
+        let devices = file.overlay_device.iter().chain(&file.device).map(String::as_str);
         for name in file.endpoints.iter().map(|e| e.lxc.as_str()).chain(devices) {
             check_interface(name).map_err(|why| format!("interface `{name}`: {why}"))?;
         }

@@ -9,6 +9,7 @@ mod build_view;
 mod drift;
 mod lpm;
 mod matrix;
+mod native;
 mod render;
 mod simulate;
 mod svg;

@@ -7,6 +7,7 @@ use super::drift::{DriftKind, DriftReport};
 use super::matrix::Matrix;
 use super::simulate::{Family, Lookup, LookupValue, Trace, Verdict};
 use super::view::{Mode, PodRef};
+use crate::layout::Reason;
 
 fn value_text(value: &LookupValue, mode: Mode) -> String {
     match value {
@@ -123,7 +124,8 @@ pub fn verdict_text(verdict: &Verdict) -> String {
             format!("dropped on {node} by {program}: {} (reason {})", reason.name, reason.code)
         }
         Verdict::LeftCluster { node, tunnel_endpoint, reason } => {
-            format!("encapsulated on {node} to {tunnel_endpoint}, beyond this view [{}]", reason.name)
+            let how = if reason.reason() == Reason::NativeForward { "routed natively" } else { "encapsulated" };
+            format!("{how} on {node} to {tunnel_endpoint}, beyond this view [{}]", reason.name)
         }
     }
 }
@@ -132,6 +134,7 @@ pub fn verdict_text(verdict: &Verdict) -> String {
 fn cell(result: &str, reason: &str) -> &'static str {
     match (result, reason) {
         ("delivered", "local-delivery") => "L",
+        ("delivered", "netdev-delivery") => "N",
         ("delivered", _) => "T",
         ("to-stack", _) => "S",
         ("left-cluster", _) => "?",
@@ -166,10 +169,9 @@ pub fn render_matrix_text(matrix: &Matrix) -> String {
         matrix.delivered,
         matrix.not_delivered
     );
-    let _ = writeln!(
-        out,
-        "L local delivery, T delivered through the tunnel, S to the node's stack, x dropped, ? beyond this view"
-    );
+    let native = matrix.pairs.iter().any(|p| p.reason.reason() == Reason::NetdevDelivery);
+    let remote = if native { "N delivered natively over the underlay" } else { "T delivered through the tunnel" };
+    let _ = writeln!(out, "L local delivery, {remote}, S to the node's stack, x dropped, ? beyond this view");
     if matrix.sources.len() < n {
         let _ = writeln!(out, "rows: only the pods on nodes whose maps this view has");
     }

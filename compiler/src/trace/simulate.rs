@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
+use super::native;
 use super::view::{hex, Datapath, Mode, NodeConfig, PodRef};
 use crate::bpf::{self, Interface, Program, OVERLAY_DEVICE, PROGRAMS};
 use crate::layout::{
@@ -418,6 +419,7 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
             Step::Overlay { node, from, vni, ttl } => {
                 step = from_overlay(view, node, from, vni, &packet, ttl, &mut hops)
             }
+            Step::Netdev { node, ttl } => step = native::from_netdev(view, node, &packet, ttl, &mut hops),
         }
     };
     let loader_fills = |l: &Lookup| match &l.value {
@@ -442,8 +444,13 @@ pub fn trace_packet(view: &dyn Datapath, src: &PodRef, packet: Packet) -> Result
     })
 }
 
-enum Step<'a> {
+pub(super) enum Step<'a> {
     Done(Verdict),
+    /// Routed natively to `node`'s device ([`super::native`]).
+    Netdev {
+        node: &'a NodeConfig,
+        ttl: u8,
+    },
     /// Decapsulated by `node`, sent from the underlay address `from`.
     Overlay {
         node: &'a NodeConfig,
@@ -475,7 +482,12 @@ fn endpoint_value(info: &EndpointInfo) -> LookupValue {
     }
 }
 
-fn lxc_lookup(view: &dyn Datapath, node: &str, ip: IpAddr, purpose: &'static str) -> (Lookup, Option<EndpointInfo>) {
+pub(super) fn lxc_lookup(
+    view: &dyn Datapath,
+    node: &str,
+    ip: IpAddr,
+    purpose: &'static str,
+) -> (Lookup, Option<EndpointInfo>) {
     let key = EndpointKey::ip(ip);
     let found = view.lxc_lookup(node, &key);
     let family = match Family::of(ip) {
@@ -498,7 +510,7 @@ fn lxc_lookup(view: &dyn Datapath, node: &str, ip: IpAddr, purpose: &'static str
     (lookup, found)
 }
 
-fn ipcache_lookup(
+pub(super) fn ipcache_lookup(
     view: &dyn Datapath,
     node: &str,
     ip: IpAddr,
@@ -548,7 +560,7 @@ fn dropped(mut hop: Hop, reason: Reason, why: String) -> (Hop, Verdict) {
     (hop, verdict)
 }
 
-fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
+pub(super) fn drop_hop(hop: Hop, reason: Reason, why: String) -> (Hop, Step<'static>) {
     let (hop, verdict) = dropped(hop, reason, why);
     (hop, Step::Done(verdict))
 }
@@ -584,7 +596,7 @@ fn to_stack(mut hop: Hop, node: &NodeConfig, packet: &Packet) -> (Hop, Step<'sta
 }
 
 /// A hop of `program` on `device` before it decides anything.
-fn new_hop(node: &NodeConfig, program: &Program, device: String, ifindex: Option<u32>) -> Hop {
+pub(super) fn new_hop(node: &NodeConfig, program: &Program, device: String, ifindex: Option<u32>) -> Hop {
     Hop {
         node: node.name.clone(),
         device,
@@ -662,7 +674,7 @@ fn from_container_hop<'a>(
 }
 
 /// A `cilium_lxc` pod hit on an ingress hook: TTL check, then delivery.
-fn deliver<'a>(
+pub(super) fn deliver<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
     packet: &Packet,
@@ -760,6 +772,9 @@ fn route<'a>(view: &'a dyn Datapath, node: &'a NodeConfig, packet: &Packet, mut 
                 prefix_text(&key)
             ),
         );
+    }
+    if node.constants.native_routing {
+        return native::forward(view, node, packet, remote, hop);
     }
     hop.reason = Reason::TunnelEncap.into();
     hop.action = format!(
@@ -883,7 +898,7 @@ pub fn trace_from_node(view: &dyn Datapath, node: &NodeConfig, packet: Packet) -
         return Err(TraceError::NoMaps { sender: format!("node {}", node.name), node: node.name.clone() });
     }
     let program = program(Interface::Host);
-    let device = program.interface.device().unwrap_or_default().to_string();
+    let device = bpf::HOST_DEVICE.to_string();
     let mut hop = new_hop(node, program, device, None);
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);

@@ -338,8 +338,12 @@ fn draw_cluster(trace: &Trace, layout: &Layout, canvas: &mut Canvas) {
         }
         let dev_y = layout.dev_y();
         canvas.device(x + HOST_X, dev_y, HOST_DEVICE, &router);
-        let overlay = format!("{} VNI {}", node.overlay, node.constants.vni);
-        canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
+        if node.constants.native_routing {
+            canvas.device(x + DEV_X, dev_y, &node.device, "underlay, native routing");
+        } else {
+            let overlay = format!("{} VNI {}", node.overlay, node.constants.vni);
+            canvas.device(x + DEV_X, dev_y, OVERLAY_DEVICE, &overlay);
+        }
         // The underlay link of the node.
         canvas.line(x + DEV_X + DEV_W / 2, dev_y + DEV_H, x + DEV_X + DEV_W / 2, layout.underlay_y(), "#90a4ae", 2);
     }
@@ -448,7 +452,7 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
         let label = badge_label(hop);
         let reason = hop.reason.reason();
         match reason {
-            Reason::LocalDelivery | Reason::OverlayDelivery => {
+            Reason::LocalDelivery | Reason::OverlayDelivery | Reason::NetdevDelivery => {
                 if let Some(row) = layout.row_of(node, trace.packet.dst) {
                     let cy = layout.row_cy(row);
                     canvas.arrow(&[start, (lane, start_y), (lane, cy), (x + DEV_X + DEV_W + 2, cy)]);
@@ -480,7 +484,7 @@ fn draw_path(trace: &Trace, layout: &Layout, canvas: &mut Canvas, steps: &mut Ve
                 canvas.step(x, above_devices, number, &label, true);
                 draw_drop_status(canvas, layout, x, hop);
             }
-            Reason::TunnelEncap => {
+            Reason::TunnelEncap | Reason::NativeForward => {
                 canvas.arrow(&[start, (lane, start_y), (lane, dev_cy), (x + DEV_X + DEV_W + 2, dev_cy)]);
                 canvas.step(x, start_y, number, &label, above);
                 let from_x = x + DEV_X + DEV_W / 2 - 8;

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 use aya::programs::{ProgramError, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
+use routec_compiler::bpf::Ifindexes;
 use routec_compiler::build::sha256_hex;
 use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
 use serde::Serialize;
@@ -323,7 +324,7 @@ impl Run<'_> {
     fn apply(&self, before_switch: &mut (dyn FnMut(&str) + Send)) -> Result<ApplyReport> {
         let (plan, target) = (self.plan, self.target);
         // Phase 1: validate.
-        let (lxc, overlay_ifindex) = discover(plan).context(|| format!("node {}", plan.node)).map_err(unchanged)?;
+        let (lxc, ifindexes) = discover(plan).context(|| format!("node {}", plan.node)).map_err(unchanged)?;
         let digests: BTreeMap<&str, String> = plan.objects.iter().map(|(k, v)| (k.as_str(), sha256_hex(v))).collect();
         let mut wanted: Vec<AttachRecord> = plan
             .attachments
@@ -338,7 +339,7 @@ impl Run<'_> {
                 program_id: 0,
                 object_sha256: digests[a.object.as_str()].clone(),
                 constants: plan.constants,
-                overlay_ifindex,
+                ifindexes,
             })
             .collect();
         let previous_records = self.previous.map_or(&[][..], |s| &s.attachments[..]);
@@ -379,7 +380,7 @@ impl Run<'_> {
         let maps_missing = self.preexisting.len() < plan.maps.len();
         let mut loaded = BTreeMap::new();
         if !to_attach.is_empty() || maps_missing {
-            loaded = load_objects(plan, target, overlay_ifindex, self.resized).map_err(|e| {
+            loaded = load_objects(plan, target, ifindexes, self.resized).map_err(|e| {
                 self.remove_created();
                 self.unchanged_after_journal(e)
             })?;
@@ -551,10 +552,10 @@ impl Run<'_> {
 fn load_objects(
     plan: &NodePlan,
     target: &Target,
-    overlay_ifindex: u32,
+    ifindexes: Ifindexes,
     resized: &[&str],
 ) -> Result<BTreeMap<String, Ebpf>> {
-    let globals = plan.constants.globals(overlay_ifindex);
+    let globals = plan.constants.globals(ifindexes);
     let pin = |name: &str| match resized.contains(&name) {
         true => resize::pending_pin(target, name),
         false => target.map_pin(name),

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use routec_compiler::bpf::Ifindexes;
 use routec_compiler::layout::{EndpointInfo, EndpointKey};
 use routec_compiler::model::Mac;
 
@@ -14,9 +15,10 @@ use super::plan::NodePlan;
 use crate::netlink::{self, LinkInfo};
 use crate::{Context, Error, Result};
 
-/// The lxc seed with every ifindex and MAC filled, and the overlay device's
-/// ifindex (0 without an overlay). All problems are reported at once.
-pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, u32)> {
+/// The lxc seed with every ifindex and MAC filled, and the ifindexes of the
+/// overlay device and the underlay device (0 for one the plan does not
+/// name). All problems are reported at once.
+pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInfo)>, Ifindexes)> {
     let mut missing = Vec::new();
     let mut links: HashMap<&str, LinkInfo> = HashMap::new();
     let names = plan
@@ -24,7 +26,8 @@ pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInf
         .iter()
         .map(|a| a.interface.as_str())
         .chain(plan.endpoints.iter().map(|e| e.lxc.as_str()))
-        .chain(plan.overlay_device.as_deref());
+        .chain(plan.overlay_device.as_deref())
+        .chain(plan.device.as_deref());
     for name in names {
         if links.contains_key(name) || missing.contains(&name) {
             continue;
@@ -39,7 +42,8 @@ pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInf
     if !missing.is_empty() {
         return Err(Error::msg(format!("interface(s) missing in the node's namespace: {}", missing.join(", "))));
     }
-    let overlay_ifindex = plan.overlay_device.as_deref().map_or(0, |d| links[d].ifindex);
+    let ifindex_of = |device: &Option<String>| device.as_deref().map_or(0, |d| links[d].ifindex);
+    let ifindexes = Ifindexes { overlay: ifindex_of(&plan.overlay_device), device: ifindex_of(&plan.device) };
 
     let mut problems = Vec::new();
     let mut filled = Vec::with_capacity(plan.lxc_seed.len());
@@ -81,5 +85,5 @@ pub(super) fn discover(plan: &NodePlan) -> Result<(Vec<(EndpointKey, EndpointInf
     if !problems.is_empty() {
         return Err(Error::msg(problems.join("\n")));
     }
-    Ok((filled, overlay_ifindex))
+    Ok((filled, ifindexes))
 }

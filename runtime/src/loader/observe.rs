@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aya::maps::MapInfo;
-use routec_compiler::bpf::{Direction, LoadConstants, PROGRAMS};
+use routec_compiler::bpf::{Direction, Ifindexes, LoadConstants, PROGRAMS};
 use routec_compiler::build::{sha256_hex, Attachment};
 use routec_compiler::diff::{self, Action, MapSize, Names, ProgramState};
 use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
@@ -95,7 +95,7 @@ impl HookProbe {
             program_id: recorded.filter(|r| r.mode == mode).map_or(0, |r| r.program_id),
             object_sha256: String::new(),
             constants: plan.constants,
-            overlay_ifindex: 0,
+            ifindexes: Ifindexes::default(),
         }
     }
 
@@ -169,8 +169,8 @@ struct SeenHooks {
     programs: Vec<ProgramState>,
     /// Those of the recorded programs that run.
     constants: Option<LoadConstants>,
-    /// The overlay device's ifindex the recorded programs were loaded with.
-    overlay_ifindex: Option<u32>,
+    /// The device ifindexes the recorded programs were loaded with.
+    ifindexes: Option<Ifindexes>,
     notes: Vec<String>,
 }
 
@@ -186,7 +186,7 @@ fn observe_hooks(plan: &NodePlan, target: &Target, record: Option<&Record>, jour
     let records = record.map_or(&[][..], |r| &r.attachments[..]);
     let (mut attached, mut notes) = (Vec::new(), Vec::new());
     let mut programs: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    let (mut constants, mut overlay_ifindex) = (None, None);
+    let (mut constants, mut ifindexes) = (None, None);
     for (interface, direction) in probes {
         let probe = HookProbe { interface, direction };
         let recorded = records.iter().find(|r| r.interface == probe.interface && r.direction == probe.direction);
@@ -214,7 +214,7 @@ fn observe_hooks(plan: &NodePlan, target: &Target, record: Option<&Record>, jour
                 let (program, object, sha256) = match known {
                     Some(r) => {
                         constants.get_or_insert(r.constants);
-                        overlay_ifindex.get_or_insert(r.overlay_ifindex);
+                        ifindexes.get_or_insert(r.ifindexes);
                         (r.program.clone(), r.object.clone(), r.object_sha256.clone())
                     }
                     None => {
@@ -242,7 +242,7 @@ fn observe_hooks(plan: &NodePlan, target: &Target, record: Option<&Record>, jour
             ProgramState { name, object, sha256: digests.join(", ") }
         })
         .collect();
-    SeenHooks { hooks: attached, programs, constants, overlay_ifindex, notes }
+    SeenHooks { hooks: attached, programs, constants, ifindexes, notes }
 }
 
 /// What the kernel holds now for the node of `plan` and what an apply of it
@@ -256,7 +256,7 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
     let (discovered, hooks_seen) = netns::run_in(netns.as_deref(), || -> Result<_> {
         Ok((discover(plan), observe_hooks(plan, target, record.as_ref(), journal.as_ref())))
     })?;
-    let SeenHooks { hooks: attached, programs, constants, overlay_ifindex: loaded_with, mut notes } = hooks_seen;
+    let SeenHooks { hooks: attached, programs, constants, ifindexes: loaded_with, mut notes } = hooks_seen;
 
     let mut pinned = Vec::new();
     for spec in &layout::ALL_MAPS {
@@ -282,13 +282,19 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
     };
 
     let wanted_lxc = match discovered {
-        Ok((lxc, overlay_ifindex)) => {
-            if let Some(loaded) = loaded_with.filter(|&loaded| loaded != overlay_ifindex) {
-                // Not a constant of the build: apply discovers it, and reloads the programs when it moved.
-                notes.push(format!(
-                    "the overlay device has ifindex {overlay_ifindex} now, the programs were loaded with {loaded}: \
-                     apply reloads them"
-                ));
+        Ok((lxc, now)) => {
+            if let Some(loaded) = loaded_with {
+                // Not constants of the build: apply discovers them, and reloads the programs when one moved.
+                for (what, now, loaded) in
+                    [("overlay", now.overlay, loaded.overlay), ("underlay", now.device, loaded.device)]
+                {
+                    if now != loaded {
+                        notes.push(format!(
+                            "the {what} device has ifindex {now} now, the programs were loaded with {loaded}: \
+                             apply reloads them"
+                        ));
+                    }
+                }
             }
             lxc
         }

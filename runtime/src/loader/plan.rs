@@ -46,6 +46,8 @@ pub struct NodePlan {
     pub maps: Vec<MapSpec>,
     /// Name of the overlay device (its ifindex becomes OVERLAY_IFINDEX), if any.
     pub overlay_device: Option<String>,
+    /// The node's underlay device when a program uses it (its ifindex becomes DEVICE_IFINDEX).
+    pub device: Option<String>,
 }
 
 /// A `routec build` output opened for loading: its manifest, and what its
@@ -166,7 +168,7 @@ impl NodePlan {
                 out.display()
             )));
         }
-        let NodeFile { constants, overlay_device, endpoints, .. } = build.node_file(node)?;
+        let NodeFile { constants, overlay_device, device, endpoints, .. } = build.node_file(node)?;
         let attach_rel = format!("nodes/{node}/{ATTACH_PLAN}");
         let attach_text = build.files.read_text(&attach_rel).map_err(read_error)?;
         let attachments: Vec<Attachment> = serde_json::from_str(&attach_text)
@@ -188,6 +190,7 @@ impl NodePlan {
             constants,
             maps: build.map_specs()?,
             overlay_device,
+            device,
         })
     }
 }

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use routec_compiler::bpf::{Direction, LoadConstants};
+use routec_compiler::bpf::{Direction, Ifindexes, LoadConstants};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -34,9 +34,10 @@ pub struct AttachRecord {
     /// values mean the attached program is already the wanted one.
     pub object_sha256: String,
     pub constants: LoadConstants,
-    /// Discovered: ifindex of the overlay device in the node's namespace.
-    #[serde(default)]
-    pub overlay_ifindex: u32,
+    /// Discovered in the node's namespace: the overlay device's and the
+    /// underlay device's ifindexes (`overlay_ifindex`, `device_ifindex`).
+    #[serde(flatten)]
+    pub ifindexes: Ifindexes,
 }
 
 impl AttachRecord {
@@ -51,7 +52,7 @@ impl AttachRecord {
             && self.program == other.program
             && self.object_sha256 == other.object_sha256
             && self.constants == other.constants
-            && self.overlay_ifindex == other.overlay_ifindex
+            && self.ifindexes == other.ifindexes
             && self.link_pin == other.link_pin
     }
     pub(super) fn hook(&self) -> String {

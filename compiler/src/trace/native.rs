@@ -1,0 +1,106 @@
+//! Native routing (`overlay none`) in the simulation: `cil_from_container`
+//! sending a packet for another node's pod out of the node's device with
+//! that node as next hop (`bpf_redirect_neigh`), and `cil_from_netdev` on
+//! the receiving node's device (docs/datapath.md, "Native routing").
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::simulate::{
+    deliver, drop_hop, ipcache_lookup, lxc_lookup, new_hop, program, Family, Hop, Packet, Step, Verdict,
+};
+use super::view::{Datapath, NodeConfig};
+use crate::bpf::Interface;
+use crate::layout::Reason;
+
+/// `cil_from_container`'s last step under native routing: the packet leaves
+/// through `node`'s device for `remote`, the node whose ipcache entry covers
+/// the destination.
+pub(super) fn forward<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    packet: &Packet,
+    remote: Ipv4Addr,
+    mut hop: Hop,
+) -> (Hop, Step<'a>) {
+    let next = view.node_by_address(remote);
+    // The kernel takes an IPv6 next hop for an IPv6 packet: the node's IPv6 address.
+    let next_hop = match packet.family() {
+        Family::Ipv4 => Some(IpAddr::V4(remote)),
+        Family::Ipv6 => next.and_then(|n| n.address6).map(IpAddr::V6),
+    };
+    let Some(next_hop) = next_hop else {
+        let why = format!("{remote} is no node with an IPv6 address: an IPv6 packet has no next hop");
+        return drop_hop(hop, Reason::NoRoute, why);
+    };
+    hop.reason = Reason::NativeForward.into();
+    hop.action = format!(
+        "bpf_redirect_neigh({}, next hop {next_hop}): the kernel resolves {next_hop}'s MAC on {} and writes the \
+         Ethernet header",
+        node.device, node.device
+    );
+    match next.filter(|next| view.has_maps(&next.name)) {
+        Some(next) => {
+            hop.next = Some(format!("{} -> underlay -> {} {next_hop} {}", node.device, next.name, next.device));
+            (hop, Step::Netdev { node: next, ttl: packet.ttl })
+        }
+        None => {
+            hop.next = Some(match next {
+                Some(next) => {
+                    format!("{} -> {} {next_hop}, whose maps this view does not have", node.device, next.name)
+                }
+                None => format!("{} -> {next_hop}, which is no node of this view", node.device),
+            });
+            let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
+            (hop, Step::Done(verdict))
+        }
+    }
+}
+
+/// `cil_from_netdev` on `node`'s device: a packet another node routed here.
+pub(super) fn from_netdev<'a>(
+    view: &'a dyn Datapath,
+    node: &'a NodeConfig,
+    packet: &Packet,
+    ttl: u8,
+    hops: &mut Vec<Hop>,
+) -> Step<'a> {
+    let mut hop = new_hop(node, program(Interface::Device), node.device.clone(), None);
+    hop.checks.push(format!("untagged IPv4 to {}'s MAC (PACKET_HOST)", node.device));
+    let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
+    hop.lookups.push(lookup);
+    let (hop, step) = match found {
+        Some(info) if !info.is_host() => deliver(view, node, packet, ttl, info, Reason::NetdevDelivery, hop),
+        Some(_) => {
+            let why = format!("{} is {}'s own address", packet.dst, node.name);
+            to_stack(hop, node, why)
+        }
+        None => {
+            let (mut lookup, found) = ipcache_lookup(view, &node.name, packet.dst, "destination");
+            let own = found.and_then(|(_, value)| value.tunnel_endpoint()) == Some(node.constants.node_ipv4);
+            lookup.check = Some(match own {
+                true => {
+                    format!("tunnel endpoint {} = NODE_IPV4: {}'s own pod-cidr", node.constants.node_ipv4, node.name)
+                }
+                false => format!("not {}'s: another node's or no one's", node.name),
+            });
+            hop.lookups.push(lookup);
+            match own {
+                true => drop_hop(hop, Reason::NoEndpoint, format!("no endpoint on {} has {}", node.name, packet.dst)),
+                false => {
+                    let why = format!("{} is no pod of {}", packet.dst, node.name);
+                    to_stack(hop, node, why)
+                }
+            }
+        }
+    };
+    hops.push(hop);
+    step
+}
+
+/// `TC_ACT_OK`: the node's stack handles the packet, as if no program ran.
+fn to_stack(mut hop: Hop, node: &NodeConfig, why: String) -> (Hop, Step<'static>) {
+    hop.reason = Reason::ToStack.into();
+    hop.action = format!("TC_ACT_OK: {why}, pass to its network stack");
+    let verdict = Verdict::ToStack { node: node.name.clone(), reason: hop.reason };
+    (hop, Step::Done(verdict))
+}

@@ -1,0 +1,135 @@
+//! Native routing (`overlay none`) offline: examples/native's attach plans,
+//! node files and constants, and its traces hop by hop (from_container ->
+//! the node's device -> the other node's cil_from_netdev -> the pod), with
+//! snapshots of every rendering.
+
+use std::path::Path;
+
+use routec_compiler::bpf::{self, LoadConstants};
+use routec_compiler::build::{attach_plan, NodeFile};
+use routec_compiler::layout::Reason;
+use routec_compiler::model::Cluster;
+use routec_compiler::trace::{
+    matrix, render_matrix_text, render_svg, render_text, trace, Proto, Snapshot, Trace, Verdict,
+};
+
+fn cluster() -> Cluster {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/native");
+    routec_compiler::frontend::analyze_path(&path).unwrap().cluster.expect("examples/native is valid")
+}
+
+fn view() -> Snapshot {
+    Snapshot::from_cluster(&cluster())
+}
+
+fn run(src: &str, dst: &str, ttl: u8) -> Trace {
+    trace(&view(), src, dst, Proto::Icmp, None, ttl).unwrap()
+}
+
+fn snapshot_all(case: &str, trace: &Trace) {
+    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(format!("{case}.txt"), render_text(trace));
+        insta::assert_json_snapshot!(format!("{case}.json"), trace);
+        insta::assert_snapshot!(format!("{case}.svg"), render_svg(&view(), trace));
+    });
+}
+
+#[test]
+fn a_native_node_attaches_cil_from_netdev_on_its_device_and_no_overlay() {
+    let cluster = cluster();
+    let plan = attach_plan(&cluster, 0);
+    let hooks: Vec<_> = plan.iter().map(|a| (a.interface.as_str(), a.program.as_str(), a.object.as_str())).collect();
+    assert_eq!(
+        hooks,
+        [
+            ("cilium_host", "cil_from_host", "bpf/bpf_host.o"),
+            ("eth0", "cil_from_netdev", "bpf/bpf_host.o"),
+            ("lxcdba", "cil_from_container", "bpf/bpf_lxc.o"),
+            ("lxcweba", "cil_from_container", "bpf/bpf_lxc.o"),
+        ]
+    );
+    let file = NodeFile::for_node(&cluster, 0);
+    assert_eq!((file.overlay_device, file.device.as_deref()), (None, Some("eth0")));
+    let constants = LoadConstants::for_node(&cluster, 0);
+    assert!(constants.native_routing);
+    assert_eq!(constants.pod_mtu, 1500, "pods get the full MTU");
+    assert!(bpf::node_config_header(&cluster, 0).contains("#define ROUTEC_NATIVE_ROUTING 1\n"));
+}
+
+#[test]
+fn another_nodes_pod_is_reached_through_both_devices() {
+    let t = run("default/web-a", "default/db-c", 64);
+    let hops: Vec<_> =
+        t.hops.iter().map(|h| (h.node.as_str(), h.device.as_str(), h.program, h.reason.reason())).collect();
+    assert_eq!(
+        hops,
+        [
+            ("native-a", "lxcweba", "cil_from_container", Reason::NativeForward),
+            ("native-c", "eth0", "cil_from_netdev", Reason::NetdevDelivery),
+        ]
+    );
+    assert!(t.hops[0].action.starts_with("bpf_redirect_neigh(eth0, next hop 192.168.50.3)"), "{}", t.hops[0].action);
+    assert!(t.hops[1].action.contains("TTL 64 -> 63"), "one hop, as through the overlay: {}", t.hops[1].action);
+    assert!(matches!(&t.verdict, Verdict::Delivered { pod: Some(pod), .. } if pod == "default/db-c"));
+    snapshot_all("native-other-node", &t);
+}
+
+#[test]
+fn a_free_address_of_the_other_nodes_pod_cidr_is_dropped_there() {
+    let t = run("default/web-a", "10.60.2.99", 64);
+    assert_eq!(t.hops.len(), 2);
+    assert!(matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", reason }
+        if node == "native-c" && reason.reason() == Reason::NoEndpoint));
+    snapshot_all("native-no-endpoint-remote", &t);
+}
+
+#[test]
+fn ttl_1_is_dropped_by_the_delivering_node() {
+    let t = run("default/web-a", "default/web-b", 1);
+    assert_eq!(t.hops[0].reason.reason(), Reason::NativeForward, "the sending node leaves the TTL alone");
+    assert!(matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", reason }
+        if node == "native-b" && reason.reason() == Reason::TtlExceeded));
+}
+
+#[test]
+fn another_nodes_router_goes_to_its_stack() {
+    let t = run("default/web-a", "10.60.1.1", 64);
+    assert!(matches!(&t.verdict, Verdict::ToStack { node, .. } if node == "native-b"));
+    assert_eq!(t.hops[1].program, "cil_from_netdev");
+}
+
+#[test]
+fn every_pair_is_delivered_natively() {
+    let m = matrix(&view()).unwrap();
+    assert_eq!((m.delivered, m.not_delivered), (12, 0));
+    let remote = m.pairs.iter().filter(|p| p.reason.reason() == Reason::NetdevDelivery).count();
+    assert_eq!(remote, 10, "all but the two same-node pairs");
+    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("all-native.txt", render_matrix_text(&m));
+    });
+}
+
+#[test]
+fn gen_writes_valid_native_clusters_in_both_stacks() {
+    use routec_compiler::gen::{generate_network, GenOptions, Stack};
+    use routec_compiler::model::OverlayKind;
+    let opts = GenOptions { nodes: 4, pods_per_node: 10, seed: 1 };
+    for stack in [Stack::default(), Stack { dual_stack: true, ipv6_only_percent: 20 }] {
+        let mut text = Vec::new();
+        generate_network(&opts, stack, OverlayKind::None, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let analysis = routec_compiler::frontend::analyze_str("gen.route", &text);
+        let cluster = analysis.cluster.unwrap_or_else(|| panic!("invalid: {:?}", analysis.diagnostics));
+        assert_eq!(cluster.overlay.kind, OverlayKind::None);
+        assert_eq!(cluster.nodes.iter().all(|n| n.address6.is_some()), stack.dual_stack, "IPv6 next hops (E0019)");
+        assert_eq!(
+            routec_compiler::fmt::format_source("gen.route", &text).ok().as_deref(),
+            Some(text.as_str()),
+            "canonical"
+        );
+    }
+    // VXLAN output is unchanged by the new parameter.
+    let mut vxlan = Vec::new();
+    generate_network(&opts, Stack::default(), OverlayKind::Vxlan, &mut vxlan).unwrap();
+    assert_eq!(String::from_utf8(vxlan).unwrap(), routec_compiler::gen::generate_string(&opts).unwrap());
+}
