@@ -437,7 +437,18 @@ fn vxlan_and_native_routing_are_supported() {
     assert_eq!(bpf::check_supported(&mycluster(OverlayKind::None)), Ok(()));
     let message = bpf::check_supported(&mycluster(OverlayKind::Geneve)).unwrap_err().to_string();
     assert!(message.contains("`overlay geneve`"), "{message}");
-    assert!(message.contains("only `overlay vxlan` and `overlay none` are built"), "{message}");
+    assert!(message.contains("`overlay vxlan` and `overlay none` are built"), "{message}");
+}
+
+#[test]
+fn ipv6_pods_under_native_routing_are_refused_until_the_programs_have_an_ipv6_next_hop() {
+    let mut cluster = dualstack();
+    cluster.overlay.kind = OverlayKind::None;
+    let message = bpf::check_supported(&cluster).unwrap_err().to_string();
+    assert!(message.starts_with("the datapath does not support IPv6 pods with `overlay none` yet"), "{message}");
+    cluster.pods.iter_mut().for_each(|pod| pod.ip6 = None);
+    cluster.pods.retain(|pod| pod.ip.is_some());
+    assert_eq!(bpf::check_supported(&cluster), Ok(()), "IPv4 pods of a dual-stack cluster route natively");
 }
 
 #[test]
