@@ -39,6 +39,7 @@ templates![
     "lib/common.h",
     "lib/config.h",
     "lib/counters.h",
+    "lib/encap.h",
     "lib/endpoints.h",
     "lib/eth.h",
     "lib/ipv4.h",
@@ -86,8 +87,6 @@ pub enum Routing {
     Any,
     /// Through the overlay (`overlay vxlan`).
     Overlay,
-    /// Natively on the underlay (`overlay none`).
-    Native,
 }
 
 impl Routing {
@@ -95,7 +94,6 @@ impl Routing {
         match self {
             Routing::Any => true,
             Routing::Overlay => kind != OverlayKind::None,
-            Routing::Native => kind == OverlayKind::None,
         }
     }
 }
@@ -181,7 +179,7 @@ pub const PROGRAMS: &[Program] = &[
         section: "classifier",
         interface: Interface::Device,
         direction: Direction::Ingress,
-        routing: Routing::Native,
+        routing: Routing::Any,
     },
 ];
 
