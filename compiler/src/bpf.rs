@@ -39,6 +39,7 @@ templates![
     "lib/common.h",
     "lib/config.h",
     "lib/counters.h",
+    "lib/decap.h",
     "lib/encap.h",
     "lib/endpoints.h",
     "lib/eth.h",
