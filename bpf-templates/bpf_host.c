@@ -2,15 +2,16 @@
 /* cil_from_host: tc egress of cilium_host, traffic from the node's own stack
  * to its pods (the node routes its pod-cidr to cilium_host).
  * cil_from_netdev: tc ingress of the node's device (its underlay interface),
- * packets other nodes sent to this node's pods under native routing, and the
- * node's own traffic, which goes on to the stack untouched. Behaviour
- * contract: docs/datapath.md. */
+ * packets other nodes sent to this node's pods, natively routed or in VXLAN,
+ * and the node's own traffic, which goes on to the stack untouched.
+ * Behaviour contract: docs/datapath.md. */
 
 #include <linux/if_packet.h>
 
 #include "lib/common.h"
 #include "lib/config.h"
 #include "lib/counters.h"
+#include "lib/decap.h"
 #include "lib/endpoints.h"
 #include "lib/eth.h"
 #include "lib/host6.h"
@@ -69,6 +70,18 @@ static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
 	return forward(skb, FWD_TO_STACK, TC_ACT_OK);
 }
 
+/* Overlay: VXLAN from another node to this node is decapsulated here when
+ * it can be (lib/decap.h); the rest goes on to the stack uncounted, and
+ * what is VXLAN among it reaches cil_from_overlay through cilium_vxlan. */
+static __always_inline int netdev_overlay(struct __sk_buff *skb)
+{
+	int verdict;
+
+	if (vxlan_decapsulate(skb, &verdict))
+		return verdict;
+	return TC_ACT_OK;
+}
+
 SEC("classifier")
 int cil_from_netdev(struct __sk_buff *skb)
 {
@@ -82,7 +95,7 @@ int cil_from_netdev(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (NATIVE_ROUTING)
 		return netdev_native_ipv4(skb);
-	return TC_ACT_OK;
+	return netdev_overlay(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

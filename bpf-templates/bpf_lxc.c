@@ -8,6 +8,7 @@
 #include "lib/arp.h"
 #include "lib/config.h"
 #include "lib/counters.h"
+#include "lib/encap.h"
 #include "lib/endpoints.h"
 #include "lib/eth.h"
 #include "lib/ipv4.h"
@@ -40,20 +41,6 @@ static __always_inline int handle_arp(struct __sk_buff *skb)
 	mac_from_slot(lxc_mac, &sender->node_mac);
 	arp_reply_in_place(eth, arp, lxc_mac, ROUTER_IPV4);
 	return forward(skb, FWD_ARP_REPLY, bpf_redirect(skb->ifindex, 0));
-}
-
-/* Sends the packet through the overlay to the node hosting its destination. */
-static __always_inline int encapsulate(struct __sk_buff *skb, __be32 tunnel_endpoint)
-{
-	struct bpf_tunnel_key key;
-
-	__builtin_memset(&key, 0, sizeof(key));
-	key.remote_ipv4 = bpf_ntohl(tunnel_endpoint); /* the helper takes host order */
-	key.tunnel_id = VNI;
-	key.tunnel_ttl = 64;
-	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0) < 0)
-		return drop(skb, DROP_INVALID_PACKET);
-	return forward(skb, FWD_TUNNEL_ENCAP, bpf_redirect(OVERLAY_IFINDEX, 0));
 }
 
 static __always_inline int handle_ipv4(struct __sk_buff *skb)
@@ -91,7 +78,7 @@ static __always_inline int handle_ipv4(struct __sk_buff *skb)
 		return drop(skb, DROP_NO_ENDPOINT);
 	if (NATIVE_ROUTING)
 		return native_forward(skb, remote->tunnel_endpoint);
-	return encapsulate(skb, remote->tunnel_endpoint);
+	return vxlan_encapsulate(skb, remote->tunnel_endpoint);
 }
 
 SEC("classifier")

@@ -33,25 +33,11 @@ int cil_from_overlay(struct __sk_buff *skb)
 
 	if (!eth)
 		return drop(skb, DROP_INVALID_PACKET);
+	/* IPv6 inner frames come only this way: cil_from_netdev decapsulates
+	 * IPv4 ones alone (docs/datapath.md, "The overlay's path"). */
 	if (!eth_tag_in_metadata(skb) && eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return from_overlay_ipv6(skb, tunnel_source);
-	if (eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
-		return drop(skb, DROP_UNKNOWN_L3);
-
-	struct iphdr *ip4 = ipv4_header(skb, &eth);
-
-	if (!ip4)
-		return drop(skb, DROP_INVALID_PACKET);
-	if (!node_speaks_for(tunnel_source, ip4->saddr))
-		return drop(skb, DROP_INNER_SOURCE_MISMATCH);
-
-	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
-
-	if (!dst)
-		return drop(skb, DROP_NO_ENDPOINT);
-	if (endpoint_is_host(dst))
-		return pass_to_node(skb, ip4);
-	return route_to_pod(skb, eth, ip4, dst, FWD_OVERLAY_DELIVERY);
+	return overlay_deliver(skb, tunnel_source);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,6 +14,9 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+/* From <linux/socket.h>, which needs libc headers the BPF target lacks. */
+#define AF_INET 2
+
 /* The IPv4 address a.b.c.d in network order, usable in constant initialisers. */
 #define IPV4(a, b, c, d) \
 	((__be32)bpf_htonl(((__u32)(a) << 24) | ((__u32)(b) << 16) | ((__u32)(c) << 8) | (__u32)(d)))

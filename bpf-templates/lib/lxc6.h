@@ -7,15 +7,12 @@
 
 #include "lib/config.h"
 #include "lib/counters.h"
+#include "lib/encap.h"
 #include "lib/endpoints6.h"
 #include "lib/ipv6.h"
 #include "lib/ndp.h"
 #include "lib/overlay.h"
 #include "lib/overlay6.h"
-
-/* bpf_lxc.c's one way to another node for both families: the underlay is
- * IPv4, so the tunnel key is the same as for an IPv4 packet. */
-static __always_inline int encapsulate(struct __sk_buff *skb, __be32 tunnel_endpoint);
 
 static __always_inline int handle_ipv6(struct __sk_buff *skb)
 {
@@ -58,7 +55,8 @@ static __always_inline int handle_ipv6(struct __sk_buff *skb)
 		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
 	if (remote->tunnel_endpoint == NODE_IPV4)
 		return drop(skb, DROP_NO_ENDPOINT);
-	return encapsulate(skb, remote->tunnel_endpoint);
+	/* The underlay is IPv4: the same encapsulation as an IPv4 packet's. */
+	return vxlan_encapsulate(skb, remote->tunnel_endpoint);
 }
 
 #endif

@@ -12,11 +12,6 @@
 #include "lib/maps.h"
 #include "lib/reasons.h"
 
-/* From <linux/socket.h>, which needs libc headers the BPF target lacks. */
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-
 /* Sends the packet out of the node's device with `node` (the destination
  * node's underlay IPv4 address, network order) as next hop: the kernel
  * resolves the next hop's MAC by ARP on the device and writes the Ethernet

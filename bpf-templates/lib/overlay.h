@@ -67,4 +67,33 @@ static __always_inline bool node_speaks_for(__be32 tunnel_source, __be32 ip4)
 	return info && info->tunnel_endpoint == tunnel_source;
 }
 
+/* The inner frame of an overlay packet whose outer source, `tunnel_source`,
+ * is another node: who may send from its inner source, then delivery. The
+ * part of cil_from_overlay that the decapsulation at the node's device
+ * (lib/decap.h) shares. */
+static __always_inline int overlay_deliver(struct __sk_buff *skb, __be32 tunnel_source)
+{
+	struct ethhdr *eth = eth_header(skb);
+
+	if (!eth)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (eth_tag_in_metadata(skb) || eth->h_proto != bpf_htons(ETH_P_IP))
+		return drop(skb, DROP_UNKNOWN_L3);
+
+	struct iphdr *ip4 = ipv4_header(skb, &eth);
+
+	if (!ip4)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (!node_speaks_for(tunnel_source, ip4->saddr))
+		return drop(skb, DROP_INNER_SOURCE_MISMATCH);
+
+	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
+
+	if (!dst)
+		return drop(skb, DROP_NO_ENDPOINT);
+	if (endpoint_is_host(dst))
+		return pass_to_node(skb, ip4);
+	return route_to_pod(skb, eth, ip4, dst, FWD_OVERLAY_DELIVERY);
+}
+
 #endif

@@ -113,14 +113,15 @@ new_node() {
 		sleep 0.1
 	done
 
-	local vxlan_ifindex out="$WORK/$node"
+	local vxlan_ifindex device_ifindex out="$WORK/$node"
 	vxlan_ifindex=$(link_field "$ns" cilium_vxlan ifindex)
+	device_ifindex=$(link_field "$ns" eth0 ifindex)
 	mkdir -p "$out"
 	local src
 	for src in bpf_lxc bpf_overlay bpf_host; do
 		clang -O2 -g -target bpf -Wall -Werror -I "$TEMPLATES" -idirafter "/usr/include/$(clang -print-multiarch)" \
 			"-DROUTEC_NODE_IPV4=IPV4(${2//./,})" "-DROUTEC_ROUTER_IPV4=IPV4(${4//./,})" \
-			-DROUTEC_OVERLAY_IFINDEX="$vxlan_ifindex" -DROUTEC_OVERLAY_PORT=8472 -DROUTEC_VNI=0 -DROUTEC_POD_MTU=1450 \
+			-DROUTEC_OVERLAY_IFINDEX="$vxlan_ifindex" -DROUTEC_DEVICE_IFINDEX="$device_ifindex" -DROUTEC_OVERLAY_PORT=8472 -DROUTEC_VNI=0 -DROUTEC_POD_MTU=1450 \
 			-c "$TEMPLATES/$src.c" -o "$out/$src.o"
 		in_node "$node" bpftool prog loadall "$out/$src.o" "/sys/fs/bpf/$src" type classifier
 	done
@@ -128,6 +129,8 @@ new_node() {
 	in_node "$node" tc filter add dev cilium_vxlan ingress bpf da object-pinned /sys/fs/bpf/bpf_overlay/cil_from_overlay
 	in_node "$node" tc qdisc add dev cilium_host clsact
 	in_node "$node" tc filter add dev cilium_host egress bpf da object-pinned /sys/fs/bpf/bpf_host/cil_from_host
+	in_node "$node" tc qdisc add dev eth0 clsact
+	in_node "$node" tc filter add dev eth0 ingress bpf da object-pinned /sys/fs/bpf/bpf_host/cil_from_netdev
 	# The node's own addresses: host entries (identity 1).
 	lxc_line "$2" 0 0 1 00:00:00:00:00:00 00:00:00:00:00:00 1 >>"$WORK/$node.batch"
 	lxc_line "$4" 0 0 1 00:00:00:00:00:00 00:00:00:00:00:00 1 >>"$WORK/$node.batch"

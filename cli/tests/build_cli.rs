@@ -52,7 +52,7 @@ fn builds_the_reference_cluster_and_prints_a_summary() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
-        stdout.contains(": 3 nodes, 4 pods, 10 cilium_lxc entries, 10 cilium_ipcache entries, 36 files, no objects"),
+        stdout.contains(": 3 nodes, 4 pods, 10 cilium_lxc entries, 10 cilium_ipcache entries, 38 files, no objects"),
         "{stdout}"
     );
     let manifest: serde_json::Value =

@@ -76,6 +76,7 @@ fn lab_up_exec_status_apply_down() {
         ("lxc5b7b34955e61", "ingress", "cil_from_container"),
         ("cilium_vxlan", "ingress", "cil_from_overlay"),
         ("cilium_host", "egress", "cil_from_host"),
+        ("eth0", "ingress", "cil_from_netdev"),
     ] {
         assert!(programs.contains(&expected), "{expected:?} in {programs:?}");
     }

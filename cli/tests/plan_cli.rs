@@ -251,7 +251,7 @@ fn plan_shows_hand_made_drift_replaced_programs_and_foreign_hooks() {
     let replace = r#"["delete","create"]"#.to_string();
     let create = r#"["create"]"#.to_string();
     let mut expected = vec![("constant".to_string(), create); 5];
-    expected.extend(vec![("program".to_string(), replace); 3]); // cil_from_container, _host, _overlay
+    expected.extend(vec![("program".to_string(), replace); 4]); // cil_from_container, _host, _overlay, _netdev
     assert_eq!(kinds, expected, "the hooks are routec's, with the programs the build has");
 
     // Programs of another scope on this node's hooks are foreign to it: shown and noted, no crash.

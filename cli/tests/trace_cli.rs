@@ -54,7 +54,7 @@ fn text_names_the_hops_and_key_bytes() {
         "{text}"
     );
     assert!(text.contains("key    40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00"));
-    assert!(text.contains("2. mycluster-worker2  cilium_vxlan  tc ingress  cil_from_overlay"));
+    assert!(text.contains("2. mycluster-worker2  eth0  tc ingress  cil_from_netdev"), "{text}");
     assert!(text.ends_with("via lxc174c023046ff, endpoint 3564 [overlay-delivery]\n"), "{text}");
 }
 
@@ -135,7 +135,7 @@ fn build_folder_traces_like_the_cluster() {
         }
     }
     let text = stdout_of(&routec(&[busybox, "10.10.1.155", "--build", build]));
-    assert!(text.contains("cil_from_overlay") && text.contains("endpoint 3564") && text.contains(busybox), "{text}");
+    assert!(text.contains("cil_from_netdev") && text.contains("endpoint 3564") && text.contains(busybox), "{text}");
     // A build whose recorded cluster changed after the build is refused.
     let recorded = out.join("cluster/cluster.json");
     let json = std::fs::read_to_string(&recorded).unwrap();

@@ -39,6 +39,8 @@ templates![
     "lib/common.h",
     "lib/config.h",
     "lib/counters.h",
+    "lib/decap.h",
+    "lib/encap.h",
     "lib/endpoints.h",
     "lib/endpoints6.h",
     "lib/eth.h",
@@ -92,8 +94,6 @@ pub enum Routing {
     Any,
     /// Through the overlay (`overlay vxlan`).
     Overlay,
-    /// Natively on the underlay (`overlay none`).
-    Native,
 }
 
 impl Routing {
@@ -101,7 +101,6 @@ impl Routing {
         match self {
             Routing::Any => true,
             Routing::Overlay => kind != OverlayKind::None,
-            Routing::Native => kind == OverlayKind::None,
         }
     }
 }
@@ -187,7 +186,7 @@ pub const PROGRAMS: &[Program] = &[
         section: "classifier",
         interface: Interface::Device,
         direction: Direction::Ingress,
-        routing: Routing::Native,
+        routing: Routing::Any,
     },
 ];
 

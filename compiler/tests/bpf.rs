@@ -294,7 +294,7 @@ fn program_table_names_the_hooks() {
             ("cil_from_container", None, "ingress", true),
             ("cil_from_overlay", Some("cilium_vxlan"), "ingress", true),
             ("cil_from_host", Some("cilium_host"), "egress", true),
-            ("cil_from_netdev", Some("eth0"), "ingress", false),
+            ("cil_from_netdev", Some("eth0"), "ingress", true),
         ]
     );
     let native = mycluster(OverlayKind::None);

@@ -76,7 +76,7 @@ fn a_build_with_a_file_missing_or_cut_short_is_not_complete() {
 }
 
 #[test]
-fn attach_plan_covers_every_lxc_the_overlay_and_the_host() {
+fn attach_plan_covers_every_lxc_the_overlay_the_host_and_the_device() {
     let scratch = tempfile::tempdir().unwrap();
     let out = scratch.path().join("out");
     build(&reference_cluster(), &no_clang(), &out).unwrap();
@@ -100,6 +100,7 @@ fn attach_plan_covers_every_lxc_the_overlay_and_the_host() {
         [
             format!("cilium_host egress cil_from_host {}", object("cil_from_host")),
             format!("cilium_vxlan ingress cil_from_overlay {}", object("cil_from_overlay")),
+            format!("eth0 ingress cil_from_netdev {}", object("cil_from_netdev")),
             format!("lxc4a891387ff1a ingress cil_from_container {}", object("cil_from_container")),
             format!("lxc5b7b34955e61 ingress cil_from_container {}", object("cil_from_container")),
         ]

@@ -148,7 +148,8 @@ fn ipv6_same_node_is_local_delivery() {
 fn ipv6_across_nodes_goes_through_the_ipv4_tunnel() {
     let t = run("fd00:10:1::12", "db/postgres-0", 64);
     assert_eq!(t.hops.len(), 2);
-    assert!(t.hops[0].action.contains("remote 172.18.0.3"), "{}", t.hops[0].action);
+    assert!(t.hops[0].action.contains("-> 172.18.0.3"), "{}", t.hops[0].action);
+    assert_eq!((t.hops[1].program, t.hops[1].device.as_str()), ("cil_from_overlay", "cilium_vxlan"));
     assert!(
         matches!(&t.verdict, Verdict::Delivered { ip, reason, .. } if *ip == IpAddr::V6(v6("fd00:10:2::20")) && reason.reason() == Reason::OverlayDelivery)
     );

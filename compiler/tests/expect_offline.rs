@@ -162,7 +162,7 @@ fn a_pod_expected_to_reach_a_removed_pod_fails_with_the_right_message() {
         insta::assert_snapshot!("removed-pod", text);
     });
     assert!(text.contains("error: expected delivered, the trace found dropped no-endpoint"), "{text}");
-    assert!(text.contains("diverged at hop 2: cil_from_overlay on cilium_vxlan of mycluster-worker2"), "{text}");
+    assert!(text.contains("diverged at hop 2: cil_from_netdev on eth0 of mycluster-worker2"), "{text}");
 
     // Named by its name, the removed pod is an input error with a code.
     let mut sources = Sources::new();

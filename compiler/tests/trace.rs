@@ -115,12 +115,13 @@ fn route2_other_node_goes_through_the_tunnel() {
         })
     );
     assert_eq!(first.reason.code, Reason::TunnelEncap.code());
-    assert!(first.action.contains("remote 172.18.0.4, VNI 0"));
+    assert!(first.action.contains("outer IPv4 172.18.0.2 -> 172.18.0.4 TTL 64, UDP 8472, VNI 0"), "{}", first.action);
+    assert!(first.action.contains("bpf_redirect_neigh(eth0, next hop 172.18.0.4)"), "{}", first.action);
 
     let second = &t.hops[1];
     assert_eq!(
         (second.node.as_str(), second.program, second.device.as_str()),
-        ("mycluster-worker2", "cil_from_overlay", "cilium_vxlan")
+        ("mycluster-worker2", "cil_from_netdev", "eth0")
     );
     // The outer source is worker (a node), the inner source worker's pod.
     assert_eq!(second.lookups.len(), 3);
@@ -170,11 +171,11 @@ fn no_pod_on_another_node_is_encapsulated_then_no_endpoint() {
     let t = run("10.10.2.117", "10.10.1.200");
     assert_eq!(t.hops.len(), 2);
     assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
-    assert_eq!(t.hops[1].program, "cil_from_overlay");
+    assert_eq!(t.hops[1].program, "cil_from_netdev");
     assert!(!t.hops[1].lookups[2].hit);
     assert_eq!(reason_of(&t), Reason::NoEndpoint);
     assert!(
-        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2")
+        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", .. } if node == "mycluster-worker2")
     );
     snapshot_all("drop-no-endpoint-remote", &t);
 }
@@ -253,7 +254,7 @@ fn ttl_is_checked_where_it_is_decremented() {
     assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
     assert_eq!(reason_of(&t), Reason::TtlExceeded);
     assert!(
-        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_overlay", .. } if node == "mycluster-worker2")
+        matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", .. } if node == "mycluster-worker2")
     );
     let t = trace(&view(), "10.10.2.117", "10.10.2.121", Proto::Icmp, None, 2).unwrap();
     assert!(t.verdict.is_delivered());
@@ -544,14 +545,14 @@ fn udp_to_an_overlay_port_of_a_node_is_refused() {
         ("mycluster-worker", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
         ("10.10.2.1", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
         ("mycluster-worker2", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker", "cil_from_container"),
-        ("10.10.1.1", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker2", "cil_from_overlay"),
+        ("10.10.1.1", Proto::Udp, Some(8472), Reason::OverlayPort, "mycluster-worker2", "cil_from_netdev"),
         // Other ports, other protocols, and pods on the port are untouched.
         ("mycluster-worker", Proto::Udp, Some(53), Reason::ToStack, "mycluster-worker", "cil_from_container"),
         ("mycluster-worker", Proto::Tcp, Some(8472), Reason::ToStack, "mycluster-worker", "cil_from_container"),
-        ("10.10.1.1", Proto::Icmp, None, Reason::ToStack, "mycluster-worker2", "cil_from_overlay"),
+        ("10.10.1.1", Proto::Icmp, None, Reason::ToStack, "mycluster-worker2", "cil_from_netdev"),
         ("mycluster-worker2", Proto::Udp, Some(53), Reason::NoTunnelEndpoint, "mycluster-worker", "cil_from_container"),
         ("10.10.2.121", Proto::Udp, Some(8472), Reason::LocalDelivery, "mycluster-worker", "cil_from_container"),
-        ("10.10.1.155", Proto::Udp, Some(8472), Reason::OverlayDelivery, "mycluster-worker2", "cil_from_overlay"),
+        ("10.10.1.155", Proto::Udp, Some(8472), Reason::OverlayDelivery, "mycluster-worker2", "cil_from_netdev"),
     ];
     for (dst, proto, port, reason, node, program) in cases {
         let t = trace(&view(), "10.10.2.117", dst, proto, port, 64).unwrap();

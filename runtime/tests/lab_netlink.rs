@@ -46,7 +46,7 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
     // Switch the live node to TCX links: the filters go, traffic keeps flowing.
     target.tc_mode = TcMode::TcxLink;
     let switched = loader::apply(&plan, &target).unwrap();
-    assert_eq!(switched.attached.len(), 4, "{switched}");
+    assert_eq!(switched.attached.len(), 5, "{switched}");
     assert!(switched.detached.is_empty(), "same hooks, other mode: {switched}");
     let status = loader::status(&target).unwrap();
     assert!(status.programs.iter().all(|p| p.mode == "tcx-link"), "{status}");
@@ -57,10 +57,10 @@ fn netlink_mode_carries_traffic_and_switches_with_tcx() {
     target.tc_mode = TcMode::Netlink;
     loader::apply(&plan, &target).unwrap();
     let status = loader::status(&target).unwrap();
-    assert!(status.programs.iter().all(|p| p.mode == "netlink") && status.programs.len() == 4, "{status}");
+    assert!(status.programs.iter().all(|p| p.mode == "netlink") && status.programs.len() == 5, "{status}");
     assert!(ping(&busybox, "10.10.2.121"));
     let removed = loader::detach(&target).unwrap();
-    assert!(removed.iter().filter(|r| r.starts_with("filter")).count() == 4, "{removed:?}");
+    assert!(removed.iter().filter(|r| r.starts_with("filter")).count() == 5, "{removed:?}");
     assert!(!bpftool_net_show(&worker_ns).contains("cil_from"), "nothing attached after detach");
     assert!(!ping(&busybox, "10.10.2.121"));
 }

@@ -195,7 +195,8 @@ fn vxlan_from_a_pod_or_a_stranger_is_not_decapsulated_into_pods() {
     // cil_from_container drops the pod's packets to node addresses' port 8472...
     assert_eq!(moved(WORKER, Reason::OverlayPort), 5, "own node address, router, other node address");
     // ...and the other node's router address reaches that node only inside
-    // the tunnel, where cil_from_overlay drops it before its stack sees it.
+    // the tunnel, where its device's cil_from_netdev decapsulates and drops
+    // it before its stack sees it.
     assert_eq!(moved(WORKER2, Reason::OverlayPort), 1, "the other node's router");
     assert_eq!(moved(WORKER, Reason::UnknownTunnelSource), 2, "the node itself and the stranger");
     assert_eq!(moved(WORKER, Reason::InnerSourceMismatch), 2, "worker2 for worker's pod, and for 8.8.8.8");
@@ -260,4 +261,66 @@ fn vlan_tagged_frames_are_dropped_as_unknown_l3() {
     assert_eq!(listeners.got(local_victim.parse().unwrap()), ["untagged"], "no tagged frame arrives");
     assert_eq!(listeners.got(remote_victim.parse().unwrap()), ["untagged"], "no tagged frame arrives");
     assert_eq!(moved(&before, &after, WORKER, Reason::UnknownL3), 5, "4 from the pod, 1 from the tunnel");
+}
+
+#[test]
+fn vxlan_decapsulated_at_the_device_meets_the_same_checks() {
+    if !can_run("vxlan_decapsulated_at_the_device_meets_the_same_checks") {
+        return;
+    }
+    let options = options();
+    let (_guard, state) = up_lab("t-sec-decap", &options, &reference_cluster());
+    let victim = "10.10.2.121";
+    let (worker_ns, worker2_ns) =
+        (state.node(WORKER).unwrap().netns.clone(), state.node(WORKER2).unwrap().netns.clone());
+    let watched = [
+        Reason::WrongVni,
+        Reason::OverlayPort,
+        Reason::UnknownTunnelSource,
+        Reason::InnerSourceMismatch,
+        Reason::UnknownL3,
+        Reason::OverlayDelivery,
+    ];
+    let port = PORT.to_string();
+    let listeners = Listeners::new(&state, &[victim.parse().unwrap()]);
+
+    let (before, after, through_cilium_vxlan) = listeners.during(|| {
+        let before = counters(&state, &watched);
+        let vxlan_rx = link_packets(&worker_ns, "cilium_vxlan").0;
+        // A zero outer UDP checksum, as routec's encapsulation sends it: the
+        // node's device decapsulates these, its VXLAN socket never sees them.
+        let send = |from: &str, inner_src: &str, inner_dst: &str, inner_port: &str, tag: &str, extra: &[&str]| {
+            let mut args = vec!["vxlan", "172.18.0.2", inner_src, inner_dst, inner_port, tag, "--no-udp-checksum"];
+            args.extend_from_slice(extra);
+            forge(from, &args);
+        };
+        send(&worker2_ns, "10.10.1.164", victim, &port, "wrong-vni", &["--vni", "5"]);
+        send(&worker2_ns, "10.10.2.117", victim, &port, "node-for-foreign-pod", &[]);
+        send(&worker2_ns, "8.8.8.8", victim, &port, "node-for-world", &[]);
+        send(&worker2_ns, "10.10.1.164", "10.10.2.1", "8472", "inside-to-router-overlay-port", &[]);
+        send(&worker2_ns, "10.10.1.164", "172.18.0.2", "8472", "inside-to-node-overlay-port", &[]);
+        let underlay = &state.underlay;
+        let added = Command::new("ip").args(["-n", underlay, "addr", "add", "172.18.0.250/24", "dev", "br0"]).status();
+        assert!(added.unwrap().success());
+        send(underlay, "10.10.1.164", victim, &port, "stranger", &[]);
+        // The control: worker2 for its own pod is delivered.
+        send(&worker2_ns, "10.10.1.164", victim, &port, "node-for-own-pod", &[]);
+        assert!(listeners.wait_for(victim.parse().unwrap(), "node-for-own-pod"));
+        // A tagged inner frame is not the device's to decapsulate: it goes on
+        // to cilium_vxlan, whose program drops it.
+        send(&worker2_ns, "10.10.1.164", victim, &port, "tagged-inside", &["--tci", "0"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let through_cilium_vxlan = link_packets(&worker_ns, "cilium_vxlan").0 - vxlan_rx;
+        (before, counters(&state, &watched), through_cilium_vxlan)
+    });
+
+    assert_eq!(listeners.got(victim.parse().unwrap()), ["node-for-own-pod"], "only the control arrives");
+    let moved = |reason| moved(&before, &after, WORKER, reason);
+    assert_eq!(moved(Reason::WrongVni), 1);
+    assert_eq!(moved(Reason::InnerSourceMismatch), 2, "worker2 for worker's pod, and for 8.8.8.8");
+    assert_eq!(moved(Reason::OverlayPort), 2, "the router's and the node's port 8472 inside the tunnel");
+    assert_eq!(moved(Reason::UnknownTunnelSource), 1, "the stranger");
+    assert_eq!(moved(Reason::OverlayDelivery), 1, "the control");
+    assert_eq!(moved(Reason::UnknownL3), 1, "the tagged frame, by cil_from_overlay");
+    assert_eq!(through_cilium_vxlan, 1, "only the tagged frame reached cilium_vxlan");
 }

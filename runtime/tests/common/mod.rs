@@ -112,6 +112,16 @@ pub fn reference_cluster() -> routec_compiler::model::Cluster {
     analysis.cluster.expect("examples/mycluster is valid")
 }
 
+/// Packets a device of a lab namespace received and sent (`ip -s link`).
+pub fn link_packets(netns: &str, dev: &str) -> (u64, u64) {
+    let out =
+        std::process::Command::new("ip").args(["-n", netns, "-j", "-s", "link", "show", "dev", dev]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let links: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = &links[0]["stats64"];
+    (stats["rx"]["packets"].as_u64().unwrap(), stats["tx"]["packets"].as_u64().unwrap())
+}
+
 /// `ping -c 1 -W 2 DST` from inside a lab namespace.
 pub fn ping(netns: &str, dst: &str) -> bool {
     std::process::Command::new("nsenter")

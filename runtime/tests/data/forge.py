@@ -2,8 +2,12 @@
 # namespace (nsenter --net=...):
 #
 #   forge.py vxlan DST INNER_SRC INNER_DST PORT PAYLOAD [--tci N] [--as-nobody]
-#       a VXLAN packet (VNI 0) to DST:8472 through a plain UDP socket, its
-#       inner frame an IPv4/UDP datagram INNER_SRC -> INNER_DST:PORT;
+#                  [--vni N] [--no-udp-checksum]
+#       a VXLAN packet (VNI 0, or N) to DST:8472 through a plain UDP socket,
+#       its inner frame an IPv4/UDP datagram INNER_SRC -> INNER_DST:PORT; with
+#       --no-udp-checksum its outer UDP checksum is zero (SO_NO_CHECK), as
+#       routec's own encapsulation sends it, so the receiving node's device
+#       decapsulates it rather than its VXLAN socket;
 #   forge.py raw DEV DST_MAC SRC INNER_DST PORT PAYLOAD [--tci N]
 #       an Ethernet frame through an AF_PACKET socket on DEV (to DST_MAC,
 #       from DEV's own MAC), optionally 802.1Q-tagged with TCI N.
@@ -18,6 +22,7 @@ import sys
 ETH_P_IP = 0x0800
 ETH_P_8021Q = 0x8100
 VXLAN_PORT = 8472
+SO_NO_CHECK = 11  # <asm-generic/socket.h>
 
 
 def checksum(data):
@@ -45,13 +50,24 @@ def mac(text):
 
 
 def main(argv):
-    tci = None
-    if "--tci" in argv:
-        i = argv.index("--tci")
-        tci = int(argv[i + 1])
+    def option(name):
+        if name not in argv:
+            return None
+        i = argv.index(name)
+        value = int(argv[i + 1])
         del argv[i:i + 2]
-    if "--as-nobody" in argv:
-        argv.remove("--as-nobody")
+        return value
+
+    def flag(name):
+        present = name in argv
+        if present:
+            argv.remove(name)
+        return present
+
+    tci = option("--tci")
+    vni = option("--vni") or 0
+    no_udp_checksum = flag("--no-udp-checksum")
+    if flag("--as-nobody"):
         os.setgroups([])
         os.setgid(65534)
         os.setuid(65534)
@@ -60,8 +76,10 @@ def main(argv):
         dst, inner_src, inner_dst, port, payload = argv[1:6]
         inner = ethernet(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"), tci,
                          ipv4_udp(inner_src, inner_dst, int(port), payload.encode()))
-        vxlan = struct.pack("!II", 0x08000000, 0)  # flags: VNI valid; VNI 0
+        vxlan = struct.pack("!II", 0x08000000, vni << 8)  # flags: VNI valid
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            if no_udp_checksum:
+                sock.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
             sock.sendto(vxlan + inner, (dst, VXLAN_PORT))
     elif mode == "raw":
         dev, dst_mac, src, inner_dst, port, payload = argv[1:7]
