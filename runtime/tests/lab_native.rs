@@ -140,14 +140,14 @@ fn native_tcp_across_nodes_at_full_mtu_node_to_pod_and_pod_to_node() {
     let dst = pod_b.ip.unwrap().to_string();
     assert!(run_in(&pod_a.netns, &[&full[..], &[dst.as_str()]].concat()), "a full-MTU packet crosses nodes");
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let reply = tcp_exchange(&pod_a.netns, &pod_b.netns, pod_b.ip.unwrap(), 8080, &payload);
+    let reply = tcp_exchange(&pod_a.netns, &pod_b.netns, pod_b.ip.unwrap().into(), 8080, &payload);
     assert_eq!(reply, payload.iter().rev().copied().collect::<Vec<u8>>(), "the reply came back intact");
 
     // Node to its own pod (cilium_host) and pod to its own node (to the stack).
     let a_netns = node_netns(&state, &a.name);
     assert!(ping(a_netns, &pod_a.ip.unwrap().to_string()), "node to pod");
     assert!(ping(&pod_a.netns, &a.address.to_string()), "pod to node");
-    let reply = tcp_exchange(&pod_a.netns, a_netns, a.router.unwrap(), 8081, b"hello");
+    let reply = tcp_exchange(&pod_a.netns, a_netns, a.router.unwrap().into(), 8081, b"hello");
     assert_eq!(reply, b"olleh", "pod to its node's router over TCP");
     assert!(counter(&state, &a.name, Reason::HostDelivery) >= 1);
     assert!(counter(&state, &a.name, Reason::ToStack) >= 1);
@@ -174,7 +174,7 @@ fn native_nodes_own_traffic_through_the_device_keeps_working() {
         let before = counter(&state, &b.name, Reason::ToStack);
         assert!(ping(a_netns, &b.address.to_string()), "{mode:?}: node to node");
         let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-        let reply = tcp_exchange(a_netns, b_netns, b.address, 9090, &payload);
+        let reply = tcp_exchange(a_netns, b_netns, b.address.into(), 9090, &payload);
         assert_eq!(reply.len(), payload.len(), "{mode:?}: TCP between nodes");
         assert!(counter(&state, &b.name, Reason::ToStack) > before, "{mode:?}: seen by cil_from_netdev, passed on");
         assert_eq!(counter(&state, &b.name, Reason::NetdevDelivery), 0);
