@@ -13,14 +13,17 @@
 //! E0009, E0014) are one code path for both families
 //! (`validate/per_family.rs`).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use crate::diagnostics::{short, Code, Diagnostic};
-use crate::model::rules::{first_usable6, POD_CIDR6_MAX_LEN};
+use crate::model::rules::first_usable6;
 use crate::model::Ipv6Net;
 use crate::source::Span;
 use crate::syntax::ast::*;
+use crate::validate::per_family;
 
 /// A node's IPv6 statements as declared, with whatever of them is valid.
 #[derive(Debug, Clone, Default)]
@@ -114,35 +117,11 @@ fn router_without_cidr(span: Span, node: &str, family: &str, example: &str) -> D
         .help(format!("add `pod-cidr {example}` (the prefix its pods are numbered from) or remove the `router`"))
 }
 
-/// An IPv6 pod-cidr: length in range, no host bits, room for a router and a pod.
 fn pod_cidr6(p: &Spanned<Prefix6>, diags: &mut Vec<Diagnostic>) -> Option<Ipv6Net> {
-    let Prefix6 { addr, len } = p.value;
-    if len > 128 {
-        diags.push(
-            Diagnostic::new(Code::E0011, p.span, format!("prefix length {len} is out of range"))
-                .label(format!("expected 0..={POD_CIDR6_MAX_LEN}"))
-                .help("an IPv6 prefix length is 0..128"),
-        );
-        return None;
+    match per_family::checked_pod_cidr(p.span, IpAddr::V6(p.value.addr), p.value.len, diags)? {
+        IpNet::V6(net) => Some(net),
+        IpNet::V4(_) => unreachable!("an IPv6 address makes an IPv6 prefix"),
     }
-    let net = Ipv6Net::new(addr, len).expect("length checked above");
-    if net.network() != addr {
-        diags.push(
-            Diagnostic::new(Code::E0001, p.span, format!("`{addr}/{len}` has host bits set"))
-                .label("not a network prefix")
-                .help(format!("did you mean `{}`?", net.trunc())),
-        );
-        return None;
-    }
-    if len > POD_CIDR6_MAX_LEN {
-        diags.push(
-            Diagnostic::new(Code::E0011, p.span, format!("pod-cidr prefix length {len} is out of range"))
-                .label(format!("expected 0..={POD_CIDR6_MAX_LEN}"))
-                .help("an IPv6 pod-cidr needs room for its network, router and pod addresses"),
-        );
-        return None;
-    }
-    Some(net)
 }
 
 /// E0007 (outside its node's IPv6 pod-cidr, or the node has none) and E0015

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::per_family::Family;
+use super::per_family::{self, Family};
 use crate::diagnostics::{short, Code, Diagnostic};
 use crate::dual_stack::{self, Node6};
 use crate::model::rules::*;
@@ -226,32 +226,10 @@ pub(super) fn node(item: &NodeItem, diags: &mut Vec<Diagnostic>) -> NodeFact {
 }
 
 fn pod_cidr(p: &Spanned<Prefix>, diags: &mut Vec<Diagnostic>) -> Option<Ipv4Net> {
-    let Prefix { addr, len } = p.value;
-    if len > 32 {
-        diags.push(
-            Diagnostic::new(Code::E0011, p.span, format!("prefix length {len} is out of range"))
-                .label(format!("expected 0..={POD_CIDR_MAX_LEN}")),
-        );
-        return None;
+    match per_family::checked_pod_cidr(p.span, IpAddr::V4(p.value.addr), p.value.len, diags)? {
+        IpNet::V4(net) => Some(net),
+        IpNet::V6(_) => unreachable!("an IPv4 address makes an IPv4 prefix"),
     }
-    let net = Ipv4Net::new(addr, len).expect("length checked above");
-    if net.network() != addr {
-        diags.push(
-            Diagnostic::new(Code::E0001, p.span, format!("`{addr}/{len}` has host bits set"))
-                .label("not a network prefix")
-                .help(format!("did you mean `{}`?", net.trunc())),
-        );
-        return None;
-    }
-    if len > POD_CIDR_MAX_LEN {
-        diags.push(
-            Diagnostic::new(Code::E0011, p.span, format!("pod-cidr prefix length {len} is out of range"))
-                .label(format!("expected 0..={POD_CIDR_MAX_LEN}"))
-                .help("a pod-cidr needs room for its network, router, pods and broadcast addresses"),
-        );
-        return None;
-    }
-    Some(net)
 }
 
 /// A pod's own rules: its name, its statements and their values.

@@ -1,7 +1,8 @@
 //! The node and pod rules that read the same in both address families:
 //! unique pod ips (E0008), disjoint pod-cidrs and node addresses outside
 //! them (E0009, E0014), and which node's pod-cidr holds an address (for
-//! E0007's "did you mean"). One code path over addresses as integers of
+//! E0007's "did you mean"), and the checks of one pod-cidr prefix (E0011,
+//! E0001). One code path over addresses as integers of
 //! their family's width, for IPv4 and IPv6 alike, each family with its own
 //! indexes.
 
@@ -13,6 +14,8 @@ use ipnet::IpNet;
 use super::cross::Found;
 use super::{Ref, Refs, Rule, Validation};
 use crate::diagnostics::{short, Code, Diagnostic};
+use crate::model::rules::{POD_CIDR6_MAX_LEN, POD_CIDR_MAX_LEN};
+use crate::source::Span;
 
 /// An address family: which indexes a fact goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,6 +61,52 @@ impl Family {
             Family::V6 => "IPv6 pod-cidr",
         }
     }
+}
+
+/// A pod-cidr as written: its length in range for the family (E0011), no
+/// host bits (E0001), and room for what a pod-cidr holds (E0011).
+pub(crate) fn checked_pod_cidr(span: Span, addr: IpAddr, len: u8, diags: &mut Vec<Diagnostic>) -> Option<IpNet> {
+    let (family, max_len, range_help, room_help) = match addr {
+        IpAddr::V4(_) => (
+            Family::V4,
+            POD_CIDR_MAX_LEN,
+            None,
+            "a pod-cidr needs room for its network, router, pods and broadcast addresses",
+        ),
+        IpAddr::V6(_) => (
+            Family::V6,
+            POD_CIDR6_MAX_LEN,
+            Some("an IPv6 prefix length is 0..128"),
+            "an IPv6 pod-cidr needs room for its network, router and pod addresses",
+        ),
+    };
+    let Ok(net) = IpNet::new(addr, len) else {
+        debug_assert!(len > family.max_len());
+        let out_of_range = Diagnostic::new(Code::E0011, span, format!("prefix length {len} is out of range"))
+            .label(format!("expected 0..={max_len}"));
+        diags.push(match range_help {
+            Some(help) => out_of_range.help(help),
+            None => out_of_range,
+        });
+        return None;
+    };
+    if net.network() != addr {
+        diags.push(
+            Diagnostic::new(Code::E0001, span, format!("`{addr}/{len}` has host bits set"))
+                .label("not a network prefix")
+                .help(format!("did you mean `{}`?", net.trunc())),
+        );
+        return None;
+    }
+    if len > max_len {
+        diags.push(
+            Diagnostic::new(Code::E0011, span, format!("pod-cidr prefix length {len} is out of range"))
+                .label(format!("expected 0..={max_len}"))
+                .help(room_help),
+        );
+        return None;
+    }
+    Some(net)
 }
 
 /// An address as an integer of its family's width (IPv4 zero-extended).
