@@ -69,7 +69,10 @@ pub(super) fn from_netdev<'a>(
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let (hop, step) = match found {
-        Some(info) if !info.is_host() => deliver(view, node, packet, ttl, info, Reason::NetdevDelivery, hop),
+        Some(info) if !info.is_host() => match refused_source(view, node, packet.src, &mut hop) {
+            Some(why) => drop_hop(hop, Reason::UnknownSource, why),
+            None => deliver(view, node, packet, ttl, info, Reason::NetdevDelivery, hop),
+        },
         Some(_) => {
             let why = format!("{} is {}'s own address", packet.dst, node.name);
             to_stack(hop, node, why)
@@ -95,6 +98,37 @@ pub(super) fn from_netdev<'a>(
     };
     hops.push(hop);
     step
+}
+
+/// Why a packet for one of `node`'s pods cannot have come from the underlay
+/// with source `src` (`native_source_refused` in lib/native.h), if it cannot.
+fn refused_source(view: &dyn Datapath, node: &NodeConfig, src: IpAddr, hop: &mut Hop) -> Option<String> {
+    let IpAddr::V4(src4) = src else { return None };
+    if is_martian(src4) {
+        hop.checks.push(format!("source {src} is a martian (0/8, 127/8, 224/4, 255.255.255.255)"));
+        return Some(format!("no host sends from {src}"));
+    }
+    let (mut lookup, found) = lxc_lookup(view, &node.name, src, "source");
+    if found.is_some() {
+        lookup.check = Some(format!("{src} is {}'s own endpoint or address", node.name));
+        hop.lookups.push(lookup);
+        return Some(format!("{src} is on {}: it never comes in through {}", node.name, node.device));
+    }
+    hop.lookups.push(lookup);
+    let (mut lookup, found) = ipcache_lookup(view, &node.name, src, "source");
+    let own = found.and_then(|(_, value)| value.tunnel_endpoint()) == Some(node.constants.node_ipv4);
+    lookup.check = Some(match own {
+        true => format!("tunnel endpoint {} = NODE_IPV4: {}'s own pod-cidr", node.constants.node_ipv4, node.name),
+        false => format!("not {}'s", node.name),
+    });
+    hop.lookups.push(lookup);
+    own.then(|| format!("{src} is in {}'s own pod-cidr: it never comes in through {}", node.name, node.device))
+}
+
+/// The sources `native_is_martian` in lib/native.h refuses.
+fn is_martian(ip: Ipv4Addr) -> bool {
+    let first = ip.octets()[0];
+    first == 0 || first == 127 || ip.is_multicast() || ip.is_broadcast()
 }
 
 /// `TC_ACT_OK`: the node's stack handles the packet, as if no program ran.
