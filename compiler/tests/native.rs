@@ -7,11 +7,11 @@ use std::path::Path;
 
 use routec_compiler::bpf::{self, LoadConstants};
 use routec_compiler::build::{attach_plan, NodeFile};
-use routec_compiler::layout::{EndpointKey, Reason};
-use routec_compiler::model::Cluster;
+use routec_compiler::layout::{EndpointInfo, EndpointKey, Reason};
+use routec_compiler::model::{Cluster, OverlayKind};
 use routec_compiler::trace::{
-    matrix, render_matrix_text, render_svg, render_text, trace, trace_packet, Datapath, Packet, Proto, Snapshot, Trace,
-    Verdict,
+    matrix, render_matrix_text, render_svg, render_text, trace, trace_packet, Datapath, Ipcache, Mode, NodeConfig,
+    Packet, PodRef, Proto, Snapshot, Trace, Verdict,
 };
 
 fn cluster() -> Cluster {
@@ -152,6 +152,48 @@ fn the_underlay_cannot_speak_for_the_delivering_nodes_own_addresses_or_martians(
     insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("native-sibling-source.txt", render_text(&send("10.60.0.11")));
     });
+}
+
+/// A view the tracer does not refuse although the build would: the
+/// programs' own answer for a cluster no build loads.
+struct Unrefused(Snapshot);
+
+impl Datapath for Unrefused {
+    fn mode(&self) -> Mode {
+        self.0.mode()
+    }
+    fn nodes(&self) -> &[NodeConfig] {
+        self.0.nodes()
+    }
+    fn pods(&self) -> &[PodRef] {
+        self.0.pods()
+    }
+    fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
+        self.0.lxc_lookup(node, key)
+    }
+    fn ipcache(&self, node: &str) -> Option<&Ipcache> {
+        self.0.ipcache(node)
+    }
+    fn has_maps(&self, node: &str) -> bool {
+        self.0.has_maps(node)
+    }
+}
+
+#[test]
+fn an_ipv6_packet_for_another_node_is_no_route_under_native_routing() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack");
+    let mut cluster = routec_compiler::frontend::analyze_path(&path).unwrap().cluster.unwrap();
+    cluster.overlay.kind = OverlayKind::None;
+    let snapshot = Snapshot::from_cluster(&cluster);
+    assert!(trace(&snapshot, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).is_err(), "refused");
+    let t = trace(&Unrefused(snapshot), "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap();
+    assert_eq!(t.hops.len(), 1);
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { program: "cil_from_container", reason, .. }
+        if reason.reason() == Reason::NoRoute),
+        "{:?}",
+        t.verdict
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::layout::Reason;
 
 /// `cil_from_container`'s last step under native routing: the packet leaves
 /// through `node`'s device for `remote`, the node whose ipcache entry covers
-/// the destination.
+/// the destination. An IPv6 packet has no next hop: dropped `no-route`.
 pub(super) fn forward<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
@@ -22,33 +22,30 @@ pub(super) fn forward<'a>(
     remote: Ipv4Addr,
     mut hop: Hop,
 ) -> (Hop, Step<'a>) {
-    let next = view.node_by_address(remote);
-    // The kernel takes an IPv6 next hop for an IPv6 packet: the node's IPv6 address.
-    let next_hop = match packet.family() {
-        Family::Ipv4 => Some(IpAddr::V4(remote)),
-        Family::Ipv6 => next.and_then(|n| n.address6).map(IpAddr::V6),
-    };
-    let Some(next_hop) = next_hop else {
-        let why = format!("{remote} is no node with an IPv6 address: an IPv6 packet has no next hop");
+    if packet.family() == Family::Ipv6 {
+        // lib/lxc6.h: the kernel takes only an IPv6 next hop for an IPv6
+        // packet, and the ipcache names the node by its IPv4 address.
+        let why = format!("native routing has no IPv6 next hop for {}", packet.dst);
         return drop_hop(hop, Reason::NoRoute, why);
-    };
+    }
+    let next = view.node_by_address(remote);
     hop.reason = Reason::NativeForward.into();
     hop.action = format!(
-        "bpf_redirect_neigh({}, next hop {next_hop}): the kernel resolves {next_hop}'s MAC on {} and writes the \
+        "bpf_redirect_neigh({}, next hop {remote}): the kernel resolves {remote}'s MAC on {} and writes the \
          Ethernet header",
         node.device, node.device
     );
     match next.filter(|next| view.has_maps(&next.name)) {
         Some(next) => {
-            hop.next = Some(format!("{} -> underlay -> {} {next_hop} {}", node.device, next.name, next.device));
+            hop.next = Some(format!("{} -> underlay -> {} {remote} {}", node.device, next.name, next.device));
             (hop, Step::Netdev { node: next, ttl: packet.ttl })
         }
         None => {
             hop.next = Some(match next {
                 Some(next) => {
-                    format!("{} -> {} {next_hop}, whose maps this view does not have", node.device, next.name)
+                    format!("{} -> {} {remote}, whose maps this view does not have", node.device, next.name)
                 }
-                None => format!("{} -> {next_hop}, which is no node of this view", node.device),
+                None => format!("{} -> {remote}, which is no node of this view", node.device),
             });
             let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
             (hop, Step::Done(verdict))
