@@ -49,7 +49,8 @@ int cil_from_host(struct __sk_buff *skb)
 }
 
 /* Native routing: an IPv4 packet another node routed to this node. A
- * cilium_lxc pod hit is delivered to the pod, an address of this node's
+ * cilium_lxc pod hit is delivered to the pod unless its source is one the
+ * underlay cannot have (lib/native.h), an address of this node's
  * pod-cidr that no endpoint has is dropped; anything else (the node's own
  * addresses, another node's pods) is the stack's to handle, as if no
  * program ran. */
@@ -63,8 +64,11 @@ static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
 
 	struct endpoint_info *dst = lookup_endpoint(ip4->daddr);
 
-	if (dst && !endpoint_is_host(dst))
+	if (dst && !endpoint_is_host(dst)) {
+		if (native_source_refused(ip4->saddr))
+			return drop(skb, DROP_UNKNOWN_SOURCE);
 		return route_to_pod(skb, eth, ip4, dst, FWD_NETDEV_DELIVERY);
+	}
 	if (!dst && native_is_own_address(ip4->daddr))
 		return drop(skb, DROP_NO_ENDPOINT);
 	return forward(skb, FWD_TO_STACK, TC_ACT_OK);

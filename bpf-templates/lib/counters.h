@@ -7,7 +7,8 @@
 #include "lib/maps.h"
 #include "lib/reasons.h"
 
-static __always_inline void count(const struct __sk_buff *skb, __u32 reason)
+/* Counts one packet of `len` bytes, its length at the hook. */
+static __always_inline void count_len(__u32 reason, __u32 len)
 {
 	/* Per-CPU slots: tc programs run with migration disabled, so plain
 	 * increments are exact. */
@@ -15,8 +16,13 @@ static __always_inline void count(const struct __sk_buff *skb, __u32 reason)
 
 	if (slot) {
 		slot->packets += 1;
-		slot->bytes += skb->len;
+		slot->bytes += len;
 	}
+}
+
+static __always_inline void count(const struct __sk_buff *skb, __u32 reason)
+{
+	count_len(reason, skb->len);
 }
 
 static __always_inline int drop(const struct __sk_buff *skb, __u32 reason)
@@ -29,6 +35,14 @@ static __always_inline int drop(const struct __sk_buff *skb, __u32 reason)
 static __always_inline int forward(const struct __sk_buff *skb, __u32 reason, int verdict)
 {
 	count(skb, reason);
+	return verdict;
+}
+
+/* forward() for a packet the program resized: `len` is skb->len as it was
+ * at the hook, which the counters report. */
+static __always_inline int forward_resized(__u32 len, __u32 reason, int verdict)
+{
+	count_len(reason, len);
 	return verdict;
 }
 

@@ -39,4 +39,21 @@ static __always_inline bool native_is_own_address(__be32 ip4)
 	return info && info->tunnel_endpoint == NODE_IPV4;
 }
 
+/* True for a source no host may send from (the kernel's forwarding refuses
+ * these as martians): 0/8, 127/8, 224/4 multicast, the broadcast address. */
+static __always_inline bool native_is_martian(__be32 ip4)
+{
+	__u32 host = bpf_ntohl(ip4);
+
+	return (host >> 24) == 0 || (host >> 24) == 127 || (host >> 28) == 0xe || host == 0xffffffff;
+}
+
+/* True when a packet from the underlay claims a source it cannot have: a
+ * martian, or an address of this node (its pods, its host entries, its own
+ * pod-cidr), which never comes in through the device. */
+static __always_inline bool native_source_refused(__be32 saddr)
+{
+	return native_is_martian(saddr) || lookup_endpoint(saddr) || native_is_own_address(saddr);
+}
+
 #endif

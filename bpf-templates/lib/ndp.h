@@ -172,6 +172,8 @@ static __always_inline int ndp_answer_router(struct __sk_buff *skb, const struct
 	pseudo.next_header = IPV6_NEXT_ICMPV6;
 	advert.checksum = csum_fold(csum_words(&advert, sizeof(advert), csum_words(&pseudo, sizeof(pseudo), 0)));
 
+	__u32 len_at_hook = skb->len;
+
 	/* The reply is exactly as long as its headers: a solicitation may be
 	 * shorter (no source address option) or longer (more options). This
 	 * invalidates the packet pointers, which are not used below. */
@@ -180,7 +182,7 @@ static __always_inline int ndp_answer_router(struct __sk_buff *skb, const struct
 	    bpf_skb_store_bytes(skb, sizeof(reply_eth), &reply_ip6, sizeof(reply_ip6), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, NDP_ICMP_OFFSET, &advert, sizeof(advert), 0) < 0)
 		return drop(skb, DROP_INVALID_PACKET);
-	return forward(skb, FWD_NDP_REPLY, bpf_redirect(skb->ifindex, 0));
+	return forward_resized(len_at_hook, FWD_NDP_REPLY, bpf_redirect(skb->ifindex, 0));
 }
 
 #endif

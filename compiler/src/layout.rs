@@ -509,7 +509,7 @@ macro_rules! reasons {
 reasons! {
     LocalDelivery = 1, "FWD_LOCAL_DELIVERY", "local-delivery", "from a pod to a pod on the same node (cilium_lxc hit)";
     TunnelEncap = 2, "FWD_TUNNEL_ENCAP", "tunnel-encap", "from a pod to a pod on another node, encapsulated (cilium_ipcache hit with a tunnel endpoint)";
-    ToStack = 3, "FWD_TO_STACK", "to-stack", "to the node itself, passed to its network stack (cilium_lxc host entry)";
+    ToStack = 3, "FWD_TO_STACK", "to-stack", "passed to the node's network stack: for the node itself (cilium_lxc host entry), or from its device for no pod of this node";
     ArpReply = 4, "FWD_ARP_REPLY", "arp-reply", "ARP request for the gateway answered with the lxc MAC";
     OverlayDelivery = 5, "FWD_OVERLAY_DELIVERY", "overlay-delivery", "from the overlay to a pod on this node (cilium_lxc hit)";
     HostDelivery = 6, "FWD_HOST_DELIVERY", "host-delivery", "from the node's stack to a pod on this node (cilium_lxc hit)";
@@ -517,8 +517,8 @@ reasons! {
     NativeForward = 8, "FWD_NATIVE_FORWARD", "native-forward", "from a pod to a pod on another node, sent out of the node's device to that node (native routing, bpf_redirect_neigh)";
     NetdevDelivery = 9, "FWD_NETDEV_DELIVERY", "netdev-delivery", "from the node's device to a pod on this node (native routing, cilium_lxc hit)";
     InvalidPacket = 128, "DROP_INVALID_PACKET", "invalid-packet", "truncated or malformed headers";
-    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4 nor ARP (a VLAN-tagged frame is neither)";
-    UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface";
+    UnknownL3 = 129, "DROP_UNKNOWN_L3", "unknown-l3", "neither IPv4, IPv6 nor ARP (a VLAN-tagged frame is neither)";
+    UnknownSource = 130, "DROP_UNKNOWN_SOURCE", "unknown-source", "source address is not an endpoint behind the ingress interface, or (from the node's device) one the underlay cannot have";
     TtlExceeded = 131, "DROP_TTL_EXCEEDED", "ttl-exceeded", "TTL would reach zero";
     NoRoute = 132, "DROP_NO_ROUTE", "no-route", "destination not in cilium_ipcache";
     NoTunnelEndpoint = 133, "DROP_NO_TUNNEL_ENDPOINT", "no-tunnel-endpoint", "cilium_ipcache entry without a tunnel endpoint";

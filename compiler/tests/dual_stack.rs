@@ -13,8 +13,8 @@ use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, FAMILY_IPV6, IDEN
 use routec_compiler::model::Cluster;
 use routec_compiler::seeds::{hex_bytes, ipcache_entries, lxc_entries, render_seed};
 use routec_compiler::trace::{
-    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, Family, Proto, Snapshot, Trace,
-    TraceError, Verdict,
+    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, trace_packet, Datapath, Family,
+    Packet, Proto, Snapshot, Trace, TraceError, Verdict,
 };
 
 fn example_text() -> String {
@@ -170,6 +170,41 @@ fn ipv6_outside_every_prefix_is_no_route() {
     assert_eq!(t.verdict.reason().reason(), Reason::NoRoute);
     assert_eq!(t.hops[0].lookups.last().unwrap().key, "2001:db8::1/128 (prefixlen 160)");
     snapshot_all("ipv6-no-route", &t);
+}
+
+#[test]
+fn ipv6_link_scope_is_dropped_before_the_source_check() {
+    // Multicast, link-local and unspecified destinations, as lib/lxc6.h drops them.
+    for dst in ["ff02::1", "ff0e::1", "fe80::1", "febf::1", "::"] {
+        let t = run("web/frontend-7f9c", dst, 64);
+        assert_eq!(t.hops.len(), 1, "{dst}");
+        assert!(t.hops[0].lookups.is_empty(), "{dst}: no map is read: {:?}", t.hops[0].lookups);
+        assert!(
+            matches!(&t.verdict, Verdict::Dropped { program: "cil_from_container", reason, .. }
+                if reason.reason() == Reason::Ipv6LinkLocal),
+            "{dst}: {:?}",
+            t.verdict
+        );
+    }
+    // fec0::/10 is not link-local: the ipcache decides.
+    assert_eq!(run("web/frontend-7f9c", "fec0::1", 64).verdict.reason().reason(), Reason::NoRoute);
+    // A link-scope source is refused as such, not as an unknown source: the C checks it first.
+    let v = view();
+    let pod = v.find_pod("web/frontend-7f9c").unwrap().clone();
+    for src in ["fe80::1", "::", "ff02::1"] {
+        let packet = Packet {
+            src: src.parse().unwrap(),
+            dst: "fd00:10:1::11".parse().unwrap(),
+            proto: Proto::Icmp,
+            port: None,
+            ttl: 64,
+        };
+        let t = trace_packet(&v, &pod, packet).unwrap();
+        assert_eq!(t.verdict.reason().reason(), Reason::Ipv6LinkLocal, "{src}");
+    }
+    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("ipv6-link-local.txt", render_text(&run("web/frontend-7f9c", "ff02::1", 64)));
+    });
 }
 
 #[test]

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use routec_compiler::bpf::{self, LoadConstants};
 use routec_compiler::build::{attach_plan, NodeFile};
-use routec_compiler::layout::Reason;
-use routec_compiler::model::Cluster;
+use routec_compiler::layout::{EndpointInfo, EndpointKey, Reason};
+use routec_compiler::model::{Cluster, OverlayKind};
 use routec_compiler::trace::{
-    matrix, render_matrix_text, render_svg, render_text, trace, Proto, Snapshot, Trace, Verdict,
+    matrix, render_matrix_text, render_svg, render_text, trace, trace_packet, Datapath, Ipcache, Mode, NodeConfig,
+    Packet, PodRef, Proto, Snapshot, Trace, Verdict,
 };
 
 fn cluster() -> Cluster {
@@ -96,6 +97,103 @@ fn another_nodes_router_goes_to_its_stack() {
     let t = run("default/web-a", "10.60.1.1", 64);
     assert!(matches!(&t.verdict, Verdict::ToStack { node, .. } if node == "native-b"));
     assert_eq!(t.hops[1].program, "cil_from_netdev");
+}
+
+/// examples/native, with native-c's `cilium_lxc` taking db-c's entry for
+/// every address of `spoofed` too: native-c sends from them as an underlay
+/// host may, whatever its own source check.
+fn view_with_native_c_sending_from(spoofed: &[&str]) -> Snapshot {
+    let mut view = view();
+    let mut entries = view.lxc_entries("native-c");
+    let db_c = view.lxc_lookup("native-c", &EndpointKey::ip("10.60.2.10".parse().unwrap())).unwrap();
+    entries.extend(spoofed.iter().map(|ip| (EndpointKey::ip(ip.parse().unwrap()), db_c)));
+    view.set_lxc("native-c", entries);
+    view
+}
+
+#[test]
+fn the_underlay_cannot_speak_for_the_delivering_nodes_own_addresses_or_martians() {
+    // native-a's router, its sibling pod, a free address of its pod-cidr,
+    // then the martians: none reaches web-a through native-a's device.
+    let refused = ["10.60.0.1", "10.60.0.11", "10.60.0.99", "127.0.0.1", "0.0.0.1", "224.0.0.1", "255.255.255.255"];
+    let view = view_with_native_c_sending_from(&refused);
+    let db_c = view.find_pod("default/db-c").unwrap().clone();
+    let send = |src: &str| {
+        let packet = Packet {
+            src: src.parse().unwrap(),
+            dst: "10.60.0.10".parse().unwrap(),
+            proto: Proto::Icmp,
+            port: None,
+            ttl: 64,
+        };
+        trace_packet(&view, &db_c, packet).unwrap()
+    };
+    for src in refused {
+        let t = send(src);
+        assert_eq!(t.hops[0].reason.reason(), Reason::NativeForward, "{src}: native-c sends it");
+        assert!(
+            matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", reason }
+                if node == "native-a" && reason.reason() == Reason::UnknownSource),
+            "{src}: {:?}",
+            t.verdict
+        );
+    }
+    // Another node's pod (web-b) may: native routing does not check which node sent it.
+    let view = view_with_native_c_sending_from(&["10.60.1.10"]);
+    let packet = Packet {
+        src: "10.60.1.10".parse().unwrap(),
+        dst: "10.60.0.10".parse().unwrap(),
+        proto: Proto::Icmp,
+        port: None,
+        ttl: 64,
+    };
+    let t = trace_packet(&view, &db_c, packet).unwrap();
+    assert!(t.verdict.is_delivered(), "{:?}", t.verdict);
+    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("native-sibling-source.txt", render_text(&send("10.60.0.11")));
+    });
+}
+
+/// A view the tracer does not refuse although the build would: the
+/// programs' own answer for a cluster no build loads.
+struct Unrefused(Snapshot);
+
+impl Datapath for Unrefused {
+    fn mode(&self) -> Mode {
+        self.0.mode()
+    }
+    fn nodes(&self) -> &[NodeConfig] {
+        self.0.nodes()
+    }
+    fn pods(&self) -> &[PodRef] {
+        self.0.pods()
+    }
+    fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
+        self.0.lxc_lookup(node, key)
+    }
+    fn ipcache(&self, node: &str) -> Option<&Ipcache> {
+        self.0.ipcache(node)
+    }
+    fn has_maps(&self, node: &str) -> bool {
+        self.0.has_maps(node)
+    }
+}
+
+#[test]
+fn an_ipv6_packet_for_another_node_is_no_route_under_native_routing() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack");
+    let mut cluster = routec_compiler::frontend::analyze_path(&path).unwrap().cluster.unwrap();
+    cluster.overlay.kind = OverlayKind::None;
+    let snapshot = Snapshot::from_cluster(&cluster);
+    assert!(trace(&snapshot, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).is_err(), "refused");
+    let t = trace(&Unrefused(snapshot), "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap();
+    assert_eq!(t.hops.len(), 1);
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { program: "cil_from_container", reason, .. }
+        if reason.reason() == Reason::NoRoute),
+        "{:?}",
+        t.verdict
+    );
 }
 
 #[test]

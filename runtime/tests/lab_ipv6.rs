@@ -379,3 +379,22 @@ fn neighbour_discovery_answers_the_router_only() {
     assert_eq!(moved(&before, &after, WORKER, Reason::NdpReply), 0);
     assert!(!neighbours(frontend).iter().any(|(dst, _)| *dst == api), "{:?}", neighbours(frontend));
 }
+
+#[test]
+fn ndp_reply_counts_the_solicitation_as_it_arrived() {
+    if !can_run("ndp_reply_counts_the_solicitation_as_it_arrived") {
+        return;
+    }
+    let (_guard, state) = up_lab("t-v6-ndpbytes", &options(), &dualstack());
+    let frontend = ip6(&state, FRONTEND).to_string();
+    // A solicitation without options is 78 bytes; the advertisement the
+    // program makes of it, with its target link-layer address option, 86.
+    let (packets, bytes) = counted(&state, WORKER, Reason::NdpReply);
+    forge6(ns(&state, FRONTEND), &["ns", "eth0", &frontend, ROUTER6]);
+    let answered = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        counted(&state, WORKER, Reason::NdpReply).0 > packets
+    });
+    assert!(answered, "the solicitation for the router was answered");
+    assert_eq!(counted(&state, WORKER, Reason::NdpReply), (packets + 1, bytes + 78), "bytes at the hook");
+}

@@ -4,19 +4,22 @@
 //! cil_from_netdev sits on (netlink cls_bpf and TCX), offline trace verdicts
 //! against real pings, and what must not get through: a pod spoofing another
 //! pod's address, an underlay packet for a pod the receiving node does not
-//! have, and a frame the underlay floods to every node.
+//! have, a frame the underlay floods to every node, and underlay frames
+//! claiming the receiving node's own addresses or a martian as source.
 
 mod common;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, UdpSocket};
+use std::time::Duration;
 
 use common::*;
 use routec_compiler::gen::{generate_network, GenOptions, Stack};
 use routec_compiler::layout::Reason;
 use routec_compiler::model::{Cluster, OverlayKind};
 use routec_compiler::trace::{trace, Proto, Snapshot};
-use routec_runtime::lab::LabState;
+use routec_runtime::lab::{netns_path, LabState};
 use routec_runtime::loader::TcMode;
+use routec_runtime::netns;
 
 /// `routec gen --overlay none` through the front end.
 fn native_cluster(nodes: usize, pods_per_node: usize) -> Cluster {
@@ -237,4 +240,49 @@ fn native_refuses_spoofed_sources_misrouted_packets_and_flooded_frames() {
     ping(a_netns, &pod_c_ip);
     let after: Vec<u64> = names.iter().map(|node| counter(&state, node, Reason::NetdevDelivery)).collect();
     assert_eq!(after, before, "no node delivered the flooded frame");
+}
+
+/// The MAC of `device` in lab namespace `netns`.
+fn device_mac(netns: &str, device: &str) -> String {
+    let links: serde_json::Value =
+        serde_json::from_str(&output_in(netns, &["ip", "-j", "link", "show", device])).unwrap();
+    links[0]["address"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn native_refuses_underlay_frames_from_the_nodes_own_addresses_and_martians() {
+    if !can_run("native_refuses_underlay_frames_from_the_nodes_own_addresses_and_martians") {
+        return;
+    }
+    const PORT: u16 = 7799;
+    let cluster = native_cluster(2, 2);
+    let (_guard, state) = up_lab("t-nat-martian", &options(), &cluster);
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let mut on_a = pods_on(&state, &a.name);
+    let (victim, sibling) = (on_a.next().unwrap(), on_a.next().unwrap());
+    let pod_b = pods_on(&state, &b.name).next().unwrap();
+    let a_mac = device_mac(node_netns(&state, &a.name), &a.device);
+    let listener = netns::run_in(Some(&netns_path(&victim.netns)), || UdpSocket::bind(("0.0.0.0", PORT))).unwrap();
+    listener.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let watched =
+        |node: &str| (counter(&state, node, Reason::UnknownSource), counter(&state, node, Reason::NetdevDelivery));
+    let before = watched(&a.name);
+
+    // From node B's namespace, straight onto the underlay to A's device MAC.
+    let (router, sibling, pod_b) =
+        (a.router.unwrap().to_string(), sibling.ip.unwrap().to_string(), pod_b.ip.unwrap().to_string());
+    let dst = victim.ip.unwrap().to_string();
+    for (src, payload) in
+        [(router.as_str(), "router"), (&sibling, "sibling"), ("127.0.0.1", "loopback"), (&pod_b, "control")]
+    {
+        forge(node_netns(&state, &b.name), &["raw", &b.device, &a_mac, src, &dst, &PORT.to_string(), payload]);
+    }
+    let mut received = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = listener.recv(&mut buf) {
+        received.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(received, ["control"], "only another node's pod reaches the pod");
+    let after = watched(&a.name);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 1), "(unknown-source, netdev-delivery) on A");
 }

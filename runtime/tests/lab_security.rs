@@ -23,19 +23,6 @@ const WORKER2: &str = "mycluster-worker2";
 /// The listeners' port in the victim pods.
 const PORT: u16 = 7777;
 
-/// `python3 forge.py ARGS` inside the namespace `netns`; panics if it fails.
-fn forge(netns: &str, args: &[&str]) {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/forge.py");
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", netns_path(netns).display()))
-        .args(["--", "python3"])
-        .arg(&script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "forge.py {args:?} in {netns}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// UDP listeners on `PORT` in pods; each records the payloads it receives
 /// until the scope ends.
 struct Listeners<'a> {

@@ -10,20 +10,13 @@ use std::time::Duration;
 
 use common::*;
 use routec_compiler::layout::Reason;
-use routec_runtime::lab::{self, netns_path, LabState};
-use routec_runtime::{loader, netns};
+use routec_runtime::lab::netns_path;
+use routec_runtime::netns;
 
 const WORKER: &str = "mycluster-worker";
 const WORKER2: &str = "mycluster-worker2";
 const BUSYBOX: &str = "10.10.2.117"; // on worker
 const REMOTE: &str = "10.10.1.155"; // on worker2
-
-/// (packets, bytes) of `reason` on `node`, summed over CPUs.
-fn counted(state: &LabState, node: &str, reason: Reason) -> (u64, u64) {
-    let target = lab::node_target(state, node).unwrap();
-    let counters = loader::counters(&target).unwrap();
-    counters.iter().find(|c| c.code == reason.code()).map_or((0, 0), |c| (c.packets, c.bytes))
-}
 
 /// `ping -M do -s SIZE` (DF set, so nothing is fragmented on the way).
 fn ping_df(netns: &str, dst: &str, size: usize) -> bool {

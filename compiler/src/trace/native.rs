@@ -14,7 +14,7 @@ use crate::layout::Reason;
 
 /// `cil_from_container`'s last step under native routing: the packet leaves
 /// through `node`'s device for `remote`, the node whose ipcache entry covers
-/// the destination.
+/// the destination. An IPv6 packet has no next hop: dropped `no-route`.
 pub(super) fn forward<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
@@ -22,33 +22,30 @@ pub(super) fn forward<'a>(
     remote: Ipv4Addr,
     mut hop: Hop,
 ) -> (Hop, Step<'a>) {
-    let next = view.node_by_address(remote);
-    // The kernel takes an IPv6 next hop for an IPv6 packet: the node's IPv6 address.
-    let next_hop = match packet.family() {
-        Family::Ipv4 => Some(IpAddr::V4(remote)),
-        Family::Ipv6 => next.and_then(|n| n.address6).map(IpAddr::V6),
-    };
-    let Some(next_hop) = next_hop else {
-        let why = format!("{remote} is no node with an IPv6 address: an IPv6 packet has no next hop");
+    if packet.family() == Family::Ipv6 {
+        // lib/lxc6.h: the kernel takes only an IPv6 next hop for an IPv6
+        // packet, and the ipcache names the node by its IPv4 address.
+        let why = format!("native routing has no IPv6 next hop for {}", packet.dst);
         return drop_hop(hop, Reason::NoRoute, why);
-    };
+    }
+    let next = view.node_by_address(remote);
     hop.reason = Reason::NativeForward.into();
     hop.action = format!(
-        "bpf_redirect_neigh({}, next hop {next_hop}): the kernel resolves {next_hop}'s MAC on {} and writes the \
+        "bpf_redirect_neigh({}, next hop {remote}): the kernel resolves {remote}'s MAC on {} and writes the \
          Ethernet header",
         node.device, node.device
     );
     match next.filter(|next| view.has_maps(&next.name)) {
         Some(next) => {
-            hop.next = Some(format!("{} -> underlay -> {} {next_hop} {}", node.device, next.name, next.device));
+            hop.next = Some(format!("{} -> underlay -> {} {remote} {}", node.device, next.name, next.device));
             (hop, Step::Netdev { node: next, ttl: packet.ttl })
         }
         None => {
             hop.next = Some(match next {
                 Some(next) => {
-                    format!("{} -> {} {next_hop}, whose maps this view does not have", node.device, next.name)
+                    format!("{} -> {} {remote}, whose maps this view does not have", node.device, next.name)
                 }
-                None => format!("{} -> {next_hop}, which is no node of this view", node.device),
+                None => format!("{} -> {remote}, which is no node of this view", node.device),
             });
             let verdict = Verdict::LeftCluster { node: node.name.clone(), tunnel_endpoint: remote, reason: hop.reason };
             (hop, Step::Done(verdict))
@@ -69,7 +66,10 @@ pub(super) fn from_netdev<'a>(
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let (hop, step) = match found {
-        Some(info) if !info.is_host() => deliver(view, node, packet, ttl, info, Reason::NetdevDelivery, hop),
+        Some(info) if !info.is_host() => match refused_source(view, node, packet.src, &mut hop) {
+            Some(why) => drop_hop(hop, Reason::UnknownSource, why),
+            None => deliver(view, node, packet, ttl, info, Reason::NetdevDelivery, hop),
+        },
         Some(_) => {
             let why = format!("{} is {}'s own address", packet.dst, node.name);
             to_stack(hop, node, why)
@@ -95,6 +95,37 @@ pub(super) fn from_netdev<'a>(
     };
     hops.push(hop);
     step
+}
+
+/// Why a packet for one of `node`'s pods cannot have come from the underlay
+/// with source `src` (`native_source_refused` in lib/native.h), if it cannot.
+fn refused_source(view: &dyn Datapath, node: &NodeConfig, src: IpAddr, hop: &mut Hop) -> Option<String> {
+    let IpAddr::V4(src4) = src else { return None };
+    if is_martian(src4) {
+        hop.checks.push(format!("source {src} is a martian (0/8, 127/8, 224/4, 255.255.255.255)"));
+        return Some(format!("no host sends from {src}"));
+    }
+    let (mut lookup, found) = lxc_lookup(view, &node.name, src, "source");
+    if found.is_some() {
+        lookup.check = Some(format!("{src} is {}'s own endpoint or address", node.name));
+        hop.lookups.push(lookup);
+        return Some(format!("{src} is on {}: it never comes in through {}", node.name, node.device));
+    }
+    hop.lookups.push(lookup);
+    let (mut lookup, found) = ipcache_lookup(view, &node.name, src, "source");
+    let own = found.and_then(|(_, value)| value.tunnel_endpoint()) == Some(node.constants.node_ipv4);
+    lookup.check = Some(match own {
+        true => format!("tunnel endpoint {} = NODE_IPV4: {}'s own pod-cidr", node.constants.node_ipv4, node.name),
+        false => format!("not {}'s", node.name),
+    });
+    hop.lookups.push(lookup);
+    own.then(|| format!("{src} is in {}'s own pod-cidr: it never comes in through {}", node.name, node.device))
+}
+
+/// The sources `native_is_martian` in lib/native.h refuses.
+fn is_martian(ip: Ipv4Addr) -> bool {
+    let first = ip.octets()[0];
+    first == 0 || first == 127 || ip.is_multicast() || ip.is_broadcast()
 }
 
 /// `TC_ACT_OK`: the node's stack handles the packet, as if no program ran.

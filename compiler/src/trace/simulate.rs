@@ -632,6 +632,12 @@ fn from_container_hop<'a>(
     mut hop: Hop,
 ) -> (Hop, Step<'a>) {
     let mode = view.mode();
+    // IPv6 for the pod's link only, refused before the source check (lib/lxc6.h).
+    if let Some(address) = [packet.dst, packet.src].into_iter().find(|&ip| is_ipv6_link_scope(ip)) {
+        hop.checks.push(format!("{address} is multicast, link-local or unspecified"));
+        let why = format!("{address} is for the pod's link only, never routed");
+        return drop_hop(hop, Reason::Ipv6LinkLocal, why);
+    }
     // Source check: the sender must be the endpoint behind this interface.
     let (mut lookup, found) = lxc_lookup(view, &node.name, packet.src, "source");
     let source_ok = match found {
@@ -670,6 +676,15 @@ fn from_container_hop<'a>(
         Some(info) if info.is_host() => to_stack(hop, node, packet),
         Some(info) => deliver(view, node, packet, packet.ttl, info, Reason::LocalDelivery, hop),
         None => route(view, node, packet, hop),
+    }
+}
+
+/// `ipv6_is_link_scope` in lib/ipv6.h, for one address: multicast
+/// (ff00::/8), link-local (fe80::/10) or unspecified (::).
+fn is_ipv6_link_scope(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(_) => false,
+        IpAddr::V6(ip) => ip.is_multicast() || ip.is_unicast_link_local() || ip.is_unspecified(),
     }
 }
 

@@ -172,6 +172,30 @@ pub fn tcp_exchange(src_netns: &str, dst_netns: &str, dst_ip: std::net::IpAddr, 
     })
 }
 
+/// `python3 data/forge.py ARGS` inside lab namespace `netns`; panics if it fails.
+pub fn forge(netns: &str, args: &[&str]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/forge.py");
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", lab::netns_path(netns).display()))
+        .args(["--", "python3"])
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "forge.py {args:?} in {netns}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// (packets, bytes) of `reason` on `node`, summed over CPUs.
+pub fn counted(
+    state: &routec_runtime::lab::LabState,
+    node: &str,
+    reason: routec_compiler::layout::Reason,
+) -> (u64, u64) {
+    let target = routec_runtime::lab::node_target(state, node).unwrap();
+    let counters = routec_runtime::loader::counters(&target).unwrap();
+    counters.iter().find(|c| c.code == reason.code()).map_or((0, 0), |c| (c.packets, c.bytes))
+}
+
 /// Forward/drop counter of one node of a lab.
 pub fn counter(state: &routec_runtime::lab::LabState, node: &str, reason: routec_compiler::layout::Reason) -> u64 {
     let target = routec_runtime::lab::node_target(state, node).unwrap();

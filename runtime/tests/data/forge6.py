@@ -6,6 +6,10 @@
 #       from DEV's own MAC) holding IPv6 SRC -> DST, N destination-options
 #       extension headers (padding only), optionally a fragment header (the
 #       first fragment of a datagram), then UDP to PORT with PAYLOAD.
+#
+#   forge6.py ns DEV SRC TARGET
+#       a neighbour solicitation from SRC for TARGET to TARGET's
+#       solicited-node multicast address, without options: 78 bytes.
 import socket
 import struct
 import sys
@@ -14,6 +18,8 @@ ETH_P_IPV6 = 0x86DD
 NEXT_UDP = 17
 NEXT_FRAGMENT = 44
 NEXT_DEST_OPTS = 60
+NEXT_ICMPV6 = 58
+NEIGHBOUR_SOLICITATION = 135
 
 
 def checksum(data):
@@ -32,6 +38,25 @@ def udp6(src, dst, port, payload):
     return udp[:6] + struct.pack("!H", checksum(pseudo + udp) or 0xFFFF) + udp[8:]
 
 
+def send(dev, dst_mac, packet):
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+        sock.bind((dev, 0))
+        # The device's MAC from the socket: nsenter --net keeps the caller's /sys.
+        own_mac = sock.getsockname()[4]
+        sock.send(dst_mac + own_mac + struct.pack("!H", ETH_P_IPV6) + packet)
+
+
+def solicitation(dev, src, target):
+    src6 = socket.inet_pton(socket.AF_INET6, src)
+    target6 = socket.inet_pton(socket.AF_INET6, target)
+    dst6 = socket.inet_pton(socket.AF_INET6, "ff02::1:ff00:0")[:13] + target6[13:]
+    icmp = struct.pack("!BBH4x16s", NEIGHBOUR_SOLICITATION, 0, 0, target6)
+    pseudo = src6 + dst6 + struct.pack("!IxxxB", len(icmp), NEXT_ICMPV6)
+    icmp = icmp[:2] + struct.pack("!H", checksum(pseudo + icmp)) + icmp[4:]
+    header = struct.pack("!IHBB16s16s", 6 << 28, len(icmp), NEXT_ICMPV6, 255, src6, dst6)
+    send(dev, b"\x33\x33" + dst6[12:], header + icmp)
+
+
 def mac(text):
     return bytes(int(b, 16) for b in text.split(":"))
 
@@ -45,6 +70,9 @@ def main(argv):
     fragment = "--fragment" in argv
     if fragment:
         argv.remove("--fragment")
+    if argv[0] == "ns":
+        solicitation(*argv[1:])
+        return
     mode, dev, dst_mac, src, dst, port, payload = argv
     if mode != "udp":
         sys.exit("unknown mode %s" % mode)
@@ -62,11 +90,7 @@ def main(argv):
         body = struct.pack("!BBBB4x", nexthdr, 0, 1, 4) + body
         nexthdr = NEXT_DEST_OPTS
     header = struct.pack("!IHBB16s16s", 6 << 28, len(body), nexthdr, 64, src6, dst6)
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
-        sock.bind((dev, 0))
-        # The device's MAC from the socket: nsenter --net keeps the caller's /sys.
-        own_mac = sock.getsockname()[4]
-        sock.send(mac(dst_mac) + own_mac + struct.pack("!H", ETH_P_IPV6) + header + body)
+    send(dev, mac(dst_mac), header + body)
 
 
 main(sys.argv[1:])
