@@ -268,6 +268,9 @@ fn native_refuses_underlay_frames_from_the_nodes_own_addresses_and_martians() {
         |node: &str| (counter(&state, node, Reason::UnknownSource), counter(&state, node, Reason::NetdevDelivery));
     let before = watched(&a.name);
 
+    // The underlay's links and the bridge's forwarding settle on the first
+    // exchange after `lab up`; the forged frames must not be the first.
+    ping(node_netns(&state, &b.name), &a.address.to_string());
     // From node B's namespace, straight onto the underlay to A's device MAC.
     let (router, sibling, pod_b) =
         (a.router.unwrap().to_string(), sibling.ip.unwrap().to_string(), pod_b.ip.unwrap().to_string());
@@ -282,6 +285,7 @@ fn native_refuses_underlay_frames_from_the_nodes_own_addresses_and_martians() {
     while let Ok(n) = listener.recv(&mut buf) {
         received.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
+
     assert_eq!(received, ["control"], "only another node's pod reaches the pod");
     let after = watched(&a.name);
     assert_eq!((after.0 - before.0, after.1 - before.1), (3, 1), "(unknown-source, netdev-delivery) on A");
