@@ -300,14 +300,15 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
     // The compilations are independent: run them side by side.
     let children: Vec<_> = objects()
         .map(|program| {
-            Command::new(clang)
+            let mut command = Command::new(clang);
+            command
                 .current_dir(&dir)
                 .args(&common_args)
                 .args(["-c", program.source, "-o", program.object])
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(not_runnable)
+                .stderr(Stdio::piped());
+            dies_with_this_process(&mut command);
+            command.spawn().map_err(not_runnable)
         })
         .collect();
     let mut objects = Vec::with_capacity(children.len());
@@ -327,6 +328,26 @@ pub fn compile(dir: &Path, clang: &Path) -> Result<Vec<PathBuf>, ClangError> {
         objects.push(dir.join(program.object));
     }
     Ok(objects)
+}
+
+/// A clang left running by a killed build would go on writing into a
+/// folder that `lab down` or the next build removes: the child gets SIGKILL
+/// when the thread that spawned it (and waits for it) dies.
+fn dies_with_this_process(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs between fork and exec and makes only raw
+    // system calls (prctl, getppid), which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // The parent died before the signal was armed: nobody waits for us.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The first program of each object file, in [`PROGRAMS`] order: one
