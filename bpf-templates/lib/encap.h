@@ -155,7 +155,7 @@ static __always_inline int vxlan_encapsulate(struct __sk_buff *skb, __be32 tunne
 	__builtin_memset(&nh, 0, sizeof(nh));
 	nh.nh_family = AF_INET;
 	nh.ipv4_nh = tunnel_endpoint;
-	return forward(skb, FWD_TUNNEL_ENCAP, bpf_redirect_neigh(DEVICE_IFINDEX, &nh, sizeof(nh), 0));
+	return forward_resized(inner_len, FWD_TUNNEL_ENCAP, bpf_redirect_neigh(DEVICE_IFINDEX, &nh, sizeof(nh), 0));
 }
 
 #endif

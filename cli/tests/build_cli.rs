@@ -314,3 +314,25 @@ fn map_sizes_the_kernel_cannot_create_are_refused() {
     }
     assert!(!input.join("built").exists());
 }
+
+/// `build -o` replaces only a build output (compiler/tests/build_output.rs
+/// checks the rule); through the CLI a file, a symlink or a foreign folder
+/// is refused with exit 2 and left as it was.
+#[test]
+fn build_out_that_is_not_a_build_is_refused_untouched() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "mine").unwrap();
+    let folder = scratch.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("keep.txt"), "mine").unwrap();
+    let link = scratch.path().join("link");
+    std::os::unix::fs::symlink(&folder, &link).unwrap();
+    for out in [&file, &folder, &link] {
+        let output = routec(&["build", path_str(&example("mycluster")), "-o", path_str(out), "--no-clang"]);
+        assert_eq!(output.status.code(), Some(2), "{}", out.display());
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+}

@@ -269,3 +269,24 @@ fn input_errors_are_json_lines_too() {
     assert_eq!(line["kind"], "trace");
     assert!(line["message"].as_str().unwrap().contains("is neither a pod"), "{line}");
 }
+
+/// fmt rewrites a source atomically where it lives: a symlinked source is
+/// formatted at its target and stays a link, the file keeps its
+/// permissions, and no temporary file is left beside it.
+#[test]
+fn fmt_rewrites_in_place_keeping_links_and_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("fmt-place");
+    let real = s.file("real.route", b"cluster c { overlay vxlan }\n");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = format!("{}/link.route", s.path());
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert_eq!(code(&routec(&["fmt", &link])), 0);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "cluster c {\n    overlay vxlan\n}\n");
+    assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640);
+    let mut names: Vec<String> =
+        std::fs::read_dir(s.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["link.route", "real.route"]);
+}

@@ -207,3 +207,24 @@ fn bad_ipv6_input_exits_1_and_writes_nothing() {
         assert!(!out.exists(), "nothing is written on error");
     }
 }
+
+/// `import -o` never writes through a symlink or over a file (checked in
+/// compiler/src/cilium_import/write.rs); through the CLI: exit 2, untouched.
+#[test]
+fn a_file_or_symlink_as_out_is_refused_untouched() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "mine").unwrap();
+    let output = run(&import_args(&file));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("it is a file"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let folder = scratch.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let link = scratch.path().join("link");
+    std::os::unix::fs::symlink(&folder, &link).unwrap();
+    let output = run(&import_args(&link));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("symlink"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+}

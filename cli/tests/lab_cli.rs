@@ -5,7 +5,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "../../runtime/tests/common/ip_children.rs"]
+mod ip_children;
 use common::{can_run, example, routec, STATE_DIR};
+use ip_children::ip_children;
 
 const LAB: &str = "t-cli";
 
@@ -163,21 +166,6 @@ fn leftovers(lab: &str) -> Vec<String> {
         }
     }
     found.sort();
-    found
-}
-
-/// Live `ip` processes whose parent is `parent`.
-fn ip_children(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((comm, rest)) = stat.split_once(") ") else { continue };
-        let mut fields = rest.split_whitespace();
-        let (state, ppid) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        if comm.ends_with("(ip") && ppid == parent.to_string() && state != "Z" {
-            found.extend(entry.file_name().to_string_lossy().parse::<u32>());
-        }
-    }
     found
 }
 

@@ -3,6 +3,8 @@
 //! cluster.json, offline traces of IPv6 pairs (snapshots of every rendering),
 //! and `gen --dual-stack` clusters.
 
+mod trace_support;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
@@ -13,9 +15,10 @@ use routec_compiler::layout::{EndpointKey, IpcacheKey, Reason, FAMILY_IPV6, IDEN
 use routec_compiler::model::Cluster;
 use routec_compiler::seeds::{hex_bytes, ipcache_entries, lxc_entries, render_seed};
 use routec_compiler::trace::{
-    drift, matrix, matrix6, render_matrices_text, render_svg, render_text, trace, trace_packet, Datapath, Family,
-    Packet, Proto, Snapshot, Trace, TraceError, Verdict,
+    drift, matrix, matrix6, render_matrices_text, render_text, trace, trace_packet, Datapath, Family, Packet, Proto,
+    Snapshot, TraceError, Verdict,
 };
+use trace_support::{run, snapshot_all};
 
 fn example_text() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack/cluster.route");
@@ -121,18 +124,6 @@ fn decode_reads_ipv6_keys_of_both_maps() {
 
 fn view() -> Snapshot {
     Snapshot::from_cluster(&example())
-}
-
-fn run(src: &str, dst: &str, ttl: u8) -> Trace {
-    trace(&view(), src, dst, Proto::Icmp, None, ttl).unwrap()
-}
-
-fn snapshot_all(case: &str, trace: &Trace) {
-    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(format!("{case}.txt"), render_text(trace));
-        insta::assert_json_snapshot!(format!("{case}.json"), trace);
-        insta::assert_snapshot!(format!("{case}.svg"), render_svg(&view(), trace));
-    });
 }
 
 #[test]

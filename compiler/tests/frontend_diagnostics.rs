@@ -181,3 +181,24 @@ fn columns_on_a_long_line_count_characters() {
         assert_eq!(file.location(byte).line, 2);
     }
 }
+
+/// Node names go up to 253 bytes, the longest DNS-1123 subdomain; the
+/// loader's state files are named to hold every one of them
+/// (runtime/tests/apply_long_node_name.rs). Longer ones are refused here.
+#[test]
+fn node_names_are_accepted_up_to_253_bytes_and_refused_above() {
+    let node = |name: &str| {
+        let source = format!(
+            "cluster c {{\n    overlay vxlan\n}}\nnode {name} {{\n    address 172.18.0.2\n    pod-cidr 10.10.2.0/24\n}}\n"
+        );
+        let diagnostics = analyze_str("long.route", &source).diagnostics;
+        diagnostics.iter().filter(|d| d.code == Code::E0012).map(|d| d.message.clone()).collect::<Vec<_>>()
+    };
+    let labels = format!("{}.", "a".repeat(63)).repeat(3);
+    let longest = format!("{labels}{}", "b".repeat(61));
+    assert_eq!(longest.len(), 253);
+    assert_eq!(node(&longest), Vec::<String>::new());
+    for extra in ["c", "cc"] {
+        assert_eq!(node(&format!("{longest}{extra}")).len(), 1, "{extra}");
+    }
+}

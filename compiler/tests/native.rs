@@ -3,6 +3,8 @@
 //! the node's device -> the other node's cil_from_netdev -> the pod), with
 //! snapshots of every rendering.
 
+mod trace_support;
+
 use std::path::Path;
 
 use routec_compiler::bpf::{self, LoadConstants};
@@ -10,9 +12,10 @@ use routec_compiler::build::{attach_plan, NodeFile};
 use routec_compiler::layout::{EndpointInfo, EndpointKey, Reason};
 use routec_compiler::model::{Cluster, OverlayKind};
 use routec_compiler::trace::{
-    matrix, render_matrix_text, render_svg, render_text, trace, trace_packet, Datapath, Ipcache, Mode, NodeConfig,
-    Packet, PodRef, Proto, Snapshot, Trace, Verdict,
+    matrix, render_matrix_text, render_text, trace, trace_packet, Datapath, Ipcache, Mode, NodeConfig, Packet, PodRef,
+    Proto, Snapshot, Verdict,
 };
+use trace_support::{run, snapshot_all};
 
 fn cluster() -> Cluster {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/native");
@@ -21,18 +24,6 @@ fn cluster() -> Cluster {
 
 fn view() -> Snapshot {
     Snapshot::from_cluster(&cluster())
-}
-
-fn run(src: &str, dst: &str, ttl: u8) -> Trace {
-    trace(&view(), src, dst, Proto::Icmp, None, ttl).unwrap()
-}
-
-fn snapshot_all(case: &str, trace: &Trace) {
-    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(format!("{case}.txt"), render_text(trace));
-        insta::assert_json_snapshot!(format!("{case}.json"), trace);
-        insta::assert_snapshot!(format!("{case}.svg"), render_svg(&view(), trace));
-    });
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 #[path = "data/trace/mycluster.rs"]
 mod mycluster;
+mod trace_support;
 
 use std::net::Ipv4Addr;
 
@@ -14,6 +15,7 @@ use routec_compiler::trace::{
     drift, matrix, render_drift_text, render_matrix_text, render_svg, render_text, trace, Datapath, DriftKind, Ipcache,
     LookupValue, Mode, Proto, Snapshot, Trace, TraceError, Verdict,
 };
+use trace_support::{run, snapshot_all};
 
 const ROUTE1_LXC_KEY: &str = "0a 0a 02 79 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00";
 const ROUTE2_IPCACHE_KEY: &str = "40 00 00 00 00 00 00 01 0a 0a 01 9b 00 00 00 00 00 00 00 00 00 00 00 00";
@@ -24,26 +26,13 @@ fn view() -> Snapshot {
     Snapshot::from_cluster(&mycluster::mycluster())
 }
 
-fn run(src: &str, dst: &str) -> Trace {
-    trace(&view(), src, dst, Proto::Icmp, None, 64).unwrap()
-}
-
-/// Text, JSON and SVG snapshots of one trace, keyed by case name.
-fn snapshot_all(case: &str, trace: &Trace) {
-    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(format!("{case}.txt"), render_text(trace));
-        insta::assert_json_snapshot!(format!("{case}.json"), trace);
-        insta::assert_snapshot!(format!("{case}.svg"), render_svg(&view(), trace));
-    });
-}
-
 fn reason_of(trace: &Trace) -> Reason {
     trace.verdict.reason().reason()
 }
 
 #[test]
 fn route1_same_node_is_local_delivery() {
-    let t = run("10.10.2.117", "10.10.2.121");
+    let t = run("10.10.2.117", "10.10.2.121", 64);
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
     assert_eq!((hop.node.as_str(), hop.device.as_str(), hop.ifindex), ("mycluster-worker", "lxc4a891387ff1a", Some(9)));
@@ -151,7 +140,7 @@ fn route2_other_node_goes_through_the_tunnel() {
 
 #[test]
 fn no_pod_on_the_source_node_is_no_endpoint() {
-    let t = run("10.10.2.117", "10.10.2.200");
+    let t = run("10.10.2.117", "10.10.2.200", 64);
     assert_eq!(t.hops.len(), 1);
     assert_eq!(reason_of(&t), Reason::NoEndpoint);
     assert_eq!(t.verdict.reason().code, 134);
@@ -168,7 +157,7 @@ fn no_pod_on_the_source_node_is_no_endpoint() {
 
 #[test]
 fn no_pod_on_another_node_is_encapsulated_then_no_endpoint() {
-    let t = run("10.10.2.117", "10.10.1.200");
+    let t = run("10.10.2.117", "10.10.1.200", 64);
     assert_eq!(t.hops.len(), 2);
     assert_eq!(t.hops[0].reason.code, Reason::TunnelEncap.code());
     assert_eq!(t.hops[1].program, "cil_from_netdev");
@@ -182,7 +171,7 @@ fn no_pod_on_another_node_is_encapsulated_then_no_endpoint() {
 
 #[test]
 fn outside_every_prefix_is_no_route() {
-    let t = run("10.10.2.117", "192.168.99.1");
+    let t = run("10.10.2.117", "192.168.99.1", 64);
     assert_eq!(reason_of(&t), Reason::NoRoute);
     assert_eq!(t.verdict.reason().code, 132);
     assert!(!t.hops[0].lookups[2].hit);
@@ -192,21 +181,21 @@ fn outside_every_prefix_is_no_route() {
 #[test]
 fn node_address_goes_to_the_stack_or_lacks_a_tunnel() {
     // Own node address: host entry in cilium_lxc.
-    let own = run("10.10.2.117", "172.18.0.2");
+    let own = run("10.10.2.117", "172.18.0.2", 64);
     assert_eq!(reason_of(&own), Reason::ToStack);
-    let router = run("10.10.2.117", "10.10.2.1");
+    let router = run("10.10.2.117", "10.10.2.1", 64);
     assert_eq!(reason_of(&router), Reason::ToStack);
     // Another node's address: the /32 remote-node entry has no tunnel endpoint.
-    let other = run("10.10.2.117", "172.18.0.4");
+    let other = run("10.10.2.117", "172.18.0.4", 64);
     assert_eq!(reason_of(&other), Reason::NoTunnelEndpoint);
     // A node's name stands for its address.
-    assert_eq!(run("10.10.2.117", "mycluster-worker").packet.dst, Ipv4Addr::new(172, 18, 0, 2));
-    assert_eq!(reason_of(&run("10.10.2.117", "mycluster-worker2")), Reason::NoTunnelEndpoint);
+    assert_eq!(run("10.10.2.117", "mycluster-worker", 64).packet.dst, Ipv4Addr::new(172, 18, 0, 2));
+    assert_eq!(reason_of(&run("10.10.2.117", "mycluster-worker2", 64)), Reason::NoTunnelEndpoint);
 }
 
 #[test]
 fn node_stack_to_its_pod_is_host_delivery() {
-    let t = run("mycluster-worker", "networking101/netshoot-7d996d7884-fwt8z");
+    let t = run("mycluster-worker", "networking101/netshoot-7d996d7884-fwt8z", 64);
     assert_eq!(t.packet.src, Ipv4Addr::new(10, 10, 2, 1), "the stack sends from the router address");
     assert_eq!(t.hops.len(), 1);
     let hop = &t.hops[0];
@@ -216,9 +205,9 @@ fn node_stack_to_its_pod_is_host_delivery() {
     assert!(hop.action.contains("TTL untouched"));
     snapshot_all("node-host-delivery", &t);
 
-    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.200")), Reason::NoEndpoint);
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.200", 64)), Reason::NoEndpoint);
     // The router address itself is a host entry: cil_from_host drops it.
-    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.1")), Reason::NoEndpoint);
+    assert_eq!(reason_of(&run("mycluster-worker", "10.10.2.1", 64)), Reason::NoEndpoint);
     let err = trace(&view(), "mycluster-worker", "10.10.1.155", Proto::Icmp, None, 64).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -229,7 +218,7 @@ fn node_stack_to_its_pod_is_host_delivery() {
 #[test]
 fn undeclared_ifindex_passes_the_source_check_offline() {
     // busybox-fmhwc declares no ifindex: its seed entry has ifindex 0.
-    let t = run("networking101/busybox-c8bbbbb84-fmhwc", "10.10.2.121");
+    let t = run("networking101/busybox-c8bbbbb84-fmhwc", "10.10.2.121", 64);
     let check = t.hops[0].lookups[0].check.as_deref().unwrap();
     assert!(check.contains("filled by the loader"), "{check}");
     assert!(t.verdict.is_delivered());

@@ -3,6 +3,8 @@
 //! a reconcile killed at any point is completed by the next `lab up`.
 
 mod common;
+#[path = "common/ip_children.rs"]
+mod ip_children;
 mod lab_configs;
 
 use std::path::Path;
@@ -10,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use ip_children::ip_children;
 use lab_configs::*;
 use routec_compiler::build::{BuildOptions, ClangChoice};
 use routec_compiler::model::Cluster;
@@ -142,21 +145,6 @@ fn up_of_a_lab_that_is_up_follows_the_config_and_leaves_the_rest_untouched() {
     assert!(report.created.is_empty() && report.replaced.is_empty() && report.removed.is_empty(), "{report}");
     assert!(report.applied.iter().all(|(_, r)| r.changed_nothing()), "{report}");
     assert_eq!(state.pods.len(), 4);
-}
-
-/// `ip` processes whose parent is `parent`.
-fn ip_children(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((comm, rest)) = stat.split_once(") ") else { continue };
-        let mut fields = rest.split_whitespace();
-        let (state, ppid) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        if comm.ends_with("(ip") && ppid == parent.to_string() && state != "Z" {
-            found.extend(entry.file_name().to_string_lossy().parse::<u32>());
-        }
-    }
-    found
 }
 
 /// A small deterministic generator (xorshift64*) for the kill delays.

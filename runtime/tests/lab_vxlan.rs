@@ -20,9 +20,15 @@ const REMOTE: &str = "10.10.1.155"; // on worker2
 
 /// `ping -M do -s SIZE` (DF set, so nothing is fragmented on the way).
 fn ping_df(netns: &str, dst: &str, size: usize) -> bool {
+    pings_df(netns, dst, size, 2)
+}
+
+/// `count` pings as `ping_df`; true when every one was answered.
+fn pings_df(netns: &str, dst: &str, size: usize, count: u32) -> bool {
     Command::new("nsenter")
         .arg(format!("--net={}", netns_path(netns).display()))
-        .args(["--", "ping", "-n", "-q", "-c", "2", "-W", "2", "-M", "do", "-s", &size.to_string(), dst])
+        .args(["--", "ping", "-n", "-q", "-i", "0.2", "-c", &count.to_string(), "-W", "2", "-M", "do"])
+        .args(["-s", &size.to_string(), dst])
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap()
@@ -192,6 +198,32 @@ fn the_program_writes_kernel_vxlan_on_the_wire() {
     let inner = &frame[64..];
     assert_eq!(&inner[12..20], [10, 10, 2, 117, 10, 10, 1, 155], "inner addresses");
     assert_eq!(inner[8], 64, "inner TTL untouched by the encapsulation");
+}
+
+#[test]
+fn tunnel_counters_count_the_frame_at_the_hook() {
+    if !can_run("tunnel_counters_count_the_frame_at_the_hook") {
+        return;
+    }
+    let options = options();
+    let (_guard, state) = up_lab("t-vx-bytes", &options, &reference_cluster());
+    let busybox = state.pod(BUSYBOX).unwrap().netns.clone();
+    // A first exchange resolves the neighbours on the way.
+    assert!(ping_df(&busybox, REMOTE, 56), "first ping to worker2");
+    let encap_before = counted(&state, WORKER, Reason::TunnelEncap);
+    let delivery_before = counted(&state, WORKER2, Reason::OverlayDelivery);
+
+    // Pings of 1000 bytes: the pod's frame is 1042 bytes (Ethernet, IPv4,
+    // ICMP headers), the VXLAN packet on the underlay 1092.
+    let (pings, frame) = (7u64, 1000 + 14 + 20 + 8);
+    assert!(pings_df(&busybox, REMOTE, 1000, pings as u32), "pings to worker2");
+    let delta = |before: (u64, u64), after: (u64, u64)| (after.0 - before.0, after.1 - before.1);
+    // tunnel-encap on worker counts the pod's frame as it reached
+    // cil_from_container, not the encapsulated packet.
+    assert_eq!(delta(encap_before, counted(&state, WORKER, Reason::TunnelEncap)), (pings, pings * frame));
+    // overlay-delivery on worker2 counts the inner frame, whichever path
+    // decapsulated it (the device's program or cilium_vxlan).
+    assert_eq!(delta(delivery_before, counted(&state, WORKER2, Reason::OverlayDelivery)), (pings, pings * frame));
 }
 
 #[test]

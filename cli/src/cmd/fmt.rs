@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use routec_compiler::fmt::format_source;
 use routec_compiler::frontend::{input_files, read_source};
 
+use super::output_file;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A .route file, or a folder whose *.route files (recursively) are formatted.
@@ -50,8 +52,15 @@ pub fn run(args: Args) -> ExitCode {
         if args.check {
             println!("{}", file.display());
             code = ExitCode::from(1);
-        } else if let Err(e) = std::fs::write(&file, formatted) {
-            eprintln!("error: cannot write `{}`: {e}", file.display());
+        } else if let Err(message) = std::fs::canonicalize(&file)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))
+            // A symlinked source (which input reads as its target) is
+            // formatted where it lives; the link stays a link.
+            .and_then(|real| {
+                output_file::write(&real, output_file::any_file, |out| out.write_all(formatted.as_bytes()))
+            })
+        {
+            eprintln!("error: {message}");
             io_error = true;
         }
     }

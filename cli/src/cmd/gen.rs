@@ -1,12 +1,12 @@
 //! `routec gen`: write a large synthetic, valid, deterministic cluster.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use routec_compiler::gen::{self, GenError, GenOptions, Stack};
 use routec_compiler::model::OverlayKind;
+
+use super::output_file::{self, OutputArg};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,9 +28,8 @@ pub struct Args {
     /// How pods reach pods on other nodes: a VXLAN tunnel, or native routing on the underlay.
     #[arg(long, value_enum, default_value = "vxlan")]
     pub overlay: Overlay,
-    /// Write to this file instead of stdout.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +52,11 @@ pub fn run(args: Args) -> ExitCode {
     let opts = GenOptions { nodes: args.nodes, pods_per_node: args.pods_per_node, seed: args.seed };
     let stack = Stack { dual_stack: args.dual_stack, ipv6_only_percent: args.ipv6_only };
     let overlay = OverlayKind::from(args.overlay);
-    let result = match &args.output {
-        Some(path) => match File::create(path) {
-            Ok(file) => write(&opts, stack, overlay, BufWriter::new(file)),
-            Err(e) => {
-                eprintln!("error: cannot create `{}`: {e}", path.display());
+    let result = match &args.output.output {
+        Some(path) => match output_file::write(path, is_generated, |out| write(&opts, stack, overlay, out)) {
+            Ok(()) => Ok(()),
+            Err(message) => {
+                eprintln!("error: {message}");
                 return ExitCode::from(2);
             }
         },
@@ -76,4 +75,9 @@ fn write(opts: &GenOptions, stack: Stack, overlay: OverlayKind, mut out: impl Wr
     gen::generate_network(opts, stack, overlay, &mut out)?;
     out.flush()?;
     Ok(())
+}
+
+/// A cluster file `routec gen` wrote: its first line says so.
+fn is_generated(file: &mut dyn Read) -> io::Result<bool> {
+    Ok(output_file::header(file)?.starts_with(gen::HEADER_START.as_bytes()))
 }

@@ -14,6 +14,7 @@ pub mod gen;
 pub mod import;
 pub mod lab;
 pub mod lsp;
+pub mod output_file;
 pub mod plan;
 pub mod snapshot;
 pub mod status;

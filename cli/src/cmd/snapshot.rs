@@ -3,12 +3,14 @@
 //! against FILE instead. Exit 0 (same), 1 (different, or errors in the
 //! input), 2 for usage or I/O errors.
 
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use routec_compiler::snapshot;
 
 use super::common::{self, InputArgs};
+use super::output_file::{self, OutputArg};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  routec snapshot examples/mycluster -o examples/mycluster/datapath.snap\n  \
@@ -16,11 +18,10 @@ use super::common::{self, InputArgs};
 pub struct Args {
     #[command(flatten)]
     input: InputArgs,
-    /// Write the snapshot to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE", conflicts_with = "check")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArg,
     /// Compare with the snapshot in FILE: print the diff and exit 1 when they differ.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "output")]
     check: Option<PathBuf>,
 }
 
@@ -45,10 +46,16 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
             }
         });
     }
-    match &args.output {
-        Some(file) => std::fs::write(file, text)
-            .map_err(|e| common::usage_error(&format!("cannot write {}: {e}", file.display())))?,
+    match &args.output.output {
+        Some(file) => output_file::write(file, is_snapshot, |out| out.write_all(text.as_bytes()))
+            .map_err(|e| common::usage_error(&e))?,
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A snapshot of any format: its first line is the header up to the format's number.
+fn is_snapshot(file: &mut dyn Read) -> io::Result<bool> {
+    let start = snapshot::HEADER.trim_end_matches(|c: char| c.is_ascii_digit());
+    Ok(output_file::header(file)?.starts_with(start.as_bytes()))
 }

@@ -3,10 +3,12 @@
 //! also with a real packet each. Exit 0 when all pass, 1 when any fails or
 //! the input has errors, 2 for usage, I/O or lab errors.
 
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use routec_compiler::expect::{evaluate_all, report::Report, TestResult};
+use routec_compiler::expect::report::{Report, JUNIT_ROOT};
+use routec_compiler::expect::{evaluate_all, TestResult};
 use routec_compiler::frontend::Analysis;
 use routec_compiler::model::Cluster;
 use routec_compiler::trace::Snapshot;
@@ -14,6 +16,7 @@ use routec_runtime::lab::{self, LabOptions, LabState};
 use routec_runtime::packets;
 
 use super::common::{self, InputArgs, LabStateDirArg};
+use super::output_file::{self, OutputArg};
 use routec_compiler::build::BuildFiles;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +39,8 @@ pub struct Args {
     /// How to report: text for people, json (one versioned document) or junit (JUnit XML for CI).
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Write the report to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArg,
     /// Also send a real packet per expectation, in a lab brought up for this run and taken down after (root).
     #[arg(long, conflicts_with = "live")]
     lab: bool,
@@ -88,10 +90,10 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
         Format::Json => report.to_json(),
         Format::Junit => report.to_junit(),
     };
-    match &args.output {
+    match &args.output.output {
         Some(file) => {
-            std::fs::write(file, output)
-                .map_err(|e| common::usage_error(&format!("cannot write {}: {e}", file.display())))?;
+            output_file::write(file, is_test_report, |out| out.write_all(output.as_bytes()))
+                .map_err(|e| common::usage_error(&e))?;
             if args.format == Format::Text {
                 eprintln!("{}", report.summary());
             }
@@ -100,6 +102,25 @@ fn run_inner(args: Args) -> Result<ExitCode, ExitCode> {
     }
     Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+/// A JUnit or JSON report of `routec test` (text reports have no header:
+/// they are written to new files only).
+fn is_test_report(file: &mut dyn Read) -> io::Result<bool> {
+    let mut text = Vec::new();
+    file.take(JSON_REPORT_MAX_BYTES).read_to_end(&mut text)?;
+    let junit = text.split(|&b| b == b'\n').take(2).any(|line| line.starts_with(JUNIT_ROOT.as_bytes()));
+    let json = serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|doc| {
+        doc.as_object().is_some_and(|o| {
+            let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            keys == ["expectations", "failed", "passed", "version"]
+        })
+    });
+    Ok(junit || json)
+}
+
+/// Larger files are not read whole to recognise a report.
+const JSON_REPORT_MAX_BYTES: u64 = 256 << 20;
 
 /// `--lab`: brings the cluster up in a lab of its own (from --build OUT, or
 /// built now), sends the packets, and takes the lab down whatever happened.

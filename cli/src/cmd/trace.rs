@@ -11,6 +11,7 @@ use routec_runtime::lab::LabState;
 use routec_runtime::live_trace::{live_snapshot, LiveSource};
 
 use super::common::{self, BpffsArg, FormatArg, InputArgs, LabStateDirArg, MessageFormatArg};
+use super::output_file::{self, OutputArg};
 
 /// `--format`: the common text and json, and a drawing.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +69,8 @@ pub struct Args {
     /// TTL (IPv6: hop limit) of the packet as it leaves the pod.
     #[arg(long, default_value_t = 64)]
     ttl: u8,
-    /// Write the result to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArg,
     /// Trace the maps pinned in the kernel by this lab, and report drift.
     #[arg(long, value_name = "LAB", conflicts_with = "node", value_parser = common::lab_name)]
     live: Option<String>,
@@ -189,8 +189,10 @@ fn run_inner(args: Args) -> Result<(), Failure> {
             }
         }
     };
-    match &args.output {
-        Some(file) => std::fs::write(file, output).map_err(|e| usage(&format!("cannot write {}: {e}", file.display()))),
+    match &args.output.output {
+        // Traces have no header: written to new files only.
+        Some(file) => output_file::write(file, output_file::no_mark, |out| out.write_all(output.as_bytes()))
+            .map_err(|e| usage(&e)),
         None => {
             print!("{output}");
             Ok(())

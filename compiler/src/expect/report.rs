@@ -15,6 +15,10 @@ use crate::trace::render_text;
 /// Version of the `--format json` document; bumped on incompatible changes.
 pub const JSON_VERSION: u32 = 1;
 
+/// The start of a JUnit report's root element: `routec test -o` recognises
+/// its own reports by it.
+pub const JUNIT_ROOT: &str = "<testsuites name=\"routec test\"";
+
 /// The results of one `routec test` run, with the sources they point into.
 pub struct Report<'a> {
     pub sources: &'a Sources,
@@ -124,12 +128,8 @@ impl Report<'_> {
     /// results give the same bytes.
     pub fn to_junit(&self) -> String {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"routec test\" tests=\"{}\" failures=\"{}\" errors=\"0\">",
-            self.results.len(),
-            self.failed()
-        );
+        let _ =
+            writeln!(out, "{JUNIT_ROOT} tests=\"{}\" failures=\"{}\" errors=\"0\">", self.results.len(), self.failed());
         // Results are in input order, so each file's are one run.
         for run in self.results.chunk_by(|a, b| a.expectation.span.file() == b.expectation.span.file()) {
             let file = xml_escape(self.file(&run[0]));

@@ -43,6 +43,7 @@ mod status;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 pub use apply::{
     apply, apply_json, apply_observed, apply_with, ApplyFailure, ApplyOutcome, ApplyReport, MapSync, ReplacedProgram,
@@ -108,6 +109,28 @@ pub fn pin_folder_name(node: &str) -> String {
     node.replace('.', ":")
 }
 
+/// The longest stem a node's state file names may have: a file name holds
+/// 255 bytes, and the longest made from the stem is `<stem>.journal.json`
+/// written as `<stem>.journal.json.tmp` (17 bytes more).
+const NODE_FILE_STEM_MAX: usize = 255 - ".journal.json.tmp".len();
+
+/// The stem of a node's state files: its name, or for a name too long for
+/// every file name to hold (node names go up to 253 bytes) the longest
+/// prefix that leaves room for `~` and 16 hex digits of the name's sha256.
+/// DNS-1123 names never hold a `~`, so a stem never equals a plain name.
+fn node_file_stem(node: &str) -> String {
+    if node.len() <= NODE_FILE_STEM_MAX {
+        return node.to_string();
+    }
+    let digest = sha2::Sha256::digest(node.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut end = NODE_FILE_STEM_MAX - 1 - hash.len();
+    while !node.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}~{hash}", &node[..end])
+}
+
 impl Target {
     pub fn new(node: &str, scope: &str) -> Self {
         Target {
@@ -130,7 +153,7 @@ impl Target {
         self.pin_dir().join("links").join(direction.as_str()).join(interface.replace('.', ":"))
     }
     fn node_file(&self, suffix: &str) -> PathBuf {
-        self.state_dir.join(&self.scope).join(format!("{}{suffix}", self.node))
+        self.state_dir.join(&self.scope).join(format!("{}{suffix}", node_file_stem(&self.node)))
     }
     /// The lock that makes apply and detach of this node one at a time.
     pub fn lock_file(&self) -> PathBuf {
@@ -187,5 +210,20 @@ mod tests {
         let target = Target::new("n1.example.com", "default");
         assert!(target.pin_dir().ends_with("routec/default/n1:example:com"));
         assert!(target.state_file().ends_with("default/n1.example.com.json"));
+    }
+
+    #[test]
+    fn state_file_names_fit_for_every_node_name_and_stay_distinct() {
+        let prefix = format!("{}.", "a".repeat(63)).repeat(3);
+        let (a, b) = (format!("{prefix}{}", "b".repeat(61)), format!("{prefix}{}", "c".repeat(61)));
+        assert_eq!(a.len(), 253);
+        let (sa, sb) = (node_file_stem(&a), node_file_stem(&b));
+        assert_ne!(sa, sb, "names that differ past the prefix");
+        assert!(sa.starts_with(&a[..200]) && sa.contains('~'), "{sa}");
+        let target = Target::new(&a, "default");
+        for file in [target.journal_file(), target.state_file(), target.lock_file(), target.applied_file()] {
+            assert!(file.file_name().unwrap().len() + ".tmp".len() <= 255, "{}", file.display());
+        }
+        assert_eq!(node_file_stem("n1.example.com"), "n1.example.com", "short names as they were");
     }
 }
