@@ -130,14 +130,24 @@ fn a_folder_is_refused() {
 }
 
 #[test]
-fn a_trace_is_written_to_a_new_file_only() {
+fn a_trace_svg_replaces_its_own_file_and_a_text_trace_only_a_new_one() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("trace.svg");
-    let trace = || {
-        routec(&["trace", "10.10.2.117", "10.10.1.155", &example(), "--format", "svg", "-o", file.to_str().unwrap()])
+    let trace = |file: &std::path::Path, format: &str| {
+        routec(&["trace", "10.10.2.117", "10.10.1.155", &example(), "--format", format, "-o", file.to_str().unwrap()])
     };
-    assert_eq!(trace().status.code(), Some(0));
-    assert!(std::fs::read_to_string(&file).unwrap().starts_with("<svg"));
-    let again = trace();
-    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    let svg = dir.path().join("trace.svg");
+    assert_eq!(trace(&svg, "svg").status.code(), Some(0));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let again = trace(&svg, "svg");
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+
+    // An SVG routec did not draw, and a text trace (no header) already there.
+    let foreign = dir.path().join("drawing.svg");
+    std::fs::write(&foreign, "<svg xmlns=\"http://www.w3.org/2000/svg\">\n<title>mine</title>\n").unwrap();
+    let refused = trace(&foreign, "svg");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(std::fs::read_to_string(&foreign).unwrap().contains("mine"));
+    let text = dir.path().join("trace.txt");
+    assert_eq!(trace(&text, "text").status.code(), Some(0));
+    assert_eq!(trace(&text, "text").status.code(), Some(2));
 }

@@ -190,9 +190,12 @@ fn run_inner(args: Args) -> Result<(), Failure> {
         }
     };
     match &args.output.output {
-        // Traces have no header: written to new files only.
-        Some(file) => output_file::write(file, output_file::no_mark, |out| out.write_all(output.as_bytes()))
-            .map_err(|e| usage(&e)),
+        // An SVG is recognised by its first lines; text and JSON traces have
+        // no header, so they are written to new files only.
+        Some(file) => {
+            let mark = if args.format.format == Format::Svg { svg_mark } else { output_file::no_mark };
+            output_file::write(file, mark, |out| out.write_all(output.as_bytes())).map_err(|e| usage(&e))
+        }
         None => {
             print!("{output}");
             Ok(())
@@ -206,4 +209,9 @@ fn with_drift(mut text: String, drift: Option<&trace::DriftReport>) -> String {
         text.push_str(&trace::render_drift_text(drift));
     }
     text
+}
+
+/// A trace SVG this command wrote (`-o` may replace it).
+fn svg_mark(file: &mut dyn std::io::Read) -> std::io::Result<bool> {
+    Ok(trace::is_trace_svg(&output_file::header(file)?))
 }

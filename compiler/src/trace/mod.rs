@@ -24,7 +24,7 @@ pub use simulate::{
     program, trace, trace_from_node, trace_packet, Destination, Family, Hop, Lookup, LookupValue, Packet, Proto,
     ReasonRef, Source, Trace, TraceError, Verdict,
 };
-pub use svg::render_svg;
+pub use svg::{is_trace_svg, render_svg};
 pub use view::{hex, Datapath, Mode, NodeConfig, PodRef, Snapshot};
 
 /// What `routec trace --format json` prints: the trace, and the drift report

@@ -206,6 +206,20 @@ fn plan<'a>(view: &'a dyn Datapath, trace: &Trace) -> Layout<'a> {
     Layout { hidden_nodes: all.len() - nodes.len(), nodes, rows, hidden_pods, pod_rows }
 }
 
+/// How a trace SVG's first line (the `<svg>` element) and its title (the
+/// second line) start: what [`is_trace_svg`] recognises.
+const SVG_START: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" "#;
+const TITLE_START: &str = "routec trace: ";
+
+/// True when `head` (a file's first bytes) starts as [`render_svg`]'s
+/// output does: `trace -o` replaces only such a file.
+pub fn is_trace_svg(head: &[u8]) -> bool {
+    let mut lines = head.split(|&b| b == b'\n');
+    let svg = lines.next().is_some_and(|l| l.starts_with(SVG_START.as_bytes()));
+    let title = format!("<title>{TITLE_START}");
+    svg && lines.next().is_some_and(|l| l.starts_with(title.as_bytes()))
+}
+
 /// Renders `trace` over the cluster drawing of `view`.
 pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let layout = plan(view, trace);
@@ -240,7 +254,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let packet = &trace.packet;
     let name = |pod: Option<&PodRef>| pod.map_or(String::new(), |p| format!(" ({})", p.name));
     let title = format!(
-        "routec trace: {}{} -> {}{}, {}",
+        "{TITLE_START}{}{} -> {}{}, {}",
         packet.src,
         match &trace.src {
             Source::Pod(pod) => name(Some(pod)),
@@ -253,7 +267,7 @@ pub fn render_svg(view: &dyn Datapath, trace: &Trace) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">"#
+        r#"{SVG_START}width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">"#
     );
     let _ = writeln!(out, "<title>{}</title>", esc(&title));
     let _ = writeln!(
