@@ -238,11 +238,27 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, p
     lines.push(format!("link add {} type veth peer name {leg} netns {}", node.device, state.underlay));
     lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
     lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
-    // The underlay is IPv4: a node's IPv6 address is its own (the datapath
-    // passes its pods' packets for it to the stack), routed nowhere else.
+    // With an overlay the underlay is IPv4: a node's IPv6 address is its own
+    // (the datapath passes its pods' packets for it to the stack), routed
+    // nowhere else. Native routing sends IPv6 to the other nodes' IPv6
+    // addresses on the device, as IPv4 to their IPv4 ones.
     lines.extend(node.address6.map(|a| format!("addr add {a}/128 dev {} nodad", node.device)));
+    let native = cluster.overlay.kind == routec_compiler::model::OverlayKind::None;
+    // The kernel solicits a neighbour for a packet whose source is not the
+    // device's (a pod's) from the device's link-local address, and without
+    // one sends no solicitation at all (ndisc_send_ns): a fixed one, made
+    // from the node's IPv4 address, without duplicate address detection.
+    if native && node.address6.is_some() {
+        let [a, b, c, d] = node.address.octets();
+        let link_local =
+            std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+        lines.push(format!("addr add {link_local}/64 dev {} nodad", node.device));
+    }
     for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
         lines.push(format!("route add {}", underlay_route(other.address, &node.device)));
+        if let Some(other6) = other.address6.filter(|_| native && node.address6.is_some()) {
+            lines.push(format!("route add {other6}/128 dev {}", node.device));
+        }
     }
     if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
         let kind = cluster.overlay.kind.as_str();
