@@ -229,3 +229,41 @@ fn native6_refuses_underlay_frames_claiming_the_nodes_own_pod() {
     let after = watched(&a.name);
     assert_eq!((after.0 - before.0, after.1 - before.1), (3, 1), "(unknown-source, netdev-delivery) on A");
 }
+
+/// A node added to a native dual-stack lab that is up: the kept nodes get a
+/// route to its IPv6 address (as to its IPv4 one), so IPv6 crosses to it
+/// both ways; a node removed takes its routes with it.
+#[test]
+fn native6_reconcile_routes_the_kept_nodes_to_a_new_nodes_ipv6_address() {
+    use routec_compiler::build::{BuildOptions, ClangChoice};
+    use routec_runtime::lab::{self, Up};
+    if !can_run("native6_reconcile_routes_the_kept_nodes_to_a_new_nodes_ipv6_address") {
+        return;
+    }
+    let options = options();
+    let name = "t-nat6-rcn";
+    let _guard = LabGuard { name: name.into(), options: options.clone() };
+    let build_options = BuildOptions::new(ClangChoice::Use(None), "test".into());
+    let (two, three) = (native_dual_stack(2, 1), native_dual_stack(3, 1));
+    let Up::Created(_) = lab::up_or_reconcile(&two, &build_options, name, &options, &mut |_| {}).unwrap() else {
+        panic!("the lab was not up")
+    };
+    let Up::Reconciled(state, _) = lab::up_or_reconcile(&three, &build_options, name, &options, &mut |_| {}).unwrap()
+    else {
+        panic!("the lab was up")
+    };
+    let (kept, added) = (&three.nodes[0], &three.nodes[2]);
+    let routes = output_in(node_netns(&state, &kept.name), &["ip", "-6", "route"]);
+    assert!(routes.contains(&format!("{} dev", added.address6.unwrap())), "{routes}");
+    let from = pods_on(&state, &kept.name).next().unwrap();
+    let to = pods_on(&state, &added.name).next().unwrap();
+    assert!(ping(&from.netns, &to.ip6.unwrap().to_string()), "kept node's pod to the new node's pod");
+    assert!(ping(&to.netns, &from.ip6.unwrap().to_string()), "and back");
+
+    let Up::Reconciled(state, _) = lab::up_or_reconcile(&two, &build_options, name, &options, &mut |_| {}).unwrap()
+    else {
+        panic!("the lab was up")
+    };
+    let routes = output_in(node_netns(&state, &kept.name), &["ip", "-6", "route"]);
+    assert!(!routes.contains(&added.address6.unwrap().to_string()), "the gone node's route went: {routes}");
+}

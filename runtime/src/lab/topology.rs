@@ -220,8 +220,24 @@ fn pod_commands(pod: &Pod, node: &Node, pod_mtu: u32) -> Vec<String> {
 
 /// The node's route to another node's address over the underlay, after
 /// `route add|replace|del`.
-pub(super) fn underlay_route(other: std::net::Ipv4Addr, device: &str) -> String {
-    format!("{other}/32 dev {device} scope link")
+pub(super) fn underlay_route(other: std::net::IpAddr, device: &str) -> String {
+    match other {
+        std::net::IpAddr::V4(other) => format!("{other}/32 dev {device} scope link"),
+        std::net::IpAddr::V6(other) => format!("{other}/128 dev {device}"),
+    }
+}
+
+/// Whether `node` routes `other`, another node's address, on its device:
+/// every IPv4 one; an IPv6 one only under native routing and when `node`
+/// has an IPv6 address itself (with an overlay the underlay is IPv4).
+pub(super) fn routes_on_device(cluster: &Cluster, node: &Node, other: std::net::IpAddr) -> bool {
+    match other {
+        std::net::IpAddr::V4(other) => other != node.address,
+        std::net::IpAddr::V6(other) => {
+            cluster.overlay.kind == routec_compiler::model::OverlayKind::None
+                && node.address6.is_some_and(|own| own != other)
+        }
+    }
 }
 
 /// The node namespace: lxc veths first (their declared ifindexes must not be
@@ -255,9 +271,9 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, p
         lines.push(format!("addr add {link_local}/64 dev {} nodad", node.device));
     }
     for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
-        lines.push(format!("route add {}", underlay_route(other.address, &node.device)));
-        if let Some(other6) = other.address6.filter(|_| native && node.address6.is_some()) {
-            lines.push(format!("route add {other6}/128 dev {}", node.device));
+        let addresses = std::iter::once(std::net::IpAddr::V4(other.address)).chain(other.address6.map(Into::into));
+        for address in addresses.filter(|&a| routes_on_device(cluster, node, a)) {
+            lines.push(format!("route add {}", underlay_route(address, &node.device)));
         }
     }
     if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
