@@ -267,3 +267,46 @@ fn native6_reconcile_routes_the_kept_nodes_to_a_new_nodes_ipv6_address() {
     let routes = output_in(node_netns(&state, &kept.name), &["ip", "-6", "route"]);
     assert!(!routes.contains(&added.address6.unwrap().to_string()), "the gone node's route went: {routes}");
 }
+
+/// routec_node_ipv6 follows the build and is rolled back with the other maps
+/// when an apply fails after writing it.
+#[test]
+fn native6_a_failed_apply_restores_the_node_ipv6_map_exactly() {
+    use routec_runtime::live_trace::read_node_ipv6;
+    use routec_runtime::loader;
+    if !can_run("native6_a_failed_apply_restores_the_node_ipv6_map_exactly") {
+        return;
+    }
+    let options = options();
+    let name = "t-nat6-undo";
+    let cluster = native_dual_stack(2, 1);
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let node = &cluster.nodes[0];
+    let target = routec_runtime::lab::node_target(&state, &node.name).unwrap();
+    let applied = read_node_ipv6(&target).unwrap();
+    assert_eq!(applied, routec_compiler::seeds::node_ipv6_entries(&cluster), "the seed is applied");
+    assert_eq!(applied.len(), 2);
+
+    let mut changed = cluster.clone();
+    changed.nodes[1].address6 = Some("fd00:172:16::99".parse().unwrap());
+    // A new constant: the programs are loaded again, so the hooks switch.
+    changed.mtu -= 10;
+    let out = options.state_dir.join(name).join("out-changed");
+    build(&changed, &out);
+    let plan = node_plan(&out, &node.name).unwrap();
+    let last = plan.attachments.last().unwrap().interface.clone();
+    let hooks = plan.attachments.len();
+    let (mut seen, mut written) = (0, None);
+    let err = loader::apply_observed(&plan, &target, &mut |_| {
+        seen += 1;
+        if seen == hooks {
+            written = Some(read_node_ipv6(&target).unwrap());
+            let netns = node_netns(&state, &node.name);
+            assert!(Command::new("ip").args(["-n", netns, "link", "del", &last]).status().unwrap().success());
+        }
+    })
+    .unwrap_err();
+    assert_eq!(err.apply_outcome(), Some(loader::ApplyOutcome::RolledBack), "{err}");
+    assert_eq!(written.unwrap(), routec_compiler::seeds::node_ipv6_entries(&changed), "written before the failure");
+    assert_eq!(read_node_ipv6(&target).unwrap(), applied, "routec_node_ipv6 restored exactly");
+}

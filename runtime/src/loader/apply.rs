@@ -204,11 +204,7 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
             "build_digest": report.build_digest,
             "path": report.path,
             "verified_because": report.verified_because,
-            "maps": {
-                "cilium_lxc": report.cilium_lxc,
-                "cilium_ipcache": report.cilium_ipcache,
-                "routec_node_ipv6": report.routec_node_ipv6,
-            },
+            "maps": maps_json(report),
             "maps_replaced": report.maps_replaced,
             "programs_replaced": report.programs_replaced,
             "hooks": { "attached": report.attached, "detached": report.detached },
@@ -221,6 +217,17 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
             "error": error.to_string(),
         }),
     }
+}
+
+/// The per-map counts; routec_node_ipv6 only when the apply saw an entry
+/// of it (a native cluster with IPv6 node addresses, or one leaving), as in
+/// the text.
+fn maps_json(report: &ApplyReport) -> serde_json::Value {
+    let mut maps = serde_json::json!({ "cilium_lxc": report.cilium_lxc, "cilium_ipcache": report.cilium_ipcache });
+    if report.routec_node_ipv6 != MapChanges::default() {
+        maps["routec_node_ipv6"] = serde_json::json!(report.routec_node_ipv6);
+    }
+    maps
 }
 
 /// `routec apply`, waiting for the node's lock: see the module documentation.
