@@ -310,3 +310,50 @@ fn native6_a_failed_apply_restores_the_node_ipv6_map_exactly() {
     assert_eq!(written.unwrap(), routec_compiler::seeds::node_ipv6_entries(&changed), "written before the failure");
     assert_eq!(read_node_ipv6(&target).unwrap(), applied, "routec_node_ipv6 restored exactly");
 }
+
+/// After `lab up`, `routec plan` finds nothing to change on a native
+/// dual-stack node and `trace --live` no drift; a routec_node_ipv6 entry
+/// changed by hand is drift, and a plan change of kind routec_node_ipv6.
+#[test]
+fn native6_plan_and_live_drift_see_the_node_ipv6_map() {
+    use routec_compiler::diff::ChangeKind;
+    use routec_compiler::layout::{NodeIpv6, NodeIpv6Key};
+    use routec_runtime::live_trace::{live_snapshot, LiveSource};
+    use routec_runtime::loader::{self, BuildOutput};
+    use routec_runtime::lock::Wait;
+    if !can_run("native6_plan_and_live_drift_see_the_node_ipv6_map") {
+        return;
+    }
+    let options = options();
+    let name = "t-nat6-plan";
+    let cluster = native_dual_stack(2, 1);
+    let (_guard, state) = up_lab(name, &options, &cluster);
+    let node = &cluster.nodes[0];
+    let target = routec_runtime::lab::node_target(&state, &node.name).unwrap();
+    let build = BuildOutput::open(&options.state_dir.join(name).join("out")).unwrap();
+    let changes = |plan: &routec_compiler::diff::Plan| -> Vec<ChangeKind> {
+        plan.nodes.iter().flat_map(|n| n.changes.iter().map(|c| c.kind)).collect()
+    };
+    assert_eq!(changes(&loader::plan(&build, &target, Wait::Block).unwrap()), [], "nothing to change");
+    let offline = Snapshot::from_cluster(&cluster);
+    let source = LiveSource::Lab { name: name.into(), state_dir: options.state_dir.clone(), bpffs: None };
+    let clean = routec_compiler::trace::drift(&offline, &live_snapshot(&offline, &source).unwrap());
+    assert!(clean.is_clean(), "{:?}", clean.drift);
+
+    // Node 1's next hop rewritten in node 0's map, as a stray writer would.
+    let key = NodeIpv6Key { node_ipv4: cluster.nodes[1].address };
+    let wrong = NodeIpv6 { node_ipv6: "fd00:172:16::99".parse().unwrap() };
+    let pin = target.map_pin("routec_node_ipv6");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+    let mut update = vec!["map".to_string(), "update".into(), "pinned".into(), pin.display().to_string()];
+    update.extend(["key".to_string(), "hex".into()]);
+    update.extend(hex(&key.to_bytes()));
+    update.extend(["value".to_string(), "hex".into()]);
+    update.extend(hex(&wrong.to_bytes()));
+    assert!(Command::new("bpftool").args(&update).status().unwrap().success());
+    let drift = routec_compiler::trace::drift(&offline, &live_snapshot(&offline, &source).unwrap());
+    let seen: Vec<_> = drift.drift.iter().map(|d| (d.node.as_str(), d.map, d.key.as_str())).collect();
+    let key_text = key.node_ipv4.to_string();
+    assert_eq!(seen, [(node.name.as_str(), "routec_node_ipv6", key_text.as_str())]);
+    assert_eq!(changes(&loader::plan(&build, &target, Wait::Block).unwrap()), [ChangeKind::RoutecNodeIpv6]);
+}
