@@ -14,8 +14,10 @@
 #include "lib/decap.h"
 #include "lib/endpoints.h"
 #include "lib/eth.h"
+#include "lib/endpoints6.h"
 #include "lib/host6.h"
 #include "lib/ipv4.h"
+#include "lib/ipv6.h"
 #include "lib/maps.h"
 #include "lib/native.h"
 #include "lib/reasons.h"
@@ -74,6 +76,39 @@ static __always_inline int netdev_native_ipv4(struct __sk_buff *skb)
 	return forward(skb, FWD_TO_STACK, TC_ACT_OK);
 }
 
+/* Native routing, IPv6: the same steps as netdev_native_ipv4 on IPv6 keys.
+ * The node's link traffic (neighbour discovery, MLD: to multicast,
+ * link-local or unspecified addresses) is the stack's, uncounted, as ARP
+ * is for IPv4. A packet for a pod walks its extension headers before
+ * delivery, as every path into a pod does. */
+static __always_inline int netdev_native_ipv6(struct __sk_buff *skb)
+{
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6 = ipv6_header(skb, &eth);
+
+	if (!ip6)
+		return drop(skb, DROP_INVALID_PACKET);
+	if (ipv6_is_multicast(&ip6->daddr) || ipv6_is_link_local(&ip6->daddr) || ipv6_is_unspecified(&ip6->daddr))
+		return TC_ACT_OK;
+
+	struct endpoint_info *dst = lookup_endpoint6(&ip6->daddr);
+
+	if (dst && !endpoint_is_host(dst)) {
+		if (native_source_refused6(&ip6->saddr))
+			return drop(skb, DROP_UNKNOWN_SOURCE);
+
+		struct ipv6_payload payload;
+		__u32 refusal = ipv6_find_payload(skb, ip6, &payload);
+
+		if (refusal)
+			return drop(skb, refusal);
+		return route_to_pod6(skb, eth, ip6, dst, FWD_NETDEV_DELIVERY);
+	}
+	if (!dst && native_is_own_address6(&ip6->daddr))
+		return drop(skb, DROP_NO_ENDPOINT);
+	return forward(skb, FWD_TO_STACK, TC_ACT_OK);
+}
+
 /* Overlay: VXLAN from another node to this node is decapsulated here when
  * it can be (lib/decap.h); the rest goes on to the stack uncounted, and
  * what is VXLAN among it reaches cil_from_overlay through cilium_vxlan. */
@@ -91,11 +126,15 @@ int cil_from_netdev(struct __sk_buff *skb)
 {
 	struct ethhdr *eth = eth_header(skb);
 
-	/* Only untagged IPv4 for this node's MAC may be for a pod: a frame the
+	/* Only untagged IP for this node's MAC may be for a pod: a frame the
 	 * underlay flooded to every port is not this node's to route, and
-	 * everything else (ARP, the node's other traffic) is the stack's. */
-	if (!eth || eth_tag_in_metadata(skb) || skb->pkt_type != PACKET_HOST ||
-	    eth->h_proto != bpf_htons(ETH_P_IP))
+	 * everything else (ARP, the node's other traffic) is the stack's. The
+	 * overlay's underlay is IPv4: IPv6 is for a pod only natively routed. */
+	if (!eth || eth_tag_in_metadata(skb) || skb->pkt_type != PACKET_HOST)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return NATIVE_ROUTING ? netdev_native_ipv6(skb) : TC_ACT_OK;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	if (NATIVE_ROUTING)
 		return netdev_native_ipv4(skb);

@@ -51,7 +51,12 @@ pub fn open(watch: &Path, node: &str) -> Result<Build> {
     let plan = NodePlan::from_build(&output, node)?;
     // The drift check compares this node only: its seeds, already read for the plan.
     let cluster = output.cluster()?;
-    let expected = Snapshot::from_seeds(cluster, [(node, plan.lxc_seed.clone())], plan.ipcache_seed.clone());
+    let expected = Snapshot::from_seeds(
+        cluster,
+        [(node, plan.lxc_seed.clone())],
+        plan.ipcache_seed.clone(),
+        plan.node_ipv6_seed.clone(),
+    );
     let id = BuildId { digest: output.digest().to_string(), cluster: cluster.name.clone() };
     Ok(Build { id, folder, plan, expected })
 }

@@ -16,6 +16,7 @@
 
 /* From <linux/socket.h>, which needs libc headers the BPF target lacks. */
 #define AF_INET 2
+#define AF_INET6 10
 
 /* The IPv4 address a.b.c.d in network order, usable in constant initialisers. */
 #define IPV4(a, b, c, d) \

@@ -10,6 +10,7 @@
 #include "lib/encap.h"
 #include "lib/endpoints6.h"
 #include "lib/ipv6.h"
+#include "lib/native.h"
 #include "lib/ndp.h"
 #include "lib/overlay.h"
 #include "lib/overlay6.h"
@@ -55,11 +56,8 @@ static __always_inline int handle_ipv6(struct __sk_buff *skb)
 		return drop(skb, DROP_NO_TUNNEL_ENDPOINT);
 	if (remote->tunnel_endpoint == NODE_IPV4)
 		return drop(skb, DROP_NO_ENDPOINT);
-	/* Native routing has no IPv6 next hop (docs/datapath.md, "Native
-	 * routing"), and no cilium_vxlan to encapsulate to: the build refuses
-	 * such clusters, and the program does not rely on it. */
 	if (NATIVE_ROUTING)
-		return drop(skb, DROP_NO_ROUTE);
+		return native_forward6(skb, remote->tunnel_endpoint);
 	/* The underlay is IPv4: the same encapsulation as an IPv4 packet's. */
 	return vxlan_encapsulate(skb, remote->tunnel_endpoint);
 }

@@ -80,6 +80,15 @@ _Static_assert(sizeof(struct remote_endpoint_info) == 12, "remote_endpoint_info 
 _Static_assert(__builtin_offsetof(struct remote_endpoint_info, tunnel_endpoint) == 4,
 	       "remote_endpoint_info.tunnel_endpoint at 4");
 
+/* Value of routec_node_ipv6: a node's IPv6 address, network order, under its
+ * IPv4 underlay address (the ipcache's tunnel endpoint, network order): the
+ * next hop of an IPv6 packet under native routing, which the kernel takes
+ * only as an IPv6 address. */
+struct node_ipv6 {
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct node_ipv6) == 16, "node_ipv6 is 16 bytes");
+
 /* Value of routec_counters (per CPU), indexed by a reason code (reasons.h). */
 struct counter {
 	__u64 packets;
@@ -107,6 +116,16 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cilium_ipcache SEC(".maps");
+
+/* Sizes only, like cilium_ipcache: bpftool prints the seed's hex bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(key_size, sizeof(__be32));
+	__uint(value_size, sizeof(struct node_ipv6));
+	__uint(max_entries, 65535);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routec_node_ipv6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -9,6 +9,8 @@
 #include "lib/config.h"
 #include "lib/counters.h"
 #include "lib/endpoints.h"
+#include "lib/endpoints6.h"
+#include "lib/ipv6.h"
 #include "lib/maps.h"
 #include "lib/reasons.h"
 
@@ -17,9 +19,7 @@
  * resolves the next hop's MAC by ARP on the device and writes the Ethernet
  * header, so no route to the pod-cidr is needed and forwarding need not be
  * enabled. The TTL is left to the delivering node (one hop, as through the
- * overlay). An IPv6 packet needs an IPv6 next hop (the kernel takes only
- * ipv6_nh for it): the destination node's IPv6 address, not its ipcache
- * tunnel endpoint. */
+ * overlay). */
 static __always_inline int native_forward(struct __sk_buff *skb, __be32 node)
 {
 	struct bpf_redir_neigh nh;
@@ -27,6 +27,23 @@ static __always_inline int native_forward(struct __sk_buff *skb, __be32 node)
 	__builtin_memset(&nh, 0, sizeof(nh));
 	nh.nh_family = AF_INET;
 	nh.ipv4_nh = node;
+	return forward(skb, FWD_NATIVE_FORWARD, bpf_redirect_neigh(DEVICE_IFINDEX, &nh, sizeof(nh), 0));
+}
+
+/* native_forward for an IPv6 packet: the kernel takes only an IPv6 next hop
+ * for it (ipv6_nh), so the destination node `node` (its IPv4 address, as
+ * the ipcache names it) is reached at its IPv6 address, from
+ * routec_node_ipv6. A node the map does not know has no IPv6 next hop. */
+static __always_inline int native_forward6(struct __sk_buff *skb, __be32 node)
+{
+	const struct node_ipv6 *next = bpf_map_lookup_elem(&routec_node_ipv6, &node);
+	struct bpf_redir_neigh nh;
+
+	if (!next)
+		return drop(skb, DROP_NO_ROUTE);
+	__builtin_memset(&nh, 0, sizeof(nh));
+	nh.nh_family = AF_INET6;
+	__builtin_memcpy(nh.ipv6_nh, next->addr, sizeof(nh.ipv6_nh));
 	return forward(skb, FWD_NATIVE_FORWARD, bpf_redirect_neigh(DEVICE_IFINDEX, &nh, sizeof(nh), 0));
 }
 
@@ -54,6 +71,29 @@ static __always_inline bool native_is_martian(__be32 ip4)
 static __always_inline bool native_source_refused(__be32 saddr)
 {
 	return native_is_martian(saddr) || lookup_endpoint(saddr) || native_is_own_address(saddr);
+}
+
+/* The IPv6 twins of the two above. */
+static __always_inline bool native_is_own_address6(const struct in6_addr *ip6)
+{
+	struct remote_endpoint_info *info = lookup_ipcache6(ip6);
+
+	return info && info->tunnel_endpoint == NODE_IPV4;
+}
+
+/* ::1, and the link's own addresses (multicast, link-local, unspecified),
+ * which nothing routes. */
+static __always_inline bool native_is_martian6(const struct in6_addr *ip6)
+{
+	const __be32 *w = ipv6_words(ip6);
+
+	return ipv6_is_multicast(ip6) || ipv6_is_link_local(ip6) || ipv6_is_unspecified(ip6) ||
+	       (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1));
+}
+
+static __always_inline bool native_source_refused6(const struct in6_addr *saddr)
+{
+	return native_is_martian6(saddr) || lookup_endpoint6(saddr) || native_is_own_address6(saddr);
 }
 
 #endif

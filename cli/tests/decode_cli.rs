@@ -156,3 +156,18 @@ fn ipv6_keys_decode_in_both_maps() {
     assert_eq!(ipcache[0]["prefixlen"], 96);
     assert_eq!(ipcache[0]["tunnel_endpoint"], "172.18.0.3");
 }
+
+#[test]
+fn a_routec_node_ipv6_entry_decodes_from_bpftool_json_and_from_flags() {
+    // `bpftool -j map dump` of a routec_node_ipv6 pin (no BTF: hex bytes).
+    let dump = r#"[{"key":["0xac","0x12","0x00","0x03"],"value":["0xfd","0x00","0x00","0xff","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x03"]}]"#;
+    let decoded = json_of(&decode(&["--map", "routec_node_ipv6", "--format", "json"], dump));
+    assert_eq!(decoded, serde_json::json!([{"node_ipv4": "172.18.0.3", "node_ipv6": "fd00:ff::3"}]));
+    let flags =
+        decode(&["--map", "routec_node_ipv6", "--key", "ac120003", "--value", "fd0000ff000000000000000000000003"], "");
+    assert!(String::from_utf8_lossy(&flags.stdout).contains("node_ipv6:       fd00:ff::3"));
+    // A value of the wrong size is an input error (exit 1) naming the map.
+    let short = decode(&["--map", "routec_node_ipv6", "--key", "ac120003", "--value", "fd00"], "");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("routec_node_ipv6 value"), "{short:?}");
+}

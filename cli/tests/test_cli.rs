@@ -258,7 +258,7 @@ fn expectations_change_no_map_byte_and_no_program() {
 
 #[test]
 fn snapshot_is_stable_and_committed() {
-    for name in ["mycluster", "dualstack", "native"] {
+    for name in ["mycluster", "dualstack", "native", "native6"] {
         let example = repo(&format!("examples/{name}"));
         let snap = repo(&format!("examples/{name}/datapath.snap"));
         let first = routec(&["snapshot", s(&example)]);

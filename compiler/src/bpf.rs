@@ -201,13 +201,7 @@ pub struct Unsupported {
 /// Refuses clusters whose features the templates do not implement.
 pub fn check_supported(cluster: &Cluster) -> Result<(), Unsupported> {
     match cluster.overlay.kind {
-        OverlayKind::Vxlan => Ok(()),
-        OverlayKind::None if cluster.pods.iter().any(|pod| pod.ip6.is_some()) => Err(Unsupported {
-            feature: "IPv6 pods with `overlay none`",
-            why: "an IPv6 packet leaves for the destination node's IPv6 address, and the programs know only \
-                  its IPv4 tunnel endpoint (docs/datapath.md, \"Native routing\")",
-        }),
-        OverlayKind::None => Ok(()),
+        OverlayKind::Vxlan | OverlayKind::None => Ok(()),
         OverlayKind::Geneve => Err(Unsupported {
             feature: "`overlay geneve`",
             why: "no program handles Geneve tunnel metadata; `overlay vxlan` and `overlay none` are built",

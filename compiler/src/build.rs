@@ -18,14 +18,14 @@ mod beneath;
 mod binary_seed;
 mod node_file;
 
-pub use binary_seed::{parse_binary_seed, render_binary_seed, IPCACHE_SEED_BIN};
+pub use binary_seed::{parse_binary_seed, render_binary_seed, IPCACHE_SEED_BIN, NODE_IPV6_SEED_BIN};
 pub use node_file::{NodeEndpoint, NodeFile, NODE_FILE};
 
 use crate::bpf;
 use crate::frontend::Analysis;
-use crate::layout::{MapSpec, CILIUM_IPCACHE, CILIUM_LXC, ROUTEC_COUNTERS};
+use crate::layout::{MapSpec, CILIUM_IPCACHE, CILIUM_LXC, ROUTEC_COUNTERS, ROUTEC_NODE_IPV6};
 use crate::model::Cluster;
-use crate::seeds::{ipcache_entries, lxc_entries, pod_range, render_seed};
+use crate::seeds::{ipcache_entries, lxc_entries, node_ipv6_entries, pod_range, render_seed};
 use crate::settings::{MapSizes, FILE_NAME as SETTINGS_FILE};
 
 /// Version of the output layout; bumped when a file's meaning changes.
@@ -41,6 +41,9 @@ pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 /// 280 bytes per pod: this allows some 1.9 million pods.
 pub const MAX_FILE_BYTES: u64 = 512 << 20;
 pub const IPCACHE_SEED: &str = "cluster/cilium_ipcache.seed";
+/// Written only when it has entries (a native cluster with IPv6 node
+/// addresses): a build without it means an empty `routec_node_ipv6`.
+pub const NODE_IPV6_SEED: &str = "cluster/routec_node_ipv6.seed";
 /// The validated cluster the build was made from: what a node's loader and
 /// the tracer need beyond the seeds (pod names, lxc names, node addresses).
 pub const CLUSTER_JSON: &str = "cluster/cluster.json";
@@ -431,6 +434,14 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
             .and_then(|()| writer.put(IPCACHE_SEED_BIN, &render_binary_seed(&ipcache)))
             .map(|()| ipcache.len());
         drop(ipcache);
+        let node_ipv6 = node_ipv6_entries(cluster);
+        let ipcache_result = ipcache_result.and_then(|count| {
+            if !node_ipv6.is_empty() {
+                writer.put(NODE_IPV6_SEED, render_seed(&node_ipv6).as_bytes())?;
+                writer.put(NODE_IPV6_SEED_BIN, &render_binary_seed(&node_ipv6))?;
+            }
+            Ok(count)
+        });
         let cluster_record = cluster_json.join().expect("cluster writer panicked");
         let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("node writer panicked")).collect();
         (ipcache_result, cluster_record, nodes)
@@ -457,6 +468,7 @@ pub fn build(cluster: &Cluster, options: &BuildOptions, out: &Path) -> Result<Bu
             MapRecord::new(CILIUM_LXC, options.maps.lxc),
             MapRecord::new(CILIUM_IPCACHE, options.maps.ipcache),
             MapRecord::new(ROUTEC_COUNTERS, ROUTEC_COUNTERS.max_entries),
+            MapRecord::new(ROUTEC_NODE_IPV6, ROUTEC_NODE_IPV6.max_entries),
         ],
         files: &records,
     };

@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::diagnostics::short;
 use crate::layout::{
-    EndpointInfo, EndpointKey, IpcacheKey, LengthError, RemoteEndpointInfo, FAMILY_IPV4, IDENTITY_HEALTH,
-    IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
+    EndpointInfo, EndpointKey, IpcacheKey, LengthError, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo, FAMILY_IPV4,
+    IDENTITY_HEALTH, IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
 use crate::seeds::parse_hex_byte;
 
@@ -32,6 +32,7 @@ use crate::seeds::parse_hex_byte;
 pub enum MapKind {
     Lxc,
     Ipcache,
+    NodeIpv6,
 }
 
 impl MapKind {
@@ -39,6 +40,7 @@ impl MapKind {
         match self {
             MapKind::Lxc => "cilium_lxc",
             MapKind::Ipcache => "cilium_ipcache",
+            MapKind::NodeIpv6 => "routec_node_ipv6",
         }
     }
 }
@@ -276,11 +278,16 @@ const IPCACHE_KEY: &[BtfMember] = &[
 const IPCACHE_VALUE: &[BtfMember] =
     &[member("sec_identity", 4), member("tunnel_endpoint", 4), member("pad", 2), member("key", 1), member("flags", 1)];
 
+/// The key of routec_node_ipv6 is a plain `__be32`, no struct.
+const NODE_IPV6_KEY: &[BtfMember] = &[];
+const NODE_IPV6_VALUE: &[BtfMember] = &[BtfMember { name: "addr", width: 4, count: 4 }];
+
 /// The members of `map`'s key and value structs, in order.
 pub fn btf_members(map: MapKind) -> [&'static [BtfMember]; 2] {
     match map {
         MapKind::Lxc => [LXC_KEY, LXC_VALUE],
         MapKind::Ipcache => [IPCACHE_KEY, IPCACHE_VALUE],
+        MapKind::NodeIpv6 => [NODE_IPV6_KEY, NODE_IPV6_VALUE],
     }
 }
 
@@ -349,11 +356,19 @@ pub struct IpcacheFields {
     pub flags: u8,
 }
 
+/// A `routec_node_ipv6` entry: a node's IPv4 address and its IPv6 one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeIpv6Fields {
+    pub node_ipv4: String,
+    pub node_ipv6: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Decoded {
     Lxc(LxcFields),
     Ipcache(IpcacheFields),
+    NodeIpv6(NodeIpv6Fields),
 }
 
 fn length_error(entry: usize) -> impl Fn(LengthError) -> DecodeError {
@@ -395,6 +410,14 @@ pub fn decode_entry(map: MapKind, entry: &RawEntry, index: usize) -> Result<Deco
                 tunnel_endpoint: Ipv4Addr::from(value.tunnel_endpoint).to_string(),
                 key: value.key,
                 flags: value.flags,
+            }))
+        }
+        MapKind::NodeIpv6 => {
+            let key = NodeIpv6Key::from_bytes(&entry.key).map_err(length_error(index))?;
+            let value = NodeIpv6::from_bytes(&entry.value).map_err(length_error(index))?;
+            Ok(Decoded::NodeIpv6(NodeIpv6Fields {
+                node_ipv4: key.node_ipv4.to_string(),
+                node_ipv6: value.node_ipv6.to_string(),
             }))
         }
     }
@@ -472,6 +495,9 @@ pub fn render_text(map: MapKind, decoded: &[Decoded]) -> String {
                     ("flags", f.flags.to_string()),
                 ];
                 write_rows(&mut out, &rows);
+            }
+            Decoded::NodeIpv6(f) => {
+                write_rows(&mut out, &[("node_ipv4", f.node_ipv4.clone()), ("node_ipv6", f.node_ipv6.clone())]);
             }
         }
     }

@@ -81,6 +81,19 @@ pub const CILIUM_IPCACHE: MapSpec = MapSpec {
     flags: BPF_F_NO_PREALLOC,
 };
 
+/// The destination node's IPv6 address under its IPv4 one: the next hop of
+/// an IPv6 packet under native routing (docs/datapath.md, "Native
+/// routing"). One for the whole cluster, like `cilium_ipcache`; seeded only
+/// for a native cluster with IPv6 node addresses, empty otherwise.
+pub const ROUTEC_NODE_IPV6: MapSpec = MapSpec {
+    name: "routec_node_ipv6",
+    map_type: BPF_MAP_TYPE_HASH,
+    key_size: NodeIpv6Key::SIZE as u32,
+    value_size: NodeIpv6::SIZE as u32,
+    max_entries: 65535,
+    flags: BPF_F_NO_PREALLOC,
+};
+
 /// Per-CPU packet and byte counters indexed by [`Reason`] code.
 pub const ROUTEC_COUNTERS: MapSpec = MapSpec {
     name: "routec_counters",
@@ -91,7 +104,7 @@ pub const ROUTEC_COUNTERS: MapSpec = MapSpec {
     flags: 0,
 };
 
-pub const ALL_MAPS: [MapSpec; 3] = [CILIUM_LXC, CILIUM_IPCACHE, ROUTEC_COUNTERS];
+pub const ALL_MAPS: [MapSpec; 4] = [CILIUM_LXC, CILIUM_IPCACHE, ROUTEC_COUNTERS, ROUTEC_NODE_IPV6];
 
 #[derive(Debug)]
 pub struct LengthError {
@@ -149,7 +162,7 @@ macro_rules! encoded {
         }
     )*};
 }
-encoded!(EndpointKey, EndpointInfo, IpcacheKey, RemoteEndpointInfo);
+encoded!(EndpointKey, EndpointInfo, IpcacheKey, RemoteEndpointInfo, NodeIpv6Key, NodeIpv6);
 
 impl std::fmt::Display for EndpointKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +176,12 @@ impl std::fmt::Display for IpcacheKey {
             Some(len) => write!(f, "{}/{len}", self.ip_addr()),
             None => write!(f, "{} (prefixlen {})", self.ip_addr(), { self.prefixlen }),
         }
+    }
+}
+
+impl std::fmt::Display for NodeIpv6Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.node_ipv4)
     }
 }
 
@@ -196,6 +215,11 @@ impl MapKey for EndpointKey {
 impl MapKey for IpcacheKey {
     type Value = RemoteEndpointInfo;
     const SPEC: &'static MapSpec = &CILIUM_IPCACHE;
+}
+
+impl MapKey for NodeIpv6Key {
+    type Value = NodeIpv6;
+    const SPEC: &'static MapSpec = &ROUTEC_NODE_IPV6;
 }
 
 /// Compile-time checks that a struct has the size and field offsets that its
@@ -468,6 +492,44 @@ impl RemoteEndpointInfo {
     }
 }
 
+/// Key of `routec_node_ipv6`: a node's IPv4 `address` (the ipcache's tunnel
+/// endpoint), network order, 4 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeIpv6Key {
+    pub node_ipv4: Ipv4Addr,
+}
+
+impl NodeIpv6Key {
+    pub const SIZE: usize = 4;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        self.node_ipv4.octets()
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a routec_node_ipv6 key", bytes)?;
+        Ok(NodeIpv6Key { node_ipv4: Ipv4Addr::from(b) })
+    }
+}
+
+/// Value of `routec_node_ipv6` (`struct node_ipv6`): that node's IPv6
+/// `address`, network order, 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeIpv6 {
+    pub node_ipv6: Ipv6Addr,
+}
+
+impl NodeIpv6 {
+    pub const SIZE: usize = 16;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        self.node_ipv6.octets()
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LengthError> {
+        let b = exact::<{ Self::SIZE }>("a routec_node_ipv6 value", bytes)?;
+        Ok(NodeIpv6 { node_ipv6: Ipv6Addr::from(b) })
+    }
+}
+
 /// Value of `routec_counters` (per CPU), 16 bytes.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -579,6 +641,17 @@ mod tests {
         assert_eq!(decoded.to_string(), "fd00:10:2::79");
         // The IPv4 key of the same first bytes is another key.
         assert_ne!(EndpointKey::ipv4(Ipv4Addr::new(0xfd, 0, 0, 0x10)).to_bytes().to_vec(), key);
+    }
+
+    #[test]
+    fn node_ipv6_vector_round_trips() {
+        let key = NodeIpv6Key { node_ipv4: Ipv4Addr::new(192, 168, 0, 11) };
+        let value = NodeIpv6 { node_ipv6: "fd00::b".parse().unwrap() };
+        assert_eq!(key.to_bytes(), [0xc0, 0xa8, 0x00, 0x0b]);
+        assert_eq!(value.to_bytes(), [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b]);
+        assert_eq!(NodeIpv6Key::from_bytes(&key.to_bytes()).unwrap(), key);
+        assert_eq!(NodeIpv6::from_bytes(&value.to_bytes()).unwrap(), value);
+        assert!(NodeIpv6::from_bytes(&[0; 4]).is_err());
     }
 
     #[test]

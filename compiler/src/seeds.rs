@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use crate::layout::{
-    EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo, ENDPOINT_F_HOST, IDENTITY_HOST, IDENTITY_REMOTE_NODE,
-    IDENTITY_WORLD,
+    EndpointInfo, EndpointKey, IpcacheKey, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo, ENDPOINT_F_HOST, IDENTITY_HOST,
+    IDENTITY_REMOTE_NODE, IDENTITY_WORLD,
 };
-use crate::model::{Cluster, Mac};
+use crate::model::{Cluster, Mac, OverlayKind};
 
 /// The index range of `cluster.pods` that sits on `node`. Pods are sorted by
 /// (node, ip), so a binary search finds it without scanning every pod.
@@ -77,6 +77,26 @@ pub fn ipcache_entries(cluster: &Cluster) -> Vec<(IpcacheKey, RemoteEndpointInfo
     entries
 }
 
+/// `routec_node_ipv6` of the whole cluster (identical on every node), sorted
+/// by key bytes: each node's IPv6 `address` under its IPv4 one, the next hop
+/// of IPv6 native routing. Only a native cluster (`overlay none`) has
+/// entries: the overlay's underlay is IPv4 and never reads the map.
+pub fn node_ipv6_entries(cluster: &Cluster) -> Vec<(NodeIpv6Key, NodeIpv6)> {
+    if cluster.overlay.kind != OverlayKind::None {
+        return Vec::new();
+    }
+    let mut entries: Vec<_> = cluster
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let node_ipv6 = node.address6?;
+            Some((NodeIpv6Key { node_ipv4: node.address }, NodeIpv6 { node_ipv6 }))
+        })
+        .collect();
+    sort_and_dedup(&mut entries, |(key, _)| key.to_bytes());
+    entries
+}
+
 /// Sorts by key bytes and keeps the first of equal keys. A validated cluster
 /// has no equal keys except when a node's router is its own address, where
 /// both host entries are the same entry.
@@ -108,6 +128,17 @@ impl SeedEntry for (EndpointKey, EndpointInfo) {
 impl SeedEntry for (IpcacheKey, RemoteEndpointInfo) {
     const KEY_SIZE: usize = IpcacheKey::SIZE;
     const VALUE_SIZE: usize = RemoteEndpointInfo::SIZE;
+    fn key_bytes(&self) -> impl AsRef<[u8]> {
+        self.0.to_bytes()
+    }
+    fn value_bytes(&self) -> impl AsRef<[u8]> {
+        self.1.to_bytes()
+    }
+}
+
+impl SeedEntry for (NodeIpv6Key, NodeIpv6) {
+    const KEY_SIZE: usize = NodeIpv6Key::SIZE;
+    const VALUE_SIZE: usize = NodeIpv6::SIZE;
     fn key_bytes(&self) -> impl AsRef<[u8]> {
         self.0.to_bytes()
     }

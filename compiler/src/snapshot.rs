@@ -1,7 +1,8 @@
 //! `routec snapshot`: a deterministic, readable text of what a cluster
 //! compiles to, for review as a diff. Per node: the programs and their hooks,
 //! the load-time constants, every `cilium_lxc` entry; then the cluster's
-//! `cilium_ipcache`; then the reachability summary of `trace --all`. Entries
+//! `cilium_ipcache` and, when it has entries, `routec_node_ipv6`; then the
+//! reachability summary of `trace --all`. Entries
 //! come from `seeds` and bytes from `layout`, as the build writes them, so a
 //! change to the config shows up as a change to the datapath. Nothing in it
 //! depends on the machine (no paths, no host byte order, no time).
@@ -84,6 +85,18 @@ pub fn render(cluster: &Cluster) -> Result<String, TraceError> {
     let _ = writeln!(out, "\ncilium_ipcache (every node): {} entries", ipcache.len());
     for (key, value) in &ipcache {
         render_ipcache(&mut out, cluster, key, value);
+    }
+    // Only a native cluster with IPv6 node addresses seeds it, so every
+    // other cluster's snapshot reads as before.
+    let node_ipv6 = seeds::node_ipv6_entries(cluster);
+    if !node_ipv6.is_empty() {
+        let _ = writeln!(out, "\nroutec_node_ipv6 (every node): {} entries", node_ipv6.len());
+        for (key, value) in &node_ipv6 {
+            let owner = cluster.nodes.iter().find(|n| n.address == key.node_ipv4).map_or("", |n| n.name.as_str());
+            let _ = writeln!(out, "    {} (node {owner}) -> {}", key.node_ipv4, value.node_ipv6);
+            let _ = writeln!(out, "      key    {}", hex_bytes(&key.to_bytes()));
+            let _ = writeln!(out, "      bytes  {}", hex_bytes(&value.to_bytes()));
+        }
     }
     render_reachability(&mut out, cluster)?;
     Ok(out)

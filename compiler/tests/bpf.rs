@@ -229,7 +229,7 @@ fn map_definitions_in_maps_h_equal_layout() {
     let size_of = |ty: &str| match ty.strip_prefix("struct ") {
         Some(name) => sizes[name],
         None => match ty {
-            "__u32" => 4,
+            "__u32" | "__be32" => 4,
             other => panic!("unexpected key/value type {other}"),
         },
     };
@@ -250,9 +250,9 @@ fn map_definitions_in_maps_h_equal_layout() {
         };
         let spec = ALL_MAPS.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("map {name} not in layout"));
         assert_eq!(map_type(&field("__uint(type").unwrap()), spec.map_type, "{name} type");
-        // Cilium's maps carry sizes only (no BTF types, so bpftool prints
-        // their bytes as the seed does); routec's own map carries BTF.
-        let (key, value) = if name.starts_with("cilium_") {
+        // The seeded maps carry sizes only (no BTF types, so bpftool prints
+        // their bytes as the seed does); the counters carry BTF.
+        let (key, value) = if name != "routec_counters" {
             assert_eq!(field("__type(key"), None, "{name} has no BTF key type");
             let size_field = |f: &str| {
                 let text = field(f).unwrap();
@@ -441,14 +441,47 @@ fn vxlan_and_native_routing_are_supported() {
 }
 
 #[test]
-fn ipv6_pods_under_native_routing_are_refused_until_the_programs_have_an_ipv6_next_hop() {
+fn a_dual_stack_native_cluster_builds_with_its_nodes_ipv6_next_hops() {
+    use routec_compiler::build::{build, input_digest, BuildOptions, ClangChoice, NODE_IPV6_SEED, NODE_IPV6_SEED_BIN};
     let mut cluster = dualstack();
     cluster.overlay.kind = OverlayKind::None;
-    let message = bpf::check_supported(&cluster).unwrap_err().to_string();
-    assert!(message.starts_with("the datapath does not support IPv6 pods with `overlay none` yet"), "{message}");
-    cluster.pods.iter_mut().for_each(|pod| pod.ip6 = None);
-    cluster.pods.retain(|pod| pod.ip.is_some());
-    assert_eq!(bpf::check_supported(&cluster), Ok(()), "IPv4 pods of a dual-stack cluster route natively");
+    // E0019: every node of a native cluster with IPv6 pods has an IPv6 address.
+    cluster.nodes[0].address6 = Some("fd00:ff::2".parse().unwrap());
+    assert_eq!(bpf::check_supported(&cluster), Ok(()));
+    let dir = ScratchDir::new("native6-build");
+    let options = BuildOptions::new(ClangChoice::Skip, input_digest([("cluster.route", "x")]));
+    let out = dir.0.join("out");
+    build(&cluster, &options, &out).unwrap();
+    // ds-worker 172.18.0.2 -> fd00:ff::2, ds-worker2 172.18.0.3 -> fd00:ff::3.
+    let seed = std::fs::read_to_string(out.join(NODE_IPV6_SEED)).unwrap();
+    assert_eq!(
+        seed,
+        "key hex ac 12 00 02 value hex fd 00 00 ff 00 00 00 00 00 00 00 00 00 00 00 02\n\
+         key hex ac 12 00 03 value hex fd 00 00 ff 00 00 00 00 00 00 00 00 00 00 00 03\n"
+    );
+    let binary = std::fs::read(out.join(NODE_IPV6_SEED_BIN)).unwrap();
+    assert_eq!(binary.len(), 2 * 20);
+    assert_eq!(&binary[..4], &[0xac, 0x12, 0x00, 0x02]);
+    assert_eq!(binary[4..20], "fd00:ff::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"routec_node_ipv6\""), "{manifest}");
+    insta::with_settings!({snapshot_path => "../../snapshots/build", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("native6-datapath", routec_compiler::snapshot::render(&cluster).unwrap());
+    });
+
+    // The overlay and an IPv4-only native cluster seed nothing into it: no file.
+    for (kind, strip_ipv6) in [(OverlayKind::Vxlan, false), (OverlayKind::None, true)] {
+        let mut other = dualstack();
+        other.overlay.kind = kind;
+        if strip_ipv6 {
+            other.pods.retain(|pod| pod.ip.is_some());
+            other.pods.iter_mut().for_each(|pod| pod.ip6 = None);
+            other.nodes.iter_mut().for_each(|node| (node.address6, node.pod_cidr6, node.router6) = (None, None, None));
+        }
+        let out = dir.0.join(format!("out-{}-{strip_ipv6}", kind.as_str()));
+        build(&other, &options, &out).unwrap();
+        assert!(!out.join(NODE_IPV6_SEED).exists() && !out.join(NODE_IPV6_SEED_BIN).exists(), "{kind:?}");
+    }
 }
 
 #[test]

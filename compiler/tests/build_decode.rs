@@ -93,7 +93,7 @@ fn btf_formatted_lookups_give_back_the_seed_bytes() {
         .iter()
         .map(|d| match d {
             Decoded::Ipcache(f) => format!("{} via {}", f.prefix.clone().unwrap(), f.tunnel_endpoint),
-            Decoded::Lxc(_) => unreachable!(),
+            Decoded::Lxc(_) | Decoded::NodeIpv6(_) => unreachable!(),
         })
         .collect();
     assert!(prefixes.contains(&"10.10.1.155/32 via 172.18.0.4".to_string()), "{prefixes:?}");
@@ -159,6 +159,18 @@ fn btf_members_are_the_structs_of_maps_h() {
             assert_eq!(ours, members(name), "struct {name}");
         }
     }
+}
+
+#[test]
+fn a_node_ipv6_seed_line_decodes_to_both_addresses() {
+    let line = "key hex ac 12 00 03 value hex fd 00 00 ff 00 00 00 00 00 00 00 00 00 00 00 03\n";
+    let decoded = decode_text(MapKind::NodeIpv6, line).unwrap();
+    assert_eq!(
+        routec_compiler::decode::render_text(MapKind::NodeIpv6, &decoded),
+        "routec_node_ipv6 entry 1\n  node_ipv4:       172.18.0.3\n  node_ipv6:       fd00:ff::3\n"
+    );
+    let short = "key hex ac 12 00 value hex fd 00\n";
+    assert!(decode_text(MapKind::NodeIpv6, short).unwrap_err().to_string().contains("routec_node_ipv6 key"));
 }
 
 #[test]

@@ -426,6 +426,7 @@ fn a_node_that_holds_nothing_yet_is_all_creates() {
         name: wanted.name.clone(),
         lxc: Vec::new(),
         ipcache: std::sync::Arc::new(Vec::new()),
+        node_ipv6: Vec::new(),
         programs: Some(Vec::new()),
         hooks: Vec::new(),
         constants: None,
@@ -436,7 +437,7 @@ fn a_node_that_holds_nothing_yet_is_all_creates() {
     assert!(changes.iter().all(|c| c.action == Action::Create && c.before.is_none()), "{changes:#?}");
     let count = |kind| changes.iter().filter(|c| c.kind == kind).count();
     assert_eq!(count(ChangeKind::Constant), 5, "the load-time constants come with the programs");
-    assert_eq!(count(ChangeKind::Map), 3);
+    assert_eq!(count(ChangeKind::Map), 4);
     assert_eq!(count(ChangeKind::Hook), wanted.hooks.len());
     assert_eq!(count(ChangeKind::CiliumLxc), wanted.lxc.len());
     assert_eq!(count(ChangeKind::CiliumIpcache), wanted.ipcache.len());

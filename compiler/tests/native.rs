@@ -9,11 +9,10 @@ use std::path::Path;
 
 use routec_compiler::bpf::{self, LoadConstants};
 use routec_compiler::build::{attach_plan, NodeFile};
-use routec_compiler::layout::{EndpointInfo, EndpointKey, Reason};
+use routec_compiler::layout::{EndpointKey, Reason};
 use routec_compiler::model::{Cluster, OverlayKind};
 use routec_compiler::trace::{
-    matrix, render_matrix_text, render_text, trace, trace_packet, Datapath, Ipcache, Mode, NodeConfig, Packet, PodRef,
-    Proto, Snapshot, Verdict,
+    matrix, render_matrix_text, render_text, trace, trace_packet, Datapath, Packet, Proto, Snapshot, Verdict,
 };
 use trace_support::{run, snapshot_all};
 
@@ -145,46 +144,85 @@ fn the_underlay_cannot_speak_for_the_delivering_nodes_own_addresses_or_martians(
     });
 }
 
-/// A view the tracer does not refuse although the build would: the
-/// programs' own answer for a cluster no build loads.
-struct Unrefused(Snapshot);
-
-impl Datapath for Unrefused {
-    fn mode(&self) -> Mode {
-        self.0.mode()
-    }
-    fn nodes(&self) -> &[NodeConfig] {
-        self.0.nodes()
-    }
-    fn pods(&self) -> &[PodRef] {
-        self.0.pods()
-    }
-    fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo> {
-        self.0.lxc_lookup(node, key)
-    }
-    fn ipcache(&self, node: &str) -> Option<&Ipcache> {
-        self.0.ipcache(node)
-    }
-    fn has_maps(&self, node: &str) -> bool {
-        self.0.has_maps(node)
-    }
-}
-
-#[test]
-fn an_ipv6_packet_for_another_node_is_no_route_under_native_routing() {
+/// examples/dualstack routed natively: ds-worker gains the IPv6 address
+/// E0019 requires (ds-worker2 has one).
+fn dualstack_native() -> Cluster {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dualstack");
     let mut cluster = routec_compiler::frontend::analyze_path(&path).unwrap().cluster.unwrap();
     cluster.overlay.kind = OverlayKind::None;
+    cluster.nodes[0].address6 = Some("fd00:ff::2".parse().unwrap());
+    cluster
+}
+
+#[test]
+fn an_ipv6_packet_for_another_node_leaves_for_its_ipv6_address() {
+    let cluster = dualstack_native();
     let snapshot = Snapshot::from_cluster(&cluster);
-    assert!(trace(&snapshot, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).is_err(), "refused");
-    let t = trace(&Unrefused(snapshot), "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap();
-    assert_eq!(t.hops.len(), 1);
+    let t = trace(&snapshot, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap();
+    let hops: Vec<_> = t.hops.iter().map(|h| (h.program, h.reason.reason())).collect();
+    assert_eq!(
+        hops,
+        [("cil_from_container", Reason::NativeForward), ("cil_from_netdev", Reason::NetdevDelivery)],
+        "{:?}",
+        t.verdict
+    );
+    assert!(t.hops[0].action.contains("next hop fd00:ff::3"), "{}", t.hops[0].action);
+    insta::with_settings!({snapshot_path => "../../snapshots/trace", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("native6-cross-node.txt", render_text(&t));
+    });
+    // Hop limit 1 is the delivering node's to drop, as the TTL is.
+    let t = trace(&snapshot, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 1).unwrap();
+    assert!(
+        matches!(&t.verdict, Verdict::Dropped { program: "cil_from_netdev", reason, .. }
+        if reason.reason() == Reason::TtlExceeded),
+        "{:?}",
+        t.verdict
+    );
+    // Without its routec_node_ipv6 entry the node has no IPv6 next hop.
+    let mut without = Snapshot::from_cluster(&cluster);
+    without.set_shared_node_ipv6([]);
+    let t = trace(&without, "web/frontend-7f9c", "fd00:10:2::20", Proto::Icmp, None, 64).unwrap();
     assert!(
         matches!(&t.verdict, Verdict::Dropped { program: "cil_from_container", reason, .. }
         if reason.reason() == Reason::NoRoute),
         "{:?}",
         t.verdict
     );
+}
+
+#[test]
+fn an_underlay_ipv6_packet_from_the_receiving_nodes_own_addresses_or_a_martian_is_refused() {
+    // ds-worker's frontend sends from addresses its lxc entry is made to
+    // accept: another node's pod may reach postgres on ds-worker2 through
+    // its device; ds-worker2's router, a free address of its pod-cidr and
+    // ::1 may not.
+    let sources = [("fd00:10:1::11", true), ("fd00:10:2::fe", false), ("fd00:10:2::99", false), ("::1", false)];
+    let mut view = Snapshot::from_cluster(&dualstack_native());
+    let mut entries = view.lxc_entries("ds-worker");
+    let frontend = view.lxc_lookup("ds-worker", &EndpointKey::ip("fd00:10:1::10".parse().unwrap())).unwrap();
+    entries.extend(sources.iter().map(|(ip, _)| (EndpointKey::ip(ip.parse().unwrap()), frontend)));
+    view.set_lxc("ds-worker", entries);
+    let sender = view.find_pod("web/frontend-7f9c").unwrap().clone();
+    for (src, delivered) in sources {
+        let packet = Packet {
+            src: src.parse().unwrap(),
+            dst: "fd00:10:2::20".parse().unwrap(),
+            proto: Proto::Icmp,
+            port: None,
+            ttl: 64,
+        };
+        let t = trace_packet(&view, &sender, packet).unwrap();
+        assert_eq!(t.hops[0].reason.reason(), Reason::NativeForward, "{src}: ds-worker sends it");
+        match delivered {
+            true => assert!(t.verdict.is_delivered(), "{src}: {:?}", t.verdict),
+            false => assert!(
+                matches!(&t.verdict, Verdict::Dropped { node, program: "cil_from_netdev", reason }
+                    if node == "ds-worker2" && reason.reason() == Reason::UnknownSource),
+                "{src}: {:?}",
+                t.verdict
+            ),
+        }
+    }
 }
 
 #[test]

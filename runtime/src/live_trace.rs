@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aya::maps::{Map, MapData};
-use routec_compiler::layout::{EndpointInfo, EndpointKey, IpcacheKey, MapSpec, RemoteEndpointInfo};
+use routec_compiler::layout::{
+    EndpointInfo, EndpointKey, IpcacheKey, MapKey, MapSpec, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo,
+};
 use routec_compiler::trace::{Datapath, Ipcache, Mode, PodRef, Snapshot};
 
 use crate::lab::{self, LabState};
@@ -74,6 +76,15 @@ pub fn read_ipcache(target: &Target) -> Result<Vec<(IpcacheKey, RemoteEndpointIn
     read(target)
 }
 
+/// Every entry of the node's pinned `routec_node_ipv6`, sorted by key; none
+/// when a datapath applied by an older routec has no such pin.
+pub fn read_node_ipv6(target: &Target) -> Result<Vec<(NodeIpv6Key, NodeIpv6)>> {
+    if !target.map_pin(NodeIpv6Key::SPEC.name).exists() {
+        return Ok(Vec::new());
+    }
+    read(target)
+}
+
 fn read<K: loader::LiveMap>(target: &Target) -> Result<Vec<(K, K::Value)>> {
     loader::read_map(open(target, K::SPEC)?).map_err(|e| Error::msg(format!("node {}: {e}", target.node)))
 }
@@ -108,6 +119,7 @@ pub fn live_snapshot(expected: &Snapshot, source: &LiveSource) -> Result<Snapsho
         }
         snapshot.set_lxc(&target.node, read_lxc(target)?);
         snapshot.set_ipcache(&target.node, Arc::new(Ipcache::new(read_ipcache(target)?)));
+        snapshot.set_node_ipv6(&target.node, read_node_ipv6(target)?);
     }
     Ok(snapshot)
 }

@@ -15,6 +15,8 @@ pub enum MapArg {
     CiliumLxc,
     #[value(name = "cilium_ipcache")]
     CiliumIpcache,
+    #[value(name = "routec_node_ipv6")]
+    RoutecNodeIpv6,
 }
 
 #[derive(clap::Args)]
@@ -40,6 +42,7 @@ pub fn run(args: Args) -> ExitCode {
     let map = match args.map {
         MapArg::CiliumLxc => MapKind::Lxc,
         MapArg::CiliumIpcache => MapKind::Ipcache,
+        MapArg::RoutecNodeIpv6 => MapKind::NodeIpv6,
     };
     let decoded = match (&args.key, &args.value) {
         (Some(key), Some(value)) => {

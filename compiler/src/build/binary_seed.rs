@@ -9,6 +9,9 @@ use crate::layout::{Encoded, MapKey};
 /// The binary form of `cluster/cilium_ipcache.seed`.
 pub const IPCACHE_SEED_BIN: &str = "cluster/cilium_ipcache.bin";
 
+/// The binary form of `cluster/routec_node_ipv6.seed`.
+pub const NODE_IPV6_SEED_BIN: &str = "cluster/routec_node_ipv6.bin";
+
 /// The bytes of `entries`, in their order.
 pub fn render_binary_seed<K: MapKey>(entries: &[(K, K::Value)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * (K::SIZE + K::Value::SIZE));

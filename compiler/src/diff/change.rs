@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::state::{BuildState, IpcacheEntries, LxcEntries, MapSize, Names, NodeState, ProgramState, Subject};
+use super::state::{
+    BuildState, IpcacheEntries, LxcEntries, MapSize, Names, NodeIpv6Entries, NodeState, ProgramState, Subject,
+};
 use crate::bpf::LoadConstants;
 use crate::build::Attachment;
 use crate::decode::{decode_entry, Decoded, MapKind, RawEntry};
@@ -58,6 +60,7 @@ pub enum ChangeKind {
     Hook,
     CiliumLxc,
     CiliumIpcache,
+    RoutecNodeIpv6,
 }
 
 impl ChangeKind {
@@ -70,6 +73,7 @@ impl ChangeKind {
             ChangeKind::Hook => "hook",
             ChangeKind::CiliumLxc => "cilium_lxc",
             ChangeKind::CiliumIpcache => "cilium_ipcache",
+            ChangeKind::RoutecNodeIpv6 => "routec_node_ipv6",
         }
     }
 }
@@ -342,6 +346,10 @@ fn lxc_changes(node: &str, old: &LxcEntries, new: &LxcEntries, names: (&Names, &
     entry_changes(node, ChangeKind::CiliumLxc, MapKind::Lxc, (old, new), names, |n, key| n.lxc(key))
 }
 
+fn node_ipv6_changes(node: &str, old: &NodeIpv6Entries, new: &NodeIpv6Entries, names: (&Names, &Names)) -> Vec<Change> {
+    entry_changes(node, ChangeKind::RoutecNodeIpv6, MapKind::NodeIpv6, (old, new), names, |n, key| n.node_ipv6(key))
+}
+
 /// The ipcache changes with an empty node name: [`diff`] computes them once
 /// for the ipcache all nodes of a build share and copies them per node.
 fn ipcache_changes(old: &IpcacheEntries, new: &IpcacheEntries, names: (&Names, &Names)) -> Vec<Change> {
@@ -444,6 +452,7 @@ fn local_changes(old: &NodeState, new: &NodeState, names: (&Names, &Names)) -> V
     );
     changes.extend(pair_replacements(hooks));
     changes.extend(pair_replacements(lxc_changes(node, &old.lxc, &new.lxc, names)));
+    changes.extend(node_ipv6_changes(node, &old.node_ipv6, &new.node_ipv6, names));
     changes
 }
 

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::bpf::{self, LoadConstants};
-use crate::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED};
-use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, LengthError, RemoteEndpointInfo};
+use crate::build::{Attachment, BuildFiles, ReadError, ATTACH_PLAN, IPCACHE_SEED, LXC_SEED, NODE_IPV6_SEED};
+use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, LengthError, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo};
 use crate::model::Cluster;
 use crate::seeds::{self, pod_range};
 
 pub type LxcEntries = Vec<(EndpointKey, EndpointInfo)>;
 pub type IpcacheEntries = Vec<(IpcacheKey, RemoteEndpointInfo)>;
+pub type NodeIpv6Entries = Vec<(NodeIpv6Key, NodeIpv6)>;
 
 /// A loaded program and the object it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,9 @@ pub struct NodeState {
     /// Sorted by key bytes. A build has one ipcache for all its nodes, shared
     /// here rather than copied.
     pub ipcache: Arc<IpcacheEntries>,
+    /// Sorted by key bytes; the same on every node of a build (one entry
+    /// per node at most, so copied).
+    pub node_ipv6: NodeIpv6Entries,
     /// `None` when the objects are unknown (a build made with `--no-clang`).
     pub programs: Option<Vec<ProgramState>>,
     /// Sorted, as in `attach.json`.
@@ -101,6 +105,13 @@ impl BuildState {
         let ipcache = Arc::new(read_seed(files, IPCACHE_SEED, |k, v| {
             Ok((IpcacheKey::from_bytes(k)?, RemoteEndpointInfo::from_bytes(v)?))
         })?);
+        // Written only when it has entries.
+        let node_ipv6 = match files.record(NODE_IPV6_SEED) {
+            Some(_) => {
+                read_seed(files, NODE_IPV6_SEED, |k, v| Ok((NodeIpv6Key::from_bytes(k)?, NodeIpv6::from_bytes(v)?)))?
+            }
+            None => Vec::new(),
+        };
         let objects_compiled = files.manifest.objects_compiled;
         let programs = if objects_compiled { Some(read_programs(files)?) } else { None };
         let maps: Vec<MapSize> =
@@ -119,6 +130,7 @@ impl BuildState {
                 name: node.name.clone(),
                 lxc,
                 ipcache: Arc::clone(&ipcache),
+                node_ipv6: node_ipv6.clone(),
                 programs: programs.clone(),
                 hooks,
                 constants: Some(LoadConstants::for_node(&cluster, index)),
@@ -250,6 +262,11 @@ impl<'a> Names<'a> {
                 .map_or(Subject::Unknown, |n| Subject::PodCidr(n.name.clone())),
             None => Subject::Unknown,
         }
+    }
+
+    /// A routec_node_ipv6 entry is for the node whose IPv4 address its key is.
+    pub fn node_ipv6(&self, key: &NodeIpv6Key) -> Subject {
+        self.node_of_address(std::net::IpAddr::V4(key.node_ipv4)).unwrap_or(Subject::Unknown)
     }
 
     /// A hook is for the pod whose lxc it is on, else for the node itself.

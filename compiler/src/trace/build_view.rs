@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use super::view::{Mode, NodeConfig, PodRef, Snapshot};
-use crate::build::{BuildFiles, ReadError, IPCACHE_SEED, LXC_SEED};
-use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
+use crate::build::{BuildFiles, ReadError, IPCACHE_SEED, LXC_SEED, NODE_IPV6_SEED};
+use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo};
 use crate::model::Cluster;
 use crate::seeds;
 
@@ -48,16 +48,24 @@ impl Snapshot {
         let ipcache = read_seed(&files, IPCACHE_SEED, |k, v| {
             Ok((IpcacheKey::from_bytes(k)?, RemoteEndpointInfo::from_bytes(v)?))
         })?;
-        Ok(Snapshot::from_seeds(&cluster, lxc, ipcache))
+        // A build writes this seed only when it has entries.
+        let node_ipv6 = match files.record(NODE_IPV6_SEED) {
+            Some(_) => {
+                read_seed(&files, NODE_IPV6_SEED, |k, v| Ok((NodeIpv6Key::from_bytes(k)?, NodeIpv6::from_bytes(v)?)))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Snapshot::from_seeds(&cluster, lxc, ipcache, node_ipv6))
     }
 
     /// The offline view of seeds already read from a build of `cluster`:
     /// `lxc` for the nodes given (a loader holds only its own node's), and
-    /// the ipcache every node shares.
+    /// the ipcache and routec_node_ipv6 every node shares.
     pub fn from_seeds<'n>(
         cluster: &Cluster,
         lxc: impl IntoIterator<Item = (&'n str, Vec<(EndpointKey, EndpointInfo)>)>,
         ipcache: impl IntoIterator<Item = (IpcacheKey, RemoteEndpointInfo)>,
+        node_ipv6: impl IntoIterator<Item = (NodeIpv6Key, NodeIpv6)>,
     ) -> Self {
         let mut snapshot =
             Snapshot::new(Mode::Offline, NodeConfig::all_from_cluster(cluster), PodRef::all_from_cluster(cluster));
@@ -65,6 +73,7 @@ impl Snapshot {
             snapshot.set_lxc(node, entries);
         }
         snapshot.set_shared_ipcache(ipcache);
+        snapshot.set_shared_node_ipv6(node_ipv6);
         snapshot
     }
 }

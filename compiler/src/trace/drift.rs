@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::view::{hex, Datapath, Snapshot};
-use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
+use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, MapKey, NodeIpv6Key, RemoteEndpointInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,7 +119,9 @@ fn kind_of<V>(expected: Option<&V>, live: Option<&V>, fields: &[&'static str]) -
 }
 
 /// Every entry missing, stale or different between `expected` (a build) and
-/// `live` (the kernel), node by node, `cilium_lxc` then `cilium_ipcache`.
+/// `live` (the kernel), node by node, `cilium_lxc`, `cilium_ipcache`, then
+/// `routec_node_ipv6` (empty on both sides but for a native cluster with
+/// IPv6 node addresses).
 /// Only nodes whose maps `live` has are compared.
 pub fn drift(expected: &Snapshot, live: &Snapshot) -> DriftReport {
     let mut report = DriftReport { compared: 0, drift: Vec::new() };
@@ -168,6 +170,28 @@ pub fn drift(expected: &Snapshot, live: &Snapshot) -> DriftReport {
                     map: "cilium_ipcache",
                     kind,
                     key: format!("{}{prefix}", decoded.ip_addr()),
+                    key_hex: hex(key),
+                    expected_hex: e.map(|v| hex(&v.to_bytes())),
+                    live_hex: l.map(|v| hex(&v.to_bytes())),
+                    fields,
+                });
+            }
+        });
+
+        let node_ipv6 = |side: &Snapshot| -> BTreeMap<_, _> {
+            side.node_ipv6_entries(name).into_iter().map(|(k, v)| (k.to_bytes(), v)).collect()
+        };
+        report.compared += compare(node_ipv6(expected), node_ipv6(live), |key, e, l| {
+            let fields = match (e, l) {
+                (Some(e), Some(l)) if e != l => vec!["node_ipv6"],
+                _ => Vec::new(),
+            };
+            if let Some(kind) = kind_of(e, l, &fields) {
+                report.drift.push(Drift {
+                    node: name.to_string(),
+                    map: NodeIpv6Key::SPEC.name,
+                    kind,
+                    key: std::net::Ipv4Addr::from(*key).to_string(),
                     key_hex: hex(key),
                     expected_hex: e.map(|v| hex(&v.to_bytes())),
                     live_hex: l.map(|v| hex(&v.to_bytes())),

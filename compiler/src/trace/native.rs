@@ -1,20 +1,23 @@
 //! Native routing (`overlay none`) in the simulation: `cil_from_container`
 //! sending a packet for another node's pod out of the node's device with
 //! that node as next hop (`bpf_redirect_neigh`), and `cil_from_netdev` on
-//! the receiving node's device (docs/datapath.md, "Native routing").
+//! the receiving node's device (docs/datapath.md, "Native routing"), for
+//! IPv4 and IPv6 packets alike.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::simulate::{
-    deliver, drop_hop, ipcache_lookup, lxc_lookup, new_hop, program, Family, Hop, Packet, Step, Verdict,
+    deliver, drop_hop, ipcache_lookup, lxc_lookup, new_hop, program, Family, Hop, Lookup, LookupValue, Packet, Step,
+    Verdict,
 };
-use super::view::{Datapath, NodeConfig};
+use super::view::{hex, Datapath, NodeConfig};
 use crate::bpf::Interface;
-use crate::layout::Reason;
+use crate::layout::{MapKey, NodeIpv6, NodeIpv6Key, Reason};
 
 /// `cil_from_container`'s last step under native routing: the packet leaves
 /// through `node`'s device for `remote`, the node whose ipcache entry covers
-/// the destination. An IPv6 packet has no next hop: dropped `no-route`.
+/// the destination; an IPv6 packet for `remote`'s IPv6 address, from
+/// `routec_node_ipv6` (`native_forward6`), or dropped `no-route` without one.
 pub(super) fn forward<'a>(
     view: &'a dyn Datapath,
     node: &'a NodeConfig,
@@ -22,17 +25,30 @@ pub(super) fn forward<'a>(
     remote: Ipv4Addr,
     mut hop: Hop,
 ) -> (Hop, Step<'a>) {
-    if packet.family() == Family::Ipv6 {
-        // lib/lxc6.h: the kernel takes only an IPv6 next hop for an IPv6
-        // packet, and the ipcache names the node by its IPv4 address.
-        let why = format!("native routing has no IPv6 next hop for {}", packet.dst);
-        return drop_hop(hop, Reason::NoRoute, why);
-    }
+    let next_hop = match packet.family() {
+        Family::Ipv4 => IpAddr::V4(remote),
+        Family::Ipv6 => {
+            let (lookup, found) = node_ipv6_lookup(view, &node.name, remote);
+            hop.lookups.push(lookup);
+            match found {
+                Some(ip6) => IpAddr::V6(ip6),
+                None => {
+                    let why = format!("routec_node_ipv6 has no IPv6 address of node {remote}: no next hop");
+                    return drop_hop(hop, Reason::NoRoute, why);
+                }
+            }
+        }
+    };
     let next = view.node_by_address(remote);
+    // IPv4 resolves by ARP, IPv6 by neighbour discovery.
+    let resolution = match next_hop {
+        IpAddr::V4(_) => "",
+        IpAddr::V6(_) => " by neighbour discovery",
+    };
     hop.reason = Reason::NativeForward.into();
     hop.action = format!(
-        "bpf_redirect_neigh({}, next hop {remote}): the kernel resolves {remote}'s MAC on {} and writes the \
-         Ethernet header",
+        "bpf_redirect_neigh({}, next hop {next_hop}): the kernel resolves {next_hop}'s MAC on {}{resolution} and \
+         writes the Ethernet header",
         node.device, node.device
     );
     match next.filter(|next| view.has_maps(&next.name)) {
@@ -53,6 +69,26 @@ pub(super) fn forward<'a>(
     }
 }
 
+/// `native_forward6`'s lookup of the destination node's IPv6 address.
+fn node_ipv6_lookup(view: &dyn Datapath, node: &str, remote: Ipv4Addr) -> (Lookup, Option<Ipv6Addr>) {
+    let key = NodeIpv6Key { node_ipv4: remote };
+    let found = view.node_ipv6_lookup(node, remote);
+    let lookup = Lookup {
+        map: NodeIpv6Key::SPEC.name,
+        match_kind: "exact",
+        purpose: "next hop",
+        key: format!("node {remote}"),
+        key_hex: hex(&key.to_bytes()),
+        hit: found.is_some(),
+        matched_key: None,
+        matched_key_hex: None,
+        value_hex: found.map(|node_ipv6| hex(&NodeIpv6 { node_ipv6 }.to_bytes())),
+        value: found.map(|node_ipv6| LookupValue::NodeIpv6 { node_ipv6 }),
+        check: found.map(|ip6| format!("the IPv6 next hop: {ip6}")),
+    };
+    (lookup, found)
+}
+
 /// `cil_from_netdev` on `node`'s device: a packet another node routed here.
 pub(super) fn from_netdev<'a>(
     view: &'a dyn Datapath,
@@ -62,7 +98,11 @@ pub(super) fn from_netdev<'a>(
     hops: &mut Vec<Hop>,
 ) -> Step<'a> {
     let mut hop = new_hop(node, program(Interface::Device), node.device.clone(), None);
-    hop.checks.push(format!("untagged IPv4 to {}'s MAC (PACKET_HOST)", node.device));
+    let family = match packet.family() {
+        Family::Ipv4 => "IPv4",
+        Family::Ipv6 => "IPv6",
+    };
+    hop.checks.push(format!("untagged {family} to {}'s MAC (PACKET_HOST)", node.device));
     let (lookup, found) = lxc_lookup(view, &node.name, packet.dst, "destination");
     hop.lookups.push(lookup);
     let (hop, step) = match found {
@@ -100,9 +140,12 @@ pub(super) fn from_netdev<'a>(
 /// Why a packet for one of `node`'s pods cannot have come from the underlay
 /// with source `src` (`native_source_refused` in lib/native.h), if it cannot.
 fn refused_source(view: &dyn Datapath, node: &NodeConfig, src: IpAddr, hop: &mut Hop) -> Option<String> {
-    let IpAddr::V4(src4) = src else { return None };
-    if is_martian(src4) {
-        hop.checks.push(format!("source {src} is a martian (0/8, 127/8, 224/4, 255.255.255.255)"));
+    let martian = match src {
+        IpAddr::V4(src4) => is_martian(src4).then_some("0/8, 127/8, 224/4, 255.255.255.255"),
+        IpAddr::V6(src6) => is_martian6(src6).then_some("ff00::/8, fe80::/10, ::, ::1"),
+    };
+    if let Some(which) = martian {
+        hop.checks.push(format!("source {src} is a martian ({which})"));
         return Some(format!("no host sends from {src}"));
     }
     let (mut lookup, found) = lxc_lookup(view, &node.name, src, "source");
@@ -126,6 +169,11 @@ fn refused_source(view: &dyn Datapath, node: &NodeConfig, src: IpAddr, hop: &mut
 fn is_martian(ip: Ipv4Addr) -> bool {
     let first = ip.octets()[0];
     first == 0 || first == 127 || ip.is_multicast() || ip.is_broadcast()
+}
+
+/// The sources `native_is_martian6` in lib/native.h refuses.
+fn is_martian6(ip: Ipv6Addr) -> bool {
+    ip.is_multicast() || ip.is_unicast_link_local() || ip.is_unspecified() || ip.is_loopback()
 }
 
 /// `TC_ACT_OK`: the node's stack handles the packet, as if no program ran.

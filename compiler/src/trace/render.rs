@@ -41,6 +41,7 @@ fn value_text(value: &LookupValue, mode: Mode) -> String {
                 None => format!("{identity}, no tunnel endpoint"),
             }
         }
+        LookupValue::NodeIpv6 { node_ipv6 } => format!("node IPv6 address {node_ipv6}"),
     }
 }
 

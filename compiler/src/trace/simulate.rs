@@ -140,8 +140,24 @@ impl ReasonRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LookupValue {
-    Endpoint { endpoint: u16, ifindex: u32, flags: u32, host: bool, mac: String, node_mac: String, identity: u32 },
-    Remote { identity: u32, identity_name: Option<&'static str>, tunnel_endpoint: Option<Ipv4Addr> },
+    Endpoint {
+        endpoint: u16,
+        ifindex: u32,
+        flags: u32,
+        host: bool,
+        mac: String,
+        node_mac: String,
+        identity: u32,
+    },
+    Remote {
+        identity: u32,
+        identity_name: Option<&'static str>,
+        tunnel_endpoint: Option<Ipv4Addr>,
+    },
+    /// A `routec_node_ipv6` entry: the node's IPv6 address.
+    NodeIpv6 {
+        node_ipv6: std::net::Ipv6Addr,
+    },
 }
 
 /// One map lookup a program made.

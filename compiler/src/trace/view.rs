@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::lpm::Ipcache;
 use super::simulate::Family;
 use crate::bpf::{self, Unsupported};
-use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, RemoteEndpointInfo};
+use crate::layout::{EndpointInfo, EndpointKey, IpcacheKey, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo};
 use crate::model::{Cluster, Ipv4Net, Ipv6Net};
 use crate::seeds;
 
@@ -114,6 +114,9 @@ pub trait Datapath {
     fn lxc_lookup(&self, node: &str, key: &EndpointKey) -> Option<EndpointInfo>;
     /// The node's `cilium_ipcache`.
     fn ipcache(&self, node: &str) -> Option<&Ipcache>;
+    /// Exact lookup in the node's `routec_node_ipv6`: the IPv6 next hop of
+    /// the node whose IPv4 address is `node_ipv4`.
+    fn node_ipv6_lookup(&self, node: &str, node_ipv4: Ipv4Addr) -> Option<Ipv6Addr>;
     /// False when the view knows the node but not its maps (a live view of
     /// one real node knows only that node's).
     fn has_maps(&self, node: &str) -> bool;
@@ -157,6 +160,8 @@ pub struct Snapshot {
     lxc: BTreeMap<String, HashMap<[u8; EndpointKey::SIZE], EndpointInfo>>,
     /// Offline all nodes share one ipcache; live each node has its own pin.
     ipcache: BTreeMap<String, Arc<Ipcache>>,
+    /// Like the ipcache: shared offline, per node live.
+    node_ipv6: BTreeMap<String, Arc<NodeIpv6Map>>,
     /// Set by [`Snapshot::from_cluster`] from `bpf::check_supported`.
     unsupported: Option<Unsupported>,
 }
@@ -165,7 +170,33 @@ impl Snapshot {
     pub fn new(mode: Mode, mut nodes: Vec<NodeConfig>, pods: Vec<PodRef>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let by_ip = pods.iter().enumerate().flat_map(|(i, p)| p.ips().map(move |ip| (ip, i))).collect();
-        Snapshot { mode, nodes, pods, by_ip, lxc: BTreeMap::new(), ipcache: BTreeMap::new(), unsupported: None }
+        Snapshot {
+            mode,
+            nodes,
+            pods,
+            by_ip,
+            lxc: BTreeMap::new(),
+            ipcache: BTreeMap::new(),
+            node_ipv6: BTreeMap::new(),
+            unsupported: None,
+        }
+    }
+
+    pub fn set_node_ipv6(&mut self, node: &str, entries: impl IntoIterator<Item = (NodeIpv6Key, NodeIpv6)>) {
+        self.node_ipv6.insert(node.to_string(), Arc::new(NodeIpv6Map::new(entries)));
+    }
+
+    /// One routec_node_ipv6 for every node, as the build emits it.
+    pub fn set_shared_node_ipv6(&mut self, entries: impl IntoIterator<Item = (NodeIpv6Key, NodeIpv6)>) {
+        let shared = Arc::new(NodeIpv6Map::new(entries));
+        for node in &self.nodes {
+            self.node_ipv6.insert(node.name.clone(), shared.clone());
+        }
+    }
+
+    /// The node's `routec_node_ipv6` entries, sorted by key bytes.
+    pub fn node_ipv6_entries(&self, node: &str) -> Vec<(NodeIpv6Key, NodeIpv6)> {
+        self.node_ipv6.get(node).map_or_else(Vec::new, |map| map.entries())
     }
 
     pub fn set_lxc(&mut self, node: &str, entries: impl IntoIterator<Item = (EndpointKey, EndpointInfo)>) {
@@ -196,6 +227,7 @@ impl Snapshot {
             snapshot.set_lxc(&node.name, seeds::lxc_entries(cluster, index));
         }
         snapshot.set_shared_ipcache(seeds::ipcache_entries(cluster));
+        snapshot.set_shared_node_ipv6(seeds::node_ipv6_entries(cluster));
         snapshot
     }
 
@@ -244,11 +276,28 @@ impl Datapath for Snapshot {
     fn ipcache(&self, node: &str) -> Option<&Ipcache> {
         self.ipcache.get(node).map(|ipcache| &**ipcache)
     }
+    fn node_ipv6_lookup(&self, node: &str, node_ipv4: Ipv4Addr) -> Option<Ipv6Addr> {
+        self.node_ipv6.get(node)?.0.get(&node_ipv4).copied()
+    }
     fn has_maps(&self, node: &str) -> bool {
         self.lxc.contains_key(node)
     }
     fn unsupported(&self) -> Option<&Unsupported> {
         self.unsupported.as_ref()
+    }
+}
+
+/// A `routec_node_ipv6` map's contents.
+#[derive(Debug, Clone, Default)]
+pub struct NodeIpv6Map(BTreeMap<Ipv4Addr, Ipv6Addr>);
+
+impl NodeIpv6Map {
+    pub fn new(entries: impl IntoIterator<Item = (NodeIpv6Key, NodeIpv6)>) -> Self {
+        NodeIpv6Map(entries.into_iter().map(|(k, v)| (k.node_ipv4, v.node_ipv6)).collect())
+    }
+    /// Sorted by key bytes (an IPv4 address's order is its bytes').
+    pub fn entries(&self) -> Vec<(NodeIpv6Key, NodeIpv6)> {
+        self.0.iter().map(|(&node_ipv4, &node_ipv6)| (NodeIpv6Key { node_ipv4 }, NodeIpv6 { node_ipv6 })).collect()
     }
 }
 

@@ -23,6 +23,7 @@
 //! are ever removed.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::Path;
 
 use routec_compiler::build::BuildOptions;
@@ -30,7 +31,7 @@ use routec_compiler::model::Cluster;
 
 use super::down::is_ours;
 use super::iproute::{batch, json, OnError};
-use super::topology::{in_parallel, make_namespaces, node_topology, pod_topology, underlay_route};
+use super::topology::{in_parallel, make_namespaces, node_topology, pod_topology, routes_on_device, underlay_route};
 use super::{netns_path, node_target, LabOptions, LabPod, LabState};
 use crate::loader::{ApplyReport, BuildOutput};
 use crate::{Context, Error, Result};
@@ -206,18 +207,31 @@ fn reconcile_locked(
         progress(&format!("pod {}: interfaces", new.pods[i].name));
         pod_topology(cluster, &new, i)?;
     }
-    let new_addresses: Vec<_> = plan.new_nodes.iter().map(|&i| cluster.nodes[i].address).collect();
+    let new_addresses: Vec<IpAddr> = plan
+        .new_nodes
+        .iter()
+        .flat_map(|&i| {
+            std::iter::once(cluster.nodes[i].address.into()).chain(cluster.nodes[i].address6.map(Into::into))
+        })
+        .collect();
     route_kept_nodes(&new, cluster, &plan, Route::Replace, &new_addresses)?;
 
     // 4. Every node follows the new build.
     report.applied = super::apply_all(&build, &new, progress)?;
 
     // 5. What is gone goes last.
-    let wanted: BTreeSet<_> = cluster.nodes.iter().map(|n| n.address).collect();
-    let old_addresses: Vec<_> = involved
+    let wanted: BTreeSet<IpAddr> = cluster
         .nodes
         .iter()
-        .map(|n| n.address)
+        .flat_map(|n| std::iter::once(n.address.into()).chain(n.address6.map(Into::into)))
+        .collect();
+    let old_addresses: Vec<IpAddr> = involved
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            let address6 = n.links.as_ref().and_then(|l| l.address6);
+            std::iter::once(n.address.into()).chain(address6.map(Into::into))
+        })
         .filter(|a| !wanted.contains(a))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -370,13 +384,7 @@ enum Route {
 /// The kept nodes' underlay routes to `addresses`, made or removed. Made
 /// ones also forget the addresses' neighbour entries: a node made anew has
 /// a new MAC.
-fn route_kept_nodes(
-    new: &LabState,
-    cluster: &Cluster,
-    plan: &Plan,
-    route: Route,
-    addresses: &[std::net::Ipv4Addr],
-) -> Result<()> {
+fn route_kept_nodes(new: &LabState, cluster: &Cluster, plan: &Plan, route: Route, addresses: &[IpAddr]) -> Result<()> {
     let verb = match route {
         Route::Replace => "replace",
         Route::Delete => "del",
@@ -384,7 +392,7 @@ fn route_kept_nodes(
     for (node, lab_node) in cluster.nodes.iter().zip(&new.nodes).filter(|(n, _)| plan.kept.contains(&n.name)) {
         let lines: Vec<String> = addresses
             .iter()
-            .filter(|a| **a != node.address)
+            .filter(|&&a| routes_on_device(cluster, node, a))
             .map(|a| format!("route {verb} {}", underlay_route(*a, &node.device)))
             .collect();
         match route {

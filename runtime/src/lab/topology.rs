@@ -220,8 +220,24 @@ fn pod_commands(pod: &Pod, node: &Node, pod_mtu: u32) -> Vec<String> {
 
 /// The node's route to another node's address over the underlay, after
 /// `route add|replace|del`.
-pub(super) fn underlay_route(other: std::net::Ipv4Addr, device: &str) -> String {
-    format!("{other}/32 dev {device} scope link")
+pub(super) fn underlay_route(other: std::net::IpAddr, device: &str) -> String {
+    match other {
+        std::net::IpAddr::V4(other) => format!("{other}/32 dev {device} scope link"),
+        std::net::IpAddr::V6(other) => format!("{other}/128 dev {device}"),
+    }
+}
+
+/// Whether `node` routes `other`, another node's address, on its device:
+/// every IPv4 one; an IPv6 one only under native routing and when `node`
+/// has an IPv6 address itself (with an overlay the underlay is IPv4).
+pub(super) fn routes_on_device(cluster: &Cluster, node: &Node, other: std::net::IpAddr) -> bool {
+    match other {
+        std::net::IpAddr::V4(other) => other != node.address,
+        std::net::IpAddr::V6(other) => {
+            cluster.overlay.kind == routec_compiler::model::OverlayKind::None
+                && node.address6.is_some_and(|own| own != other)
+        }
+    }
 }
 
 /// The node namespace: lxc veths first (their declared ifindexes must not be
@@ -238,11 +254,27 @@ fn node_commands(cluster: &Cluster, state: &LabState, index: usize, leg: &str, p
     lines.push(format!("link add {} type veth peer name {leg} netns {}", node.device, state.underlay));
     lines.push(format!("link set {} mtu {} up", node.device, cluster.mtu));
     lines.push(format!("addr add {}/32 dev {}", node.address, node.device));
-    // The underlay is IPv4: a node's IPv6 address is its own (the datapath
-    // passes its pods' packets for it to the stack), routed nowhere else.
+    // With an overlay the underlay is IPv4: a node's IPv6 address is its own
+    // (the datapath passes its pods' packets for it to the stack), routed
+    // nowhere else. Native routing sends IPv6 to the other nodes' IPv6
+    // addresses on the device, as IPv4 to their IPv4 ones.
     lines.extend(node.address6.map(|a| format!("addr add {a}/128 dev {} nodad", node.device)));
+    let native = cluster.overlay.kind == routec_compiler::model::OverlayKind::None;
+    // The kernel solicits a neighbour for a packet whose source is not the
+    // device's (a pod's) from the device's link-local address, and without
+    // one sends no solicitation at all (ndisc_send_ns): a fixed one, made
+    // from the node's IPv4 address, without duplicate address detection.
+    if native && node.address6.is_some() {
+        let [a, b, c, d] = node.address.octets();
+        let link_local =
+            std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+        lines.push(format!("addr add {link_local}/64 dev {} nodad", node.device));
+    }
     for other in cluster.nodes.iter().filter(|n| n.name != node.name) {
-        lines.push(format!("route add {}", underlay_route(other.address, &node.device)));
+        let addresses = std::iter::once(std::net::IpAddr::V4(other.address)).chain(other.address6.map(Into::into));
+        for address in addresses.filter(|&a| routes_on_device(cluster, node, a)) {
+            lines.push(format!("route add {}", underlay_route(address, &node.device)));
+        }
     }
     if cluster.overlay.kind != routec_compiler::model::OverlayKind::None {
         let kind = cluster.overlay.kind.as_str();

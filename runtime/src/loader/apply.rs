@@ -25,7 +25,7 @@ use aya::programs::{ProgramError, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
 use routec_compiler::bpf::Ifindexes;
 use routec_compiler::build::sha256_hex;
-use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
+use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey, NodeIpv6Key};
 use serde::Serialize;
 
 use super::applied::{Applied, AppliedMap};
@@ -132,6 +132,8 @@ pub struct ApplyReport {
     pub verified_because: Option<String>,
     pub cilium_lxc: MapChanges,
     pub cilium_ipcache: MapChanges,
+    /// Always read back: one entry per node at most.
+    pub routec_node_ipv6: MapChanges,
     /// Programs loaded and put on a hook (once per program and object).
     pub programs_replaced: Vec<ReplacedProgram>,
     /// `interface.direction` of attachments made or switched.
@@ -146,6 +148,7 @@ impl ApplyReport {
     pub fn changed_nothing(&self) -> bool {
         self.cilium_lxc.is_empty()
             && self.cilium_ipcache.is_empty()
+            && self.routec_node_ipv6.is_empty()
             && self.attached.is_empty()
             && self.detached.is_empty()
             && self.maps_replaced.is_empty()
@@ -172,6 +175,10 @@ impl std::fmt::Display for ApplyReport {
         writeln!(f, "{path}")?;
         writeln!(f, "cilium_lxc: {}", self.cilium_lxc)?;
         writeln!(f, "cilium_ipcache: {}", self.cilium_ipcache)?;
+        // Only a native cluster with IPv6 node addresses seeds it.
+        if self.routec_node_ipv6 != MapChanges::default() {
+            writeln!(f, "routec_node_ipv6: {}", self.routec_node_ipv6)?;
+        }
         write!(f, "attached: {}", if self.attached.is_empty() { "-".into() } else { self.attached.join(", ") })?;
         if !self.detached.is_empty() {
             write!(f, "\ndetached: {}", self.detached.join(", "))?;
@@ -197,7 +204,7 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
             "build_digest": report.build_digest,
             "path": report.path,
             "verified_because": report.verified_because,
-            "maps": { "cilium_lxc": report.cilium_lxc, "cilium_ipcache": report.cilium_ipcache },
+            "maps": maps_json(report),
             "maps_replaced": report.maps_replaced,
             "programs_replaced": report.programs_replaced,
             "hooks": { "attached": report.attached, "detached": report.detached },
@@ -210,6 +217,17 @@ pub fn apply_json(node: &str, result: &Result<ApplyReport>) -> serde_json::Value
             "error": error.to_string(),
         }),
     }
+}
+
+/// The per-map counts; routec_node_ipv6 only when the apply saw an entry
+/// of it (a native cluster with IPv6 node addresses, or one leaving), as in
+/// the text.
+fn maps_json(report: &ApplyReport) -> serde_json::Value {
+    let mut maps = serde_json::json!({ "cilium_lxc": report.cilium_lxc, "cilium_ipcache": report.cilium_ipcache });
+    if report.routec_node_ipv6 != MapChanges::default() {
+        maps["routec_node_ipv6"] = serde_json::json!(report.routec_node_ipv6);
+    }
+    maps
 }
 
 /// `routec apply`, waiting for the node's lock: see the module documentation.
@@ -392,7 +410,10 @@ impl Run<'_> {
         let ipcache = sorted(&plan.ipcache_seed);
         let mut undo = Undo::default();
         // A replacement map is new: a failure removes it instead of undoing its entries.
-        let (mut new_lxc, mut new_ipcache) = (Vec::new(), Vec::new());
+        let (mut new_lxc, mut new_ipcache, mut new_node_ipv6) = (Vec::new(), Vec::new(), Vec::new());
+        let node_ipv6 = sorted(&plan.node_ipv6_seed);
+        // A build by an older routec has no such map (plan::map_specs).
+        let has_node_ipv6 = plan.maps.iter().any(|m| m.name == NodeIpv6Key::SPEC.name);
         let changed = (|| -> Result<ApplyReport> {
             // Phase 2: seed.
             let lxc_pin = self.seed_pin(EndpointKey::SPEC.name);
@@ -416,6 +437,15 @@ impl Run<'_> {
                 },
             };
             report.build_digest = plan.build_digest.clone();
+            if has_node_ipv6 {
+                let pin = self.seed_pin(NodeIpv6Key::SPEC.name);
+                let node_ipv6_undo = if self.resized.contains(&NodeIpv6Key::SPEC.name) {
+                    &mut new_node_ipv6
+                } else {
+                    &mut undo.node_ipv6
+                };
+                report.routec_node_ipv6 = maps::sync::<NodeIpv6Key>(&pin, &node_ipv6, node_ipv6_undo)?;
+            }
 
             // Phase 3: attach.
             for &index in &to_attach {
@@ -604,6 +634,7 @@ fn verifier_error(object: &str, program: &str, error: ProgramError) -> Error {
 struct Undo {
     lxc: MapUndo<EndpointKey>,
     ipcache: MapUndo<IpcacheKey>,
+    node_ipv6: MapUndo<NodeIpv6Key>,
     hooks: Vec<HookUndo>,
     /// Replacement maps that took their pins: the last change of all.
     swapped: Option<Swapped>,
@@ -647,6 +678,9 @@ impl Undo {
         }
         if let Err(e) = maps::restore(target, &self.ipcache) {
             problems.push(format!("cilium_ipcache: {e}"));
+        }
+        if let Err(e) = maps::restore(target, &self.node_ipv6) {
+            problems.push(format!("routec_node_ipv6: {e}"));
         }
         if problems.is_empty() {
             Ok(())

@@ -8,7 +8,7 @@ use std::path::Path;
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, MapError, MapInfo};
 use routec_compiler::layout::{
-    self, Encoded, EndpointInfo, EndpointKey, IpcacheKey, MapKey, MapSpec, RemoteEndpointInfo,
+    self, Encoded, EndpointInfo, EndpointKey, IpcacheKey, MapKey, MapSpec, NodeIpv6, NodeIpv6Key, RemoteEndpointInfo,
 };
 use serde::Serialize;
 
@@ -126,6 +126,32 @@ impl Table<EndpointKey> for LxcTable {
         BpfHashMap::insert(self, key.to_bytes(), value.to_bytes(), 0)
     }
     fn remove(&mut self, key: &EndpointKey) -> Result<(), MapError> {
+        BpfHashMap::remove(self, &key.to_bytes())
+    }
+}
+
+type NodeIpv6Table = BpfHashMap<MapData, [u8; NodeIpv6Key::SIZE], [u8; NodeIpv6::SIZE]>;
+
+impl LiveMap for NodeIpv6Key {
+    type Table = NodeIpv6Table;
+    fn table(map: Map) -> Result<NodeIpv6Table> {
+        NodeIpv6Table::try_from(map).map_err(map_error(Self::SPEC, "has the wrong shape"))
+    }
+}
+
+impl Table<NodeIpv6Key> for NodeIpv6Table {
+    fn entries(&self) -> Result<Vec<(NodeIpv6Key, NodeIpv6)>> {
+        self.iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(map_error(NodeIpv6Key::SPEC, "cannot be read"))?;
+                Ok((decode(&k)?, decode(&v)?))
+            })
+            .collect()
+    }
+    fn insert(&mut self, key: &NodeIpv6Key, value: &NodeIpv6) -> Result<(), MapError> {
+        BpfHashMap::insert(self, key.to_bytes(), value.to_bytes(), 0)
+    }
+    fn remove(&mut self, key: &NodeIpv6Key) -> Result<(), MapError> {
         BpfHashMap::remove(self, &key.to_bytes())
     }
 }
@@ -308,6 +334,7 @@ pub fn sync_ipcache(target: &Target, wanted: &[(IpcacheKey, RemoteEndpointInfo)]
 pub(super) fn count_entries(target: &Target, spec: &MapSpec) -> Result<usize> {
     let map = open_map(target, spec)?;
     match map {
+        Map::HashMap(_) if spec.name == NodeIpv6Key::SPEC.name => Ok(NodeIpv6Key::table(map)?.keys().count()),
         Map::HashMap(_) => Ok(EndpointKey::table(map)?.keys().count()),
         Map::LpmTrie(_) => Ok(IpcacheKey::table(map)?.keys().count()),
         _ => Ok(spec.max_entries as usize),

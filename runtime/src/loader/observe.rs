@@ -24,7 +24,7 @@ use aya::maps::MapInfo;
 use routec_compiler::bpf::{Direction, Ifindexes, LoadConstants, PROGRAMS};
 use routec_compiler::build::{sha256_hex, Attachment};
 use routec_compiler::diff::{self, Action, MapSize, Names, ProgramState};
-use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey};
+use routec_compiler::layout::{self, EndpointKey, IpcacheKey, MapKey, NodeIpv6Key};
 
 use super::discover::discover;
 use super::hooks::{self, tc_parent, tcx_programs, NodeMaps};
@@ -270,11 +270,14 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
     let is_pinned = |spec: &layout::MapSpec| pinned.iter().any(|(name, _)| *name == spec.name);
     let lxc = if is_pinned(&layout::CILIUM_LXC) { pinned_entries::<EndpointKey>(target)? } else { Vec::new() };
     let ipcache = if is_pinned(&layout::CILIUM_IPCACHE) { pinned_entries::<IpcacheKey>(target)? } else { Vec::new() };
+    let node_ipv6 =
+        if is_pinned(&layout::ROUTEC_NODE_IPV6) { pinned_entries::<NodeIpv6Key>(target)? } else { Vec::new() };
     let empty = pinned.is_empty() && attached.is_empty();
     let kernel = diff::NodeState {
         name: plan.node.clone(),
         lxc,
         ipcache: Arc::new(ipcache),
+        node_ipv6,
         programs: Some(programs),
         hooks: attached,
         constants,
@@ -322,6 +325,7 @@ pub fn observe(plan: &NodePlan, target: &Target, wait: Wait) -> Result<Observed>
         name: plan.node.clone(),
         lxc: sorted(wanted_lxc),
         ipcache: Arc::new(sorted(plan.ipcache_seed.clone())),
+        node_ipv6: sorted(plan.node_ipv6_seed.clone()),
         programs: Some(new_programs),
         hooks,
         constants: Some(plan.constants),

@@ -15,9 +15,9 @@ use std::sync::{Arc, OnceLock};
 use routec_compiler::bpf::LoadConstants;
 use routec_compiler::build::{
     manifest_digest, parse_binary_seed, Attachment, BuildFiles, NodeFile, ReadError, ATTACH_PLAN, IPCACHE_SEED,
-    IPCACHE_SEED_BIN, LXC_SEED, MANIFEST, NODE_FILE,
+    IPCACHE_SEED_BIN, LXC_SEED, MANIFEST, NODE_FILE, NODE_IPV6_SEED, NODE_IPV6_SEED_BIN,
 };
-use routec_compiler::layout::{self, Encoded, EndpointKey, IpcacheKey, MapKey, MapSpec};
+use routec_compiler::layout::{self, Encoded, EndpointKey, IpcacheKey, MapKey, MapSpec, NodeIpv6Key};
 use routec_compiler::model::Cluster;
 
 use crate::{Error, Result};
@@ -39,6 +39,9 @@ pub struct NodePlan {
     /// cilium_lxc seed (ifindex/MACs zero where undeclared).
     pub lxc_seed: Vec<(EndpointKey, <EndpointKey as MapKey>::Value)>,
     pub ipcache_seed: IpcacheSeed,
+    /// routec_node_ipv6 seed: empty when the build has none (no native
+    /// cluster with IPv6 node addresses).
+    pub node_ipv6_seed: Vec<(NodeIpv6Key, <NodeIpv6Key as MapKey>::Value)>,
     pub endpoints: Vec<PlannedEndpoint>,
     /// The node's load-time constants but the overlay ifindex, which apply discovers.
     pub constants: LoadConstants,
@@ -120,13 +123,28 @@ impl BuildOutput {
         Ok(NodeFile::for_node(cluster, index))
     }
 
-    /// The layout's map definitions with the build's `max_entries`.
+    /// The routec_node_ipv6 seed (small: one entry per node), binary when
+    /// the build has it, else the hex text, else none.
+    fn node_ipv6_seed(&self) -> Result<Vec<(NodeIpv6Key, <NodeIpv6Key as MapKey>::Value)>> {
+        if self.files.record(NODE_IPV6_SEED_BIN).is_some() {
+            read_binary_seed(&self.files, NODE_IPV6_SEED_BIN)
+        } else if self.files.record(NODE_IPV6_SEED).is_some() {
+            read_seed(&self.files, NODE_IPV6_SEED)
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// The layout's map definitions with the build's `max_entries`. A build
+    /// by an older routec does not define routec_node_ipv6 (its objects
+    /// have no such map): it is left out of the plan.
     fn map_specs(&self) -> Result<Vec<MapSpec>> {
         layout::ALL_MAPS
             .iter()
-            .map(|spec| match self.files.manifest.maps.iter().find(|m| m.name == spec.name) {
-                Some(m) => Ok(MapSpec { max_entries: m.max_entries, ..*spec }),
-                None => Err(Error::msg(format!("manifest.json does not size map {}", spec.name))),
+            .filter_map(|spec| match self.files.manifest.maps.iter().find(|m| m.name == spec.name) {
+                Some(m) => Some(Ok(MapSpec { max_entries: m.max_entries, ..*spec })),
+                None if spec.name == NodeIpv6Key::SPEC.name => None,
+                None => Some(Err(Error::msg(format!("manifest.json does not size map {}", spec.name)))),
             })
             .collect()
     }
@@ -186,6 +204,7 @@ impl NodePlan {
             objects,
             lxc_seed: read_seed(&build.files, &format!("nodes/{node}/{LXC_SEED}"))?,
             ipcache_seed: build.ipcache_seed()?.as_ref().clone(),
+            node_ipv6_seed: build.node_ipv6_seed()?,
             endpoints,
             constants,
             maps: build.map_specs()?,
