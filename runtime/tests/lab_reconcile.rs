@@ -215,12 +215,17 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
         assert!(status.success(), "lab up {}: {text}", input.display());
     };
     finish(&inputs[0]);
-    // How long the reconcile part of an undisturbed `up` takes (after its build).
-    let mut child = lab_up(&binary, &inputs[1], name, &log);
-    assert!(wait_for_line(&mut child, &log, "reconciling:"));
-    let started = Instant::now();
-    assert!(child.wait().unwrap().success());
-    let max_delay = started.elapsed().as_millis() as u64;
+    // How long the reconcile part of an undisturbed `up` to each config takes
+    // (after its build): the two directions differ (one adds a node, the
+    // other removes it), so each kill is timed within its own direction's.
+    let reconcile_ms = |input: &Path| {
+        let mut child = lab_up(&binary, input, name, &log);
+        assert!(wait_for_line(&mut child, &log, "reconciling:"));
+        let started = Instant::now();
+        assert!(child.wait().unwrap().success());
+        started.elapsed().as_millis() as u64
+    };
+    let to_changed = reconcile_ms(&inputs[1]);
     let printed = std::fs::read_to_string(log.with_extension("out")).unwrap();
     assert!(
         printed.starts_with(
@@ -230,7 +235,7 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
             && printed.contains("lab t-rkill follows the config: 4 nodes, 5 pods"),
         "{printed}"
     );
-    finish(&inputs[0]);
+    let max_delays = [reconcile_ms(&inputs[0]), to_changed];
 
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut delays = Delays(seed);
@@ -238,7 +243,7 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
     let mut killed_reconciles = 0;
     for iteration in 0..8 {
         let target = (iteration + 1) % 2;
-        let delay = delays.next_ms(max_delay);
+        let delay = delays.next_ms(max_delays[target]);
         let mut child = lab_up(&binary, &inputs[target], name, &log);
         if wait_for_line(&mut child, &log, "reconciling:") {
             std::thread::sleep(Duration::from_millis(delay));
@@ -300,7 +305,7 @@ fn a_killed_reconcile_is_completed_by_the_next_up() {
         }
     }
     eprintln!(
-        "killed reconciles: {killed_reconciles} of 8 at 0-{max_delay} ms (seed {seed:#x}); {} left something the next up did not heal",
+        "killed reconciles: {killed_reconciles} of 8 at 0-{max_delays:?} ms (seed {seed:#x}); {} left something the next up did not heal",
         broken.len()
     );
     assert_eq!(broken, Vec::<String>::new());
