@@ -165,6 +165,36 @@ fn routec_toml_output_and_map_sizes_apply() {
 }
 
 #[test]
+fn a_native_cluster_with_more_ipv6_nodes_than_routec_node_ipv6_holds_is_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let input = scratch.path().join("big.route");
+    let gen = routec(&[
+        "gen",
+        "--nodes",
+        "65536",
+        "--pods-per-node",
+        "0",
+        "--overlay",
+        "none",
+        "--dual-stack",
+        "-o",
+        path_str(&input),
+    ]);
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    let out = scratch.path().join("out");
+    let build = routec(&["build", path_str(&input), "-o", path_str(&out), "--no-clang"]);
+    assert_eq!(build.status.code(), Some(1), "{}", String::from_utf8_lossy(&build.stderr));
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(
+        stderr.contains(
+            "routec_node_ipv6 holds the IPv6 addresses of at most 65535 nodes, and this native cluster has 65536"
+        ),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
 fn with_clang_every_object_is_a_bpf_elf_and_builds_are_identical() {
     if !clang_available() {
         eprintln!("skipped: no clang on PATH (apt-get install clang llvm libbpf-dev)");

@@ -104,6 +104,9 @@ pub enum BuildError {
         "{map} needs {needed} entries{where_} but holds at most {max_entries}: raise `maps.{setting}` in routec.toml"
     )]
     MapTooSmall { map: &'static str, setting: &'static str, needed: usize, max_entries: u32, where_: String },
+    /// More IPv6 node addresses than the fixed-size map of next hops holds.
+    #[error("{map} holds the IPv6 addresses of at most {max_entries} nodes, and this native cluster has {needed}")]
+    TooManyNodes { map: &'static str, needed: usize, max_entries: u32 },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     /// OUT is something other than a previous routec build output: never replaced.
@@ -680,6 +683,14 @@ fn check_map_sizes(cluster: &Cluster, maps: MapSizes) -> Result<(), BuildError> 
             needed: ipcache,
             max_entries: maps.ipcache,
             where_: String::new(),
+        });
+    }
+    let node_ipv6 = node_ipv6_entries(cluster).len();
+    if node_ipv6 > ROUTEC_NODE_IPV6.max_entries as usize {
+        return Err(BuildError::TooManyNodes {
+            map: ROUTEC_NODE_IPV6.name,
+            needed: node_ipv6,
+            max_entries: ROUTEC_NODE_IPV6.max_entries,
         });
     }
     for (index, node) in cluster.nodes.iter().enumerate() {

@@ -95,8 +95,8 @@ fn fail(format: MessageFormat, error: &BuildError) -> ExitCode {
     };
     common::print_error(format, "build", &error.to_string(), file);
     match error {
-        // The input is valid but does not fit its configured maps.
-        BuildError::MapTooSmall { .. } => ExitCode::from(1),
+        // The input is valid but does not fit its maps.
+        BuildError::MapTooSmall { .. } | BuildError::TooManyNodes { .. } => ExitCode::from(1),
         _ => ExitCode::from(2),
     }
 }
