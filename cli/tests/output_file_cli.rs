@@ -151,3 +151,25 @@ fn a_trace_svg_replaces_its_own_file_and_a_text_trace_only_a_new_one() {
     assert_eq!(trace(&text, "text").status.code(), Some(0));
     assert_eq!(trace(&text, "text").status.code(), Some(2));
 }
+
+#[test]
+fn a_replaced_file_keeps_its_owner_and_a_long_name_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // 250 bytes: a temporary name made from it would pass NAME_MAX.
+    let file = dir.path().join("s".repeat(250));
+    let (_, snapshot) = &commands()[0];
+    let first = run(snapshot, &file);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let is_root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if is_root.unwrap_or(false) {
+        std::os::unix::fs::chown(&file, Some(1234), Some(4321)).unwrap();
+        let again = run(snapshot, &file);
+        assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+        let meta = std::fs::metadata(&file).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (1234, 4321), "the owner stays");
+    } else {
+        eprintln!("owner check skipped: not root (chown needs it)");
+    }
+    assert_eq!(others(dir.path(), &[&"s".repeat(250)]), Vec::<PathBuf>::new());
+}

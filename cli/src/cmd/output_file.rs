@@ -11,6 +11,7 @@
 use std::fmt::Display;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -42,40 +43,53 @@ pub fn write<E: Display>(
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), String> {
     let replaced = check_replaceable(path, mark)?;
-    let name = path.file_name().ok_or_else(|| format!("cannot write {}: not a file name", path.display()))?;
+    if path.file_name().is_none() {
+        return Err(format!("cannot write {}: not a file name", path.display()));
+    }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".routec-{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
     let cannot = |e: &dyn Display| format!("cannot write {}: {e}", path.display());
-    // create_new: a file of that name that routec did not make stays as it is.
-    let file = File::options().write(true).create_new(true).open(&tmp).map_err(|e| cannot(&e))?;
-    let written = (|| {
-        let mut out = BufWriter::new(file);
-        fill(&mut out).map_err(|e| cannot(&e))?;
-        let file = out.into_inner().map_err(|e| cannot(&e.into_error()))?;
-        if let Some(permissions) = replaced {
-            file.set_permissions(permissions).map_err(|e| cannot(&e))?;
+    // A fresh, randomly named file (created exclusively, retried on a
+    // collision): never a file routec did not make, and its name does not
+    // grow with FILE's, nor depend on a process id a left-over file may hold.
+    let tmp = tempfile::Builder::new()
+        .prefix(".routec-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot write {}: a temporary file in {}: {e}", path.display(), dir.display()))?;
+    let file = tmp.as_file();
+    if let Some(old) = &replaced {
+        // The new file takes the old one's place: its mode, owner and group.
+        file.set_permissions(old.permissions()).map_err(|e| cannot(&e))?;
+        let new = file.metadata().map_err(|e| cannot(&e))?;
+        if (new.uid(), new.gid()) != (old.uid(), old.gid()) {
+            std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).map_err(|e| {
+                format!(
+                    "refusing to replace {}: cannot keep its owner {}:{} ({e})",
+                    path.display(),
+                    old.uid(),
+                    old.gid()
+                )
+            })?;
         }
-        file.sync_all().map_err(|e| cannot(&e))?;
-        // Checked again right before the rename: what was refused stays refused.
-        check_replaceable(path, mark)?;
-        std::fs::rename(&tmp, path).map_err(|e| cannot(&e))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| cannot(&e))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    written
+    let mut out = BufWriter::new(file);
+    fill(&mut out).map_err(|e| cannot(&e))?;
+    out.flush().map_err(|e| cannot(&e))?;
+    drop(out);
+    file.sync_all().map_err(|e| cannot(&e))?;
+    // Checked again right before the rename: what was refused stays refused.
+    check_replaceable(path, mark)?;
+    // On an error the temporary file is removed as `tmp` is dropped.
+    tmp.persist(path).map_err(|e| cannot(&e.error))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| cannot(&e))
 }
 
 /// Ok when `path` does not exist (None), or is a regular file `mark`
-/// recognises (its permissions, which the new file keeps).
-fn check_replaceable(path: &Path, mark: Mark) -> Result<Option<std::fs::Permissions>, String> {
+/// recognises (its metadata: the new file keeps its mode and owner).
+fn check_replaceable(path: &Path, mark: Mark) -> Result<Option<std::fs::Metadata>, String> {
     let shown = path.display();
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
@@ -90,7 +104,7 @@ fn check_replaceable(path: &Path, mark: Mark) -> Result<Option<std::fs::Permissi
     }
     let ours = File::open(path).and_then(|mut f| mark(&mut f)).map_err(|e| format!("cannot read {shown}: {e}"))?;
     if ours {
-        Ok(Some(meta.permissions()))
+        Ok(Some(meta))
     } else {
         Err(format!("refusing to overwrite {shown}: routec did not write it (remove it, or give a new file)"))
     }
