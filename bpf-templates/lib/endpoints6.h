@@ -58,8 +58,15 @@ static __always_inline int route_to_pod6(struct __sk_buff *skb, struct ethhdr *e
 {
 	if (ip6->hop_limit <= 1)
 		return drop(skb, DROP_TTL_EXCEEDED);
+	/* IPv6 has no header checksum to absorb the change: written through
+	 * the helper, which keeps a CHECKSUM_COMPLETE skb->csum right (a NIC's,
+	 * which the pod's stack checks when it pulls the header). */
+	__u8 hop_limit = ip6->hop_limit - 1;
+	__u32 hop_limit_offset = (__u32)((void *)&ip6->hop_limit - (void *)(long)skb->data);
+
 	rewrite_macs_for(eth, ep);
-	ip6->hop_limit -= 1;
+	if (bpf_skb_store_bytes(skb, hop_limit_offset, &hop_limit, sizeof(hop_limit), BPF_F_RECOMPUTE_CSUM) < 0)
+		return drop(skb, DROP_INVALID_PACKET);
 	return forward(skb, reason, bpf_redirect_peer(ep->ifindex, 0));
 }
 
