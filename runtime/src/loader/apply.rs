@@ -611,12 +611,31 @@ fn load_objects(
                 .try_into()
                 .map_err(|e| Error::msg(format!("{program} in {object} is not a tc classifier: {e}")))?;
             if prog.fd().is_err() {
-                prog.load().map_err(|e| verifier_error(object, program, e))?;
+                load_program(prog).map_err(|e| verifier_error(object, program, e))?;
             }
         }
         loaded.insert(object.clone(), ebpf);
     }
     Ok(loaded)
+}
+
+/// How many times a program load interrupted with EAGAIN is tried (libbpf's
+/// count): the verifier gives up with EAGAIN when a signal is pending for
+/// the loading thread, and a second try verifies the same program.
+const LOAD_ATTEMPTS: usize = 5;
+
+fn load_program(prog: &mut SchedClassifier) -> Result<(), ProgramError> {
+    let mut attempt = 1;
+    loop {
+        match prog.load() {
+            Err(ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < LOAD_ATTEMPTS =>
+            {
+                attempt += 1
+            }
+            result => return result,
+        }
+    }
 }
 
 fn verifier_error(object: &str, program: &str, error: ProgramError) -> Error {
