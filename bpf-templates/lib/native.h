@@ -81,14 +81,16 @@ static __always_inline bool native_is_own_address6(const struct in6_addr *ip6)
 	return info && info->tunnel_endpoint == NODE_IPV4;
 }
 
-/* ::1, and the link's own addresses (multicast, link-local, unspecified),
- * which nothing routes. */
+/* ::1, the link's own addresses (multicast, link-local, unspecified),
+ * which nothing routes, and IPv4-mapped ::ffff:0:0/96, never a real source
+ * on the wire (RFC 4291 2.5.5.2), which a pod's UDP socket would take. */
 static __always_inline bool native_is_martian6(const struct in6_addr *ip6)
 {
 	const __be32 *w = ipv6_words(ip6);
 
 	return ipv6_is_multicast(ip6) || ipv6_is_link_local(ip6) || ipv6_is_unspecified(ip6) ||
-	       (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1));
+	       (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) ||
+	       (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff));
 }
 
 static __always_inline bool native_source_refused6(const struct in6_addr *saddr)

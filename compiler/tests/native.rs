@@ -195,8 +195,14 @@ fn an_underlay_ipv6_packet_from_the_receiving_nodes_own_addresses_or_a_martian_i
     // ds-worker's frontend sends from addresses its lxc entry is made to
     // accept: another node's pod may reach postgres on ds-worker2 through
     // its device; ds-worker2's router, a free address of its pod-cidr and
-    // ::1 may not.
-    let sources = [("fd00:10:1::11", true), ("fd00:10:2::fe", false), ("fd00:10:2::99", false), ("::1", false)];
+    // ::1 and an IPv4-mapped address may not.
+    let sources = [
+        ("fd00:10:1::11", true),
+        ("fd00:10:2::fe", false),
+        ("fd00:10:2::99", false),
+        ("::1", false),
+        ("::ffff:10.0.0.1", false),
+    ];
     let mut view = Snapshot::from_cluster(&dualstack_native());
     let mut entries = view.lxc_entries("ds-worker");
     let frontend = view.lxc_lookup("ds-worker", &EndpointKey::ip("fd00:10:1::10".parse().unwrap())).unwrap();

@@ -10,7 +10,7 @@ mod lab_configs;
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -132,12 +132,19 @@ impl Stream {
     }
 }
 
+/// The next case's first port. Each case binds ports no earlier case used:
+/// binding the second case's receiver to the first case's port failed once
+/// with AddrInUse after the first case's socket was closed (a child another
+/// test forked holding the descriptor until its exec would do that).
+static NEXT_PORT: AtomicU16 = AtomicU16::new(7001);
+
 /// The streams of every case: on one node and across nodes, both ways.
 fn streams(state: &LabState) -> Vec<Stream> {
+    let port = NEXT_PORT.fetch_add(3, Ordering::Relaxed);
     vec![
-        Stream::start("same node", state, BUSYBOX, NETSHOOT, 7001),
-        Stream::start("across nodes", state, BUSYBOX, REMOTE, 7002),
-        Stream::start("across nodes, back", state, REMOTE, NETSHOOT, 7003),
+        Stream::start("same node", state, BUSYBOX, NETSHOOT, port),
+        Stream::start("across nodes", state, BUSYBOX, REMOTE, port + 1),
+        Stream::start("across nodes, back", state, REMOTE, NETSHOOT, port + 2),
     ]
 }
 

@@ -216,8 +216,14 @@ fn native6_refuses_underlay_frames_claiming_the_nodes_own_pod() {
     let dst = victim.ip6.unwrap().to_string();
     let (sibling, router, pod_b) =
         (sibling.ip6.unwrap().to_string(), a.router6.unwrap().to_string(), pod_b.ip6.unwrap().to_string());
-    for (src, payload) in [(sibling.as_str(), "sibling"), (&router, "router"), ("::1", "loopback"), (&pod_b, "control")]
-    {
+    let sources = [
+        (sibling.as_str(), "sibling"),
+        (&router, "router"),
+        ("::1", "loopback"),
+        ("::ffff:10.0.0.1", "mapped"),
+        (&pod_b, "control"),
+    ];
+    for (src, payload) in sources {
         forge6(b_netns, &["udp", &b.device, &a_mac, src, &dst, &PORT.to_string(), payload]);
     }
     let mut received = Vec::new();
@@ -227,7 +233,7 @@ fn native6_refuses_underlay_frames_claiming_the_nodes_own_pod() {
     }
     assert_eq!(received, ["control"], "only another node's pod reaches the pod");
     let after = watched(&a.name);
-    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 1), "(unknown-source, netdev-delivery) on A");
+    assert_eq!((after.0 - before.0, after.1 - before.1), (4, 1), "(unknown-source, netdev-delivery) on A");
 }
 
 /// A node added to a native dual-stack lab that is up: the kept nodes get a

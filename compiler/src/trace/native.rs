@@ -173,7 +173,11 @@ fn is_martian(ip: Ipv4Addr) -> bool {
 
 /// The sources `native_is_martian6` in lib/native.h refuses.
 fn is_martian6(ip: Ipv6Addr) -> bool {
-    ip.is_multicast() || ip.is_unicast_link_local() || ip.is_unspecified() || ip.is_loopback()
+    ip.is_multicast()
+        || ip.is_unicast_link_local()
+        || ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.to_ipv4_mapped().is_some()
 }
 
 /// `TC_ACT_OK`: the node's stack handles the packet, as if no program ran.
